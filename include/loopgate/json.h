@@ -1,0 +1,34 @@
+/* json.h - bounded JSON parsing for untrusted input.
+ *
+ * Every body that reaches Loopgate goes through lg_json_parse so that size,
+ * nesting depth and string length are checked before cJSON builds a tree, and
+ * a syntax error tells the client the line and column where it is.
+ */
+#ifndef LOOPGATE_JSON_H
+#define LOOPGATE_JSON_H
+
+#include <stddef.h>
+
+#include "loopgate/status.h"
+
+typedef struct cJSON cJSON;
+
+typedef struct lg_json_limits {
+    size_t max_bytes;   /* whole document */
+    int max_depth;      /* nesting of objects and arrays */
+    size_t max_string;  /* one string value or key, in bytes */
+} lg_json_limits;
+
+/* Sensible defaults: 16 MiB, depth 64, 1 MiB strings. */
+extern const lg_json_limits lg_json_default_limits;
+
+/* Parse len bytes of buf (need not be NUL-terminated). On LG_OK *out is a
+ * tree the caller frees with cJSON_Delete. On failure *out is NULL and an
+ * issue is appended: LG_EINVAL with code "structure" and diagnostics naming
+ * line and column (1-based) for syntax errors; LG_ETOOLARGE with code
+ * "too-costly" for exceeded limits; invalid UTF-8 is LG_EINVAL.
+ * Duplicate keys in one object are LG_EINVAL (JSON FHIR forbids them). */
+lg_status lg_json_parse(const char *buf, size_t len, const lg_json_limits *lim,
+                        cJSON **out, lg_issues *issues);
+
+#endif

@@ -1,0 +1,109 @@
+/* store.h - durable resource storage behind one interface.
+ *
+ * The REST layer speaks only this interface; the SQLite backend
+ * (src/store/sqlite/) is the embedded default and a PostgreSQL backend can be
+ * added beside it. A store keeps every version of every resource and the
+ * search index of each current version.
+ *
+ * Threads: an lg_store handle belongs to one thread at a time. Each worker
+ * opens its own handle with lg_store_open on the same location; handles of
+ * one process on one location coordinate writers between themselves.
+ *
+ * Writes happen only inside lg_store_begin / lg_store_commit. Reads may be
+ * done inside or outside a write transaction; inside they see the
+ * transaction's own writes. lg_store_commit returns LG_OK only once the
+ * transaction is durable (survives kill -9 and power loss as far as fsync
+ * promises).
+ */
+#ifndef LOOPGATE_STORE_H
+#define LOOPGATE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loopgate/search.h"
+#include "loopgate/status.h"
+
+typedef struct lg_store lg_store;
+
+/* One stored version. Every pointer member is owned by the struct; release
+ * with lg_resource_clear (which does not free the struct itself). */
+typedef struct lg_resource {
+    char *type;
+    char *id;
+    int64_t version;       /* 1, 2, ... */
+    int64_t last_updated;  /* ms since the epoch, UTC */
+    int64_t seq;           /* store-wide write order, strictly increasing */
+    int deleted;           /* 1: this version is a delete tombstone (json NULL) */
+    char method[8];        /* "POST", "PUT", "PATCH", "DELETE": how it was made */
+    char *json;            /* the resource as stored, NUL-terminated; NULL if deleted */
+    size_t json_len;
+} lg_resource;
+
+void lg_resource_clear(lg_resource *r);
+
+/* A list of versions (search results, history). Release with lg_resource_list_clear. */
+typedef struct lg_resource_list {
+    lg_resource *items;
+    size_t count, cap;
+} lg_resource_list;
+
+void lg_resource_list_clear(lg_resource_list *l);
+
+/* What a write stores. The caller has already put id and meta (versionId,
+ * lastUpdated) into json. index may be NULL for deletes. */
+typedef struct lg_store_write {
+    const char *type;
+    const char *id;
+    int64_t version;       /* must be current version + 1 (1 for new) */
+    int64_t last_updated;  /* ms */
+    int deleted;
+    const char *method;
+    const char *json;      /* NULL for a delete */
+    size_t json_len;
+    const lg_index *index; /* index of this version; ignored for deletes */
+} lg_store_write;
+
+/* Open (creating if needed) the store at location: for SQLite a directory
+ * that will hold loopgate.db. *out is owned by the caller: lg_store_close. */
+lg_status lg_store_open(const char *location, lg_store **out, lg_issues *issues);
+void lg_store_close(lg_store *st);
+
+/* Write transactions. begin blocks until this handle is the only writer of
+ * the process; a commit or rollback ends it. */
+lg_status lg_store_begin(lg_store *st);
+lg_status lg_store_commit(lg_store *st);
+void lg_store_rollback(lg_store *st);
+
+/* The current version of type/id, tombstones included (deleted = 1).
+ * LG_ENOTFOUND if the resource never existed. *out is filled on LG_OK. */
+lg_status lg_store_read(lg_store *st, const char *type, const char *id, lg_resource *out);
+/* One historic version. LG_ENOTFOUND if that version does not exist. */
+lg_status lg_store_vread(lg_store *st, const char *type, const char *id,
+                         int64_t version, lg_resource *out);
+
+/* Store one new version (see lg_store_write). Must be inside begin/commit.
+ * LG_ECONFLICT if w->version is not current + 1. On LG_OK *seq_out (if not
+ * NULL) receives the version's seq. */
+lg_status lg_store_put(lg_store *st, const lg_store_write *w, int64_t *seq_out);
+
+/* Search current, non-deleted resources. Appends at most q->count + 1
+ * results to *out (the extra one tells the caller there is a next page).
+ * LG_EINVAL (with issues) if the backend cannot express the query. */
+lg_status lg_store_search(lg_store *st, const lg_query *q, lg_resource_list *out,
+                          lg_issues *issues);
+/* Number of current, non-deleted resources matching q (ignores count/cursor). */
+lg_status lg_store_count(lg_store *st, const lg_query *q, int64_t *total, lg_issues *issues);
+
+/* History, newest first: type NULL = whole system, id NULL = whole type.
+ * since (ms, 0 = none) keeps versions with last_updated >= since;
+ * before_seq (0 = none) keeps versions with seq < before_seq (paging cursor).
+ * Appends at most count + 1 versions. */
+lg_status lg_store_history(lg_store *st, const char *type, const char *id,
+                           int64_t since, int64_t before_seq, int count,
+                           lg_resource_list *out);
+
+/* Highest seq written so far (0 for an empty store). */
+lg_status lg_store_max_seq(lg_store *st, int64_t *out);
+
+#endif
