@@ -1,0 +1,80 @@
+/* rest.h - the FHIR R4 RESTful API, independent of any HTTP library.
+ *
+ * The HTTP layer turns each request into an lg_rest_request, calls
+ * lg_rest_handle, and writes the lg_rest_response back. Batch and
+ * transaction Bundles use the same entry point for each entry, which is why
+ * this layer must not depend on libevent. It talks to storage only through
+ * store.h.
+ */
+#ifndef LOOPGATE_REST_H
+#define LOOPGATE_REST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loopgate/defs.h"
+#include "loopgate/json.h"
+#include "loopgate/status.h"
+#include "loopgate/store.h"
+
+/* Bounds and defaults; immutable once the server runs. */
+typedef struct lg_rest_config {
+    size_t max_body;           /* request body bytes (413 beyond) */
+    lg_json_limits json;       /* depth and string bounds for bodies */
+    int default_count;         /* page size when _count is absent */
+    int max_count;             /* _count is clamped to this */
+    size_t max_bundle_entries; /* batch/transaction entries */
+    size_t max_response;       /* response body bytes */
+    size_t max_includes;       /* resources added by _include/_revinclude */
+    const char *base_url;      /* fixed base URL, or NULL: derive from Host */
+} lg_rest_config;
+
+void lg_rest_config_defaults(lg_rest_config *c);
+
+typedef struct lg_rest {
+    const lg_defs *defs;       /* borrowed; outlives the lg_rest */
+    lg_rest_config cfg;
+} lg_rest;
+
+/* One request. Every pointer is borrowed for the duration of the call;
+ * absent headers are NULL. path is the decoded path ("/Patient/1"), query the
+ * raw (still percent-encoded) query string without '?', or NULL. */
+typedef struct lg_rest_request {
+    const char *method;
+    const char *path;
+    const char *query;
+    const char *base;          /* "http://host:port", no trailing slash */
+    const char *content_type;
+    const char *accept;
+    const char *if_match;
+    const char *if_none_match;
+    const char *if_none_exist;
+    const char *if_modified_since;
+    const char *prefer;
+    const char *body;
+    size_t body_len;
+} lg_rest_request;
+
+#define LG_REST_MAX_HEADER 160
+/* One response. body is malloc'd and owned by the response: lg_rest_response_clear. */
+typedef struct lg_rest_response {
+    int status;
+    char *body;
+    size_t body_len;
+    const char *content_type;             /* static string, or NULL when no body */
+    char location[LG_REST_MAX_HEADER * 2];/* "" when absent */
+    char etag[40];                        /* W/"3" or "" */
+    char last_modified[40];               /* HTTP-date or "" */
+    char allow[64];                       /* for 405, else "" */
+    int64_t last_updated;                 /* ms of the version answered, 0 if none */
+} lg_rest_response;
+
+void lg_rest_response_clear(lg_rest_response *r);
+
+/* Handle one request with the given store handle (owned by the calling
+ * thread). Always fills resp (errors become OperationOutcome bodies); the
+ * return value is LG_OK unless even that failed (out of memory). */
+lg_status lg_rest_handle(const lg_rest *rest, lg_store *st, const lg_rest_request *req,
+                         lg_rest_response *resp);
+
+#endif

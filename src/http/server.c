@@ -1,0 +1,345 @@
+/* server.c - libevent (evhttp) front end.
+ *
+ * One listening socket, shared by N worker threads: each worker has its own
+ * event_base, evhttp, and store handle, and accepts on a dup() of the socket
+ * (evhttp closes the descriptor it was given when it is freed, so each needs
+ * its own). A request is handled to completion on the worker that accepted
+ * it: FHIR interactions are short and SQLite calls are synchronous, so the
+ * threads - not callbacks - are the unit of parallelism. The main thread
+ * only waits for SIGTERM/SIGINT and then asks each worker to stop.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/thread.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "loopgate/server.h"
+#include "loopgate/store.h"
+#include "loopgate/time.h"
+
+typedef struct worker {
+    pthread_t thread;
+    int index;
+    struct event_base *base;
+    struct evhttp *http;
+    struct evhttp_bound_socket *bound;
+    lg_store *store;
+    lg_rest rest;
+    const lg_server_config *cfg;
+    char default_base[128];
+    int fd;
+    int started; /* thread running: must be stopped and joined */
+} worker;
+
+static const char *reason_phrase(int status)
+{
+    switch(status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 412: return "Precondition Failed";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Entity";
+    case 500: return "Internal Server Error";
+    default: return "Status";
+    }
+}
+
+static const char *method_name(enum evhttp_cmd_type t)
+{
+    switch(t) {
+    case EVHTTP_REQ_GET: return "GET";
+    case EVHTTP_REQ_POST: return "POST";
+    case EVHTTP_REQ_PUT: return "PUT";
+    case EVHTTP_REQ_DELETE: return "DELETE";
+    case EVHTTP_REQ_PATCH: return "PATCH";
+    case EVHTTP_REQ_HEAD: return "GET"; /* evhttp drops the body of HEAD answers */
+    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+    default: return "OTHER";
+    }
+}
+
+/* Host header → base URL, only if it looks like a host[:port]. */
+static void base_from_host(const char *host, char *buf, size_t n, const char *fallback)
+{
+    if(host && *host && strlen(host) < 100 &&
+       strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") ==
+           strlen(host))
+        snprintf(buf, n, "http://%s", host);
+    else
+        snprintf(buf, n, "%s", fallback);
+}
+
+static void free_body(const void *data, size_t len, void *arg)
+{
+    (void)len;
+    (void)arg;
+    free((void *)data);
+}
+
+static void handle(struct evhttp_request *req, void *arg)
+{
+    worker *w = arg;
+    int64_t t0 = lg_time_mono_us();
+    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *raw_path = uri ? evhttp_uri_get_path(uri) : NULL;
+    size_t plen = 0;
+    char *path = evhttp_uridecode(raw_path && *raw_path ? raw_path : "/", 0, &plen);
+    struct evbuffer *body_in = evhttp_request_get_input_buffer(req);
+    size_t blen = evbuffer_get_length(body_in);
+    char base[160];
+    lg_rest_response resp;
+    const char *m = method_name(evhttp_request_get_command(req));
+
+    if(w->cfg->rest.base_url)
+        snprintf(base, sizeof(base), "%s", w->cfg->rest.base_url);
+    else
+        base_from_host(evhttp_find_header(in, "Host"), base, sizeof(base), w->default_base);
+
+    lg_rest_request r = {
+        .method = m,
+        .path = path && strlen(path) == plen ? path : "/\x01", /* embedded NUL: no route */
+        .query = uri ? evhttp_uri_get_query(uri) : NULL,
+        .base = base,
+        .content_type = evhttp_find_header(in, "Content-Type"),
+        .accept = evhttp_find_header(in, "Accept"),
+        .if_match = evhttp_find_header(in, "If-Match"),
+        .if_none_match = evhttp_find_header(in, "If-None-Match"),
+        .if_none_exist = evhttp_find_header(in, "If-None-Exist"),
+        .if_modified_since = evhttp_find_header(in, "If-Modified-Since"),
+        .prefer = evhttp_find_header(in, "Prefer"),
+        .body = blen ? (const char *)evbuffer_pullup(body_in, -1) : NULL,
+        .body_len = blen,
+    };
+    lg_rest_handle(&w->rest, w->store, &r, &resp);
+
+    struct evbuffer *ob = evbuffer_new();
+    if(resp.content_type)
+        evhttp_add_header(out, "Content-Type", resp.content_type);
+    if(resp.location[0])
+        evhttp_add_header(out, "Location", resp.location);
+    if(resp.etag[0])
+        evhttp_add_header(out, "ETag", resp.etag);
+    if(resp.last_modified[0])
+        evhttp_add_header(out, "Last-Modified", resp.last_modified);
+    if(resp.allow[0])
+        evhttp_add_header(out, "Allow", resp.allow);
+    if(ob && resp.body && resp.body_len) {
+        if(evbuffer_add_reference(ob, resp.body, resp.body_len, free_body, NULL) == 0)
+            resp.body = NULL; /* the evbuffer frees it once sent */
+    }
+    evhttp_send_reply(req, resp.status, reason_phrase(resp.status), ob);
+    if(!w->cfg->quiet) {
+        const char *q = r.query;
+        fprintf(stderr, "%s %s%s%s %d %.1fms\n", evhttp_request_get_command(req) ==
+                EVHTTP_REQ_HEAD ? "HEAD" : m, raw_path ? raw_path : "/", q ? "?" : "",
+                q ? q : "", resp.status, (double)(lg_time_mono_us() - t0) / 1000.0);
+    }
+    if(ob)
+        evbuffer_free(ob);
+    lg_rest_response_clear(&resp);
+    free(path);
+}
+
+/* Runs on the worker's own thread (scheduled by the main thread). */
+static void stop_worker(evutil_socket_t fd, short ev, void *arg)
+{
+    worker *w = arg;
+    (void)fd;
+    (void)ev;
+    if(w->bound) {
+        evhttp_del_accept_socket(w->http, w->bound);
+        w->bound = NULL;
+    }
+    /* Requests are handled synchronously, so none is half-done here; the
+     * grace period lets queued responses drain to their sockets. */
+    struct timeval grace = {0, 200 * 1000};
+    event_base_loopexit(w->base, &grace);
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    event_base_dispatch(w->base);
+    return NULL;
+}
+
+static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len, int *loopback)
+{
+    char host[128];
+    const char *colon = strrchr(s, ':');
+    if(!colon || colon == s || strlen(s) >= sizeof(host))
+        return -1;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if(*end || port < 0 || port > 65535 || end == colon + 1)
+        return -1;
+    snprintf(host, sizeof(host), "%.*s", (int)(colon - s), s);
+    memset(ss, 0, sizeof(*ss));
+    if(host[0] == '[' && host[strlen(host) - 1] == ']') {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+        host[strlen(host) - 1] = '\0';
+        if(inet_pton(AF_INET6, host + 1, &a->sin6_addr) != 1)
+            return -1;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        *len = sizeof(*a);
+        *loopback = IN6_IS_ADDR_LOOPBACK(&a->sin6_addr);
+        return 0;
+    }
+    struct sockaddr_in *a = (struct sockaddr_in *)ss;
+    if(strcmp(host, "localhost") == 0)
+        snprintf(host, sizeof(host), "127.0.0.1");
+    if(inet_pton(AF_INET, host, &a->sin_addr) != 1)
+        return -1;
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)port);
+    *len = sizeof(*a);
+    *loopback = (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+    return 0;
+}
+
+static void on_signal(evutil_socket_t sig, short ev, void *arg)
+{
+    (void)ev;
+    fprintf(stderr, "loopgate: signal %d, shutting down\n", (int)sig);
+    event_base_loopbreak(arg);
+}
+
+int lg_server_run(const lg_server_config *cfg, const lg_defs *defs)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    int loopback = 0, fd = -1, rc = 1, nthreads = cfg->threads > 0 ? cfg->threads : 1;
+    worker *ws = NULL;
+    struct event_base *main_base = NULL;
+    struct event *sigterm = NULL, *sigint = NULL;
+
+    if(parse_listen(cfg->listen, &ss, &sl, &loopback)) {
+        fprintf(stderr, "loopgate: --listen '%s' is not HOST:PORT with a numeric address\n",
+                cfg->listen);
+        return 2;
+    }
+    if(!loopback && !cfg->allow_remote) {
+        fprintf(stderr, "loopgate: refusing to listen on non-loopback '%s' without "
+                        "--allow-remote (there is no authentication yet)\n", cfg->listen);
+        return 2;
+    }
+    evthread_use_pthreads();
+    signal(SIGPIPE, SIG_IGN);
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if(fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+       bind(fd, (struct sockaddr *)&ss, sl) || listen(fd, 1024)) {
+        fprintf(stderr, "loopgate: cannot listen on %s: %s\n", cfg->listen, strerror(errno));
+        goto out;
+    }
+    ws = calloc((size_t)nthreads, sizeof(*ws));
+    if(!ws)
+        goto out;
+    for(int i = 0; i < nthreads; i++) {
+        worker *w = &ws[i];
+        lg_issues issues = {0};
+        w->index = i;
+        w->cfg = cfg;
+        w->rest.defs = defs;
+        w->rest.cfg = cfg->rest;
+        w->fd = -1;
+        snprintf(w->default_base, sizeof(w->default_base), "http://%s", cfg->listen);
+        if(lg_store_open(cfg->data_dir, &w->store, &issues)) {
+            fprintf(stderr, "loopgate: cannot open the store in '%s': %s\n", cfg->data_dir,
+                    issues.count ? issues.items[0].diagnostics : "unknown error");
+            lg_issues_free(&issues);
+            goto out;
+        }
+        lg_issues_free(&issues);
+        w->base = event_base_new();
+        w->http = w->base ? evhttp_new(w->base) : NULL;
+        w->fd = dup(fd);
+        if(!w->http || w->fd < 0)
+            goto out;
+        evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+                                                EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
+                                                EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
+        /* libevent's own 413 (plain text) is only the backstop for absurd
+         * sizes; between max_body and the backstop the REST layer answers
+         * with an OperationOutcome. */
+        size_t hard = cfg->rest.max_body * 2 + (1u << 20);
+        evhttp_set_max_body_size(w->http, (ev_ssize_t)hard);
+        evhttp_set_max_headers_size(w->http, 64 * 1024);
+        evhttp_set_timeout(w->http, cfg->idle_timeout > 0 ? cfg->idle_timeout : 60);
+        evhttp_set_default_content_type(w->http, "application/fhir+json; charset=utf-8");
+        evhttp_set_gencb(w->http, handle, w);
+        w->bound = evhttp_accept_socket_with_handle(w->http, w->fd);
+        if(!w->bound)
+            goto out;
+        w->fd = -1; /* owned by evhttp now */
+    }
+    main_base = event_base_new();
+    if(!main_base)
+        goto out;
+    sigterm = evsignal_new(main_base, SIGTERM, on_signal, main_base);
+    sigint = evsignal_new(main_base, SIGINT, on_signal, main_base);
+    if(!sigterm || !sigint || evsignal_add(sigterm, NULL) || evsignal_add(sigint, NULL))
+        goto out;
+    for(int i = 0; i < nthreads; i++)
+        if(pthread_create(&ws[i].thread, NULL, worker_main, &ws[i]) == 0)
+            ws[i].started = 1;
+        else
+            goto out;
+    fprintf(stderr, "loopgate: serving FHIR R4 on http://%s with %d worker thread%s, data in %s\n",
+            cfg->listen, nthreads, nthreads == 1 ? "" : "s", cfg->data_dir);
+    event_base_dispatch(main_base);
+    rc = 0;
+out:
+    if(ws) {
+        for(int i = 0; i < nthreads; i++)
+            if(ws[i].started)
+                event_base_once(ws[i].base, -1, EV_TIMEOUT, stop_worker, &ws[i], NULL);
+        for(int i = 0; i < nthreads; i++) {
+            worker *w = &ws[i];
+            if(w->started)
+                pthread_join(w->thread, NULL);
+            if(w->http)
+                evhttp_free(w->http);
+            if(w->base)
+                event_base_free(w->base);
+            if(w->fd >= 0)
+                close(w->fd);
+            if(w->store)
+                lg_store_close(w->store);
+        }
+        free(ws);
+    }
+    if(sigterm)
+        event_free(sigterm);
+    if(sigint)
+        event_free(sigint);
+    if(main_base)
+        event_base_free(main_base);
+    if(fd >= 0)
+        close(fd);
+    if(rc == 0)
+        fprintf(stderr, "loopgate: stopped\n");
+    return rc;
+}

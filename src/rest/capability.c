@@ -1,0 +1,88 @@
+/* capability.c - GET /metadata: the CapabilityStatement, generated from the
+ * loaded definitions (served types and their search parameters) and from
+ * the interaction table below, which lists exactly what lg_dispatch routes. */
+#include <stdio.h>
+#include <string.h>
+
+#include "loopgate/time.h"
+#include "internal.h"
+
+/* Keep in step with lg_dispatch in rest.c: every type gets all of these. */
+static const char *const type_interactions[] = {
+    "read", "vread", "update", "patch", "delete", "history-instance", "history-type",
+    "create", "search-type",
+};
+
+static const char *sp_type_name(lg_sp_type t)
+{
+    switch(t) {
+    case LG_SP_NUMBER: return "number";
+    case LG_SP_DATE: return "date";
+    case LG_SP_STRING: return "string";
+    case LG_SP_TOKEN: return "token";
+    case LG_SP_REFERENCE: return "reference";
+    case LG_SP_COMPOSITE: return "composite";
+    case LG_SP_QUANTITY: return "quantity";
+    case LG_SP_URI: return "uri";
+    case LG_SP_SPECIAL: return "special";
+    }
+    return "special";
+}
+
+lg_status lg_do_capabilities(lg_ctx *c)
+{
+    const lg_defs *d = c->rest->defs;
+    char now[LG_TIME_BUFSZ];
+    lg_buf b;
+    lg_buf_init(&b, c->rest->cfg.max_response);
+    lg_time_format(lg_time_now_ms(), now, sizeof(now));
+    lg_status st = lg_buf_printf(
+        &b,
+        "{\"resourceType\":\"CapabilityStatement\",\"status\":\"active\",\"date\":\"%s\","
+        "\"publisher\":\"Loopgate\",\"kind\":\"instance\",\"software\":{\"name\":\"Loopgate\","
+        "\"version\":\"0.1.0\"},\"implementation\":{\"description\":\"Loopgate FHIR R4 "
+        "gateway\",\"url\":\"%s\"},\"fhirVersion\":\"%s\",\"format\":[\"json\","
+        "\"application/fhir+json\"],\"patchFormat\":[\"application/json-patch+json\"],"
+        "\"instantiates\":[\"http://hl7.org/fhir/us/sdoh-clinicalcare/CapabilityStatement/"
+        "SDOHCC-CoordinationPlatform\"],\"rest\":[{\"mode\":\"server\",\"resource\":[",
+        now, c->req->base, d->fhir_version ? d->fhir_version : "4.0.1");
+    for(size_t i = 0; !st && i < d->ntypes; i++) {
+        const lg_resource_def *t = &d->types[i];
+        st = lg_buf_printf(&b, "%s{\"type\":\"%s\",\"interaction\":[", i ? "," : "", t->name);
+        for(size_t k = 0; !st && k < sizeof(type_interactions) / sizeof(*type_interactions); k++)
+            st = lg_buf_printf(&b, "%s{\"code\":\"%s\"}", k ? "," : "", type_interactions[k]);
+        if(!st)
+            st = lg_buf_adds(&b, "],\"versioning\":\"versioned-update\",\"readHistory\":true,"
+                                 "\"updateCreate\":true,\"conditionalCreate\":true,"
+                                 "\"conditionalUpdate\":true,\"conditionalDelete\":\"single\","
+                                 "\"searchInclude\":[");
+        int first = 1;
+        for(size_t k = 0; !st && k < t->nparams; k++)
+            if(t->params[k].type == LG_SP_REFERENCE) {
+                st = lg_buf_printf(&b, "%s\"%s:%s\"", first ? "" : ",", t->name,
+                                   t->params[k].code);
+                first = 0;
+            }
+        if(!st) st = lg_buf_adds(&b, "],\"searchParam\":[");
+        for(size_t k = 0; !st && k < t->nparams; k++) {
+            const lg_search_param *p = &t->params[k];
+            st = lg_buf_printf(&b, "%s{\"name\":", k ? "," : "");
+            if(!st) st = lg_buf_add_json_string(&b, p->code);
+            if(!st && p->url) {
+                st = lg_buf_adds(&b, ",\"definition\":");
+                if(!st) st = lg_buf_add_json_string(&b, p->url);
+            }
+            if(!st) st = lg_buf_printf(&b, ",\"type\":\"%s\"}", sp_type_name(p->type));
+        }
+        if(!st) st = lg_buf_adds(&b, "]}");
+    }
+    if(!st)
+        st = lg_buf_adds(&b, "],\"interaction\":[{\"code\":\"transaction\"},{\"code\":\"batch\"},"
+                             "{\"code\":\"history-system\"}]}]}");
+    if(st) {
+        lg_buf_free(&b);
+        return lg_fail(c, st, "exception", NULL, "Could not build the CapabilityStatement");
+    }
+    lg_reply_buf(c, 200, &b);
+    return LG_OK;
+}

@@ -1,0 +1,109 @@
+/* internal.h - what the REST interaction modules share: the per-request
+ * context, error replies, and helpers for the FHIR write pipeline. Private to
+ * src/rest/. */
+#ifndef LG_REST_INTERNAL_H
+#define LG_REST_INTERNAL_H
+
+#include <cjson/cJSON.h>
+#include <stdint.h>
+
+#include "loopgate/buf.h"
+#include "loopgate/rest.h"
+
+/* Everything one interaction needs. issues collects what the client is told. */
+typedef struct lg_ctx {
+    const lg_rest *rest;
+    lg_store *st;
+    const lg_rest_request *req;
+    lg_rest_response *resp;
+    lg_issues issues;
+    int in_txn;        /* 1 inside a transaction Bundle: the caller begins/commits */
+    int64_t now;       /* lastUpdated for writes made under the write lock, 0 = not yet */
+    const char *forced_id; /* transaction: the id a create must use (urn:uuid mapping) */
+} lg_ctx;
+
+/* Percent-decoded key/value pairs of a query string or form body. */
+typedef struct lg_param {
+    char *name;
+    char *value;
+} lg_param;
+
+typedef struct lg_params {
+    lg_param *items;
+    size_t count;
+} lg_params;
+
+/* Parse a query string ("a=1&b=2", percent-encoded, '+' is a space).
+ * *out is owned by the caller: lg_params_free. LG_ETOOLARGE beyond max pairs. */
+lg_status lg_params_parse(const char *qs, size_t len, lg_params *out);
+void lg_params_free(lg_params *p);
+
+/* HTTP status for an lg_status. */
+int lg_rest_http_status(lg_status s);
+
+/* Reply with an OperationOutcome built from ctx->issues plus one issue
+ * (severity error, code, printf message). Returns s so callers can
+ * `return lg_fail(...)`. */
+lg_status lg_fail(lg_ctx *c, lg_status s, const char *code, const char *location,
+                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Reply with ctx->issues as an OperationOutcome using status s (issues
+ * already explain the problem). */
+lg_status lg_fail_issues(lg_ctx *c, lg_status s);
+
+/* Take ownership of a buffer as the response body (JSON). */
+void lg_reply_buf(lg_ctx *c, int status, lg_buf *b);
+/* Reply with a stored version as the body, plus ETag and Last-Modified. */
+lg_status lg_reply_resource(lg_ctx *c, int status, const lg_resource *r);
+/* Reply with an informational OperationOutcome. */
+lg_status lg_reply_info(lg_ctx *c, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void lg_set_version_headers(lg_ctx *c, const lg_resource *r, int with_location);
+
+/* Body checks shared by create/update: a JSON object whose resourceType is
+ * type. On success *out is the tree (caller frees). */
+lg_status lg_parse_resource_body(lg_ctx *c, const char *type, cJSON **out);
+
+/* Write pipeline. All require an open write transaction (lg_txn_begin). */
+lg_status lg_txn_begin(lg_ctx *c);
+lg_status lg_txn_commit(lg_ctx *c);
+void lg_txn_rollback(lg_ctx *c);
+
+/* Store res (type already checked) as the next version of type/id after
+ * prev_version (0 = new). Sets id and meta.versionId/lastUpdated in res.
+ * On LG_OK *out holds the stored version (caller clears). */
+lg_status lg_write_version(lg_ctx *c, const char *type, const char *id, cJSON *res,
+                           int64_t prev_version, const char *method, lg_resource *out);
+
+/* A new server-assigned id (UUID v4 text) into buf (>= 37 bytes). */
+void lg_new_id(char *buf);
+int lg_valid_id(const char *id);
+
+/* Parse "W/\"3\"" or "3" into 3; -1 if malformed. */
+int64_t lg_parse_etag(const char *s);
+
+/* Run a search for conditional interactions: query is the raw query text.
+ * Finds up to 2 matches (enough to tell 0, 1 and many). On LG_OK *out holds
+ * them. Errors reply and return the status. */
+lg_status lg_conditional_match(lg_ctx *c, const char *type, const char *query,
+                               lg_resource_list *out);
+
+/* Interaction entry points (each fills c->resp). */
+lg_status lg_do_create(lg_ctx *c, const char *type, cJSON *body, const char *if_none_exist,
+                       const char *forced_id);
+lg_status lg_do_read(lg_ctx *c, const char *type, const char *id);
+lg_status lg_do_vread(lg_ctx *c, const char *type, const char *id, const char *vid);
+lg_status lg_do_update(lg_ctx *c, const char *type, const char *id, cJSON *body);
+lg_status lg_do_conditional_update(lg_ctx *c, const char *type, const char *query, cJSON *body);
+lg_status lg_do_delete(lg_ctx *c, const char *type, const char *id);
+lg_status lg_do_conditional_delete(lg_ctx *c, const char *type, const char *query);
+lg_status lg_do_patch(lg_ctx *c, const char *type, const char *id, const char *query);
+lg_status lg_do_search(lg_ctx *c, const char *type, const char *query, const char *form,
+                       size_t form_len);
+lg_status lg_do_history(lg_ctx *c, const char *type, const char *id, const char *query);
+lg_status lg_do_capabilities(lg_ctx *c);
+lg_status lg_do_bundle(lg_ctx *c);
+
+/* Route a request into the interactions above (also used for Bundle entries). */
+lg_status lg_dispatch(lg_ctx *c);
+
+#endif
