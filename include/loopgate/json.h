@@ -31,4 +31,10 @@ extern const lg_json_limits lg_json_default_limits;
 lg_status lg_json_parse(const char *buf, size_t len, const lg_json_limits *lim,
                         cJSON **out, lg_issues *issues);
 
+/* Insert item (owned; consumed on success) into an array or object at
+ * position pos (0-based; past the end appends). For objects item->string must
+ * already be set. Returns 0, or -1 (item not consumed). Exists because
+ * cJSON_InsertItemInArray in Debian's cJSON 1.7.15 refuses valid inserts. */
+int lg_json_insert(cJSON *container, int pos, cJSON *item);
+
 #endif

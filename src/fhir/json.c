@@ -178,3 +178,34 @@ lg_status lg_json_parse(const char *buf, size_t len, const lg_json_limits *lim, 
     *out = j;
     return LG_OK;
 }
+
+int lg_json_insert(cJSON *container, int pos, cJSON *item)
+{
+    if(!container || !item || pos < 0 || item->prev || item->next)
+        return -1;
+    cJSON *at = container->child;
+    while(at && pos-- > 0)
+        at = at->next;
+    if(!at) {
+        /* cJSON keeps child->prev pointing at the last element. */
+        if(!container->child) {
+            container->child = item;
+            item->prev = item;
+        } else {
+            cJSON *last = container->child->prev;
+            last->next = item;
+            item->prev = last;
+            container->child->prev = item;
+        }
+        return 0;
+    }
+    item->next = at;
+    item->prev = at->prev;
+    if(at == container->child) {
+        container->child = item; /* item->prev is the old last element */
+    } else {
+        at->prev->next = item;
+    }
+    at->prev = item;
+    return 0;
+}

@@ -112,7 +112,7 @@ static int set_at(cJSON *obj, const char *key, cJSON *val, int pos)
         cJSON_Delete(val);
         return -1;
     }
-    if(!cJSON_InsertItemInArray(obj, pos, val)) {
+    if(lg_json_insert(obj, pos, val)) {
         cJSON_Delete(val);
         return -1;
     }

@@ -90,3 +90,20 @@ Test(json, every_prefix_of_a_resource_fails_cleanly)
     }
     cr_assert_eq(parse(doc, NULL, NULL, 0), LG_OK);
 }
+
+Test(json, insert_at_start_middle_and_end)
+{
+    cJSON *a = cJSON_Parse("[1,2]");
+    cr_assert_eq(lg_json_insert(a, 0, cJSON_CreateNumber(0)), 0);
+    cr_assert_eq(lg_json_insert(a, 2, cJSON_CreateNumber(1.5)), 0);
+    cr_assert_eq(lg_json_insert(a, 99, cJSON_CreateNumber(3)), 0);
+    char *s = cJSON_PrintUnformatted(a);
+    cr_assert_str_eq(s, "[0,1,1.5,2,3]");
+    free(s);
+    /* cJSON's own appends must still work after our inserts. */
+    cJSON_AddItemToArray(a, cJSON_CreateNumber(4));
+    s = cJSON_PrintUnformatted(a);
+    cr_assert_str_eq(s, "[0,1,1.5,2,3,4]");
+    free(s);
+    cJSON_Delete(a);
+}
