@@ -133,8 +133,20 @@ lg_status lg_time_parse_range(const char *s, int64_t *lo, int64_t *hi)
     return LG_OK;
 }
 
+/* Instants outside years 0000..9999 cannot be written as FHIR instants; open
+ * period ends are stored as INT64_MIN/INT64_MAX, so clamp instead of
+ * overflowing when negating or converting them. */
+#define LG_TIME_MIN_MS (-62167219200000LL)  /* 0000-01-01T00:00:00.000Z */
+#define LG_TIME_MAX_MS (253402300799999LL)  /* 9999-12-31T23:59:59.999Z */
+
+static int64_t clamp_ms(int64_t ms)
+{
+    return ms < LG_TIME_MIN_MS ? LG_TIME_MIN_MS : ms > LG_TIME_MAX_MS ? LG_TIME_MAX_MS : ms;
+}
+
 void lg_time_format(int64_t ms, char *buf, size_t n)
 {
+    ms = clamp_ms(ms);
     int64_t days = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
     int64_t rem = ms - days * 86400000;
     int y, m, d;
@@ -148,6 +160,7 @@ void lg_time_format_http(int64_t ms, char *buf, size_t n)
     static const char *wd[] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
     static const char *mn[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    ms = clamp_ms(ms);
     int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
     int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
     int64_t rem = secs - days * 86400;
