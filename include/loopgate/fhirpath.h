@@ -1,5 +1,78 @@
 /* fhirpath.h - FHIRPath (http://hl7.org/fhirpath/N1/) over cJSON trees.
- * Owned by the fhirpath module; see its implementation for details. */
+ *
+ * Compile an expression once (lg_fhirpath_compile), evaluate it many times
+ * from any number of threads (a compiled expression is immutable). The
+ * search indexer evaluates the R4 SearchParameter expressions with it; the
+ * validator will evaluate profile invariants.
+ *
+ * Supported now: paths (with choice types such as value[x] and resource
+ * type names at the root), indexers, literals (string, integer, decimal,
+ * boolean, {}, @date/@datetime/@time as strings), $this, $index, %resource,
+ * %context, the operators . [] unary - * / div mod + - & is as | < > <= >= =
+ * != ~ !~ in contains and xor or implies, and the functions empty exists
+ * all allTrue anyTrue allFalse anyFalse count distinct isDistinct where
+ * select repeat ofType as is single first last tail skip take intersect
+ * exclude union combine iif not hasValue extension resolve children
+ * descendants trace startsWith endsWith contains matches replaceMatches
+ * replace indexOf substring upper lower length toChars toString toInteger
+ * toDecimal toBoolean convertsToString convertsToInteger convertsToBoolean
+ * abs ceiling floor round truncate sqrt ln exp power log today now
+ * memberOf conformsTo htmlChecks (the last three answer without
+ * terminology: memberOf returns empty).
+ */
 #ifndef LOOPGATE_FHIRPATH_H
 #define LOOPGATE_FHIRPATH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loopgate/status.h"
+
+typedef struct cJSON cJSON;
+typedef struct lg_fhirpath lg_fhirpath;
+
+typedef enum lg_fp_kind {
+    LG_FP_NODE,    /* a node of the input tree (borrowed) */
+    LG_FP_BOOL,
+    LG_FP_INT,
+    LG_FP_DECIMAL,
+    LG_FP_STRING,  /* also dates/times, kept as their text */
+    LG_FP_TYPED,   /* a typed placeholder, e.g. what resolve() answers */
+} lg_fp_kind;
+
+typedef struct lg_fp_item {
+    lg_fp_kind kind;
+    const cJSON *node;  /* LG_FP_NODE: borrowed from the evaluated resource */
+    const char *type;   /* FHIR type when known ("Patient", "Quantity"), else NULL;
+                           points into the tree, the expression or own */
+    int b;
+    int64_t i;
+    double d;
+    char *own;          /* owned string: LG_FP_STRING value or a type name */
+    const char *s;      /* LG_FP_STRING value (may point to own or into the tree) */
+} lg_fp_item;
+
+typedef struct lg_fp_collection {
+    lg_fp_item *items;
+    size_t count, cap;
+} lg_fp_collection;
+
+/* Compile src. On LG_OK *out is owned by the caller (lg_fhirpath_free). On
+ * a syntax error LG_EINVAL and an issue saying where. */
+lg_status lg_fhirpath_compile(const char *src, lg_fhirpath **out, lg_issues *issues);
+void lg_fhirpath_free(lg_fhirpath *e);
+/* The source text (borrowed from e). */
+const char *lg_fhirpath_source(const lg_fhirpath *e);
+
+/* Evaluate e with resource as %resource, %context and the initial focus.
+ * Appends results to *out (zero-initialised by the caller; free with
+ * lg_fp_collection_free). Evaluation errors (e.g. single() on many items)
+ * are LG_EINVAL with an issue. */
+lg_status lg_fhirpath_eval(const lg_fhirpath *e, const cJSON *resource, lg_fp_collection *out,
+                           lg_issues *issues);
+void lg_fp_collection_free(lg_fp_collection *c);
+
+/* Single-boolean view of a result: 1 true, 0 false, -1 empty or not boolean. */
+int lg_fp_truth(const lg_fp_collection *c);
+
 #endif

@@ -16,6 +16,11 @@ const lg_json_limits lg_json_default_limits = {
     .max_string = 1u << 20,
 };
 
+static int is_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
 static void line_col(const char *buf, size_t pos, int *line, int *col)
 {
     *line = 1;
@@ -150,7 +155,7 @@ lg_status lg_json_parse(const char *buf, size_t len, const lg_json_limits *lim, 
         return LG_ETOOLARGE;
     }
     size_t i = 0;
-    while(i < len && strchr(" \t\r\n", buf[i]))
+    while(i < len && is_ws(buf[i]))
         i++;
     if(i == len) {
         lg_issues_add(issues, LG_SEV_ERROR, "structure", NULL, "The JSON document is empty");
@@ -165,7 +170,7 @@ lg_status lg_json_parse(const char *buf, size_t len, const lg_json_limits *lim, 
         return syntax_error(buf, len, end ? (size_t)(end - buf) : 0, "syntax error", issues);
     /* cJSON stops after the first value; anything but whitespace after it is an error. */
     size_t pos = (size_t)(end - buf);
-    while(pos < len && strchr(" \t\r\n", buf[pos]))
+    while(pos < len && is_ws(buf[pos]))
         pos++;
     if(pos < len && buf[pos] != '\0') {
         cJSON_Delete(j);

@@ -1,0 +1,1075 @@
+/* eval.c - evaluating compiled FHIRPath over cJSON resources.
+ *
+ * Collections are flat arrays of lg_fp_item. Nodes of the resource are
+ * borrowed, never copied; computed values own their strings. Evaluation
+ * is bounded: a collection may not exceed FP_MAX_ITEMS items, so
+ * descendants() or repeat() on a hostile resource cannot exhaust memory.
+ */
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <math.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ast.h"
+#include "loopgate/time.h"
+
+#define FP_MAX_ITEMS 100000
+#define FP_MAX_EVAL_DEPTH 300
+
+typedef lg_fp_collection coll;
+typedef lg_fp_item item;
+
+typedef struct ev {
+    const cJSON *resource;
+    lg_issues *issues;
+    int err;
+    int depth;
+    const coll *this_; /* $this: the focus of the innermost iteration */
+    int64_t index;
+    const coll *root;  /* %resource / %context */
+} ev;
+
+static void ev_error(ev *e, const char *fmt, const char *arg)
+{
+    if(!e->err && e->issues)
+        lg_issues_add(e->issues, LG_SEV_ERROR, "processing", NULL, fmt, arg ? arg : "");
+    e->err = 1;
+}
+
+void lg_fp_collection_free(coll *c)
+{
+    for(size_t i = 0; i < c->count; i++)
+        free(c->items[i].own);
+    free(c->items);
+    memset(c, 0, sizeof(*c));
+}
+
+static item *push(ev *e, coll *c)
+{
+    if(c->count == c->cap) {
+        if(c->cap >= FP_MAX_ITEMS) {
+            ev_error(e, "FHIRPath result larger than the limit%s", NULL);
+            return NULL;
+        }
+        size_t ncap = c->cap ? c->cap * 2 : 4;
+        item *n = realloc(c->items, ncap * sizeof(*n));
+        if(!n) {
+            ev_error(e, "out of memory%s", NULL);
+            return NULL;
+        }
+        c->items = n;
+        c->cap = ncap;
+    }
+    item *it = &c->items[c->count++];
+    memset(it, 0, sizeof(*it));
+    return it;
+}
+
+static void add_copy(ev *e, coll *c, const item *src)
+{
+    item *it = push(e, c);
+    if(!it)
+        return;
+    *it = *src;
+    if(src->own) {
+        it->own = strdup(src->own);
+        if(src->s == src->own)
+            it->s = it->own;
+        if(src->type == src->own)
+            it->type = it->own;
+    }
+}
+
+static void add_node(ev *e, coll *c, const cJSON *n, const char *type)
+{
+    if(cJSON_IsNull(n))
+        return;
+    item *it = push(e, c);
+    if(!it)
+        return;
+    it->kind = LG_FP_NODE;
+    it->node = n;
+    it->type = type;
+    if(!type && cJSON_IsObject(n)) {
+        const cJSON *rt = cJSON_GetObjectItemCaseSensitive(n, "resourceType");
+        if(cJSON_IsString(rt))
+            it->type = rt->valuestring;
+    }
+}
+
+static void add_bool(ev *e, coll *c, int b)
+{
+    item *it = push(e, c);
+    if(it) {
+        it->kind = LG_FP_BOOL;
+        it->b = !!b;
+    }
+}
+
+static void add_int(ev *e, coll *c, int64_t v)
+{
+    item *it = push(e, c);
+    if(it) {
+        it->kind = LG_FP_INT;
+        it->i = v;
+    }
+}
+
+static void add_dec(ev *e, coll *c, double v)
+{
+    item *it = push(e, c);
+    if(it) {
+        it->kind = LG_FP_DECIMAL;
+        it->d = v;
+    }
+}
+
+/* Takes ownership of s. */
+static void add_str_own(ev *e, coll *c, char *s)
+{
+    if(!s) {
+        ev_error(e, "out of memory%s", NULL);
+        return;
+    }
+    item *it = push(e, c);
+    if(!it) {
+        free(s);
+        return;
+    }
+    it->kind = LG_FP_STRING;
+    it->own = s;
+    it->s = s;
+}
+
+static void add_str(ev *e, coll *c, const char *s)
+{
+    add_str_own(e, c, strdup(s));
+}
+
+/* ---- value views ---- */
+
+typedef enum { V_NONE, V_BOOL, V_NUM, V_STR, V_OBJ } vkind;
+
+typedef struct val {
+    vkind k;
+    int b;
+    double d;
+    int is_int;
+    const char *s;
+    const cJSON *obj;
+} val;
+
+static val value_of(const item *it)
+{
+    val v = {0};
+    switch(it->kind) {
+    case LG_FP_BOOL: v.k = V_BOOL; v.b = it->b; break;
+    case LG_FP_INT: v.k = V_NUM; v.d = (double)it->i; v.is_int = 1; break;
+    case LG_FP_DECIMAL: v.k = V_NUM; v.d = it->d; break;
+    case LG_FP_STRING: v.k = V_STR; v.s = it->s; break;
+    case LG_FP_TYPED: v.k = V_NONE; break;
+    case LG_FP_NODE:
+        if(cJSON_IsBool(it->node)) { v.k = V_BOOL; v.b = cJSON_IsTrue(it->node); }
+        else if(cJSON_IsNumber(it->node)) {
+            v.k = V_NUM;
+            v.d = it->node->valuedouble;
+            v.is_int = v.d == floor(v.d) && fabs(v.d) < 9e15;
+        } else if(cJSON_IsString(it->node)) { v.k = V_STR; v.s = it->node->valuestring; }
+        else { v.k = V_OBJ; v.obj = it->node; }
+        break;
+    }
+    return v;
+}
+
+static const char *str_of(const item *it)
+{
+    val v = value_of(it);
+    return v.k == V_STR ? v.s : NULL;
+}
+
+/* 1 equal, 0 not, -1 not comparable */
+static int equal_items(const item *a, const item *b, int equiv)
+{
+    val x = value_of(a), y = value_of(b);
+    if(x.k != y.k)
+        return 0;
+    switch(x.k) {
+    case V_BOOL: return x.b == y.b;
+    case V_NUM: return equiv ? fabs(x.d - y.d) < 1e-9 * fmax(1, fabs(x.d)) : x.d == y.d;
+    case V_STR:
+        if(equiv) {
+            /* equivalence: case-insensitive, whitespace-normalised */
+            const char *p = x.s, *q = y.s;
+            for(;;) {
+                while(isspace((unsigned char)*p) && isspace((unsigned char)p[1])) p++;
+                while(isspace((unsigned char)*q) && isspace((unsigned char)q[1])) q++;
+                if(!*p || !*q)
+                    return !*p && !*q;
+                int cp = isspace((unsigned char)*p) ? ' ' : tolower((unsigned char)*p);
+                int cq = isspace((unsigned char)*q) ? ' ' : tolower((unsigned char)*q);
+                if(cp != cq)
+                    return 0;
+                p++;
+                q++;
+            }
+        }
+        return strcmp(x.s, y.s) == 0;
+    case V_OBJ: return cJSON_Compare(x.obj, y.obj, 1);
+    default: return a->kind == b->kind && a->type && b->type && !strcmp(a->type, b->type);
+    }
+}
+
+static int contains_item(const coll *c, const item *it)
+{
+    for(size_t i = 0; i < c->count; i++)
+        if(equal_items(&c->items[i], it, 0) == 1)
+            return 1;
+    return 0;
+}
+
+/* Singleton truth: 1, 0, or -1 for empty. Non-boolean singletons are true. */
+static int truth(ev *e, const coll *c)
+{
+    if(c->count == 0)
+        return -1;
+    if(c->count > 1) {
+        ev_error(e, "a boolean was expected but a collection was found%s", NULL);
+        return -1;
+    }
+    val v = value_of(&c->items[0]);
+    return v.k == V_BOOL ? v.b : 1;
+}
+
+int lg_fp_truth(const lg_fp_collection *c)
+{
+    if(c->count != 1)
+        return -1;
+    val v = value_of(&c->items[0]);
+    return v.k == V_BOOL ? v.b : -1;
+}
+
+/* ---- types ---- */
+
+static int type_is(const item *it, const char *t)
+{
+    switch(it->kind) {
+    case LG_FP_BOOL: return !strcasecmp(t, "Boolean");
+    case LG_FP_INT: return !strcasecmp(t, "Integer");
+    case LG_FP_DECIMAL: return !strcasecmp(t, "Decimal");
+    case LG_FP_STRING: return !strcasecmp(t, "String") || !strcasecmp(t, "Date") ||
+                              !strcasecmp(t, "DateTime");
+    case LG_FP_TYPED: return it->type && !strcmp(it->type, t);
+    case LG_FP_NODE: break;
+    }
+    if(it->type) {
+        if(!strcasecmp(it->type, t))
+            return 1;
+        if(cJSON_IsObject(it->node) && cJSON_GetObjectItemCaseSensitive(it->node, "resourceType"))
+            return !strcmp(t, "Resource") || !strcmp(t, "DomainResource");
+        return 0;
+    }
+    const cJSON *n = it->node;
+    if(cJSON_IsString(n))
+        return !strcasecmp(t, "string");
+    if(cJSON_IsBool(n))
+        return !strcasecmp(t, "boolean");
+    if(cJSON_IsNumber(n))
+        return !strcasecmp(t, "decimal") ||
+               (!strcasecmp(t, "integer") && n->valuedouble == floor(n->valuedouble));
+    if(cJSON_IsObject(n)) {
+        /* Shape-based guesses for the complex types search expressions test. */
+        if(!strcmp(t, "Reference"))
+            return cJSON_HasObjectItem(n, "reference") || cJSON_HasObjectItem(n, "identifier");
+        if(!strcmp(t, "CodeableConcept"))
+            return cJSON_HasObjectItem(n, "coding") || cJSON_HasObjectItem(n, "text");
+        if(!strcmp(t, "Quantity"))
+            return cJSON_HasObjectItem(n, "value") &&
+                   (cJSON_HasObjectItem(n, "unit") || cJSON_HasObjectItem(n, "code"));
+        if(!strcmp(t, "Period"))
+            return cJSON_HasObjectItem(n, "start") || cJSON_HasObjectItem(n, "end");
+    }
+    return 0;
+}
+
+/* ---- navigation ---- */
+
+static void member(ev *e, const item *it, const char *name, coll *out)
+{
+    if(it->kind != LG_FP_NODE || !cJSON_IsObject(it->node))
+        return;
+    const cJSON *obj = it->node;
+    if(isupper((unsigned char)name[0])) {
+        /* A type name: the resource itself when it is of that type. */
+        const cJSON *rt = cJSON_GetObjectItemCaseSensitive(obj, "resourceType");
+        if(cJSON_IsString(rt) && (!strcmp(rt->valuestring, name) || !strcmp(name, "Resource") ||
+                                  !strcmp(name, "DomainResource")))
+            add_copy(e, out, it);
+        return;
+    }
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+    const char *type = NULL;
+    if(!v) {
+        /* Choice element name[x]: valueQuantity etc.; the suffix is the type. */
+        size_t n = strlen(name);
+        for(const cJSON *ch = obj->child; ch; ch = ch->next)
+            if(ch->string && !strncmp(ch->string, name, n) && isupper((unsigned char)ch->string[n])) {
+                v = ch;
+                type = ch->string + n;
+                break;
+            }
+        if(!v)
+            return;
+    }
+    if(cJSON_IsArray(v)) {
+        for(const cJSON *x = v->child; x && !e->err; x = x->next)
+            add_node(e, out, x, type);
+    } else {
+        add_node(e, out, v, type);
+    }
+}
+
+static void children_of(ev *e, const item *it, coll *out)
+{
+    if(it->kind != LG_FP_NODE || !cJSON_IsObject(it->node))
+        return;
+    for(const cJSON *ch = it->node->child; ch && !e->err; ch = ch->next) {
+        if(ch->string && (ch->string[0] == '_' || !strcmp(ch->string, "resourceType")))
+            continue;
+        if(cJSON_IsArray(ch))
+            for(const cJSON *x = ch->child; x; x = x->next)
+                add_node(e, out, x, NULL);
+        else
+            add_node(e, out, ch, NULL);
+    }
+}
+
+/* Type of a reference string: "Patient/1", ".../Patient/1/_history/2". */
+static char *ref_type(const char *ref)
+{
+    const char *end = ref + strlen(ref);
+    const char *h = strstr(ref, "/_history/");
+    if(h)
+        end = h;
+    const char *slash_id = NULL;
+    for(const char *p = end - 1; p >= ref; p--)
+        if(*p == '/') {
+            slash_id = p;
+            break;
+        }
+    if(!slash_id || slash_id == ref)
+        return NULL;
+    const char *ts = slash_id - 1;
+    while(ts > ref && ts[-1] != '/')
+        ts--;
+    size_t n = (size_t)(slash_id - ts);
+    if(!n || !isupper((unsigned char)*ts))
+        return NULL;
+    return strndup(ts, n);
+}
+
+static void resolve_item(ev *e, const item *it, coll *out)
+{
+    const char *ref = NULL;
+    if(it->kind == LG_FP_NODE && cJSON_IsObject(it->node)) {
+        const cJSON *r = cJSON_GetObjectItemCaseSensitive(it->node, "reference");
+        ref = cJSON_IsString(r) ? r->valuestring : NULL;
+    } else {
+        ref = str_of(it);
+    }
+    if(!ref)
+        return;
+    if(ref[0] == '#') {
+        const cJSON *contained = cJSON_GetObjectItemCaseSensitive(e->resource, "contained");
+        for(const cJSON *c = contained ? contained->child : NULL; c; c = c->next) {
+            const cJSON *id = cJSON_GetObjectItemCaseSensitive(c, "id");
+            if(cJSON_IsString(id) && !strcmp(id->valuestring, ref + 1))
+                add_node(e, out, c, NULL);
+        }
+        return;
+    }
+    char *t = ref_type(ref);
+    if(!t)
+        return;
+    item *r = push(e, out);
+    if(!r) {
+        free(t);
+        return;
+    }
+    r->kind = LG_FP_TYPED;
+    r->own = t;
+    r->type = t;
+}
+
+/* ---- evaluation ---- */
+
+static void eval(ev *e, const fp_node *n, const coll *focus, coll *out);
+
+static void eval_with_this(ev *e, const fp_node *n, const item *it, int64_t index, coll *out)
+{
+    coll one = {0};
+    add_copy(e, &one, it);
+    const coll *saved = e->this_;
+    int64_t saved_index = e->index;
+    e->this_ = &one;
+    e->index = index;
+    eval(e, n, &one, out);
+    e->this_ = saved;
+    e->index = saved_index;
+    lg_fp_collection_free(&one);
+}
+
+static int arg_int(ev *e, const fp_node *n, int64_t *v)
+{
+    coll c = {0};
+    eval(e, n, e->this_, &c);
+    int ok = c.count == 1 && value_of(&c.items[0]).k == V_NUM;
+    if(ok)
+        *v = (int64_t)value_of(&c.items[0]).d;
+    lg_fp_collection_free(&c);
+    return ok ? 0 : -1;
+}
+
+/* A string argument, copied; NULL when empty or not a string. */
+static char *arg_str(ev *e, const fp_node *n)
+{
+    coll c = {0};
+    eval(e, n, e->this_, &c);
+    char *s = c.count == 1 && str_of(&c.items[0]) ? strdup(str_of(&c.items[0])) : NULL;
+    lg_fp_collection_free(&c);
+    return s;
+}
+
+static const char *type_arg(const fp_node *n)
+{
+    /* ofType(Patient) parses Patient as an identifier; FHIR.Patient as a member. */
+    if(n->kind == FP_IDENT || n->kind == FP_MEMBER)
+        return n->str;
+    if(n->kind == FP_STRING)
+        return n->str;
+    return NULL;
+}
+
+static char *num_to_string(double d, int is_int)
+{
+    char *s = NULL;
+    if(is_int)
+        return asprintf(&s, "%lld", (long long)d) < 0 ? NULL : s;
+    return asprintf(&s, "%.15g", d) < 0 ? NULL : s;
+}
+
+static int regex_match(ev *e, const char *s, const char *pat, int whole)
+{
+    regex_t re;
+    char *p = NULL;
+    if(strlen(pat) > 4096) {
+        ev_error(e, "regular expression too long%s", NULL);
+        return -1;
+    }
+    if(whole && asprintf(&p, "^(%s)$", pat) < 0)
+        return -1;
+    int rc = regcomp(&re, p ? p : pat, REG_EXTENDED | REG_NOSUB);
+    free(p);
+    if(rc) {
+        ev_error(e, "invalid regular expression '%s'", pat);
+        return -1;
+    }
+    rc = regexec(&re, s, 0, NULL, 0) == 0;
+    regfree(&re);
+    return rc;
+}
+
+static void call(ev *e, const fp_node *n, const coll *in, coll *out)
+{
+    const char *f = n->str;
+    int na = n->nargs;
+    const fp_node *a0 = na > 0 ? n->args[0] : NULL, *a1 = na > 1 ? n->args[1] : NULL;
+#define IS(name) (strcmp(f, name) == 0)
+    /* --- existence and filtering --- */
+    if(IS("empty")) { add_bool(e, out, in->count == 0); return; }
+    if(IS("exists")) {
+        if(!a0) { add_bool(e, out, in->count > 0); return; }
+        for(size_t i = 0; i < in->count && !e->err; i++) {
+            coll r = {0};
+            eval_with_this(e, a0, &in->items[i], (int64_t)i, &r);
+            int t = truth(e, &r);
+            lg_fp_collection_free(&r);
+            if(t == 1) { add_bool(e, out, 1); return; }
+        }
+        add_bool(e, out, 0);
+        return;
+    }
+    if(IS("where") || IS("select") || IS("all") || IS("repeat")) {
+        if(!a0) { ev_error(e, "%s() needs an argument", f); return; }
+        if(IS("repeat")) {
+            coll work = {0};
+            for(size_t i = 0; i < in->count; i++)
+                add_copy(e, &work, &in->items[i]);
+            for(size_t i = 0; i < work.count && !e->err; i++) {
+                coll r = {0};
+                item cur = work.items[i];
+                cur.own = cur.own ? strdup(cur.own) : NULL;
+                if(cur.own) { cur.s = cur.own; }
+                eval_with_this(e, a0, &cur, (int64_t)i, &r);
+                free(cur.own);
+                for(size_t k = 0; k < r.count; k++)
+                    if(!contains_item(out, &r.items[k])) {
+                        add_copy(e, out, &r.items[k]);
+                        add_copy(e, &work, &r.items[k]);
+                    }
+                lg_fp_collection_free(&r);
+            }
+            lg_fp_collection_free(&work);
+            return;
+        }
+        int all = 1;
+        for(size_t i = 0; i < in->count && !e->err; i++) {
+            coll r = {0};
+            eval_with_this(e, a0, &in->items[i], (int64_t)i, &r);
+            if(IS("select")) {
+                for(size_t k = 0; k < r.count; k++)
+                    add_copy(e, out, &r.items[k]);
+            } else {
+                int t = truth(e, &r);
+                if(IS("where") && t == 1)
+                    add_copy(e, out, &in->items[i]);
+                if(t != 1)
+                    all = 0;
+            }
+            lg_fp_collection_free(&r);
+        }
+        if(IS("all"))
+            add_bool(e, out, all);
+        return;
+    }
+    if(IS("allTrue") || IS("anyTrue") || IS("allFalse") || IS("anyFalse")) {
+        int want = strstr(f, "True") != NULL, any = f[1] == 'n';
+        int res = any ? 0 : 1;
+        for(size_t i = 0; i < in->count; i++) {
+            val v = value_of(&in->items[i]);
+            int hit = v.k == V_BOOL && v.b == want;
+            if(any && hit) res = 1;
+            if(!any && !hit) res = 0;
+        }
+        add_bool(e, out, res);
+        return;
+    }
+    if(IS("count")) { add_int(e, out, (int64_t)in->count); return; }
+    if(IS("distinct") || IS("isDistinct")) {
+        coll d = {0};
+        for(size_t i = 0; i < in->count; i++)
+            if(!contains_item(&d, &in->items[i]))
+                add_copy(e, &d, &in->items[i]);
+        if(IS("isDistinct")) {
+            add_bool(e, out, d.count == in->count);
+        } else {
+            for(size_t i = 0; i < d.count; i++)
+                add_copy(e, out, &d.items[i]);
+        }
+        lg_fp_collection_free(&d);
+        return;
+    }
+    if(IS("subsetOf") || IS("supersetOf") || IS("intersect") || IS("exclude") || IS("union") ||
+       IS("combine")) {
+        coll other = {0};
+        if(!a0) { ev_error(e, "%s() needs an argument", f); return; }
+        eval(e, a0, e->this_, &other);
+        if(IS("subsetOf") || IS("supersetOf")) {
+            const coll *sub = IS("subsetOf") ? in : &other, *sup = IS("subsetOf") ? &other : in;
+            int ok = 1;
+            for(size_t i = 0; i < sub->count && ok; i++)
+                ok = contains_item(sup, &sub->items[i]);
+            add_bool(e, out, ok);
+        } else if(IS("intersect")) {
+            for(size_t i = 0; i < in->count; i++)
+                if(contains_item(&other, &in->items[i]) && !contains_item(out, &in->items[i]))
+                    add_copy(e, out, &in->items[i]);
+        } else if(IS("exclude")) {
+            for(size_t i = 0; i < in->count; i++)
+                if(!contains_item(&other, &in->items[i]))
+                    add_copy(e, out, &in->items[i]);
+        } else {
+            int dedup = IS("union");
+            for(size_t i = 0; i < in->count; i++)
+                if(!dedup || !contains_item(out, &in->items[i]))
+                    add_copy(e, out, &in->items[i]);
+            for(size_t i = 0; i < other.count; i++)
+                if(!dedup || !contains_item(out, &other.items[i]))
+                    add_copy(e, out, &other.items[i]);
+        }
+        lg_fp_collection_free(&other);
+        return;
+    }
+    /* --- subsetting --- */
+    if(IS("first")) { if(in->count) add_copy(e, out, &in->items[0]); return; }
+    if(IS("last")) { if(in->count) add_copy(e, out, &in->items[in->count - 1]); return; }
+    if(IS("single")) {
+        if(in->count > 1) { ev_error(e, "single() on a collection of several items%s", NULL); return; }
+        if(in->count) add_copy(e, out, &in->items[0]);
+        return;
+    }
+    if(IS("tail")) { for(size_t i = 1; i < in->count; i++) add_copy(e, out, &in->items[i]); return; }
+    if(IS("skip") || IS("take")) {
+        int64_t k;
+        if(!a0 || arg_int(e, a0, &k)) { ev_error(e, "%s() needs an integer", f); return; }
+        for(size_t i = 0; i < in->count; i++)
+            if(IS("skip") ? (int64_t)i >= k : (int64_t)i < k)
+                add_copy(e, out, &in->items[i]);
+        return;
+    }
+    if(IS("ofType") || IS("as") || IS("is")) {
+        const char *t = a0 ? type_arg(a0) : NULL;
+        if(!t) { ev_error(e, "%s() needs a type", f); return; }
+        if(IS("is")) {
+            if(in->count == 1) add_bool(e, out, type_is(&in->items[0], t));
+            return;
+        }
+        for(size_t i = 0; i < in->count; i++)
+            if(type_is(&in->items[i], t))
+                add_copy(e, out, &in->items[i]);
+        return;
+    }
+    if(IS("iif")) {
+        if(na < 2) { ev_error(e, "iif() needs two or three arguments%s", NULL); return; }
+        coll c = {0};
+        eval(e, a0, in, &c);
+        int t = truth(e, &c);
+        lg_fp_collection_free(&c);
+        if(t == 1) eval(e, a1, in, out);
+        else if(na > 2) eval(e, n->args[2], in, out);
+        return;
+    }
+    if(IS("not")) {
+        int t = truth(e, in);
+        if(t >= 0) add_bool(e, out, !t);
+        return;
+    }
+    if(IS("hasValue")) {
+        add_bool(e, out, in->count == 1 && value_of(&in->items[0]).k != V_OBJ &&
+                             value_of(&in->items[0]).k != V_NONE);
+        return;
+    }
+    if(IS("children") || IS("descendants")) {
+        coll level = {0};
+        for(size_t i = 0; i < in->count; i++)
+            children_of(e, &in->items[i], IS("children") ? out : &level);
+        if(IS("descendants")) {
+            for(size_t i = 0; i < level.count && !e->err; i++) {
+                add_copy(e, out, &level.items[i]);
+                children_of(e, &level.items[i], &level);
+            }
+            lg_fp_collection_free(&level);
+        }
+        return;
+    }
+    if(IS("extension")) {
+        char *url = a0 ? arg_str(e, a0) : NULL;
+        if(!url) { ev_error(e, "extension() needs a url%s", NULL); return; }
+        for(size_t i = 0; i < in->count; i++) {
+            const item *it = &in->items[i];
+            if(it->kind != LG_FP_NODE || !cJSON_IsObject(it->node))
+                continue;
+            const cJSON *ext = cJSON_GetObjectItemCaseSensitive(it->node, "extension");
+            for(const cJSON *x = ext ? ext->child : NULL; x; x = x->next) {
+                const cJSON *u = cJSON_GetObjectItemCaseSensitive(x, "url");
+                if(cJSON_IsString(u) && !strcmp(u->valuestring, url))
+                    add_node(e, out, x, "Extension");
+            }
+        }
+        free(url);
+        return;
+    }
+    if(IS("resolve")) {
+        for(size_t i = 0; i < in->count; i++)
+            resolve_item(e, &in->items[i], out);
+        return;
+    }
+    if(IS("trace")) { for(size_t i = 0; i < in->count; i++) add_copy(e, out, &in->items[i]); return; }
+    if(IS("memberOf") || IS("conformsTo")) return; /* needs terminology/profiles: empty */
+    if(IS("htmlChecks")) { add_bool(e, out, 1); return; }
+    if(IS("today") || IS("now") || IS("timeOfDay")) {
+        char buf[LG_TIME_BUFSZ];
+        lg_time_format(lg_time_now_ms(), buf, sizeof(buf));
+        if(IS("today")) buf[10] = '\0';
+        add_str(e, out, IS("timeOfDay") ? buf + 11 : buf);
+        return;
+    }
+    /* --- functions of one singleton --- */
+    if(in->count == 0)
+        return;
+    if(in->count > 1) {
+        ev_error(e, "%s() expects a single item", f);
+        return;
+    }
+    const item *it = &in->items[0];
+    val v = value_of(it);
+    const char *s = v.k == V_STR ? v.s : NULL;
+    if(IS("toString") || IS("convertsToString")) {
+        char *r = v.k == V_STR ? strdup(v.s) : v.k == V_NUM ? num_to_string(v.d, v.is_int)
+                : v.k == V_BOOL ? strdup(v.b ? "true" : "false") : NULL;
+        if(IS("convertsToString")) { add_bool(e, out, r != NULL); free(r); }
+        else if(r) add_str_own(e, out, r);
+        return;
+    }
+    if(IS("toInteger") || IS("convertsToInteger") || IS("toDecimal") || IS("convertsToDecimal")) {
+        int want_int = strstr(f, "Integer") != NULL, conv = f[0] == 'c';
+        int ok = 0;
+        double d = 0;
+        if(v.k == V_NUM) { ok = !want_int || v.is_int; d = v.d; }
+        else if(v.k == V_BOOL) { ok = 1; d = v.b; }
+        else if(s) {
+            char *end;
+            d = strtod(s, &end);
+            ok = *s && !*end && !isspace((unsigned char)*s) && (!want_int || !strchr(s, '.'));
+        }
+        if(conv) add_bool(e, out, ok);
+        else if(ok && want_int) add_int(e, out, (int64_t)d);
+        else if(ok) add_dec(e, out, d);
+        return;
+    }
+    if(IS("toBoolean") || IS("convertsToBoolean")) {
+        int b = -1;
+        if(v.k == V_BOOL) b = v.b;
+        else if(v.k == V_NUM && (v.d == 0 || v.d == 1)) b = v.d == 1;
+        else if(s) {
+            if(!strcasecmp(s, "true") || !strcasecmp(s, "t") || !strcasecmp(s, "yes") ||
+               !strcasecmp(s, "y") || !strcmp(s, "1") || !strcmp(s, "1.0")) b = 1;
+            else if(!strcasecmp(s, "false") || !strcasecmp(s, "f") || !strcasecmp(s, "no") ||
+                    !strcasecmp(s, "n") || !strcmp(s, "0") || !strcmp(s, "0.0")) b = 0;
+        }
+        if(f[0] == 'c') add_bool(e, out, b >= 0);
+        else if(b >= 0) add_bool(e, out, b);
+        return;
+    }
+    if(v.k == V_NUM && (IS("abs") || IS("ceiling") || IS("floor") || IS("round") ||
+                        IS("truncate") || IS("sqrt") || IS("ln") || IS("exp") || IS("power") ||
+                        IS("log"))) {
+        double r;
+        if(IS("abs")) { if(v.is_int) add_int(e, out, (int64_t)fabs(v.d)); else add_dec(e, out, fabs(v.d)); return; }
+        if(IS("ceiling")) { add_int(e, out, (int64_t)ceil(v.d)); return; }
+        if(IS("floor")) { add_int(e, out, (int64_t)floor(v.d)); return; }
+        if(IS("truncate")) { add_int(e, out, (int64_t)trunc(v.d)); return; }
+        if(IS("round")) {
+            int64_t p = 0;
+            if(a0 && arg_int(e, a0, &p)) return;
+            double m = pow(10, (double)p);
+            add_dec(e, out, round(v.d * m) / m);
+            return;
+        }
+        if(IS("sqrt")) r = sqrt(v.d);
+        else if(IS("ln")) r = log(v.d);
+        else if(IS("exp")) r = exp(v.d);
+        else {
+            coll c = {0};
+            if(!a0) return;
+            eval(e, a0, e->this_, &c);
+            if(c.count != 1 || value_of(&c.items[0]).k != V_NUM) { lg_fp_collection_free(&c); return; }
+            double x = value_of(&c.items[0]).d;
+            int xi = value_of(&c.items[0]).is_int;
+            lg_fp_collection_free(&c);
+            r = IS("power") ? pow(v.d, x) : log(v.d) / log(x);
+            if(IS("power") && v.is_int && xi && !isnan(r)) { add_int(e, out, (int64_t)r); return; }
+        }
+        if(!isnan(r) && !isinf(r)) add_dec(e, out, r);
+        return;
+    }
+    if(!s)
+        return; /* string functions on non-strings: empty */
+    if(IS("length")) { add_int(e, out, (int64_t)strlen(s)); return; }
+    if(IS("upper") || IS("lower")) {
+        char *r = strdup(s);
+        for(char *p = r; p && *p; p++)
+            *p = (char)(IS("upper") ? toupper((unsigned char)*p) : tolower((unsigned char)*p));
+        add_str_own(e, out, r);
+        return;
+    }
+    if(IS("toChars")) {
+        for(const char *p = s; *p; p++) {
+            char c2[2] = {*p, 0};
+            add_str(e, out, c2);
+        }
+        return;
+    }
+    if(IS("startsWith") || IS("endsWith") || IS("contains") || IS("indexOf") ||
+       IS("matches") || IS("replace") || IS("replaceMatches") || IS("substring")) {
+        if(IS("substring")) {
+            int64_t start, len = -1;
+            if(!a0 || arg_int(e, a0, &start)) return;
+            if(a1 && arg_int(e, a1, &len)) return;
+            int64_t sl = (int64_t)strlen(s);
+            if(start < 0 || start >= sl) return;
+            if(len < 0 || start + len > sl) len = sl - start;
+            add_str_own(e, out, strndup(s + start, (size_t)len));
+            return;
+        }
+        char *x = a0 ? arg_str(e, a0) : NULL;
+        if(!x) return;
+        if(IS("startsWith")) add_bool(e, out, !strncmp(s, x, strlen(x)));
+        else if(IS("endsWith")) add_bool(e, out, strlen(s) >= strlen(x) && !strcmp(s + strlen(s) - strlen(x), x));
+        else if(IS("contains")) add_bool(e, out, strstr(s, x) != NULL);
+        else if(IS("indexOf")) { const char *p = strstr(s, x); add_int(e, out, p ? p - s : -1); }
+        else if(IS("matches")) { int m = regex_match(e, s, x, 0); if(m >= 0) add_bool(e, out, m); }
+        else if(IS("replace") || IS("replaceMatches")) {
+            char *y = a1 ? arg_str(e, a1) : NULL;
+            if(y && IS("replace") && *x) {
+                lg_fp_collection tmp = {0};
+                size_t cap = strlen(s) + 1, len = 0;
+                char *r = malloc(cap);
+                for(const char *p = s; r && *p;) {
+                    const char *add = p;
+                    size_t n2 = 1;
+                    if(!strncmp(p, x, strlen(x))) { add = y; n2 = strlen(y); p += strlen(x); }
+                    else p++;
+                    if(len + n2 + 1 > cap) { cap = (len + n2 + 1) * 2; char *nr = realloc(r, cap); if(!nr) { free(r); r = NULL; break; } r = nr; }
+                    memcpy(r + len, add, n2);
+                    len += n2;
+                }
+                if(r) r[len] = '\0';
+                add_str_own(e, out, r);
+                lg_fp_collection_free(&tmp);
+            } else if(y) {
+                add_str(e, out, s); /* replaceMatches without captures support: unchanged */
+            }
+            free(y);
+        }
+        free(x);
+        return;
+    }
+    ev_error(e, "unknown FHIRPath function '%s'", f);
+#undef IS
+}
+
+static int cmp_vals(const item *a, const item *b, int *res)
+{
+    val x = value_of(a), y = value_of(b);
+    if(x.k == V_NUM && y.k == V_NUM) {
+        *res = x.d < y.d ? -1 : x.d > y.d;
+        return 0;
+    }
+    if(x.k == V_STR && y.k == V_STR) {
+        int c = strcmp(x.s, y.s);
+        *res = c < 0 ? -1 : c > 0;
+        return 0;
+    }
+    return -1;
+}
+
+static void binary(ev *e, const fp_node *n, const coll *focus, coll *out)
+{
+    const char *op = n->str;
+    coll l = {0}, r = {0};
+    eval(e, n->a, focus, &l);
+    if(!strcmp(op, "and") || !strcmp(op, "or") || !strcmp(op, "xor") || !strcmp(op, "implies")) {
+        int a = truth(e, &l), b;
+        /* Short-circuit where the answer is already known. */
+        if((!strcmp(op, "and") && a == 0) || (!strcmp(op, "or") && a == 1)) {
+            add_bool(e, out, a);
+            goto out;
+        }
+        if(!strcmp(op, "implies") && a == 0) {
+            add_bool(e, out, 1);
+            goto out;
+        }
+        eval(e, n->b, focus, &r);
+        b = truth(e, &r);
+        if(!strcmp(op, "and")) {
+            if(b == 0) add_bool(e, out, 0);
+            else if(a == 1 && b == 1) add_bool(e, out, 1);
+        } else if(!strcmp(op, "or")) {
+            if(b == 1) add_bool(e, out, 1);
+            else if(a == 0 && b == 0) add_bool(e, out, 0);
+        } else if(!strcmp(op, "xor")) {
+            if(a >= 0 && b >= 0) add_bool(e, out, a != b);
+        } else { /* implies, a is true or empty */
+            if(b == 1) add_bool(e, out, 1);
+            else if(a == 1 && b == 0) add_bool(e, out, 0);
+        }
+        goto out;
+    }
+    eval(e, n->b, focus, &r);
+    if(!strcmp(op, "|")) {
+        for(size_t i = 0; i < l.count; i++)
+            if(!contains_item(out, &l.items[i])) add_copy(e, out, &l.items[i]);
+        for(size_t i = 0; i < r.count; i++)
+            if(!contains_item(out, &r.items[i])) add_copy(e, out, &r.items[i]);
+        goto out;
+    }
+    if(!strcmp(op, "in") || !strcmp(op, "contains")) {
+        const coll *needle = op[0] == 'i' ? &l : &r, *hay = op[0] == 'i' ? &r : &l;
+        if(needle->count == 1)
+            add_bool(e, out, contains_item(hay, &needle->items[0]));
+        else if(needle->count > 1)
+            ev_error(e, "'%s' needs a single item", op);
+        goto out;
+    }
+    if(!strcmp(op, "=") || !strcmp(op, "!=") || !strcmp(op, "~") || !strcmp(op, "!~")) {
+        int equiv = strchr(op, '~') != NULL, neg = op[0] == '!';
+        if(!equiv && (l.count == 0 || r.count == 0))
+            goto out;
+        int eq = l.count == r.count;
+        for(size_t i = 0; eq && i < l.count; i++)
+            eq = equal_items(&l.items[i], &r.items[i], equiv) == 1;
+        add_bool(e, out, neg ? !eq : eq);
+        goto out;
+    }
+    if(!strcmp(op, "&")) {
+        const char *a = l.count == 1 ? str_of(&l.items[0]) : "";
+        const char *b = r.count == 1 ? str_of(&r.items[0]) : "";
+        char *s = NULL;
+        if(asprintf(&s, "%s%s", a ? a : "", b ? b : "") >= 0)
+            add_str_own(e, out, s);
+        goto out;
+    }
+    if(l.count == 0 || r.count == 0)
+        goto out;
+    if(l.count > 1 || r.count > 1) {
+        ev_error(e, "operator '%s' needs single items", op);
+        goto out;
+    }
+    if(op[0] == '<' || op[0] == '>') {
+        int c;
+        if(cmp_vals(&l.items[0], &r.items[0], &c) == 0) {
+            int res = !strcmp(op, "<") ? c < 0 : !strcmp(op, ">") ? c > 0
+                    : !strcmp(op, "<=") ? c <= 0 : c >= 0;
+            add_bool(e, out, res);
+        }
+        goto out;
+    }
+    val x = value_of(&l.items[0]), y = value_of(&r.items[0]);
+    if(!strcmp(op, "+") && x.k == V_STR && y.k == V_STR) {
+        char *s = NULL;
+        if(asprintf(&s, "%s%s", x.s, y.s) >= 0)
+            add_str_own(e, out, s);
+        goto out;
+    }
+    if(x.k != V_NUM || y.k != V_NUM)
+        goto out;
+    int ints = x.is_int && y.is_int;
+    if(!strcmp(op, "+")) { if(ints) add_int(e, out, (int64_t)(x.d + y.d)); else add_dec(e, out, x.d + y.d); }
+    else if(!strcmp(op, "-")) { if(ints) add_int(e, out, (int64_t)(x.d - y.d)); else add_dec(e, out, x.d - y.d); }
+    else if(!strcmp(op, "*")) { if(ints) add_int(e, out, (int64_t)(x.d * y.d)); else add_dec(e, out, x.d * y.d); }
+    else if(!strcmp(op, "/")) { if(y.d != 0) add_dec(e, out, x.d / y.d); }
+    else if(!strcmp(op, "div")) { if(y.d != 0) add_int(e, out, (int64_t)trunc(x.d / y.d)); }
+    else if(!strcmp(op, "mod")) { if(y.d != 0) { if(ints) add_int(e, out, (int64_t)fmod(x.d, y.d)); else add_dec(e, out, fmod(x.d, y.d)); } }
+out:
+    lg_fp_collection_free(&l);
+    lg_fp_collection_free(&r);
+}
+
+static void eval(ev *e, const fp_node *n, const coll *focus, coll *out)
+{
+    if(e->err)
+        return;
+    if(++e->depth > FP_MAX_EVAL_DEPTH) {
+        ev_error(e, "FHIRPath evaluation nested too deeply%s", NULL);
+        e->depth--;
+        return;
+    }
+    switch(n->kind) {
+    case FP_EMPTY: break;
+    case FP_STRING: add_str(e, out, n->str); break;
+    case FP_DATE: add_str(e, out, n->str[0] == 'T' ? n->str + 1 : n->str); break;
+    case FP_INT: add_int(e, out, n->i); break;
+    case FP_DECIMAL: add_dec(e, out, n->d); break;
+    case FP_QUANTITY: add_dec(e, out, n->d); break; /* units are not compared yet */
+    case FP_BOOL: add_bool(e, out, (int)n->i); break;
+    case FP_VAR:
+        if(!strcmp(n->str, "this")) {
+            for(size_t i = 0; i < e->this_->count; i++) add_copy(e, out, &e->this_->items[i]);
+        } else if(!strcmp(n->str, "index")) {
+            add_int(e, out, e->index);
+        } else if(!strcmp(n->str, "%resource") || !strcmp(n->str, "%context") ||
+                  !strcmp(n->str, "%rootResource")) {
+            for(size_t i = 0; i < e->root->count; i++) add_copy(e, out, &e->root->items[i]);
+        } else if(!strcmp(n->str, "%ucum")) {
+            add_str(e, out, "http://unitsofmeasure.org");
+        } else if(!strcmp(n->str, "%sct")) {
+            add_str(e, out, "http://snomed.info/sct");
+        } else if(!strcmp(n->str, "%loinc")) {
+            add_str(e, out, "http://loinc.org");
+        } else if(!strncmp(n->str, "%vs-", 4) || !strncmp(n->str, "%ext-", 5)) {
+            char *u = NULL;
+            if(asprintf(&u, "http://hl7.org/fhir/%s/%s", n->str[1] == 'v' ? "ValueSet"
+                        : "StructureDefinition", strchr(n->str, '-') + 1) >= 0)
+                add_str_own(e, out, u);
+        } else {
+            ev_error(e, "unknown variable '%s'", n->str);
+        }
+        break;
+    case FP_IDENT:
+        for(size_t i = 0; i < focus->count && !e->err; i++)
+            member(e, &focus->items[i], n->str, out);
+        break;
+    case FP_MEMBER: {
+        coll base = {0};
+        eval(e, n->a, focus, &base);
+        for(size_t i = 0; i < base.count && !e->err; i++)
+            member(e, &base.items[i], n->str, out);
+        lg_fp_collection_free(&base);
+        break;
+    }
+    case FP_CALL: {
+        coll base = {0};
+        if(n->a)
+            eval(e, n->a, focus, &base);
+        call(e, n, n->a ? &base : focus, out);
+        lg_fp_collection_free(&base);
+        break;
+    }
+    case FP_INDEX: {
+        coll base = {0}, idx = {0};
+        eval(e, n->a, focus, &base);
+        eval(e, n->b, e->this_, &idx);
+        if(idx.count == 1 && value_of(&idx.items[0]).k == V_NUM) {
+            double k = value_of(&idx.items[0]).d;
+            if(k >= 0 && k < (double)base.count)
+                add_copy(e, out, &base.items[(size_t)k]);
+        }
+        lg_fp_collection_free(&base);
+        lg_fp_collection_free(&idx);
+        break;
+    }
+    case FP_BINARY: binary(e, n, focus, out); break;
+    case FP_NEG: {
+        coll a = {0};
+        eval(e, n->a, focus, &a);
+        if(a.count == 1) {
+            val v = value_of(&a.items[0]);
+            if(v.k == V_NUM && v.is_int) add_int(e, out, -(int64_t)v.d);
+            else if(v.k == V_NUM) add_dec(e, out, -v.d);
+        }
+        lg_fp_collection_free(&a);
+        break;
+    }
+    case FP_IS:
+    case FP_AS: {
+        coll a = {0};
+        eval(e, n->a, focus, &a);
+        if(n->kind == FP_IS) {
+            if(a.count == 1) add_bool(e, out, type_is(&a.items[0], n->str));
+        } else {
+            for(size_t i = 0; i < a.count; i++)
+                if(type_is(&a.items[i], n->str)) add_copy(e, out, &a.items[i]);
+        }
+        lg_fp_collection_free(&a);
+        break;
+    }
+    }
+    e->depth--;
+}
+
+lg_status lg_fhirpath_eval(const lg_fhirpath *expr, const cJSON *resource, lg_fp_collection *out,
+                           lg_issues *issues)
+{
+    coll root = {0};
+    ev e = {.resource = resource, .issues = issues};
+    add_node(&e, &root, resource, NULL);
+    e.this_ = &root;
+    e.root = &root;
+    eval(&e, expr->root, &root, out);
+    lg_fp_collection_free(&root);
+    return e.err ? LG_EINVAL : LG_OK;
+}
