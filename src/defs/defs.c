@@ -6,7 +6,8 @@
  * so FHIRPath never walks paths that cannot match, and compile that once.
  * Terms written against Resource/DomainResource are rewritten to the served
  * type ("Resource.id" -> "Task.id"), so the engine does not need to know the
- * type hierarchy.
+ * type hierarchy. Composite parameters are not loaded (not searchable here);
+ * a (type, code) pair defined twice keeps its first definition.
  */
 #include "loopgate/defs.h"
 
@@ -325,7 +326,9 @@ static lg_status make_param(const cJSON *r, const char *type, lg_search_param *p
     const char *code = str_of(r, "code"), *expr = str_of(r, "expression");
     lg_status st;
     memset(p, 0, sizeof(*p));
-    if(!code || !expr || parse_sp_type(str_of(r, "type"), &p->type))
+    /* Composite parameters need component definitions we do not evaluate. */
+    if(!code || !expr || parse_sp_type(str_of(r, "type"), &p->type) ||
+       p->type == LG_SP_COMPOSITE)
         return LG_OK;
     st = restrict_expr(expr, type, &p->expression);
     if(st == LG_ENOMEM)
