@@ -1,0 +1,34 @@
+/* store_backend.h - what a storage backend implements (private to src/store). */
+#ifndef LG_STORE_BACKEND_H
+#define LG_STORE_BACKEND_H
+
+#include "loopgate/store.h"
+
+typedef struct lg_store_ops {
+    void (*close)(lg_store *st);
+    lg_status (*begin)(lg_store *st);
+    lg_status (*commit)(lg_store *st);
+    void (*rollback)(lg_store *st);
+    /* version 0 = current */
+    lg_status (*read)(lg_store *st, const char *type, const char *id, int64_t version,
+                      lg_resource *out);
+    lg_status (*put)(lg_store *st, const lg_store_write *w, int64_t *seq_out);
+    /* out NULL: count only into *total */
+    lg_status (*search)(lg_store *st, const lg_query *q, lg_resource_list *out, int64_t *total,
+                        lg_issues *issues);
+    lg_status (*history)(lg_store *st, const char *type, const char *id, int64_t since,
+                         int64_t before_seq, int count, lg_resource_list *out);
+    lg_status (*max_seq)(lg_store *st, int64_t *out);
+} lg_store_ops;
+
+/* Every backend's handle starts with this. */
+struct lg_store {
+    const lg_store_ops *ops;
+};
+
+/* Append a zeroed element; NULL on allocation failure. */
+lg_resource *lg_resource_list_push(lg_resource_list *l);
+
+lg_status lg_sqlite_open(const char *dir, lg_store **out, lg_issues *issues);
+
+#endif
