@@ -7,7 +7,8 @@
  *
  * Supported now: paths (with choice types such as value[x] and resource
  * type names at the root), indexers, literals (string, integer, decimal,
- * boolean, {}, @date/@datetime/@time as strings), $this, $index, %resource,
+ * boolean, {}, @date/@datetime/@time, quantities such as 4 'mg' and
+ * 1 year), $this, $index, %resource,
  * %context, the operators . [] unary - * / div mod + - & is as | < > <= >= =
  * != ~ !~ in contains and xor or implies, and the functions empty exists
  * all allTrue anyTrue allFalse anyFalse count distinct isDistinct where
@@ -15,7 +16,8 @@
  * exclude union combine iif not hasValue extension resolve children
  * descendants trace startsWith endsWith contains matches replaceMatches
  * replace indexOf substring upper lower length toChars toString toInteger
- * toDecimal toBoolean convertsToString convertsToInteger convertsToBoolean
+ * toDecimal toBoolean toDate toDateTime toTime toQuantity and their
+ * convertsTo* twins, type()
  * abs ceiling floor round truncate sqrt ln exp power log today now
  * memberOf conformsTo htmlChecks (the last three answer without
  * terminology: memberOf returns empty).
@@ -33,11 +35,17 @@ typedef struct lg_fhirpath lg_fhirpath;
 
 typedef enum lg_fp_kind {
     LG_FP_NODE,    /* a node of the input tree (borrowed) */
-    LG_FP_BOOL,
-    LG_FP_INT,
-    LG_FP_DECIMAL,
-    LG_FP_STRING,  /* also dates/times, kept as their text */
-    LG_FP_TYPED,   /* a typed placeholder, e.g. what resolve() answers */
+    LG_FP_BOOL,    /* b */
+    LG_FP_INT,     /* i */
+    LG_FP_DECIMAL, /* d */
+    LG_FP_STRING,  /* s */
+    LG_FP_TYPED,   /* a typed placeholder: what resolve() answers (type = the
+                      referenced resource type) and what type() answers
+                      (type = "System.Integer", "FHIR.Patient", ...) */
+    LG_FP_DATE,    /* s = "2026-11-24" (partial dates allowed), no '@' */
+    LG_FP_DATETIME,/* s = "2026-11-24T10:00:00+01:00", no '@' */
+    LG_FP_TIME,    /* s = "10:00:00", no '@' or 'T' */
+    LG_FP_QUANTITY,/* d = value, s = unit: a UCUM code or a calendar word */
 } lg_fp_kind;
 
 typedef struct lg_fp_item {
@@ -48,8 +56,9 @@ typedef struct lg_fp_item {
     int b;
     int64_t i;
     double d;
-    char *own;          /* owned string: LG_FP_STRING value or a type name */
-    const char *s;      /* LG_FP_STRING value (may point to own or into the tree) */
+    char *own;          /* owned by the collection: a string value, a unit or a type name */
+    const char *s;      /* text of STRING, DATE, DATETIME, TIME; unit of QUANTITY
+                           (points to own, into the tree or into the expression) */
 } lg_fp_item;
 
 typedef struct lg_fp_collection {

@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "ast.h"
+#include "temporal.h"
 #include "loopgate/time.h"
 
 #define FP_MAX_ITEMS 100000
@@ -150,36 +151,121 @@ static void add_str(ev *e, coll *c, const char *s)
     add_str_own(e, c, strdup(s));
 }
 
+static void add_time(ev *e, coll *c, const fp_time *t)
+{
+    char buf[64];
+    fp_time_format(t, buf, sizeof(buf));
+    add_str(e, c, buf);
+    if(!e->err && c->count)
+        c->items[c->count - 1].kind = t->kind == FP_T_DATE ? LG_FP_DATE
+                                      : t->kind == FP_T_TIME ? LG_FP_TIME : LG_FP_DATETIME;
+}
+
+static void add_qty(ev *e, coll *c, double v, const char *unit)
+{
+    add_str(e, c, unit ? unit : "1");
+    if(!e->err && c->count) {
+        item *it = &c->items[c->count - 1];
+        it->kind = LG_FP_QUANTITY;
+        it->d = v;
+    }
+}
+
+/* A whole double as an Integer; -1 when it does not fit (casting it would
+ * be undefined behaviour). */
+static int d2i(double d, int64_t *out)
+{
+    if(!(d >= -9.2e18 && d <= 9.2e18))
+        return -1;
+    *out = (int64_t)d;
+    return 0;
+}
+
+static void add_int_d(ev *e, coll *c, double d)
+{
+    int64_t v;
+    if(d2i(d, &v) == 0)
+        add_int(e, c, v);
+}
+
 /* ---- value views ---- */
 
-typedef enum { V_NONE, V_BOOL, V_NUM, V_STR, V_OBJ } vkind;
+typedef enum { V_NONE, V_BOOL, V_NUM, V_STR, V_OBJ, V_TIME, V_QTY } vkind;
 
 typedef struct val {
     vkind k;
     int b;
-    double d;
-    int is_int;
-    const char *s;
+    double d;      /* V_NUM, V_QTY */
+    int is_int;    /* V_NUM: an Integer; i holds it exactly */
+    int64_t i;
+    const char *s; /* V_STR text, V_QTY unit */
     const cJSON *obj;
+    fp_time t;     /* V_TIME */
 } val;
+
+static int is_time_type(const char *t)
+{
+    return t && (!strcmp(t, "date") || !strcmp(t, "dateTime") || !strcmp(t, "instant") ||
+                 !strcmp(t, "time"));
+}
+
+static int is_qty_type(const char *t)
+{
+    return t && (!strcmp(t, "Quantity") || !strcmp(t, "Age") || !strcmp(t, "Duration") ||
+                 !strcmp(t, "Distance") || !strcmp(t, "Count") || !strcmp(t, "SimpleQuantity") ||
+                 !strcmp(t, "MoneyQuantity"));
+}
+
+/* A Quantity-shaped object as a quantity value: its code, else its unit. */
+static int obj_qty(const cJSON *o, val *v)
+{
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, "value");
+    if(!cJSON_IsNumber(n))
+        return -1;
+    const cJSON *u = cJSON_GetObjectItemCaseSensitive(o, "code");
+    if(!cJSON_IsString(u))
+        u = cJSON_GetObjectItemCaseSensitive(o, "unit");
+    v->k = V_QTY;
+    v->d = n->valuedouble;
+    v->s = cJSON_IsString(u) ? u->valuestring : "1";
+    return 0;
+}
 
 static val value_of(const item *it)
 {
     val v = {0};
     switch(it->kind) {
     case LG_FP_BOOL: v.k = V_BOOL; v.b = it->b; break;
-    case LG_FP_INT: v.k = V_NUM; v.d = (double)it->i; v.is_int = 1; break;
+    case LG_FP_INT: v.k = V_NUM; v.d = (double)it->i; v.i = it->i; v.is_int = 1; break;
     case LG_FP_DECIMAL: v.k = V_NUM; v.d = it->d; break;
     case LG_FP_STRING: v.k = V_STR; v.s = it->s; break;
     case LG_FP_TYPED: v.k = V_NONE; break;
+    case LG_FP_DATE: case LG_FP_DATETIME: case LG_FP_TIME:
+        v.k = V_STR;
+        v.s = it->s;
+        if(fp_time_parse(it->s, it->kind == LG_FP_DATE ? FP_T_DATE : it->kind == LG_FP_TIME
+                         ? FP_T_TIME : FP_T_DATETIME, &v.t) == 0)
+            v.k = V_TIME;
+        break;
+    case LG_FP_QUANTITY: v.k = V_QTY; v.d = it->d; v.s = it->s; break;
     case LG_FP_NODE:
         if(cJSON_IsBool(it->node)) { v.k = V_BOOL; v.b = cJSON_IsTrue(it->node); }
         else if(cJSON_IsNumber(it->node)) {
             v.k = V_NUM;
             v.d = it->node->valuedouble;
             v.is_int = v.d == floor(v.d) && fabs(v.d) < 9e15;
-        } else if(cJSON_IsString(it->node)) { v.k = V_STR; v.s = it->node->valuestring; }
-        else { v.k = V_OBJ; v.obj = it->node; }
+            v.i = v.is_int ? (int64_t)v.d : 0;
+        } else if(cJSON_IsString(it->node)) {
+            v.k = V_STR;
+            v.s = it->node->valuestring;
+            if(is_time_type(it->type) && fp_time_parse(v.s, -1, &v.t) == 0)
+                v.k = V_TIME;
+        } else {
+            v.k = V_OBJ;
+            v.obj = it->node;
+            if(is_qty_type(it->type))
+                obj_qty(it->node, &v);
+        }
         break;
     }
     return v;
@@ -191,13 +277,61 @@ static const char *str_of(const item *it)
     return v.k == V_STR ? v.s : NULL;
 }
 
+/* Bring x to y's kind where FHIR JSON hides the type: a string node
+ * compared with a date literal is a date, a Quantity-shaped object compared
+ * with a quantity is a quantity. */
+static void coerce(val *x, const val *y)
+{
+    if(x->k == V_STR && y->k == V_TIME) {
+        fp_time t;
+        if(fp_time_parse(x->s, -1, &t) == 0) {
+            x->t = t;
+            x->k = V_TIME;
+        }
+    } else if(x->k == V_OBJ && y->k == V_QTY) {
+        obj_qty(x->obj, x);
+    }
+}
+
+/* Same quantity units, allowing a calendar word for its UCUM code. */
+static int same_unit(const char *a, const char *b, int equiv)
+{
+    if(!strcmp(a, b))
+        return 1;
+    static const char *const pairs[][3] = {
+        {"year", "years", "a"}, {"month", "months", "mo"}, {"week", "weeks", "wk"},
+        {"day", "days", "d"}, {"hour", "hours", "h"}, {"minute", "minutes", "min"},
+        {"second", "seconds", "s"}, {"millisecond", "milliseconds", "ms"},
+    };
+    for(size_t i = 0; i < sizeof(pairs) / sizeof(*pairs); i++) {
+        int ia = !strcmp(a, pairs[i][0]) || !strcmp(a, pairs[i][1]) || !strcmp(a, pairs[i][2]);
+        int ib = !strcmp(b, pairs[i][0]) || !strcmp(b, pairs[i][1]) || !strcmp(b, pairs[i][2]);
+        /* calendar years/months are not UCUM a/mo, except for equivalence */
+        if(ia && ib)
+            return equiv || i >= 2 || strcmp(a, pairs[i][2]) == strcmp(b, pairs[i][2]);
+    }
+    return 0;
+}
+
 /* 1 equal, 0 not, -1 not comparable */
 static int equal_items(const item *a, const item *b, int equiv)
 {
     val x = value_of(a), y = value_of(b);
+    coerce(&x, &y);
+    coerce(&y, &x);
     if(x.k != y.k)
         return 0;
     switch(x.k) {
+    case V_TIME: {
+        int r;
+        if(fp_time_cmp(&x.t, &y.t, &r))
+            return equiv ? 0 : -1;
+        return r == 0;
+    }
+    case V_QTY:
+        if(!same_unit(x.s, y.s, equiv))
+            return equiv ? 0 : -1;
+        return equiv ? fabs(x.d - y.d) < 1e-9 * fmax(1, fabs(x.d)) : x.d == y.d;
     case V_BOOL: return x.b == y.b;
     case V_NUM: return equiv ? fabs(x.d - y.d) < 1e-9 * fmax(1, fabs(x.d)) : x.d == y.d;
     case V_STR:
@@ -260,8 +394,11 @@ static int type_is(const item *it, const char *t)
     case LG_FP_BOOL: return !strcasecmp(t, "Boolean");
     case LG_FP_INT: return !strcasecmp(t, "Integer");
     case LG_FP_DECIMAL: return !strcasecmp(t, "Decimal");
-    case LG_FP_STRING: return !strcasecmp(t, "String") || !strcasecmp(t, "Date") ||
-                              !strcasecmp(t, "DateTime");
+    case LG_FP_STRING: return !strcasecmp(t, "String");
+    case LG_FP_DATE: return !strcasecmp(t, "Date");
+    case LG_FP_DATETIME: return !strcasecmp(t, "DateTime");
+    case LG_FP_TIME: return !strcasecmp(t, "Time");
+    case LG_FP_QUANTITY: return !strcmp(t, "Quantity");
     case LG_FP_TYPED: return it->type && !strcmp(it->type, t);
     case LG_FP_NODE: break;
     }
@@ -299,6 +436,15 @@ static int type_is(const item *it, const char *t)
 
 static void member(ev *e, const item *it, const char *name, coll *out)
 {
+    if(it->kind == LG_FP_TYPED && it->type && strchr(it->type, '.')) {
+        /* a type() answer: TypeInfo's namespace and name */
+        const char *dot = strchr(it->type, '.');
+        if(!strcmp(name, "namespace"))
+            add_str_own(e, out, strndup(it->type, (size_t)(dot - it->type)));
+        else if(!strcmp(name, "name"))
+            add_str(e, out, dot + 1);
+        return;
+    }
     if(it->kind != LG_FP_NODE || !cJSON_IsObject(it->node))
         return;
     const cJSON *obj = it->node;
@@ -426,9 +572,8 @@ static int arg_int(ev *e, const fp_node *n, int64_t *v)
 {
     coll c = {0};
     eval(e, n, e->this_, &c);
-    int ok = c.count == 1 && value_of(&c.items[0]).k == V_NUM;
-    if(ok)
-        *v = (int64_t)value_of(&c.items[0]).d;
+    int ok = c.count == 1 && value_of(&c.items[0]).k == V_NUM &&
+             d2i(value_of(&c.items[0]).d, v) == 0;
     lg_fp_collection_free(&c);
     return ok ? 0 : -1;
 }
@@ -451,6 +596,87 @@ static const char *type_arg(const fp_node *n)
     if(n->kind == FP_STRING)
         return n->str;
     return NULL;
+}
+
+/* Length of a FHIRPath number at the start of s ([+-]digits[.digits]), 0
+ * if none; strtod alone would also take "inf", "nan" and hex. */
+static size_t num_len(const char *s)
+{
+    size_t i = (*s == '+' || *s == '-') ? 1 : 0, d0 = i;
+    while(isdigit((unsigned char)s[i]))
+        i++;
+    if(i == d0)
+        return 0;
+    if(s[i] == '.') {
+        size_t f0 = ++i;
+        while(isdigit((unsigned char)s[i]))
+            i++;
+        if(i == f0)
+            return 0;
+    }
+    return i;
+}
+
+/* The type() answer: "System.Integer", "FHIR.Patient", ...; NULL unknown. */
+static char *type_name(const item *it)
+{
+    const char *sys = NULL;
+    switch(it->kind) {
+    case LG_FP_BOOL: sys = "Boolean"; break;
+    case LG_FP_INT: sys = "Integer"; break;
+    case LG_FP_DECIMAL: sys = "Decimal"; break;
+    case LG_FP_STRING: sys = "String"; break;
+    case LG_FP_DATE: sys = "Date"; break;
+    case LG_FP_DATETIME: sys = "DateTime"; break;
+    case LG_FP_TIME: sys = "Time"; break;
+    case LG_FP_QUANTITY: sys = "Quantity"; break;
+    case LG_FP_TYPED: return it->type && !strchr(it->type, '.') ? strdup(it->type) : NULL;
+    case LG_FP_NODE: break;
+    }
+    char *r = NULL;
+    if(sys)
+        return asprintf(&r, "System.%s", sys) < 0 ? NULL : r;
+    const char *t = it->type;
+    const cJSON *n = it->node;
+    if(!t) {
+        if(cJSON_IsString(n)) t = "string";
+        else if(cJSON_IsBool(n)) t = "boolean";
+        else if(cJSON_IsNumber(n))
+            t = n->valuedouble == floor(n->valuedouble) ? "integer" : "decimal";
+        else
+            return NULL;
+    }
+    return asprintf(&r, "FHIR.%s", t) < 0 ? NULL : r;
+}
+
+/* "4 'mg'", "4 days", "4": value and unit (owned by the caller; NULL for
+ * the default unit '1'). */
+static int parse_quantity(const char *s, double *d, char **unit)
+{
+    char *end;
+    *unit = NULL;
+    if(!*s || isspace((unsigned char)*s))
+        return -1;
+    size_t len = num_len(s);
+    if(!len)
+        return -1;
+    *d = strtod(s, NULL);
+    end = (char *)s + len;
+    if(!*end)
+        return 0;
+    if(*end != ' ')
+        return -1;
+    end++;
+    size_t n = strlen(end);
+    if(n >= 2 && end[0] == '\'' && end[n - 1] == '\'') {
+        *unit = strndup(end + 1, n - 2);
+        return *unit ? 0 : -1;
+    }
+    fp_time probe = {.kind = FP_T_DATETIME, .prec = 6, .y = 2000, .mo = 1, .d = 1};
+    if(fp_time_add(&probe, 0, end) != 0)
+        return -1; /* a bare word must be a calendar unit */
+    *unit = strdup(end);
+    return *unit ? 0 : -1;
 }
 
 static char *num_to_string(double d, int is_int)
@@ -692,9 +918,14 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
     if(IS("htmlChecks")) { add_bool(e, out, 1); return; }
     if(IS("today") || IS("now") || IS("timeOfDay")) {
         char buf[LG_TIME_BUFSZ];
+        fp_time t;
         lg_time_format(lg_time_now_ms(), buf, sizeof(buf));
-        if(IS("today")) buf[10] = '\0';
-        add_str(e, out, IS("timeOfDay") ? buf + 11 : buf);
+        if(IS("today"))
+            buf[10] = '\0';
+        if(IS("timeOfDay"))
+            buf[23] = '\0'; /* drop the zone: a Time has none */
+        if(fp_time_parse(IS("timeOfDay") ? buf + 11 : buf, -1, &t) == 0)
+            add_time(e, out, &t);
         return;
     }
     /* --- functions of one singleton --- */
@@ -707,9 +938,70 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
     const item *it = &in->items[0];
     val v = value_of(it);
     const char *s = v.k == V_STR ? v.s : NULL;
+    if(IS("type")) {
+        char *t = type_name(it);
+        if(t) {
+            item *r = push(e, out);
+            if(!r) { free(t); return; }
+            r->kind = LG_FP_TYPED;
+            r->own = t;
+            r->type = t;
+        }
+        return;
+    }
+    if(IS("toDate") || IS("toDateTime") || IS("toTime") || IS("convertsToDate") ||
+       IS("convertsToDateTime") || IS("convertsToTime")) {
+        int want = strstr(f, "DateTime") ? FP_T_DATETIME : strstr(f, "Date") ? FP_T_DATE : FP_T_TIME;
+        fp_time t;
+        int ok = 0;
+        if(v.k == V_STR)
+            ok = fp_time_parse(v.s, want, &t) == 0;
+        else if(v.k == V_TIME) {
+            t = v.t;
+            ok = (t.kind == FP_T_TIME) == (want == FP_T_TIME);
+            if(ok && want == FP_T_DATE && t.prec > 3) {
+                t.prec = 3;
+                t.has_ms = t.has_tz = 0;
+            }
+            if(ok)
+                t.kind = (fp_tkind)want;
+        }
+        if(f[0] == 'c') add_bool(e, out, ok);
+        else if(ok) add_time(e, out, &t);
+        return;
+    }
+    if(IS("toQuantity") || IS("convertsToQuantity")) {
+        double d = 0;
+        char *unit = NULL;
+        int ok = 0;
+        if(v.k == V_QTY) { ok = 1; d = v.d; unit = strdup(v.s); }
+        else if(v.k == V_NUM) { ok = 1; d = v.d; }
+        else if(v.k == V_BOOL) { ok = 1; d = v.b; }
+        else if(s) ok = parse_quantity(s, &d, &unit) == 0;
+        if(ok && a0 && f[0] == 't') {
+            /* toQuantity(unit): only the identity conversion is known */
+            char *want = arg_str(e, a0);
+            ok = want && same_unit(unit ? unit : "1", want, 0);
+            free(want);
+        }
+        if(f[0] == 'c') add_bool(e, out, ok);
+        else if(ok) add_qty(e, out, d, unit);
+        free(unit);
+        return;
+    }
     if(IS("toString") || IS("convertsToString")) {
         char *r = v.k == V_STR ? strdup(v.s) : v.k == V_NUM ? num_to_string(v.d, v.is_int)
                 : v.k == V_BOOL ? strdup(v.b ? "true" : "false") : NULL;
+        if(v.k == V_TIME) {
+            char buf[64];
+            fp_time_format(&v.t, buf, sizeof(buf));
+            r = strdup(buf);
+        } else if(v.k == V_QTY) {
+            char *num = num_to_string(v.d, 0);
+            if(num && asprintf(&r, "%s '%s'", num, v.s) < 0)
+                r = NULL;
+            free(num);
+        }
         if(IS("convertsToString")) { add_bool(e, out, r != NULL); free(r); }
         else if(r) add_str_own(e, out, r);
         return;
@@ -721,12 +1013,12 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         if(v.k == V_NUM) { ok = !want_int || v.is_int; d = v.d; }
         else if(v.k == V_BOOL) { ok = 1; d = v.b; }
         else if(s) {
-            char *end;
-            d = strtod(s, &end);
-            ok = *s && !*end && !isspace((unsigned char)*s) && (!want_int || !strchr(s, '.'));
+            size_t len = num_len(s);
+            ok = len && !s[len] && (!want_int || !strchr(s, '.'));
+            d = ok ? strtod(s, NULL) : 0;
         }
         if(conv) add_bool(e, out, ok);
-        else if(ok && want_int) add_int(e, out, (int64_t)d);
+        else if(ok && want_int) add_int_d(e, out, d);
         else if(ok) add_dec(e, out, d);
         return;
     }
@@ -748,10 +1040,10 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
                         IS("truncate") || IS("sqrt") || IS("ln") || IS("exp") || IS("power") ||
                         IS("log"))) {
         double r;
-        if(IS("abs")) { if(v.is_int) add_int(e, out, (int64_t)fabs(v.d)); else add_dec(e, out, fabs(v.d)); return; }
-        if(IS("ceiling")) { add_int(e, out, (int64_t)ceil(v.d)); return; }
-        if(IS("floor")) { add_int(e, out, (int64_t)floor(v.d)); return; }
-        if(IS("truncate")) { add_int(e, out, (int64_t)trunc(v.d)); return; }
+        if(IS("abs")) { if(v.is_int) add_int_d(e, out, fabs(v.d)); else add_dec(e, out, fabs(v.d)); return; }
+        if(IS("ceiling")) { add_int_d(e, out, ceil(v.d)); return; }
+        if(IS("floor")) { add_int_d(e, out, floor(v.d)); return; }
+        if(IS("truncate")) { add_int_d(e, out, trunc(v.d)); return; }
         if(IS("round")) {
             int64_t p = 0;
             if(a0 && arg_int(e, a0, &p)) return;
@@ -771,7 +1063,7 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
             int xi = value_of(&c.items[0]).is_int;
             lg_fp_collection_free(&c);
             r = IS("power") ? pow(v.d, x) : log(v.d) / log(x);
-            if(IS("power") && v.is_int && xi && !isnan(r)) { add_int(e, out, (int64_t)r); return; }
+            if(IS("power") && v.is_int && xi && !isnan(r)) { add_int_d(e, out, r); return; }
         }
         if(!isnan(r) && !isinf(r)) add_dec(e, out, r);
         return;
@@ -845,6 +1137,16 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
 static int cmp_vals(const item *a, const item *b, int *res)
 {
     val x = value_of(a), y = value_of(b);
+    coerce(&x, &y);
+    coerce(&y, &x);
+    if(x.k == V_TIME && y.k == V_TIME)
+        return fp_time_cmp(&x.t, &y.t, res);
+    if(x.k == V_QTY && y.k == V_QTY) {
+        if(!same_unit(x.s, y.s, 0))
+            return -1;
+        *res = x.d < y.d ? -1 : x.d > y.d;
+        return 0;
+    }
     if(x.k == V_NUM && y.k == V_NUM) {
         *res = x.d < y.d ? -1 : x.d > y.d;
         return 0;
@@ -855,6 +1157,76 @@ static int cmp_vals(const item *a, const item *b, int *res)
         return 0;
     }
     return -1;
+}
+
+
+/* + - * / div mod on single values; empty where the spec says so (division
+ * by zero, integer overflow, mismatched kinds). */
+static void arith(ev *e, const char *op, val *x, val *y, coll *out)
+{
+    char o = op[0] == 'd' ? 'd' : op[0] == 'm' ? 'm' : op[0];
+    if(o == '+' && x->k == V_STR && y->k == V_STR) {
+        char *s = NULL;
+        if(asprintf(&s, "%s%s", x->s, y->s) >= 0)
+            add_str_own(e, out, s);
+        return;
+    }
+    if(x->k == V_TIME && y->k == V_QTY && (o == '+' || o == '-')) {
+        fp_time t = x->t;
+        if(fp_time_add(&t, o == '-' ? -y->d : y->d, y->s) == 0)
+            add_time(e, out, &t);
+        return;
+    }
+    if(x->k == V_QTY && y->k == V_QTY && (o == '+' || o == '-')) {
+        if(same_unit(x->s, y->s, 0))
+            add_qty(e, out, o == '+' ? x->d + y->d : x->d - y->d, x->s);
+        return;
+    }
+    if(x->k == V_QTY && y->k == V_NUM && (o == '*' || o == '/')) {
+        if(o == '*' || y->d != 0)
+            add_qty(e, out, o == '*' ? x->d * y->d : x->d / y->d, x->s);
+        return;
+    }
+    if(x->k == V_NUM && y->k == V_QTY && o == '*') {
+        add_qty(e, out, x->d * y->d, y->s);
+        return;
+    }
+    if(x->k != V_NUM || y->k != V_NUM)
+        return;
+    if(x->is_int && y->is_int && o != '/') {
+        int64_t r = 0;
+        int ovf = 0;
+        switch(o) {
+        case '+': ovf = __builtin_add_overflow(x->i, y->i, &r); break;
+        case '-': ovf = __builtin_sub_overflow(x->i, y->i, &r); break;
+        case '*': ovf = __builtin_mul_overflow(x->i, y->i, &r); break;
+        case 'd':
+        case 'm':
+            if(y->i == 0 || (x->i == INT64_MIN && y->i == -1))
+                return;
+            r = o == 'd' ? x->i / y->i : x->i % y->i;
+            break;
+        default: return;
+        }
+        if(!ovf)
+            add_int(e, out, r);
+        return;
+    }
+    double r;
+    switch(o) {
+    case '+': r = x->d + y->d; break;
+    case '-': r = x->d - y->d; break;
+    case '*': r = x->d * y->d; break;
+    case '/': if(y->d == 0) return; r = x->d / y->d; break;
+    case 'd':
+        if(y->d == 0 || !(fabs(x->d / y->d) < 9e18)) return;
+        add_int(e, out, (int64_t)trunc(x->d / y->d));
+        return;
+    case 'm': if(y->d == 0) return; r = fmod(x->d, y->d); break;
+    default: return;
+    }
+    if(isfinite(r))
+        add_dec(e, out, r);
 }
 
 static void binary(ev *e, const fp_node *n, const coll *focus, coll *out)
@@ -910,9 +1282,10 @@ static void binary(ev *e, const fp_node *n, const coll *focus, coll *out)
         if(!equiv && (l.count == 0 || r.count == 0))
             goto out;
         int eq = l.count == r.count;
-        for(size_t i = 0; eq && i < l.count; i++)
-            eq = equal_items(&l.items[i], &r.items[i], equiv) == 1;
-        add_bool(e, out, neg ? !eq : eq);
+        for(size_t i = 0; eq == 1 && i < l.count; i++)
+            eq = equal_items(&l.items[i], &r.items[i], equiv);
+        if(eq >= 0) /* -1: precision ran out, the answer is unknown */
+            add_bool(e, out, neg ? !eq : eq);
         goto out;
     }
     if(!strcmp(op, "&")) {
@@ -939,21 +1312,9 @@ static void binary(ev *e, const fp_node *n, const coll *focus, coll *out)
         goto out;
     }
     val x = value_of(&l.items[0]), y = value_of(&r.items[0]);
-    if(!strcmp(op, "+") && x.k == V_STR && y.k == V_STR) {
-        char *s = NULL;
-        if(asprintf(&s, "%s%s", x.s, y.s) >= 0)
-            add_str_own(e, out, s);
-        goto out;
-    }
-    if(x.k != V_NUM || y.k != V_NUM)
-        goto out;
-    int ints = x.is_int && y.is_int;
-    if(!strcmp(op, "+")) { if(ints) add_int(e, out, (int64_t)(x.d + y.d)); else add_dec(e, out, x.d + y.d); }
-    else if(!strcmp(op, "-")) { if(ints) add_int(e, out, (int64_t)(x.d - y.d)); else add_dec(e, out, x.d - y.d); }
-    else if(!strcmp(op, "*")) { if(ints) add_int(e, out, (int64_t)(x.d * y.d)); else add_dec(e, out, x.d * y.d); }
-    else if(!strcmp(op, "/")) { if(y.d != 0) add_dec(e, out, x.d / y.d); }
-    else if(!strcmp(op, "div")) { if(y.d != 0) add_int(e, out, (int64_t)trunc(x.d / y.d)); }
-    else if(!strcmp(op, "mod")) { if(y.d != 0) { if(ints) add_int(e, out, (int64_t)fmod(x.d, y.d)); else add_dec(e, out, fmod(x.d, y.d)); } }
+    coerce(&x, &y);
+    coerce(&y, &x);
+    arith(e, op, &x, &y, out);
 out:
     lg_fp_collection_free(&l);
     lg_fp_collection_free(&r);
@@ -971,10 +1332,17 @@ static void eval(ev *e, const fp_node *n, const coll *focus, coll *out)
     switch(n->kind) {
     case FP_EMPTY: break;
     case FP_STRING: add_str(e, out, n->str); break;
-    case FP_DATE: add_str(e, out, n->str[0] == 'T' ? n->str + 1 : n->str); break;
+    case FP_DATE: {
+        fp_time t;
+        if(fp_time_parse(n->str, -1, &t) == 0)
+            add_time(e, out, &t);
+        else
+            ev_error(e, "invalid date/time literal '@%s'", n->str);
+        break;
+    }
     case FP_INT: add_int(e, out, n->i); break;
     case FP_DECIMAL: add_dec(e, out, n->d); break;
-    case FP_QUANTITY: add_dec(e, out, n->d); break; /* units are not compared yet */
+    case FP_QUANTITY: add_qty(e, out, n->d, n->str); break;
     case FP_BOOL: add_bool(e, out, (int)n->i); break;
     case FP_VAR:
         if(!strcmp(n->str, "this")) {
@@ -1038,8 +1406,9 @@ static void eval(ev *e, const fp_node *n, const coll *focus, coll *out)
         eval(e, n->a, focus, &a);
         if(a.count == 1) {
             val v = value_of(&a.items[0]);
-            if(v.k == V_NUM && v.is_int) add_int(e, out, -(int64_t)v.d);
+            if(v.k == V_NUM && v.is_int) { if(v.i != INT64_MIN) add_int(e, out, -v.i); }
             else if(v.k == V_NUM) add_dec(e, out, -v.d);
+            else if(v.k == V_QTY) add_qty(e, out, -v.d, v.s);
         }
         lg_fp_collection_free(&a);
         break;

@@ -54,6 +54,9 @@ static char *run(const char *expr, const cJSON *res)
         case LG_FP_DECIMAL: snprintf(one, sizeof(one), "%g", it->d); break;
         case LG_FP_STRING: snprintf(one, sizeof(one), "%s", it->s); break;
         case LG_FP_TYPED: snprintf(one, sizeof(one), "<%s>", it->type); break;
+        case LG_FP_DATE: case LG_FP_DATETIME: snprintf(one, sizeof(one), "@%s", it->s); break;
+        case LG_FP_TIME: snprintf(one, sizeof(one), "@T%s", it->s); break;
+        case LG_FP_QUANTITY: snprintf(one, sizeof(one), "%g '%s'", it->d, it->s); break;
         case LG_FP_NODE:
             if(cJSON_IsString(it->node)) snprintf(one, sizeof(one), "%s", it->node->valuestring);
             else if(cJSON_IsNumber(it->node)) snprintf(one, sizeof(one), "%g", it->node->valuedouble);
@@ -157,7 +160,7 @@ Test(fhirpath, operators_and_functions)
     expect("(1 | 2 | 3).all($this > 0)", r, "true");
     expect("(1 | 2 | 3).skip(1).take(1)", r, "2");
     expect("(1 | 2 | 3).tail().last()", r, "3");
-    expect("@2026-11-24", r, "2026-11-24");
+    expect("@2026-11-24", r, "@2026-11-24");
     cJSON_Delete(r);
 }
 
