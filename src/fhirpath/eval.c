@@ -20,6 +20,8 @@
 
 #define FP_MAX_ITEMS 100000
 #define FP_MAX_EVAL_DEPTH 300
+#define FP_MAX_SORT_KEYS 16
+#define FP_MAX_STRING (16 * 1024 * 1024)
 
 typedef lg_fp_collection coll;
 typedef lg_fp_item item;
@@ -32,6 +34,7 @@ typedef struct ev {
     const coll *this_; /* $this: the focus of the innermost iteration */
     int64_t index;
     const coll *root;  /* %resource / %context */
+    const coll *total; /* $total inside aggregate() */
 } ev;
 
 static void ev_error(ev *e, const char *fmt, const char *arg)
@@ -679,6 +682,132 @@ static int parse_quantity(const char *s, double *d, char **unit)
     return *unit ? 0 : -1;
 }
 
+
+static int is_string_fn(const char *f)
+{
+    static const char *const fns[] = {
+        "startsWith", "endsWith", "contains", "indexOf", "lastIndexOf", "matches",
+        "matchesFull", "replace", "replaceMatches", "substring", "upper", "lower", "toChars",
+        "trim", "split", "encode", "decode", "escape", "unescape",
+    };
+    for(size_t i = 0; i < sizeof(fns) / sizeof(*fns); i++)
+        if(!strcmp(f, fns[i]))
+            return 1;
+    return 0;
+}
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static int b64_val(char c, int url)
+{
+    if(c == (url ? '-' : '+'))
+        return 62;
+    if(c == (url ? '_' : '/'))
+        return 63;
+    const char *p = c ? strchr(b64, c) : NULL;
+    return p && p - b64 < 62 ? (int)(p - b64) : -1;
+}
+
+/* encode/decode (base64, urlbase64, hex) and escape/unescape (html, json).
+ * Returns an owned string, or NULL when the input or the scheme is invalid. */
+static char *transcode(const char *f, const char *how, const char *s)
+{
+    size_t n = strlen(s);
+    if(n > 1024 * 1024)
+        return NULL;
+    char *r = malloc(n * 6 + 8), *o = r;
+    if(!r)
+        return NULL;
+    int url = !strcmp(how, "urlbase64");
+    if(!strcmp(f, "encode") && (url || !strcmp(how, "base64"))) {
+        const unsigned char *u = (const unsigned char *)s;
+        for(size_t i = 0; i < n; i += 3) {
+            unsigned v = (unsigned)u[i] << 16 | (i + 1 < n ? (unsigned)u[i + 1] << 8 : 0) |
+                         (i + 2 < n ? u[i + 2] : 0);
+            for(int k = 0; k < 4; k++) {
+                char c = b64[(v >> (18 - 6 * k)) & 63];
+                if(url && c == '+') c = '-';
+                if(url && c == '/') c = '_';
+                *o++ = (size_t)k <= n - i ? c : '=';
+            }
+        }
+    } else if(!strcmp(f, "decode") && (url || !strcmp(how, "base64"))) {
+        unsigned acc = 0;
+        int bits = 0;
+        for(size_t i = 0; i < n && s[i] != '='; i++) {
+            int v = b64_val(s[i], url);
+            if(v < 0)
+                goto bad;
+            acc = (acc << 6 | (unsigned)v) & 0xFFFFFF;
+            bits += 6;
+            if(bits >= 8) {
+                bits -= 8;
+                *o++ = (char)((acc >> bits) & 0xFF);
+            }
+        }
+    } else if(!strcmp(f, "encode") && !strcmp(how, "hex")) {
+        for(size_t i = 0; i < n; i++)
+            o += snprintf(o, 3, "%02x", (unsigned char)s[i]);
+    } else if(!strcmp(f, "decode") && !strcmp(how, "hex")) {
+        if(n % 2)
+            goto bad;
+        for(size_t i = 0; i < n; i += 2) {
+            if(!isxdigit((unsigned char)s[i]) || !isxdigit((unsigned char)s[i + 1]))
+                goto bad;
+            char h[3] = {s[i], s[i + 1], 0};
+            *o++ = (char)strtol(h, NULL, 16);
+        }
+    } else if(!strcmp(f, "escape") && (!strcmp(how, "html") || !strcmp(how, "json"))) {
+        int html = how[0] == 'h';
+        for(size_t i = 0; i < n; i++) {
+            const char *rep = NULL;
+            if(html)
+                rep = s[i] == '<' ? "&lt;" : s[i] == '>' ? "&gt;" : s[i] == '&' ? "&amp;"
+                    : s[i] == '"' ? "&quot;" : s[i] == '\'' ? "&#39;" : NULL;
+            else
+                rep = s[i] == '"' ? "\\\"" : s[i] == '\\' ? "\\\\" : s[i] == '\n' ? "\\n"
+                    : s[i] == '\r' ? "\\r" : s[i] == '\t' ? "\\t" : NULL;
+            if(rep) {
+                memcpy(o, rep, strlen(rep));
+                o += strlen(rep);
+            } else {
+                *o++ = s[i];
+            }
+        }
+    } else if(!strcmp(f, "unescape") && !strcmp(how, "html")) {
+        static const char *const ents[][2] = {{"&lt;", "<"}, {"&gt;", ">"}, {"&amp;", "&"},
+                                              {"&quot;", "\""}, {"&#39;", "'"}, {"&apos;", "'"}};
+        for(size_t i = 0; i < n;) {
+            size_t k = 0;
+            for(; k < sizeof(ents) / sizeof(*ents); k++)
+                if(!strncmp(s + i, ents[k][0], strlen(ents[k][0])))
+                    break;
+            if(k < sizeof(ents) / sizeof(*ents)) {
+                *o++ = ents[k][1][0];
+                i += strlen(ents[k][0]);
+            } else {
+                *o++ = s[i++];
+            }
+        }
+    } else if(!strcmp(f, "unescape") && !strcmp(how, "json")) {
+        for(size_t i = 0; i < n; i++) {
+            if(s[i] != '\\' || i + 1 == n) {
+                *o++ = s[i];
+                continue;
+            }
+            char c = s[++i];
+            *o++ = c == 'n' ? '\n' : c == 'r' ? '\r' : c == 't' ? '\t' : c;
+        }
+    } else {
+        goto bad;
+    }
+    *o = '\0';
+    return r;
+bad:
+    free(r);
+    return NULL;
+}
+
 static char *num_to_string(double d, int is_int)
 {
     char *s = NULL;
@@ -687,26 +816,183 @@ static char *num_to_string(double d, int is_int)
     return asprintf(&s, "%.15g", d) < 0 ? NULL : s;
 }
 
-static int regex_match(ev *e, const char *s, const char *pat, int whole)
+/* FHIRPath regexes are PCRE-flavoured; POSIX ERE lacks the common class
+ * escapes, so \d \w \s (and negations) are rewritten to bracket classes. */
+static char *to_posix(const char *pat, int whole)
 {
-    regex_t re;
-    char *p = NULL;
+    size_t n = strlen(pat);
+    char *r = malloc(n * 16 + 8), *o = r;
+    if(!r)
+        return NULL;
+    if(whole) {
+        memcpy(o, "^(", 2);
+        o += 2;
+    }
+    for(size_t i = 0; i < n; i++) {
+        const char *rep = NULL;
+        if(pat[i] == '\\' && i + 1 < n) {
+            switch(pat[i + 1]) {
+            case 'd': rep = "[0-9]"; break;
+            case 'D': rep = "[^0-9]"; break;
+            case 'w': rep = "[A-Za-z0-9_]"; break;
+            case 'W': rep = "[^A-Za-z0-9_]"; break;
+            case 's': rep = "[[:space:]]"; break;
+            case 'S': rep = "[^[:space:]]"; break;
+            default: break;
+            }
+            if(rep) {
+                memcpy(o, rep, strlen(rep));
+                o += strlen(rep);
+                i++;
+                continue;
+            }
+            *o++ = pat[i++];
+        }
+        *o++ = pat[i];
+    }
+    if(whole) {
+        memcpy(o, ")$", 2);
+        o += 2;
+    }
+    *o = '\0';
+    return r;
+}
+
+static int regex_compile(ev *e, const char *pat, int whole, int flags, regex_t *re)
+{
     if(strlen(pat) > 4096) {
         ev_error(e, "regular expression too long%s", NULL);
         return -1;
     }
-    if(whole && asprintf(&p, "^(%s)$", pat) < 0)
+    char *p = to_posix(pat, whole);
+    if(!p) {
+        ev_error(e, "out of memory%s", NULL);
         return -1;
-    int rc = regcomp(&re, p ? p : pat, REG_EXTENDED | REG_NOSUB);
+    }
+    int rc = regcomp(re, p, REG_EXTENDED | flags);
     free(p);
     if(rc) {
         ev_error(e, "invalid regular expression '%s'", pat);
         return -1;
     }
-    rc = regexec(&re, s, 0, NULL, 0) == 0;
+    return 0;
+}
+
+static int regex_match(ev *e, const char *s, const char *pat, int whole)
+{
+    regex_t re;
+    if(regex_compile(e, pat, whole, REG_NOSUB, &re))
+        return -1;
+    int rc = regexec(&re, s, 0, NULL, 0) == 0;
     regfree(&re);
     return rc;
 }
+
+/* Grow-as-you-go output for replace()/replaceMatches(), bounded. */
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+    int bad;
+} sbuf;
+
+static void sb_add(sbuf *b, const char *s, size_t n)
+{
+    if(b->bad)
+        return;
+    if(b->len + n + 1 > b->cap) {
+        size_t cap = (b->len + n + 1) * 2;
+        char *p = cap <= FP_MAX_STRING ? realloc(b->p, cap) : NULL;
+        if(!p) {
+            b->bad = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+/* replaceMatches: every match of pat replaced by sub, where $1..$9 name
+ * groups. Returns an owned string or NULL (error already reported). */
+static char *regex_replace(ev *e, const char *s, const char *pat, const char *sub)
+{
+    regex_t re;
+    if(regex_compile(e, pat, 0, 0, &re))
+        return NULL;
+    sbuf b = {0};
+    sb_add(&b, "", 0);
+    const char *p = s;
+    regmatch_t m[10];
+    int eflags = 0;
+    while(!b.bad && *p && regexec(&re, p, 10, m, eflags) == 0) {
+        sb_add(&b, p, (size_t)m[0].rm_so);
+        for(const char *q = sub; *q; q++) {
+            if(*q == '$' && isdigit((unsigned char)q[1])) {
+                int g = q[1] - '0';
+                if(m[g].rm_so >= 0)
+                    sb_add(&b, p + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so));
+                q++;
+            } else {
+                sb_add(&b, q, 1);
+            }
+        }
+        if(m[0].rm_eo == m[0].rm_so) {
+            /* an empty match: copy one char so the scan moves on */
+            if(!p[m[0].rm_eo]) {
+                p += m[0].rm_eo;
+                break;
+            }
+            sb_add(&b, p + m[0].rm_eo, 1);
+            p += m[0].rm_eo + 1;
+        } else {
+            p += m[0].rm_eo;
+        }
+        eflags = REG_NOTBOL;
+    }
+    sb_add(&b, p, strlen(p));
+    regfree(&re);
+    if(b.bad) {
+        free(b.p);
+        ev_error(e, "replaceMatches() result too large%s", NULL);
+        return NULL;
+    }
+    return b.p;
+}
+
+static char *str_replace(ev *e, const char *s, const char *x, const char *y)
+{
+    sbuf b = {0};
+    sb_add(&b, "", 0);
+    size_t xl = strlen(x);
+    if(!xl) {
+        /* an empty pattern matches between every character */
+        sb_add(&b, y, strlen(y));
+        for(const char *p = s; *p; p++) {
+            sb_add(&b, p, 1);
+            sb_add(&b, y, strlen(y));
+        }
+    } else {
+        for(const char *p = s; *p;) {
+            if(!strncmp(p, x, xl)) {
+                sb_add(&b, y, strlen(y));
+                p += xl;
+            } else {
+                sb_add(&b, p++, 1);
+            }
+        }
+    }
+    if(b.bad) {
+        free(b.p);
+        ev_error(e, "replace() result too large%s", NULL);
+        return NULL;
+    }
+    return b.p;
+}
+
+static int cmp_vals(const item *a, const item *b, int *res);
+static void sort_items(ev *e, const fp_node *n, const coll *in, coll *out);
 
 static void call(ev *e, const fp_node *n, const coll *in, coll *out)
 {
@@ -860,12 +1146,65 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
     }
     if(IS("iif")) {
         if(na < 2) { ev_error(e, "iif() needs two or three arguments%s", NULL); return; }
+        if(in->count > 1) { ev_error(e, "iif() on a collection of several items%s", NULL); return; }
+        /* $this in the criterion is the input item, when there is one */
+        const coll *saved = e->this_;
+        if(n->a && in->count == 1)
+            e->this_ = in;
         coll c = {0};
         eval(e, a0, in, &c);
+        if(c.count == 1 && value_of(&c.items[0]).k != V_BOOL)
+            ev_error(e, "iif() criterion is not a boolean%s", NULL);
         int t = truth(e, &c);
         lg_fp_collection_free(&c);
         if(t == 1) eval(e, a1, in, out);
         else if(na > 2) eval(e, n->args[2], in, out);
+        e->this_ = saved;
+        return;
+    }
+    if(IS("aggregate")) {
+        if(!a0) { ev_error(e, "aggregate() needs an aggregator%s", NULL); return; }
+        coll total = {0};
+        if(a1)
+            eval(e, a1, e->this_, &total);
+        const coll *saved = e->total;
+        for(size_t i = 0; i < in->count && !e->err; i++) {
+            coll next_total = {0};
+            e->total = &total;
+            eval_with_this(e, a0, &in->items[i], (int64_t)i, &next_total);
+            lg_fp_collection_free(&total);
+            total = next_total;
+        }
+        e->total = saved;
+        for(size_t i = 0; i < total.count; i++)
+            add_copy(e, out, &total.items[i]);
+        lg_fp_collection_free(&total);
+        return;
+    }
+    if(IS("sort")) {
+        sort_items(e, n, in, out);
+        return;
+    }
+    if(IS("join")) {
+        char *sep = a0 ? arg_str(e, a0) : strdup("");
+        size_t len = 0, cap = 64;
+        char *r = sep ? malloc(cap) : NULL;
+        for(size_t i = 0; r && i < in->count; i++) {
+            const char *x = str_of(&in->items[i]);
+            if(!x) { ev_error(e, "join() on a non-string%s", NULL); break; }
+            size_t need = len + strlen(x) + strlen(sep) + 1;
+            if(need > cap) {
+                cap = need * 2;
+                char *nr = realloc(r, cap);
+                if(!nr) { free(r); r = NULL; break; }
+                r = nr;
+            }
+            len += (size_t)snprintf(r + len, cap - len, "%s%s", i ? sep : "", x);
+        }
+        if(r) r[len] = '\0';
+        if(r && !e->err) add_str_own(e, out, r);
+        else free(r);
+        free(sep);
         return;
     }
     if(IS("not")) {
@@ -1068,9 +1407,45 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         if(!isnan(r) && !isinf(r)) add_dec(e, out, r);
         return;
     }
-    if(!s)
-        return; /* string functions on non-strings: empty */
+    if(!s) {
+        /* string functions on complex values are errors, not just empty */
+        if(v.k == V_OBJ && is_string_fn(f))
+            ev_error(e, "%s() needs a string", f);
+        else if(is_string_fn(f) || !strcmp(f, "length"))
+            return;
+        else
+            ev_error(e, "unknown FHIRPath function '%s'", f);
+        return;
+    }
     if(IS("length")) { add_int(e, out, (int64_t)strlen(s)); return; }
+    if(IS("trim")) {
+        const char *b = s, *t = s + strlen(s);
+        while(isspace((unsigned char)*b)) b++;
+        while(t > b && isspace((unsigned char)t[-1])) t--;
+        add_str_own(e, out, strndup(b, (size_t)(t - b)));
+        return;
+    }
+    if(IS("split")) {
+        char *sep = a0 ? arg_str(e, a0) : NULL;
+        if(!sep) return;
+        const char *p = s;
+        for(;;) {
+            const char *q = *sep ? strstr(p, sep) : NULL;
+            if(!q) { add_str(e, out, p); break; }
+            add_str_own(e, out, strndup(p, (size_t)(q - p)));
+            p = q + strlen(sep);
+            if(e->err) break;
+        }
+        free(sep);
+        return;
+    }
+    if(IS("encode") || IS("decode") || IS("escape") || IS("unescape")) {
+        char *how = a0 ? arg_str(e, a0) : NULL;
+        char *r = how ? transcode(f, how, s) : NULL;
+        if(r) add_str_own(e, out, r);
+        free(how);
+        return;
+    }
     if(IS("upper") || IS("lower")) {
         char *r = strdup(s);
         for(char *p = r; p && *p; p++)
@@ -1085,7 +1460,7 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         }
         return;
     }
-    if(IS("startsWith") || IS("endsWith") || IS("contains") || IS("indexOf") ||
+    if(IS("startsWith") || IS("endsWith") || IS("contains") || IS("indexOf") || IS("lastIndexOf") || IS("matchesFull") ||
        IS("matches") || IS("replace") || IS("replaceMatches") || IS("substring")) {
         if(IS("substring")) {
             int64_t start, len = -1;
@@ -1103,28 +1478,22 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         else if(IS("endsWith")) add_bool(e, out, strlen(s) >= strlen(x) && !strcmp(s + strlen(s) - strlen(x), x));
         else if(IS("contains")) add_bool(e, out, strstr(s, x) != NULL);
         else if(IS("indexOf")) { const char *p = strstr(s, x); add_int(e, out, p ? p - s : -1); }
-        else if(IS("matches")) { int m = regex_match(e, s, x, 0); if(m >= 0) add_bool(e, out, m); }
+        else if(IS("lastIndexOf")) {
+            const char *last = NULL;
+            for(const char *p = strstr(s, x); p; p = *p ? strstr(p + 1, x) : NULL) {
+                last = p;
+                if(!*x) { last = s + strlen(s); break; }
+            }
+            add_int(e, out, last ? last - s : -1);
+        }
+        else if(IS("matches") || IS("matchesFull")) {
+            int m = regex_match(e, s, x, IS("matchesFull"));
+            if(m >= 0) add_bool(e, out, m);
+        }
         else if(IS("replace") || IS("replaceMatches")) {
             char *y = a1 ? arg_str(e, a1) : NULL;
-            if(y && IS("replace") && *x) {
-                lg_fp_collection tmp = {0};
-                size_t cap = strlen(s) + 1, len = 0;
-                char *r = malloc(cap);
-                for(const char *p = s; r && *p;) {
-                    const char *add = p;
-                    size_t n2 = 1;
-                    if(!strncmp(p, x, strlen(x))) { add = y; n2 = strlen(y); p += strlen(x); }
-                    else p++;
-                    if(len + n2 + 1 > cap) { cap = (len + n2 + 1) * 2; char *nr = realloc(r, cap); if(!nr) { free(r); r = NULL; break; } r = nr; }
-                    memcpy(r + len, add, n2);
-                    len += n2;
-                }
-                if(r) r[len] = '\0';
-                add_str_own(e, out, r);
-                lg_fp_collection_free(&tmp);
-            } else if(y) {
-                add_str(e, out, s); /* replaceMatches without captures support: unchanged */
-            }
+            char *r = !y ? NULL : IS("replace") ? str_replace(e, s, x, y) : regex_replace(e, s, x, y);
+            if(r) add_str_own(e, out, r);
             free(y);
         }
         free(x);
@@ -1227,6 +1596,79 @@ static void arith(ev *e, const char *op, val *x, val *y, coll *out)
     }
     if(isfinite(r))
         add_dec(e, out, r);
+}
+
+
+typedef struct sort_row {
+    size_t idx;
+    coll *keys; /* one collection per sort key */
+} sort_row;
+
+typedef struct sort_ctx {
+    int nkeys;
+    const int *desc;
+} sort_ctx;
+
+static int sort_cmp(const void *pa, const void *pb, void *pc)
+{
+    const sort_row *a = pa, *b = pb;
+    const sort_ctx *c = pc;
+    for(int k = 0; k < c->nkeys; k++) {
+        const coll *x = &a->keys[k], *y = &b->keys[k];
+        int r = 0;
+        if(!x->count || !y->count)
+            r = (x->count > 0) - (y->count > 0); /* empty sorts first */
+        else if(cmp_vals(&x->items[0], &y->items[0], &r))
+            r = 0;
+        if(r)
+            return c->desc[k] ? -r : r;
+    }
+    return a->idx < b->idx ? -1 : a->idx > b->idx; /* stable */
+}
+
+/* sort(key, -key, ...): a leading unary minus sorts that key descending. */
+static void sort_items(ev *e, const fp_node *n, const coll *in, coll *out)
+{
+    int nk = n->nargs ? n->nargs : 1;
+    int desc[FP_MAX_SORT_KEYS] = {0};
+    if(nk > FP_MAX_SORT_KEYS) {
+        ev_error(e, "too many sort keys%s", NULL);
+        return;
+    }
+    sort_row *rows = calloc(in->count ? in->count : 1, sizeof(*rows));
+    coll *keys = calloc((in->count ? in->count : 1) * (size_t)nk, sizeof(*keys));
+    if(!rows || !keys) {
+        ev_error(e, "out of memory%s", NULL);
+        goto out;
+    }
+    for(size_t i = 0; i < in->count && !e->err; i++) {
+        rows[i].idx = i;
+        rows[i].keys = &keys[i * (size_t)nk];
+        for(int k = 0; k < nk; k++) {
+            if(!n->nargs) {
+                add_copy(e, &rows[i].keys[k], &in->items[i]);
+                continue;
+            }
+            const fp_node *key = n->args[k];
+            if(key->kind == FP_NEG) {
+                desc[k] = 1;
+                key = key->a;
+            }
+            eval_with_this(e, key, &in->items[i], (int64_t)i, &rows[i].keys[k]);
+        }
+    }
+    if(!e->err) {
+        sort_ctx c = {nk, desc};
+        qsort_r(rows, in->count, sizeof(*rows), sort_cmp, &c);
+        for(size_t i = 0; i < in->count; i++)
+            add_copy(e, out, &in->items[rows[i].idx]);
+    }
+out:
+    if(keys)
+        for(size_t i = 0; i < in->count * (size_t)nk; i++)
+            lg_fp_collection_free(&keys[i]);
+    free(keys);
+    free(rows);
 }
 
 static void binary(ev *e, const fp_node *n, const coll *focus, coll *out)
@@ -1341,12 +1783,18 @@ static void eval(ev *e, const fp_node *n, const coll *focus, coll *out)
         break;
     }
     case FP_INT: add_int(e, out, n->i); break;
-    case FP_DECIMAL: add_dec(e, out, n->d); break;
+    case FP_DECIMAL:
+        add_dec(e, out, n->d);
+        if(!e->err)
+            out->items[out->count - 1].i = n->i; /* scale */
+        break;
     case FP_QUANTITY: add_qty(e, out, n->d, n->str); break;
     case FP_BOOL: add_bool(e, out, (int)n->i); break;
     case FP_VAR:
         if(!strcmp(n->str, "this")) {
             for(size_t i = 0; i < e->this_->count; i++) add_copy(e, out, &e->this_->items[i]);
+        } else if(!strcmp(n->str, "total")) {
+            for(size_t i = 0; e->total && i < e->total->count; i++) add_copy(e, out, &e->total->items[i]);
         } else if(!strcmp(n->str, "index")) {
             add_int(e, out, e->index);
         } else if(!strcmp(n->str, "%resource") || !strcmp(n->str, "%context") ||

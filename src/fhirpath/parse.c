@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ast.h"
+#include "temporal.h"
 
 #define FP_MAX_SRC (64 * 1024)
 #define FP_MAX_DEPTH 200
@@ -115,7 +116,13 @@ static void next(parser *ps)
                 ps->p++;
         } else if(ps->p[0] == '/' && ps->p[1] == '*') {
             const char *e = strstr(ps->p + 2, "*/");
-            ps->p = e ? e + 2 : ps->p + strlen(ps->p);
+            if(!e) {
+                ps->tpos = (size_t)(ps->p - ps->src);
+                fail(ps, "unterminated comment");
+                ps->t = T_EOF;
+                return;
+            }
+            ps->p = e + 2;
         } else {
             break;
         }
@@ -164,11 +171,32 @@ static void next(parser *ps)
         return;
     }
     if(*s == '@') {
-        ps->p++;
-        while(*ps->p && (isalnum((unsigned char)*ps->p) || strchr("-:.+", *ps->p))) {
-            /* a '+' or '-' followed by a digit belongs to a zone, not an operator */
-            ps->p++;
+        /* @YYYY(-MM(-DD)?)?(T(hh(:mm(:ss(.fff)?)?)?(Z|[+-]hh:mm)?)?)? or @Thh...:
+         * scanned by shape so that "@2015.is(Date)" stops before the '.',
+         * and "@2015-02-04 - 1 day" before the operator. */
+        const char *q = s + 1;
+        if(*q != 'T') {
+            while(isdigit((unsigned char)*q))
+                q++;
+            for(int k = 0; k < 2 && q[0] == '-' && isdigit((unsigned char)q[1]); k++)
+                for(q++; isdigit((unsigned char)*q);)
+                    q++;
         }
+        if(*q == 'T') {
+            q++;
+            while(isdigit((unsigned char)*q) || (*q == ':' && isdigit((unsigned char)q[1])))
+                q++;
+            if(q[0] == '.' && isdigit((unsigned char)q[1]))
+                for(q++; isdigit((unsigned char)*q);)
+                    q++;
+            if(*q == 'Z')
+                q++;
+            else if((*q == '+' || *q == '-') && isdigit((unsigned char)q[1]) &&
+                    isdigit((unsigned char)q[2]) && q[3] == ':' && isdigit((unsigned char)q[4]) &&
+                    isdigit((unsigned char)q[5]))
+                q += 6;
+        }
+        ps->p = q;
         ps->t = T_DATE;
         ps->text = dupn(s + 1, (size_t)(ps->p - s - 1));
         return;
@@ -328,6 +356,18 @@ static int parse_args(parser *ps, fp_node *call)
     }
 }
 
+static int is_calendar_word(const char *w)
+{
+    static const char *const words[] = {
+        "year", "years", "month", "months", "week", "weeks", "day", "days", "hour", "hours",
+        "minute", "minutes", "second", "seconds", "millisecond", "milliseconds",
+    };
+    for(size_t i = 0; i < sizeof(words) / sizeof(*words); i++)
+        if(!strcmp(w, words[i]))
+            return 1;
+    return 0;
+}
+
 static fp_node *parse_term(parser *ps)
 {
     fp_node *n = NULL;
@@ -357,27 +397,31 @@ static fp_node *parse_term(parser *ps)
         ps->text = NULL;
         next(ps);
         return n;
-    case T_DATE:
+    case T_DATE: {
+        fp_time t;
+        if(fp_time_parse(ps->text, -1, &t)) {
+            fail(ps, "invalid date/time literal");
+            return NULL;
+        }
         n = node(FP_DATE, ps->text, NULL, NULL);
         ps->text = NULL;
         next(ps);
         return n;
+    }
     case T_NUMBER: {
         const char *t = ps->text;
         int dec = strchr(t, '.') != NULL;
         n = node(dec ? FP_DECIMAL : FP_INT, NULL, NULL, NULL);
         if(!n)
             return NULL;
-        if(dec)
+        if(dec) {
             n->d = strtod(t, NULL);
-        else
+            n->i = (int64_t)strlen(strchr(t, '.') + 1); /* scale, for toString() */
+        } else
             n->i = strtoll(t, NULL, 10);
         next(ps);
         /* A quantity: number followed by a unit string or a calendar word. */
-        if(ps->t == T_STRING || (ps->t == T_IDENT &&
-                                 strstr("year years month months week weeks day days hour hours "
-                                        "minute minutes second seconds millisecond milliseconds",
-                                        ps->text) && strlen(ps->text) >= 3)) {
+        if(ps->t == T_STRING || (ps->t == T_IDENT && is_calendar_word(ps->text))) {
             n->d = dec ? n->d : (double)n->i;
             n->kind = FP_QUANTITY;
             n->str = ps->text;
