@@ -200,6 +200,7 @@ typedef struct val {
     int b;
     double d;      /* V_NUM, V_QTY */
     int is_int;    /* V_NUM: an Integer; i holds it exactly */
+    int scale;     /* V_NUM decimal, V_QTY: digits after the point of the literal, -1 unknown */
     int64_t i;
     const char *s; /* V_STR text, V_QTY unit */
     const cJSON *obj;
@@ -237,10 +238,11 @@ static int obj_qty(const cJSON *o, val *v)
 static val value_of(const item *it)
 {
     val v = {0};
+    v.scale = -1;
     switch(it->kind) {
     case LG_FP_BOOL: v.k = V_BOOL; v.b = it->b; break;
     case LG_FP_INT: v.k = V_NUM; v.d = (double)it->i; v.i = it->i; v.is_int = 1; break;
-    case LG_FP_DECIMAL: v.k = V_NUM; v.d = it->d; break;
+    case LG_FP_DECIMAL: v.k = V_NUM; v.d = it->d; v.scale = it->i > 0 && it->i < 20 ? (int)it->i - 1 : -1; break;
     case LG_FP_STRING: v.k = V_STR; v.s = it->s; break;
     case LG_FP_TYPED: v.k = V_NONE; break;
     case LG_FP_DATE: case LG_FP_DATETIME: case LG_FP_TIME:
@@ -250,7 +252,7 @@ static val value_of(const item *it)
                          ? FP_T_TIME : FP_T_DATETIME, &v.t) == 0)
             v.k = V_TIME;
         break;
-    case LG_FP_QUANTITY: v.k = V_QTY; v.d = it->d; v.s = it->s; break;
+    case LG_FP_QUANTITY: v.k = V_QTY; v.d = it->d; v.s = it->s; v.scale = it->i > 0 && it->i < 20 ? (int)it->i - 1 : -1; break;
     case LG_FP_NODE:
         if(cJSON_IsBool(it->node)) { v.k = V_BOOL; v.b = cJSON_IsTrue(it->node); }
         else if(cJSON_IsNumber(it->node)) {
@@ -296,6 +298,57 @@ static void coerce(val *x, const val *y)
     }
 }
 
+/* A unit as a multiple of its dimension's base unit, for the UCUM codes
+ * clinical data uses most and the calendar words. Returns the dimension
+ * (a static name) or NULL when the unit is unknown. Calendar years and
+ * months are their own dimensions: they do not convert to 'a' or 'mo'. */
+static const char *unit_base(const char *u, double *factor)
+{
+    static const struct { const char *u, *dim; double f; } units[] = {
+        {"kg", "g", 1e3}, {"g", "g", 1}, {"mg", "g", 1e-3}, {"ug", "g", 1e-6}, {"ng", "g", 1e-9},
+        {"km", "m", 1e3}, {"m", "m", 1}, {"cm", "m", 1e-2}, {"mm", "m", 1e-3}, {"um", "m", 1e-6},
+        {"L", "L", 1}, {"l", "L", 1}, {"dL", "L", 0.1}, {"mL", "L", 1e-3}, {"uL", "L", 1e-6},
+        {"wk", "s", 604800}, {"week", "s", 604800}, {"weeks", "s", 604800},
+        {"d", "s", 86400}, {"day", "s", 86400}, {"days", "s", 86400},
+        {"h", "s", 3600}, {"hour", "s", 3600}, {"hours", "s", 3600},
+        {"min", "s", 60}, {"minute", "s", 60}, {"minutes", "s", 60},
+        {"s", "s", 1}, {"second", "s", 1}, {"seconds", "s", 1},
+        {"ms", "s", 1e-3}, {"millisecond", "s", 1e-3}, {"milliseconds", "s", 1e-3},
+        {"year", "year", 1}, {"years", "year", 1}, {"month", "month", 1}, {"months", "month", 1},
+        {"a", "a", 1}, {"mo", "mo", 1},
+    };
+    for(size_t i = 0; i < sizeof(units) / sizeof(*units); i++)
+        if(!strcmp(u, units[i].u)) {
+            *factor = units[i].f;
+            return units[i].dim;
+        }
+    return NULL;
+}
+
+/* Both quantities in one unit: *a and *b become comparable values.
+ * Returns -1 when the units do not convert. */
+static int qty_align(const val *x, const val *y, double *a, double *b, int equiv)
+{
+    *a = x->d;
+    *b = y->d;
+    if(!strcmp(x->s, y->s))
+        return 0;
+    double fx, fy;
+    const char *dx = unit_base(x->s, &fx), *dy = unit_base(y->s, &fy);
+    if(!dx || !dy)
+        return -1;
+    if(strcmp(dx, dy)) {
+        /* calendar year/month against UCUM a/mo: taken as the same unit for
+         * comparison (the R4 suite expects 1 year = '1 \'a\''.toQuantity()) */
+        if(!((!strcmp(dx, "year") && !strcmp(dy, "a")) || (!strcmp(dx, "a") && !strcmp(dy, "year")) ||
+                       (!strcmp(dx, "month") && !strcmp(dy, "mo")) || (!strcmp(dx, "mo") && !strcmp(dy, "month"))))
+            return -1;
+    }
+    *a = x->d * fx;
+    *b = y->d * fy;
+    return 0;
+}
+
 /* Same quantity units, allowing a calendar word for its UCUM code. */
 static int same_unit(const char *a, const char *b, int equiv)
 {
@@ -327,16 +380,43 @@ static int equal_items(const item *a, const item *b, int equiv)
     switch(x.k) {
     case V_TIME: {
         int r;
+        if((x.t.kind == FP_T_TIME) != (y.t.kind == FP_T_TIME))
+            return 0;
         if(fp_time_cmp(&x.t, &y.t, &r))
             return equiv ? 0 : -1;
         return r == 0;
     }
-    case V_QTY:
-        if(!same_unit(x.s, y.s, equiv))
-            return equiv ? 0 : -1;
-        return equiv ? fabs(x.d - y.d) < 1e-9 * fmax(1, fabs(x.d)) : x.d == y.d;
+    case V_QTY: {
+        double p, q;
+        if(qty_align(&x, &y, &p, &q, equiv))
+            return 0;
+        if(fabs(p - q) <= 1e-12 * fmax(1, fmax(fabs(p), fabs(q))))
+            return 1;
+        if(!equiv || (x.scale < 0 && y.scale < 0))
+            return 0;
+        /* equivalence: equal at the precision of the less precise, in
+         * either operand's unit */
+        int sc = x.scale < 0 ? y.scale : y.scale < 0 ? x.scale : x.scale < y.scale ? x.scale : y.scale;
+        double m = pow(10, sc), fx = 1, fy = 1;
+        if(strcmp(x.s, y.s)) {
+            unit_base(x.s, &fx);
+            unit_base(y.s, &fy);
+        }
+        return round(p / fx * m) == round(q / fx * m) || round(p / fy * m) == round(q / fy * m);
+    }
     case V_BOOL: return x.b == y.b;
-    case V_NUM: return equiv ? fabs(x.d - y.d) < 1e-9 * fmax(1, fabs(x.d)) : x.d == y.d;
+    case V_NUM:
+        if(x.is_int && y.is_int)
+            return x.i == y.i;
+        if(equiv && (x.scale >= 0 || y.scale >= 0)) {
+            /* equivalence: equal at the precision of the less precise */
+            int sc = x.scale < 0 ? y.scale : y.scale < 0 ? x.scale : x.scale < y.scale ? x.scale : y.scale;
+            double m = pow(10, sc);
+            return round(x.d * m) == round(y.d * m);
+        }
+        /* decimals are exact in FHIRPath; binary doubles are not, so allow
+         * for the last bits (1.8 - 1.2 = 0.6) */
+        return fabs(x.d - y.d) <= 1e-12 * fmax(1, fmax(fabs(x.d), fabs(y.d)));
     case V_STR:
         if(equiv) {
             /* equivalence: case-insensitive, whitespace-normalised */
@@ -391,22 +471,58 @@ int lg_fp_truth(const lg_fp_collection *c)
 
 /* ---- types ---- */
 
+/* The FHIR primitive types, as choice suffixes spell them ("DateTime")
+ * and as the type system does ("dateTime"). */
+static const char *const fhir_primitives[] = {
+    "base64Binary", "boolean", "canonical", "code", "date", "dateTime", "decimal", "id",
+    "instant", "integer", "markdown", "oid", "positiveInt", "string", "time", "unsignedInt",
+    "uri", "url", "uuid", "xhtml",
+};
+
+/* A choice suffix as a type name: primitives are lower-camel ("dateTime"),
+ * complex types keep the suffix ("Quantity"). Returns a static string or
+ * the suffix itself. */
+static const char *choice_type(const char *suffix)
+{
+    for(size_t i = 0; i < sizeof(fhir_primitives) / sizeof(*fhir_primitives); i++)
+        if(!strcasecmp(suffix, fhir_primitives[i]))
+            return fhir_primitives[i];
+    return suffix;
+}
+
 static int type_is(const item *it, const char *t)
 {
+    int sys = 0, fhir = 0;
+    if(!strncmp(t, "System.", 7)) {
+        sys = 1;
+        t += 7;
+    } else if(!strncmp(t, "FHIR.", 5)) {
+        fhir = 1;
+        t += 5;
+    }
+    const char *sysname = NULL;
     switch(it->kind) {
-    case LG_FP_BOOL: return !strcasecmp(t, "Boolean");
-    case LG_FP_INT: return !strcasecmp(t, "Integer");
-    case LG_FP_DECIMAL: return !strcasecmp(t, "Decimal");
-    case LG_FP_STRING: return !strcasecmp(t, "String");
-    case LG_FP_DATE: return !strcasecmp(t, "Date");
-    case LG_FP_DATETIME: return !strcasecmp(t, "DateTime");
-    case LG_FP_TIME: return !strcasecmp(t, "Time");
-    case LG_FP_QUANTITY: return !strcmp(t, "Quantity");
-    case LG_FP_TYPED: return it->type && !strcmp(it->type, t);
+    case LG_FP_BOOL: sysname = "Boolean"; break;
+    case LG_FP_INT: sysname = "Integer"; break;
+    case LG_FP_DECIMAL: sysname = "Decimal"; break;
+    case LG_FP_STRING: sysname = "String"; break;
+    case LG_FP_DATE: sysname = "Date"; break;
+    case LG_FP_DATETIME: sysname = "DateTime"; break;
+    case LG_FP_TIME: sysname = "Time"; break;
+    case LG_FP_QUANTITY: sysname = "Quantity"; break;
+    case LG_FP_TYPED: return !sys && it->type && !strcmp(it->type, t);
     case LG_FP_NODE: break;
     }
+    if(sysname)
+        return !fhir && !strcmp(t, sysname);
+    if(sys)
+        return 0; /* tree nodes are FHIR types */
     if(it->type) {
-        if(!strcasecmp(it->type, t))
+        if(!strcmp(it->type, t))
+            return 1;
+        /* a typed primitive (from a choice suffix) also answers to the
+         * suffix spelling, as some R4 search expressions write it */
+        if(islower((unsigned char)it->type[0]) && !strcasecmp(it->type, t))
             return 1;
         if(cJSON_IsObject(it->node) && cJSON_GetObjectItemCaseSensitive(it->node, "resourceType"))
             return !strcmp(t, "Resource") || !strcmp(t, "DomainResource");
@@ -414,12 +530,12 @@ static int type_is(const item *it, const char *t)
     }
     const cJSON *n = it->node;
     if(cJSON_IsString(n))
-        return !strcasecmp(t, "string");
+        return !strcmp(t, "string");
     if(cJSON_IsBool(n))
-        return !strcasecmp(t, "boolean");
+        return !strcmp(t, "boolean");
     if(cJSON_IsNumber(n))
-        return !strcasecmp(t, "decimal") ||
-               (!strcasecmp(t, "integer") && n->valuedouble == floor(n->valuedouble));
+        return !strcmp(t, "decimal") ||
+               (!strcmp(t, "integer") && n->valuedouble == floor(n->valuedouble));
     if(cJSON_IsObject(n)) {
         /* Shape-based guesses for the complex types search expressions test. */
         if(!strcmp(t, "Reference"))
@@ -467,7 +583,7 @@ static void member(ev *e, const item *it, const char *name, coll *out)
         for(const cJSON *ch = obj->child; ch; ch = ch->next)
             if(ch->string && !strncmp(ch->string, name, n) && isupper((unsigned char)ch->string[n])) {
                 v = ch;
-                type = ch->string + n;
+                type = choice_type(ch->string + n);
                 break;
             }
         if(!v)
@@ -591,9 +707,15 @@ static char *arg_str(ev *e, const fp_node *n)
     return s;
 }
 
-static const char *type_arg(const fp_node *n)
+static const char *type_arg(const fp_node *n, char *buf, size_t bufsz)
 {
-    /* ofType(Patient) parses Patient as an identifier; FHIR.Patient as a member. */
+    /* ofType(Patient) parses Patient as an identifier; FHIR.Patient and
+     * System.String as members, whose namespace matters */
+    if(n->kind == FP_MEMBER && n->a && n->a->kind == FP_IDENT &&
+       (!strcmp(n->a->str, "System") || !strcmp(n->a->str, "FHIR"))) {
+        snprintf(buf, bufsz, "%s.%s", n->a->str, n->str);
+        return buf;
+    }
     if(n->kind == FP_IDENT || n->kind == FP_MEMBER)
         return n->str;
     if(n->kind == FP_STRING)
@@ -675,9 +797,8 @@ static int parse_quantity(const char *s, double *d, char **unit)
         *unit = strndup(end + 1, n - 2);
         return *unit ? 0 : -1;
     }
-    fp_time probe = {.kind = FP_T_DATETIME, .prec = 6, .y = 2000, .mo = 1, .d = 1};
-    if(fp_time_add(&probe, 0, end) != 0)
-        return -1; /* a bare word must be a calendar unit */
+    if(!fp_calendar_word(end))
+        return -1; /* a bare word must be a calendar word, not a UCUM code */
     *unit = strdup(end);
     return *unit ? 0 : -1;
 }
@@ -1133,7 +1254,8 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         return;
     }
     if(IS("ofType") || IS("as") || IS("is")) {
-        const char *t = a0 ? type_arg(a0) : NULL;
+        char tbuf[256];
+        const char *t = a0 ? type_arg(a0, tbuf, sizeof(tbuf)) : NULL;
         if(!t) { ev_error(e, "%s() needs a type", f); return; }
         if(IS("is")) {
             if(in->count == 1) add_bool(e, out, type_is(&in->items[0], t));
@@ -1331,13 +1453,21 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
     if(IS("toString") || IS("convertsToString")) {
         char *r = v.k == V_STR ? strdup(v.s) : v.k == V_NUM ? num_to_string(v.d, v.is_int)
                 : v.k == V_BOOL ? strdup(v.b ? "true" : "false") : NULL;
-        if(v.k == V_TIME) {
+        if(v.k == V_NUM && !v.is_int && v.scale > 0) {
+            free(r);
+            if(asprintf(&r, "%.*f", v.scale, v.d) < 0)
+                r = NULL;
+        } else if(v.k == V_TIME) {
             char buf[64];
             fp_time_format(&v.t, buf, sizeof(buf));
             r = strdup(buf);
         } else if(v.k == V_QTY) {
             char *num = num_to_string(v.d, 0);
-            if(num && asprintf(&r, "%s '%s'", num, v.s) < 0)
+            double uf;
+            const char *dim = unit_base(v.s, &uf);
+            /* calendar words print bare (1 week), UCUM codes quoted */
+            int word = dim && fp_calendar_word(v.s);
+            if(num && asprintf(&r, word ? "%s %s" : "%s '%s'", num, v.s) < 0)
                 r = NULL;
             free(num);
         }
@@ -1375,6 +1505,7 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         else if(b >= 0) add_bool(e, out, b);
         return;
     }
+    if(v.k == V_QTY && IS("abs")) { add_qty(e, out, fabs(v.d), v.s); return; }
     if(v.k == V_NUM && (IS("abs") || IS("ceiling") || IS("floor") || IS("round") ||
                         IS("truncate") || IS("sqrt") || IS("ln") || IS("exp") || IS("power") ||
                         IS("log"))) {
@@ -1511,9 +1642,10 @@ static int cmp_vals(const item *a, const item *b, int *res)
     if(x.k == V_TIME && y.k == V_TIME)
         return fp_time_cmp(&x.t, &y.t, res);
     if(x.k == V_QTY && y.k == V_QTY) {
-        if(!same_unit(x.s, y.s, 0))
+        double p, q;
+        if(qty_align(&x, &y, &p, &q, 0))
             return -1;
-        *res = x.d < y.d ? -1 : x.d > y.d;
+        *res = p < q ? -1 : p > q;
         return 0;
     }
     if(x.k == V_NUM && y.k == V_NUM) {
@@ -1525,7 +1657,7 @@ static int cmp_vals(const item *a, const item *b, int *res)
         *res = c < 0 ? -1 : c > 0;
         return 0;
     }
-    return -1;
+    return -2; /* kinds that never compare: an error, not just empty */
 }
 
 
@@ -1540,15 +1672,36 @@ static void arith(ev *e, const char *op, val *x, val *y, coll *out)
             add_str_own(e, out, s);
         return;
     }
-    if(x->k == V_TIME && y->k == V_QTY && (o == '+' || o == '-')) {
+    if(x->k == V_TIME && (o == '+' || o == '-')) {
         fp_time t = x->t;
-        if(fp_time_add(&t, o == '-' ? -y->d : y->d, y->s) == 0)
+        if(y->k != V_QTY || fp_time_add(&t, o == '-' ? -y->d : y->d, y->s))
+            ev_error(e, "a date/time can only add a time-valued quantity%s", NULL);
+        else
             add_time(e, out, &t);
         return;
     }
     if(x->k == V_QTY && y->k == V_QTY && (o == '+' || o == '-')) {
-        if(same_unit(x->s, y->s, 0))
-            add_qty(e, out, o == '+' ? x->d + y->d : x->d - y->d, x->s);
+        double p, q, fx = 1;
+        if(qty_align(x, y, &p, &q, 0) == 0) {
+            if(strcmp(x->s, y->s))
+                unit_base(x->s, &fx);
+            add_qty(e, out, (o == '+' ? p + q : p - q) / fx, x->s);
+        }
+        return;
+    }
+    if(x->k == V_QTY && y->k == V_QTY && (o == '*' || o == '/')) {
+        double fx, fy;
+        const char *dx = unit_base(x->s, &fx), *dy = unit_base(y->s, &fy);
+        if(!dx || !dy || (o == '/' && y->d == 0))
+            return;
+        char unit[32];
+        if(o == '/')
+            snprintf(unit, sizeof(unit), "%s", !strcmp(dx, dy) ? "1" : "");
+        if(o == '/' && strcmp(dx, dy))
+            snprintf(unit, sizeof(unit), "%s/%s", dx, dy);
+        if(o == '*')
+            snprintf(unit, sizeof(unit), !strcmp(dx, dy) ? "%s2" : "%s.%s", dx, dy);
+        add_qty(e, out, o == '*' ? x->d * fx * y->d * fy : x->d * fx / (y->d * fy), unit);
         return;
     }
     if(x->k == V_QTY && y->k == V_NUM && (o == '*' || o == '/')) {
@@ -1560,8 +1713,11 @@ static void arith(ev *e, const char *op, val *x, val *y, coll *out)
         add_qty(e, out, x->d * y->d, y->s);
         return;
     }
-    if(x->k != V_NUM || y->k != V_NUM)
+    if(x->k != V_NUM || y->k != V_NUM) {
+        if(x->k != V_OBJ && y->k != V_OBJ && x->k != V_NONE && y->k != V_NONE)
+            ev_error(e, "operator '%s' does not apply to these values", op);
         return;
+    }
     if(x->is_int && y->is_int && o != '/') {
         int64_t r = 0;
         int ovf = 0;
@@ -1616,9 +1772,13 @@ static int sort_cmp(const void *pa, const void *pb, void *pc)
     for(int k = 0; k < c->nkeys; k++) {
         const coll *x = &a->keys[k], *y = &b->keys[k];
         int r = 0;
-        if(!x->count || !y->count)
-            r = (x->count > 0) - (y->count > 0); /* empty sorts first */
-        else if(cmp_vals(&x->items[0], &y->items[0], &r))
+        if(!x->count || !y->count) {
+            r = (x->count > 0) - (y->count > 0); /* empty first, either direction */
+            if(r)
+                return r;
+            continue;
+        }
+        if(cmp_vals(&x->items[0], &y->items[0], &r))
             r = 0;
         if(r)
             return c->desc[k] ? -r : r;
@@ -1724,13 +1884,25 @@ static void binary(ev *e, const fp_node *n, const coll *focus, coll *out)
         if(!equiv && (l.count == 0 || r.count == 0))
             goto out;
         int eq = l.count == r.count;
-        for(size_t i = 0; eq == 1 && i < l.count; i++)
-            eq = equal_items(&l.items[i], &r.items[i], equiv);
+        for(size_t i = 0; eq == 1 && i < l.count; i++) {
+            if(!equiv) {
+                eq = equal_items(&l.items[i], &r.items[i], 0);
+                continue;
+            }
+            /* equivalence ignores order: each item needs a partner */
+            eq = 0;
+            for(size_t k = 0; !eq && k < r.count; k++)
+                eq = equal_items(&l.items[i], &r.items[k], 1) == 1;
+        }
         if(eq >= 0) /* -1: precision ran out, the answer is unknown */
             add_bool(e, out, neg ? !eq : eq);
         goto out;
     }
     if(!strcmp(op, "&")) {
+        if(l.count > 1 || r.count > 1) {
+            ev_error(e, "operator '&' needs single items%s", NULL);
+            goto out;
+        }
         const char *a = l.count == 1 ? str_of(&l.items[0]) : "";
         const char *b = r.count == 1 ? str_of(&r.items[0]) : "";
         char *s = NULL;
@@ -1745,11 +1917,13 @@ static void binary(ev *e, const fp_node *n, const coll *focus, coll *out)
         goto out;
     }
     if(op[0] == '<' || op[0] == '>') {
-        int c;
-        if(cmp_vals(&l.items[0], &r.items[0], &c) == 0) {
+        int c, rc = cmp_vals(&l.items[0], &r.items[0], &c);
+        if(rc == 0) {
             int res = !strcmp(op, "<") ? c < 0 : !strcmp(op, ">") ? c > 0
                     : !strcmp(op, "<=") ? c <= 0 : c >= 0;
             add_bool(e, out, res);
+        } else if(rc == -2) {
+            ev_error(e, "operator '%s' cannot compare these values", op);
         }
         goto out;
     }
@@ -1786,9 +1960,13 @@ static void eval(ev *e, const fp_node *n, const coll *focus, coll *out)
     case FP_DECIMAL:
         add_dec(e, out, n->d);
         if(!e->err)
-            out->items[out->count - 1].i = n->i; /* scale */
+            out->items[out->count - 1].i = n->i; /* 1 + scale */
         break;
-    case FP_QUANTITY: add_qty(e, out, n->d, n->str); break;
+    case FP_QUANTITY:
+        add_qty(e, out, n->d, n->str);
+        if(!e->err)
+            out->items[out->count - 1].i = n->i; /* 1 + scale */
+        break;
     case FP_BOOL: add_bool(e, out, (int)n->i); break;
     case FP_VAR:
         if(!strcmp(n->str, "this")) {
@@ -1857,6 +2035,7 @@ static void eval(ev *e, const fp_node *n, const coll *focus, coll *out)
             if(v.k == V_NUM && v.is_int) { if(v.i != INT64_MIN) add_int(e, out, -v.i); }
             else if(v.k == V_NUM) add_dec(e, out, -v.d);
             else if(v.k == V_QTY) add_qty(e, out, -v.d, v.s);
+            else ev_error(e, "unary '-' needs a number or a quantity%s", NULL);
         }
         lg_fp_collection_free(&a);
         break;

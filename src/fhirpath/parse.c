@@ -316,9 +316,16 @@ static char *type_spec(parser *ps)
             fail(ps, "expected a type name after namespace");
             return NULL;
         }
+        /* keep the namespace: System.Boolean is not FHIR.boolean */
+        char *full = NULL;
+        if(asprintf(&full, "%s.%s", name, ps->text) < 0)
+            full = NULL;
         free(name);
-        name = ps->text;
-        ps->text = NULL;
+        name = full;
+        if(!name) {
+            fail(ps, "out of memory");
+            return NULL;
+        }
         next(ps);
     }
     return name;
@@ -354,18 +361,6 @@ static int parse_args(parser *ps, fp_node *call)
         next(ps);
         return 0;
     }
-}
-
-static int is_calendar_word(const char *w)
-{
-    static const char *const words[] = {
-        "year", "years", "month", "months", "week", "weeks", "day", "days", "hour", "hours",
-        "minute", "minutes", "second", "seconds", "millisecond", "milliseconds",
-    };
-    for(size_t i = 0; i < sizeof(words) / sizeof(*words); i++)
-        if(!strcmp(w, words[i]))
-            return 1;
-    return 0;
 }
 
 static fp_node *parse_term(parser *ps)
@@ -416,13 +411,14 @@ static fp_node *parse_term(parser *ps)
             return NULL;
         if(dec) {
             n->d = strtod(t, NULL);
-            n->i = (int64_t)strlen(strchr(t, '.') + 1); /* scale, for toString() */
+            n->i = 1 + (int64_t)strlen(strchr(t, '.') + 1); /* 1 + scale, for toString() and ~ */
         } else
             n->i = strtoll(t, NULL, 10);
         next(ps);
         /* A quantity: number followed by a unit string or a calendar word. */
-        if(ps->t == T_STRING || (ps->t == T_IDENT && is_calendar_word(ps->text))) {
+        if(ps->t == T_STRING || (ps->t == T_IDENT && fp_calendar_word(ps->text))) {
             n->d = dec ? n->d : (double)n->i;
+            n->i = dec ? n->i : 1; /* 1 + scale */
             n->kind = FP_QUANTITY;
             n->str = ps->text;
             ps->text = NULL;

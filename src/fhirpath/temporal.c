@@ -199,7 +199,10 @@ int fp_time_cmp(const fp_time *a, const fp_time *b, int *res)
         *res = 0;
         return a->prec == b->prec ? 0 : -1;
     }
-    /* Hour or finer: put both on one minute line, zone-adjusted. */
+    /* Hour or finer: put both on one minute line, zone-adjusted; with a
+     * zone on one side only, the order is unknown. */
+    if(a->has_tz != b->has_tz)
+        return -1;
     long long da = a->kind == FP_T_TIME ? 0 : days_from_civil(a->y, a->mo, a->d);
     long long db = b->kind == FP_T_TIME ? 0 : days_from_civil(b->y, b->mo, b->d);
     long long ma = da * 1440 + a->h * 60 + (a->prec >= 5 ? a->mi : 0) - (a->has_tz ? a->tz_min : 0);
@@ -238,10 +241,25 @@ static int unit_of(const char *u)
     return -1;
 }
 
+int fp_calendar_word(const char *w)
+{
+    static const char *const words[] = {
+        "year", "years", "month", "months", "week", "weeks", "day", "days", "hour", "hours",
+        "minute", "minutes", "second", "seconds", "millisecond", "milliseconds",
+    };
+    for(size_t i = 0; i < sizeof(words) / sizeof(*words); i++)
+        if(!strcmp(w, words[i]))
+            return 1;
+    return 0;
+}
+
 int fp_time_add(fp_time *t, double n, const char *unit)
 {
     int u = unit ? unit_of(unit) : -1;
     if(u < 0 || !isfinite(n) || fabs(n) > 1e7)
+        return -1;
+    /* UCUM 'a' and 'mo' are not calendar years and months: not addable */
+    if(!strcmp(unit, "a") || !strcmp(unit, "mo"))
         return -1;
     long long k = (long long)trunc(n);
     if(u == 10) {

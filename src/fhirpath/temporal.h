@@ -35,6 +35,9 @@ int fp_time_cmp(const fp_time *a, const fp_time *b, int *res);
  * value cannot take. */
 int fp_time_add(fp_time *t, double n, const char *unit);
 
+/* 1 when w is a FHIRPath calendar duration word (year, months, ...). */
+int fp_calendar_word(const char *w);
+
 /* Format to the value's own precision, without '@'. */
 void fp_time_format(const fp_time *t, char *buf, size_t n);
 
