@@ -326,7 +326,8 @@ static const char *unit_base(const char *u, double *factor)
 }
 
 /* Both quantities in one unit: *a and *b become comparable values.
- * Returns -1 when the units do not convert. */
+ * Returns -1 when the units do not convert, -2 for a calendar year or
+ * month against UCUM a or mo outside equivalence. */
 static int qty_align(const val *x, const val *y, double *a, double *b, int equiv)
 {
     *a = x->d;
@@ -338,11 +339,14 @@ static int qty_align(const val *x, const val *y, double *a, double *b, int equiv
     if(!dx || !dy)
         return -1;
     if(strcmp(dx, dy)) {
-        /* calendar year/month against UCUM a/mo: taken as the same unit for
-         * comparison (the R4 suite expects 1 year = '1 \'a\''.toQuantity()) */
-        if(!((!strcmp(dx, "year") && !strcmp(dy, "a")) || (!strcmp(dx, "a") && !strcmp(dy, "year")) ||
-                       (!strcmp(dx, "month") && !strcmp(dy, "mo")) || (!strcmp(dx, "mo") && !strcmp(dy, "month"))))
+        /* calendar year/month against UCUM a/mo: equivalent, but whether
+         * they are equal is unknown (-2) */
+        int cal = (!strcmp(dx, "year") && !strcmp(dy, "a")) || (!strcmp(dx, "a") && !strcmp(dy, "year")) ||
+                  (!strcmp(dx, "month") && !strcmp(dy, "mo")) || (!strcmp(dx, "mo") && !strcmp(dy, "month"));
+        if(!cal)
             return -1;
+        if(!equiv)
+            return -2;
     }
     *a = x->d * fx;
     *b = y->d * fy;
@@ -388,8 +392,9 @@ static int equal_items(const item *a, const item *b, int equiv)
     }
     case V_QTY: {
         double p, q;
-        if(qty_align(&x, &y, &p, &q, equiv))
-            return 0;
+        int rc = qty_align(&x, &y, &p, &q, equiv);
+        if(rc)
+            return rc == -2 ? -1 : 0;
         if(fabs(p - q) <= 1e-12 * fmax(1, fmax(fabs(p), fabs(q))))
             return 1;
         if(!equiv || (x.scale < 0 && y.scale < 0))
@@ -1040,6 +1045,8 @@ static void sb_add(sbuf *b, const char *s, size_t n)
 static char *regex_replace(ev *e, const char *s, const char *pat, const char *sub)
 {
     regex_t re;
+    if(!*pat)
+        return strdup(s); /* an empty pattern replaces nothing (R4 suite) */
     if(regex_compile(e, pat, 0, 0, &re))
         return NULL;
     sbuf b = {0};
@@ -1183,7 +1190,8 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         int res = any ? 0 : 1;
         for(size_t i = 0; i < in->count; i++) {
             val v = value_of(&in->items[i]);
-            int hit = v.k == V_BOOL && v.b == want;
+            if(v.k != V_BOOL) { ev_error(e, "%s() on a non-boolean", f); return; }
+            int hit = v.b == want;
             if(any && hit) res = 1;
             if(!any && !hit) res = 0;
         }
@@ -1375,7 +1383,29 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         return;
     }
     if(IS("trace")) { for(size_t i = 0; i < in->count; i++) add_copy(e, out, &in->items[i]); return; }
-    if(IS("memberOf") || IS("conformsTo")) return; /* needs terminology/profiles: empty */
+    if(IS("memberOf")) {
+        /* needs a terminology service: unknown, and say so */
+        if(in->count && e->issues)
+            lg_issues_add(e->issues, LG_SEV_WARNING, "not-supported", NULL,
+                          "memberOf() is not evaluated without terminology; treated as empty");
+        return;
+    }
+    if(IS("conformsTo")) {
+        char *url = a0 ? arg_str(e, a0) : NULL;
+        static const char base[] = "http://hl7.org/fhir/StructureDefinition/";
+        if(!url || !strstr(url, "/StructureDefinition/")) {
+            ev_error(e, "conformsTo() needs a StructureDefinition url%s", NULL);
+        } else if(!strncmp(url, base, sizeof(base) - 1)) {
+            /* a base definition: conformance is being of that type */
+            for(size_t i = 0; i < in->count; i++)
+                add_bool(e, out, type_is(&in->items[i], url + sizeof(base) - 1));
+        } else if(in->count && e->issues) {
+            lg_issues_add(e->issues, LG_SEV_WARNING, "not-supported", NULL,
+                          "conformsTo('%s') is not evaluated against profiles; treated as empty", url);
+        }
+        free(url);
+        return;
+    }
     if(IS("htmlChecks")) { add_bool(e, out, 1); return; }
     if(IS("today") || IS("now") || IS("timeOfDay")) {
         char buf[LG_TIME_BUFSZ];
