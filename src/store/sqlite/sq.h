@@ -1,0 +1,43 @@
+/* sq.h - what the files of the SQLite backend share (private to src/store/sqlite). */
+#ifndef LG_STORE_SQ_H
+#define LG_STORE_SQ_H
+
+#include <sqlite3.h>
+
+#include "../store_backend.h"
+
+/* Cached statements of the hot paths, prepared once per handle. */
+enum {
+    SQ_READ, SQ_VREAD, SQ_LOOKUP, SQ_RES_INSERT, SQ_RES_UPDATE, SQ_VER_INSERT, SQ_IDX_DELETE,
+    SQ_IDX_INSERT, SQ_MAX_SEQ, SQ_BEGIN, SQ_COMMIT, SQ_ROLLBACK, SQ_NSTMT
+};
+
+/* History statements: one per combination of the optional filters
+ * (type, id, since, before_seq), prepared on first use. */
+#define SQ_NHIST 16
+
+typedef struct sq_writer_lock sq_writer_lock;
+
+typedef struct sq_store {
+    lg_store base;
+    sqlite3 *db;
+    sqlite3_stmt *st[SQ_NSTMT];
+    sqlite3_stmt *hist[SQ_NHIST];
+    sq_writer_lock *wlock;
+    int in_txn;
+} sq_store;
+
+/* An lg_status for a SQLite result code. */
+lg_status sq_status(int rc);
+
+/* Fill r from the current row of p: columns col0.. are version,
+ * last_updated, seq, deleted, method, json. type and id are copied. On
+ * failure r is left cleared. */
+lg_status sq_fill(sqlite3_stmt *p, int col0, const char *type, const char *id, lg_resource *r);
+
+/* lg_store_search (out != NULL) and lg_store_count (out == NULL, result in
+ * *total): see query.c. */
+lg_status sq_search(lg_store *st, const lg_query *q, lg_resource_list *out, int64_t *total,
+                    lg_issues *issues);
+
+#endif
