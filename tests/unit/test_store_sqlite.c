@@ -759,6 +759,45 @@ Test(store, id_and_last_updated)
     EXPECT(q, "a,b,c,d");
 }
 
+/* Several index parameters: one drives, the others are probes. */
+Test(store, anded_index_parameters)
+{
+    lg_index ix = {0};
+    static const char *const ids[] = {"a", "b", "c", "d"};
+    for(int i = 0; i < 4; i++) {
+        ix_add(&ix, "code", LG_SP_TOKEN, "http://s", i < 3 ? "x" : "y", NULL, 0, 0);
+        if(i != 1)
+            ix_add(&ix, "subject", LG_SP_REFERENCE, "Patient", i == 2 ? "p2" : "p1", NULL, 0, 0);
+        ix_add(&ix, "date", LG_SP_DATE, NULL, NULL, NULL, i * 1000, i * 1000 + 999);
+        if(i == 0)
+            ix_add(&ix, "code", LG_SP_TOKEN, "http://s", "z", NULL, 0, 0);
+        put("Observation", ids[i], "{}", &ix);
+    }
+    lg_query q = q_new("Observation");
+    q_value(q_param(&q, "subject", LG_SP_REFERENCE, LG_MOD_NONE), "Patient", "p1", NULL);
+    q_value(q_param(&q, "code", LG_SP_TOKEN, LG_MOD_NONE), "http://s", "x", NULL);
+    EXPECT(q, "a");
+    q = q_new("Observation");
+    q_value(q_param(&q, "code", LG_SP_TOKEN, LG_MOD_NONE), "http://s", "x", NULL);
+    q_range(q_param(&q, "date", LG_SP_DATE, LG_MOD_NONE), LG_PFX_GE, 1000, 1999);
+    q_value(q_param(&q, "code", LG_SP_TOKEN, LG_MOD_NOT), NULL, "z", NULL);
+    EXPECT(q, "b,c");
+    q = q_new("Observation");
+    q_range(q_param(&q, "date", LG_SP_DATE, LG_MOD_NONE), LG_PFX_LT, 2000, 2999);
+    q_value(q_param(&q, "subject", LG_SP_REFERENCE, LG_MOD_MISSING), NULL, NULL, NULL)->missing = 1;
+    EXPECT(q, "b");
+    q = q_new("Observation"); /* two values of one parameter ORed, another ANDed */
+    lg_query_param *p = q_param(&q, "subject", LG_SP_REFERENCE, LG_MOD_NONE);
+    q_value(p, NULL, "p2", NULL);
+    q_value(p, "Patient", "p1", NULL);
+    q_value(q_param(&q, "code", LG_SP_TOKEN, LG_MOD_NONE), NULL, "y", NULL);
+    EXPECT(q, "d");
+    q = q_new("Observation"); /* the same parameter twice: both must hold */
+    q_value(q_param(&q, "code", LG_SP_TOKEN, LG_MOD_NONE), NULL, "x", NULL);
+    q_value(q_param(&q, "code", LG_SP_TOKEN, LG_MOD_NONE), NULL, "z", NULL);
+    EXPECT(q, "a");
+}
+
 Test(store, unsupported_queries_are_einval)
 {
     put("Patient", "a", "{}", NULL);

@@ -10,6 +10,7 @@
  *  - a parameter with no values adds no condition;
  *  - :not (any index-based type) keeps resources with no matching entry,
  *    resources without the parameter included;
+ *  - q->type NULL searches every type (system search);
  *  - :missing values are ORed like any values (true,false matches all);
  *  - token :text compares lg_search_normalise()d text, so it is a case- and
  *    accent-insensitive substring match on s3;
@@ -29,8 +30,7 @@
  *    (a resource always has both) and _id accepts :not;
  *  - max_seq bounds the seq of the *current* version (idx only holds current
  *    versions): a resource updated after the first page of a search leaves
- *    the later pages of that search rather than appearing twice;
- *  - q->type NULL searches every type (system search).
+ *    the later pages of that search rather than appearing twice.
  * Unsupported combinations (composite, special other than _id/_lastUpdated,
  * :identifier, modifiers that do not fit the type) are LG_EINVAL with an
  * issue located at the parameter.
@@ -321,17 +321,46 @@ static lg_status check_param(const lg_query_param *qp, lg_issues *issues)
     return LG_OK;
 }
 
-/* The condition of one query parameter on the res row r. */
-static void param_cond(sqlq *q, const lg_query *qq, const lg_query_param *qp)
+static int is_row_param(const lg_query_param *qp)
 {
-    int is_id = strcmp(qp->code, "_id") == 0, is_lu = strcmp(qp->code, "_lastUpdated") == 0;
+    return strcmp(qp->code, "_id") == 0 || strcmp(qp->code, "_lastUpdated") == 0;
+}
+
+/* How well an index parameter is likely to narrow the result, to pick the
+ * one whose matching rows drive the search (-1: it cannot drive). */
+static int drive_score(const lg_query_param *qp)
+{
+    if(qp->nvalues == 0 || is_row_param(qp) || qp->modifier == LG_MOD_NOT ||
+       qp->modifier == LG_MOD_MISSING)
+        return -1;
+    switch(qp->type) {
+    case LG_SP_TOKEN:
+        if(qp->modifier == LG_MOD_TEXT)
+            return 0;
+        return qp->values[0].s1 && qp->values[0].s2 ? 4 : 3;
+    case LG_SP_REFERENCE: case LG_SP_URI: return 3;
+    case LG_SP_STRING: return qp->modifier == LG_MOD_CONTAINS ? 0 : 2;
+    default: return 1;
+    }
+}
+
+/* The condition of one query parameter on the res row r. The driving
+ * parameter becomes "r.rid IN (rows matching)", which SQLite answers with
+ * the idx indexes and rowid lookups; every other index condition is a
+ * correlated [NOT] EXISTS probe through idx_rid on the candidate rows. */
+static void param_cond(sqlq *q, const lg_query *qq, const lg_query_param *qp, int drives)
+{
+    int is_id = strcmp(qp->code, "_id") == 0;
     if(qp->nvalues == 0)
         return;
-    if(qp->modifier != LG_MOD_MISSING && !is_id && !is_lu) {
-        /* Index values: all ORed inside one sub-select on idx. */
-        add(q, qp->modifier == LG_MOD_NOT ? " AND r.rid NOT IN" : " AND r.rid IN");
-        add(q, "(SELECT i.rid FROM idx i WHERE ");
-        if(qq->type) { add(q, "i.type = "); add_text(q, qq->type); add(q, " AND "); }
+    if(qp->modifier != LG_MOD_MISSING && !is_row_param(qp)) {
+        if(drives) {
+            add(q, " AND r.rid IN (SELECT i.rid FROM idx i WHERE ");
+            if(qq->type) { add(q, "i.type = "); add_text(q, qq->type); add(q, " AND "); }
+        } else {
+            add(q, qp->modifier == LG_MOD_NOT ? " AND NOT EXISTS" : " AND EXISTS");
+            add(q, "(SELECT 1 FROM idx i WHERE i.rid = r.rid AND ");
+        }
         add(q, "i.param = "); add_text(q, qp->code); add(q, " AND (");
         for(size_t k = 0; k < qp->nvalues; k++) {
             if(k)
@@ -347,7 +376,7 @@ static void param_cond(sqlq *q, const lg_query *qq, const lg_query_param *qp)
         if(k)
             add(q, " OR ");
         if(qp->modifier == LG_MOD_MISSING) {
-            if(is_id || is_lu) {
+            if(is_row_param(qp)) {
                 add(q, v->missing ? "0" : "1");
             } else {
                 add(q, v->missing ? "NOT EXISTS" : "EXISTS");
@@ -402,15 +431,28 @@ lg_status sq_search(lg_store *base, const lg_query *qq, lg_resource_list *out, i
     add(&q, out ? "SELECT r.type, r.id, r.version, r.last_updated, r.seq, r.deleted, v.method, "
                   "v.json FROM res r JOIN ver v ON v.seq = r.seq"
                 : "SELECT count(*) FROM res r");
+    /* Without statistics SQLite prefers walking res_type_seq and probing
+     * the idx list, which reads every resource of the type for a one-row
+     * identifier search; "+r.type" takes that index away whenever an idx
+     * condition can drive the search instead. */
+    int driver = -1, best = -1;
+    for(size_t i = 0; i < qq->nparams; i++) {
+        int sc = drive_score(&qq->params[i]);
+        if(sc > best) {
+            best = sc;
+            driver = (int)i;
+        }
+    }
     add(&q, " WHERE r.deleted = 0");
     if(qq->type) {
-        add(&q, " AND r.type = "); add_text(&q, qq->type);
+        add(&q, driver >= 0 ? " AND +r.type = " : " AND r.type = ");
+        add_text(&q, qq->type);
     }
     if(qq->max_seq > 0) {
         add(&q, " AND r.seq <= "); add_int(&q, qq->max_seq);
     }
     for(size_t i = 0; i < qq->nparams; i++)
-        param_cond(&q, qq, &qq->params[i]);
+        param_cond(&q, qq, &qq->params[i], (int)i == driver);
     if(out)
         order_and_page(&q, qq);
     if((st = q.st)) {
