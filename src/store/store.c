@@ -70,8 +70,10 @@ lg_status lg_store_read(lg_store *st, const char *type, const char *id, lg_resou
 lg_status lg_store_vread(lg_store *st, const char *type, const char *id, int64_t version,
                          lg_resource *out)
 {
-    if(version < 1)
+    if(version < 1) {
+        memset(out, 0, sizeof(*out));
         return LG_ENOTFOUND;
+    }
     return st->ops->read(st, type, id, version, out);
 }
 

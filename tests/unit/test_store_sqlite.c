@@ -1001,6 +1001,9 @@ Test(store, history)
     cr_assert_eq(lg_store_history(st, "Observation", "o", 0, 0, 10, &l), LG_OK);
     cr_expect_eq(l.count, 2);
     lg_resource_list_clear(&l);
+    /* an id needs its type */
+    cr_expect_eq(lg_store_history(st, NULL, "a", 0, 0, 10, &l), LG_EINVAL);
+    cr_expect_eq(l.count, 0);
 }
 
 /* ---- concurrency and speed ---- */
@@ -1113,6 +1116,50 @@ Test(store, concurrent_writers_lose_nothing)
     for(size_t i = 1; i < l.count; i++)
         cr_expect_lt(l.items[i].seq, l.items[i - 1].seq);
     lg_resource_list_clear(&l);
+}
+
+static char fresh[128];
+
+static void *open_and_write(void *arg)
+{
+    worker *w = arg;
+    lg_store *s = NULL;
+    lg_issues is = {0};
+    char id[16];
+    snprintf(id, sizeof(id), "f%d", w->n);
+    if(lg_store_open(fresh, &s, &is) != LG_OK) {
+        w->errors++;
+    } else {
+        lg_store_write a = {.type = "Patient", .id = id, .version = 1, .last_updated = 1,
+                            .method = "POST", .json = "{}", .json_len = 2};
+        if(lg_store_begin(s) != LG_OK || lg_store_put(s, &a, NULL) != LG_OK ||
+           lg_store_commit(s) != LG_OK)
+            w->errors++;
+        lg_store_close(s);
+    }
+    lg_issues_free(&is);
+    return NULL;
+}
+
+/* Handles opened at once on a new directory race to create the schema. */
+Test(store, concurrent_open_of_a_new_store)
+{
+    snprintf(fresh, sizeof(fresh), "%s/fresh", dir);
+    pthread_t t[4];
+    worker w[4];
+    for(int i = 0; i < 4; i++) {
+        w[i] = (worker){.n = i};
+        cr_assert_eq(pthread_create(&t[i], NULL, open_and_write, &w[i]), 0);
+    }
+    for(int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        cr_expect_eq(w[i].errors, 0, "thread %d", i);
+    }
+    lg_store *s = open_at(fresh);
+    int64_t m = 0;
+    cr_expect_eq(lg_store_max_seq(s, &m), LG_OK);
+    cr_expect_eq(m, 4);
+    lg_store_close(s);
 }
 
 /* 1000 sequential begin / put (3 KB, 15 index rows) / commit cycles. */
