@@ -235,6 +235,8 @@ Test(store, reopen_keeps_everything)
     char db[128];
     snprintf(db, sizeof(db), "%s/loopgate.db", dir);
     cr_expect_eq(stat(db, &sb), 0);
+    snprintf(db, sizeof(db), "%s/loopgate.db-wal", dir); /* WAL mode */
+    cr_expect_eq(stat(db, &sb), 0);
 }
 
 Test(store, open_creates_nested_private_dir_and_rejects_bad_locations)

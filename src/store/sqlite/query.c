@@ -468,7 +468,8 @@ lg_status sq_search(lg_store *base, const lg_query *qq, lg_resource_list *out, i
     }
     rc = sqlite3_prepare_v2(s->db, q.sql.data, (int)q.sql.len, &p, NULL);
     if(rc != SQLITE_OK) {
-        lg_issues_add(issues, LG_SEV_ERROR, "exception", NULL, "The search could not be prepared: %s",
+        lg_issues_add(issues, LG_SEV_ERROR, "exception", NULL,
+                      "The search could not be prepared: %s",
                       sqlite3_errmsg(s->db));
         st = sq_status(rc);
         goto out;

@@ -542,7 +542,8 @@ lg_status lg_sqlite_open(const char *dir, lg_store **out, lg_issues *issues)
     char *err = NULL;
     *out = NULL;
     if(make_dirs(dir) != 0) {
-        lg_issues_add(issues, LG_SEV_FATAL, "exception", NULL, "Cannot create the store directory '%s': %s",
+        lg_issues_add(issues, LG_SEV_FATAL, "exception", NULL,
+                      "Cannot create the store directory '%s': %s",
                       dir, strerror(errno));
         return LG_EIO;
     }
@@ -555,15 +556,28 @@ lg_status lg_sqlite_open(const char *dir, lg_store **out, lg_issues *issues)
     if(!s)
         return LG_ENOMEM;
     s->base.ops = &sq_ops;
-    int rc = sqlite3_open_v2(path, &s->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    int rc = sqlite3_open_v2(path, &s->db, flags, NULL);
     if(rc != SQLITE_OK) {
         lg_issues_add(issues, LG_SEV_FATAL, "exception", NULL, "Cannot open %s: %s", path,
                       s->db ? sqlite3_errmsg(s->db) : "out of memory");
         goto fail;
     }
     sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
-    if(sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+    /* WAL is what lets readers run beside the writer: refuse to run without
+     * it (e.g. on a filesystem that cannot share memory maps). */
+    sqlite3_stmt *jm = NULL;
+    int wal = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &jm, NULL) == SQLITE_OK &&
+              sqlite3_step(jm) == SQLITE_ROW &&
+              sqlite3_column_text(jm, 0) &&
+              strcmp((const char *)sqlite3_column_text(jm, 0), "wal") == 0;
+    sqlite3_finalize(jm);
+    if(!wal) {
+        lg_issues_add(issues, LG_SEV_FATAL, "exception", NULL,
+                      "Cannot put %s in WAL mode: %s", path, sqlite3_errmsg(s->db));
+        goto fail;
+    }
+    if(sqlite3_exec(s->db, "PRAGMA synchronous=FULL; "
                            "PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY; "
                            "PRAGMA cache_size=-16384;", NULL, NULL, &err) != SQLITE_OK) {
         lg_issues_add(issues, LG_SEV_FATAL, "exception", NULL, "Cannot configure %s: %s", path,
