@@ -21,6 +21,7 @@
 #define FP_MAX_ITEMS 100000
 #define FP_MAX_EVAL_DEPTH 300
 #define FP_MAX_SORT_KEYS 16
+#define FP_MAX_STEPS ((size_t)10 * 1000 * 1000)
 #define FP_MAX_STRING (16 * 1024 * 1024)
 
 typedef lg_fp_collection coll;
@@ -35,6 +36,7 @@ typedef struct ev {
     int64_t index;
     const coll *root;  /* %resource / %context */
     const coll *total; /* $total inside aggregate() */
+    size_t steps;      /* work done, bounded by FP_MAX_STEPS */
 } ev;
 
 static void ev_error(ev *e, const char *fmt, const char *arg)
@@ -54,6 +56,8 @@ void lg_fp_collection_free(coll *c)
 
 static item *push(ev *e, coll *c)
 {
+    if(e->err)
+        return NULL;
     if(c->count == c->cap) {
         if(c->cap >= FP_MAX_ITEMS) {
             ev_error(e, "FHIRPath result larger than the limit%s", NULL);
@@ -445,8 +449,22 @@ static int equal_items(const item *a, const item *b, int equiv)
     }
 }
 
-static int contains_item(const coll *c, const item *it)
+/* Charge n units of work; past FP_MAX_STEPS the evaluation fails, so no
+ * expression (repeat, nested where over descendants) can run unbounded. */
+static int spend(ev *e, size_t n)
 {
+    e->steps += n;
+    if(e->steps > FP_MAX_STEPS) {
+        ev_error(e, "FHIRPath evaluation exceeded its work limit%s", NULL);
+        return -1;
+    }
+    return 0;
+}
+
+static int contains_item(ev *e, const coll *c, const item *it)
+{
+    if(spend(e, c->count + 1))
+        return 0;
     for(size_t i = 0; i < c->count; i++)
         if(equal_items(&c->items[i], it, 0) == 1)
             return 1;
@@ -1156,7 +1174,7 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
                 eval_with_this(e, a0, &cur, (int64_t)i, &r);
                 free(cur.own);
                 for(size_t k = 0; k < r.count; k++)
-                    if(!contains_item(out, &r.items[k])) {
+                    if(!contains_item(e, out, &r.items[k])) {
                         add_copy(e, out, &r.items[k]);
                         add_copy(e, &work, &r.items[k]);
                     }
@@ -1202,7 +1220,7 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
     if(IS("distinct") || IS("isDistinct")) {
         coll d = {0};
         for(size_t i = 0; i < in->count; i++)
-            if(!contains_item(&d, &in->items[i]))
+            if(!contains_item(e, &d, &in->items[i]))
                 add_copy(e, &d, &in->items[i]);
         if(IS("isDistinct")) {
             add_bool(e, out, d.count == in->count);
@@ -1222,23 +1240,23 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
             const coll *sub = IS("subsetOf") ? in : &other, *sup = IS("subsetOf") ? &other : in;
             int ok = 1;
             for(size_t i = 0; i < sub->count && ok; i++)
-                ok = contains_item(sup, &sub->items[i]);
+                ok = contains_item(e, sup, &sub->items[i]);
             add_bool(e, out, ok);
         } else if(IS("intersect")) {
             for(size_t i = 0; i < in->count; i++)
-                if(contains_item(&other, &in->items[i]) && !contains_item(out, &in->items[i]))
+                if(contains_item(e, &other, &in->items[i]) && !contains_item(e, out, &in->items[i]))
                     add_copy(e, out, &in->items[i]);
         } else if(IS("exclude")) {
             for(size_t i = 0; i < in->count; i++)
-                if(!contains_item(&other, &in->items[i]))
+                if(!contains_item(e, &other, &in->items[i]))
                     add_copy(e, out, &in->items[i]);
         } else {
             int dedup = IS("union");
             for(size_t i = 0; i < in->count; i++)
-                if(!dedup || !contains_item(out, &in->items[i]))
+                if(!dedup || !contains_item(e, out, &in->items[i]))
                     add_copy(e, out, &in->items[i]);
             for(size_t i = 0; i < other.count; i++)
-                if(!dedup || !contains_item(out, &other.items[i]))
+                if(!dedup || !contains_item(e, out, &other.items[i]))
                     add_copy(e, out, &other.items[i]);
         }
         lg_fp_collection_free(&other);
@@ -1896,15 +1914,15 @@ static void binary(ev *e, const fp_node *n, const coll *focus, coll *out)
     eval(e, n->b, focus, &r);
     if(!strcmp(op, "|")) {
         for(size_t i = 0; i < l.count; i++)
-            if(!contains_item(out, &l.items[i])) add_copy(e, out, &l.items[i]);
+            if(!contains_item(e, out, &l.items[i])) add_copy(e, out, &l.items[i]);
         for(size_t i = 0; i < r.count; i++)
-            if(!contains_item(out, &r.items[i])) add_copy(e, out, &r.items[i]);
+            if(!contains_item(e, out, &r.items[i])) add_copy(e, out, &r.items[i]);
         goto out;
     }
     if(!strcmp(op, "in") || !strcmp(op, "contains")) {
         const coll *needle = op[0] == 'i' ? &l : &r, *hay = op[0] == 'i' ? &r : &l;
         if(needle->count == 1)
-            add_bool(e, out, contains_item(hay, &needle->items[0]));
+            add_bool(e, out, contains_item(e, hay, &needle->items[0]));
         else if(needle->count > 1)
             ev_error(e, "'%s' needs a single item", op);
         goto out;
@@ -1968,7 +1986,7 @@ out:
 
 static void eval(ev *e, const fp_node *n, const coll *focus, coll *out)
 {
-    if(e->err)
+    if(e->err || spend(e, 1))
         return;
     if(++e->depth > FP_MAX_EVAL_DEPTH) {
         ev_error(e, "FHIRPath evaluation nested too deeply%s", NULL);
