@@ -53,12 +53,12 @@ typedef struct lg_fp_item {
     const cJSON *node;  /* LG_FP_NODE: borrowed from the evaluated resource */
     const char *type;   /* FHIR type when known ("Patient", "Quantity"), else NULL;
                            points into the tree, the expression or own */
-    int b;
-    int64_t i;
-    double d;
+    int b;              /* BOOL */
+    int64_t i;          /* INT; for DECIMAL and QUANTITY private (literal precision) */
+    double d;           /* DECIMAL, QUANTITY value */
     char *own;          /* owned by the collection: a string value, a unit or a type name */
     const char *s;      /* text of STRING, DATE, DATETIME, TIME; unit of QUANTITY
-                           (points to own, into the tree or into the expression) */
+                           (points to own or into the tree) */
 } lg_fp_item;
 
 typedef struct lg_fp_collection {
@@ -66,14 +66,27 @@ typedef struct lg_fp_collection {
     size_t count, cap;
 } lg_fp_collection;
 
-/* Compile src. On LG_OK *out is owned by the caller (lg_fhirpath_free). On
- * a syntax error LG_EINVAL and an issue saying where. */
+/* Limits: an expression is at most 64 KiB and nests at most 200 deep
+ * (compile fails with LG_EINVAL); one evaluation yields at most 100000 items
+ * per collection and does at most 10 million units of work (evaluation
+ * fails with LG_EINVAL and an issue), so hostile expressions or resources
+ * cannot exhaust the stack, memory or CPU. */
+
+/* Compile src (NUL-terminated, not retained: the expression keeps a copy).
+ * On LG_OK *out is owned by the caller (lg_fhirpath_free). On a syntax
+ * error *out is NULL, LG_EINVAL, and an issue whose diagnostics read
+ * "FHIRPath syntax error at offset N (line L, column C): why near '...'". */
 lg_status lg_fhirpath_compile(const char *src, lg_fhirpath **out, lg_issues *issues);
 void lg_fhirpath_free(lg_fhirpath *e);
 /* The source text (borrowed from e). */
 const char *lg_fhirpath_source(const lg_fhirpath *e);
 
 /* Evaluate e with resource as %resource, %context and the initial focus.
+ * Thread-safe: e is only read, so one compiled expression may be evaluated
+ * by many threads at once. LG_FP_NODE items borrow from resource (keep it
+ * alive while using them); everything else the collection owns.
+ * Terminology-bound functions (memberOf, conformsTo on a non-base profile)
+ * answer empty and add an LG_SEV_WARNING issue, not an error.
  * Appends results to *out (zero-initialised by the caller; free with
  * lg_fp_collection_free). Evaluation errors (e.g. single() on many items)
  * are LG_EINVAL with an issue. */

@@ -19,7 +19,7 @@
 #include "loopgate/time.h"
 
 #define FP_MAX_ITEMS 100000
-#define FP_MAX_EVAL_DEPTH 300
+#define FP_MAX_EVAL_DEPTH 1100 /* the parser caps trees at 1000 levels */
 #define FP_MAX_SORT_KEYS 16
 #define FP_MAX_STEPS ((size_t)10 * 1000 * 1000)
 #define FP_MAX_STRING (16 * 1024 * 1024)
@@ -291,7 +291,7 @@ static const char *str_of(const item *it)
  * with a quantity is a quantity. */
 static void coerce(val *x, const val *y)
 {
-    if(x->k == V_STR && y->k == V_TIME) {
+    if(x->k == V_STR && (y->k == V_TIME || y->k == V_QTY)) {
         fp_time t;
         if(fp_time_parse(x->s, -1, &t) == 0) {
             x->t = t;
@@ -1334,6 +1334,8 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         return;
     }
     if(IS("join")) {
+        if(!in->count)
+            return;
         char *sep = a0 ? arg_str(e, a0) : strdup("");
         size_t len = 0, cap = 64;
         char *r = sep ? malloc(cap) : NULL;

@@ -14,7 +14,8 @@
 #include "temporal.h"
 
 #define FP_MAX_SRC (64 * 1024)
-#define FP_MAX_DEPTH 200
+#define FP_MAX_DEPTH 200      /* nesting: parentheses, arguments, indexers, unary */
+#define FP_MAX_AST_DEPTH 1000 /* also long left-deep chains (a.b.c..., 1+1+...) */
 #define FP_MAX_ARGS 16
 
 typedef enum tok_kind {
@@ -289,6 +290,20 @@ void fp_node_free(fp_node *n)
 
 static fp_node *parse_expr(parser *ps, int level);
 
+/* Depth of the tree; stops counting past the limit, so it is cheap and its
+ * own recursion is bounded by what the parser could build. */
+static int ast_depth(const fp_node *n, int d)
+{
+    if(!n || d > FP_MAX_AST_DEPTH)
+        return d;
+    int m = d + 1, x;
+    if((x = ast_depth(n->a, d + 1)) > m) m = x;
+    if((x = ast_depth(n->b, d + 1)) > m) m = x;
+    for(int i = 0; i < n->nargs; i++)
+        if((x = ast_depth(n->args[i], d + 1)) > m) m = x;
+    return m;
+}
+
 static int is_word(parser *ps, const char *w)
 {
     return ps->t == T_IDENT && ps->text && strcmp(ps->text, w) == 0;
@@ -512,8 +527,13 @@ static fp_node *parse_unary(parser *ps)
 {
     if(is_op(ps, "-") || is_op(ps, "+")) {
         int neg = ps->text[0] == '-';
+        if(++ps->depth > FP_MAX_DEPTH) {
+            fail(ps, "expression nested too deeply");
+            return NULL;
+        }
         next(ps);
         fp_node *a = parse_unary(ps);
+        ps->depth--;
         if(!a)
             return NULL;
         return neg ? node(FP_NEG, NULL, a, NULL) : a;
@@ -542,8 +562,10 @@ static fp_node *parse_expr(parser *ps, int level)
 {
     if(level == NLEVELS)
         return parse_unary(ps);
-    if(++ps->depth > FP_MAX_DEPTH) {
+    /* count nesting once per sub-expression, not per precedence level */
+    if(level == 0 && ++ps->depth > FP_MAX_DEPTH) {
         fail(ps, "expression nested too deeply");
+        ps->depth--;
         return NULL;
     }
     fp_node *l = parse_expr(ps, level + 1);
@@ -568,7 +590,8 @@ static fp_node *parse_expr(parser *ps, int level)
         }
         l = node(FP_BINARY, strdup(op), l, r);
     }
-    ps->depth--;
+    if(level == 0)
+        ps->depth--;
     if(ps->err) {
         fp_node_free(l);
         return NULL;
@@ -589,12 +612,27 @@ lg_status lg_fhirpath_compile(const char *src, lg_fhirpath **out, lg_issues *iss
     fp_node *root = ps.err ? NULL : parse_expr(&ps, 0);
     if(root && !ps.err && ps.t != T_EOF)
         fail(&ps, "unexpected trailing input");
+    if(root && !ps.err && ast_depth(root, 0) > FP_MAX_AST_DEPTH) {
+        ps.tpos = 0;
+        fail(&ps, "expression too deep (more than 1000 levels)");
+    }
     free(ps.text);
     if(!root || ps.err) {
         fp_node_free(root);
+        /* the position three ways: offset for tools, line and column for
+         * people, and a short excerpt rather than a 64 KiB expression */
+        size_t line = 1, col = 1;
+        for(size_t i = 0; i < ps.errpos && src[i]; i++) {
+            if(src[i] == '\n') {
+                line++;
+                col = 1;
+            } else {
+                col++;
+            }
+        }
         lg_issues_add(issues, LG_SEV_ERROR, "invalid", NULL,
-                      "FHIRPath syntax error at offset %zu: %s in '%s'", ps.errpos,
-                      ps.err ? ps.err : "out of memory", src);
+                      "FHIRPath syntax error at offset %zu (line %zu, column %zu): %s near '%.40s'",
+                      ps.errpos, line, col, ps.err ? ps.err : "out of memory", src + ps.errpos);
         return LG_EINVAL;
     }
     lg_fhirpath *e = calloc(1, sizeof(*e));
