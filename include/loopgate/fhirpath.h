@@ -59,6 +59,10 @@ typedef struct lg_fp_item {
     char *own;          /* owned by the collection: a string value, a unit or a type name */
     const char *s;      /* text of STRING, DATE, DATETIME, TIME; unit of QUANTITY
                            (points to own or into the tree) */
+    const cJSON *ext;   /* LG_FP_NODE primitive: its "_name" sibling (id and
+                           extensions) when present, borrowed; else NULL. A
+                           primitive with extensions but no value is an item
+                           whose node is JSON null */
 } lg_fp_item;
 
 typedef struct lg_fp_collection {

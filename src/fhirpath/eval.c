@@ -258,7 +258,8 @@ static val value_of(const item *it)
         break;
     case LG_FP_QUANTITY: v.k = V_QTY; v.d = it->d; v.s = it->s; v.scale = it->i > 0 && it->i < 20 ? (int)it->i - 1 : -1; break;
     case LG_FP_NODE:
-        if(cJSON_IsBool(it->node)) { v.k = V_BOOL; v.b = cJSON_IsTrue(it->node); }
+        if(!it->node || cJSON_IsNull(it->node)) { v.k = V_NONE; }
+        else if(cJSON_IsBool(it->node)) { v.k = V_BOOL; v.b = cJSON_IsTrue(it->node); }
         else if(cJSON_IsNumber(it->node)) {
             v.k = V_NUM;
             v.d = it->node->valuedouble;
@@ -576,6 +577,49 @@ static int type_is(const item *it, const char *t)
 
 /* ---- navigation ---- */
 
+/* Type names that may end a choice element's name (valueQuantity), so
+ * that "code" does not match "codeFilter". */
+static int is_data_type(const char *suffix)
+{
+    static const char *const complex[] = {
+        "Address", "Age", "Annotation", "Attachment", "CodeableConcept", "Coding", "ContactDetail",
+        "ContactPoint", "Contributor", "Count", "DataRequirement", "Distance", "Dosage", "Duration",
+        "Expression", "HumanName", "Identifier", "Meta", "Money", "ParameterDefinition", "Period",
+        "Quantity", "Range", "Ratio", "Reference", "RelatedArtifact", "SampledData", "Signature",
+        "Timing", "TriggerDefinition", "UsageContext",
+    };
+    if(!isupper((unsigned char)suffix[0]))
+        return 0;
+    for(size_t i = 0; i < sizeof(complex) / sizeof(*complex); i++)
+        if(!strcmp(suffix, complex[i]))
+            return 1;
+    for(size_t i = 0; i < sizeof(fhir_primitives) / sizeof(*fhir_primitives); i++)
+        if(!strcasecmp(suffix, fhir_primitives[i]))
+            return 1;
+    return 0;
+}
+
+/* A JSON null standing for a primitive that has extensions but no value. */
+static const cJSON null_node = {.type = cJSON_NULL};
+
+static void add_ext_node(ev *e, coll *c, const cJSON *n, const char *type, const cJSON *ext)
+{
+    if(cJSON_IsNull(n) && !cJSON_IsObject(ext))
+        return;
+    item *it = push(e, c);
+    if(!it)
+        return;
+    it->kind = LG_FP_NODE;
+    it->node = n;
+    it->type = type;
+    it->ext = cJSON_IsObject(ext) ? ext : NULL;
+    if(!type && cJSON_IsObject(n)) {
+        const cJSON *rt = cJSON_GetObjectItemCaseSensitive(n, "resourceType");
+        if(cJSON_IsString(rt))
+            it->type = rt->valuestring;
+    }
+}
+
 static void member(ev *e, const item *it, const char *name, coll *out)
 {
     if(it->kind == LG_FP_TYPED && it->type && strchr(it->type, '.')) {
@@ -585,6 +629,16 @@ static void member(ev *e, const item *it, const char *name, coll *out)
             add_str_own(e, out, strndup(it->type, (size_t)(dot - it->type)));
         else if(!strcmp(name, "name"))
             add_str(e, out, dot + 1);
+        return;
+    }
+    if(it->kind == LG_FP_NODE && it->ext && cJSON_IsObject(it->ext) &&
+       (!strcmp(name, "extension") || !strcmp(name, "id"))) {
+        /* a primitive's id and extensions live in its "_name" sibling */
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(it->ext, name);
+        for(const cJSON *k = cJSON_IsArray(x) ? x->child : NULL; k; k = k->next)
+            add_node(e, out, k, "Extension");
+        if(x && !cJSON_IsArray(x))
+            add_node(e, out, x, "string");
         return;
     }
     if(it->kind != LG_FP_NODE || !cJSON_IsObject(it->node))
@@ -604,19 +658,40 @@ static void member(ev *e, const item *it, const char *name, coll *out)
         /* Choice element name[x]: valueQuantity etc.; the suffix is the type. */
         size_t n = strlen(name);
         for(const cJSON *ch = obj->child; ch; ch = ch->next)
-            if(ch->string && !strncmp(ch->string, name, n) && isupper((unsigned char)ch->string[n])) {
+            if(ch->string && !strncmp(ch->string, name, n) && is_data_type(ch->string + n)) {
                 v = ch;
                 type = choice_type(ch->string + n);
                 break;
             }
-        if(!v)
-            return;
+    }
+    /* "_name": the id and extensions of primitive values, index-aligned
+     * for arrays; it may stand where the value itself is null or absent */
+    const cJSON *ext = NULL;
+    if(strlen(name) < 120) {
+        char uname[128];
+        snprintf(uname, sizeof(uname), "_%s", v && v->string ? v->string : name);
+        ext = cJSON_GetObjectItemCaseSensitive(obj, uname);
+    }
+    if(!v && !ext)
+        return;
+    if(!v) {
+        /* only extensions: items without a value */
+        if(cJSON_IsArray(ext)) {
+            for(const cJSON *x = ext->child; x && !e->err; x = x->next)
+                add_ext_node(e, out, &null_node, type, x);
+        } else {
+            add_ext_node(e, out, &null_node, type, ext);
+        }
+        return;
     }
     if(cJSON_IsArray(v)) {
-        for(const cJSON *x = v->child; x && !e->err; x = x->next)
-            add_node(e, out, x, type);
+        const cJSON *xe = cJSON_IsArray(ext) ? ext->child : NULL;
+        for(const cJSON *x = v->child; x && !e->err; x = x->next) {
+            add_ext_node(e, out, x, type, xe);
+            xe = xe ? xe->next : NULL;
+        }
     } else {
-        add_node(e, out, v, type);
+        add_ext_node(e, out, v, type, cJSON_IsObject(ext) ? ext : NULL);
     }
 }
 
@@ -1385,9 +1460,11 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         if(!url) { ev_error(e, "extension() needs a url%s", NULL); return; }
         for(size_t i = 0; i < in->count; i++) {
             const item *it = &in->items[i];
-            if(it->kind != LG_FP_NODE || !cJSON_IsObject(it->node))
+            const cJSON *holder = it->kind != LG_FP_NODE ? NULL
+                                  : cJSON_IsObject(it->node) ? it->node : it->ext;
+            if(!cJSON_IsObject(holder))
                 continue;
-            const cJSON *ext = cJSON_GetObjectItemCaseSensitive(it->node, "extension");
+            const cJSON *ext = cJSON_GetObjectItemCaseSensitive(holder, "extension");
             for(const cJSON *x = ext ? ext->child : NULL; x; x = x->next) {
                 const cJSON *u = cJSON_GetObjectItemCaseSensitive(x, "url");
                 if(cJSON_IsString(u) && !strcmp(u->valuestring, url))

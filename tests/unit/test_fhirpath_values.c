@@ -264,6 +264,28 @@ Test(fhirpath_values, collection_functions)
     cJSON_Delete(r);
 }
 
+Test(fhirpath_values, primitive_extensions_and_choice_names)
+{
+    cJSON *r = cJSON_Parse(
+        "{\"resourceType\":\"Patient\",\"birthDate\":\"1974-12-25\","
+        "\"_birthDate\":{\"extension\":[{\"url\":\"http://hl7.org/fhir/StructureDefinition/"
+        "patient-birthTime\",\"valueDateTime\":\"1974-12-25T14:35:45-05:00\"}]},"
+        "\"name\":[{\"given\":[null,\"Jim\"],\"_given\":[{\"extension\":[{\"url\":\"u\","
+        "\"valueString\":\"masked\"}]},null]}],"
+        "\"_gender\":{\"id\":\"g1\"},"
+        "\"contact\":[{\"codeFilter\":\"not a choice\"}]}");
+    expect("Patient.birthDate.extension('http://hl7.org/fhir/StructureDefinition/patient-birthTime')"
+           ".value", r, "1974-12-25T14:35:45-05:00");
+    expect("Patient.birthDate.extension.url.count()", r, "1");
+    expect("Patient.name.given.select($this.hasValue())", r, "false|true");
+    expect("Patient.name.given.count()", r, "2");
+    expect("Patient.name.given.extension('u').value", r, "masked");
+    expect("Patient.gender.id", r, "g1");
+    expect("Patient.gender.hasValue()", r, "false");
+    expect("Patient.contact.code", r, "");  /* codeFilter is not code[x] */
+    cJSON_Delete(r);
+}
+
 Test(fhirpath_values, member_of_is_empty_with_a_warning)
 {
     cJSON *r = basic();
