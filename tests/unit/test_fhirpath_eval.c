@@ -64,7 +64,7 @@ static char *run(const char *expr, const cJSON *res)
             else snprintf(one, sizeof(one), "{%s}", it->type ? it->type : "");
             break;
         }
-        if(i) strcat(out, "|");
+        if(i) strncat(out, "|", 4095 - strlen(out));
         strncat(out, one, 4095 - strlen(out));
     }
     lg_fp_collection_free(&c);
