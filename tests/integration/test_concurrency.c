@@ -1,0 +1,97 @@
+/* Integration: concurrent version-aware updates lose nothing, and many
+ * concurrent creates are all stored. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lg_it.h"
+
+static lg_server S;
+static void up(void) { lg_it_start(&S, NULL); }
+static void down(void) { lg_it_cleanup(&S); }
+TestSuite(concurrency, .init = up, .fini = down, .timeout = 180);
+
+#define THREADS 6
+#define ROUNDS 15
+
+static int wins[THREADS], conflicts[THREADS], others[THREADS];
+
+/* Read the CarePlan, then update it with If-Match on what was read. */
+static void *updater(void *arg)
+{
+    int me = (int)(long)arg;
+    for(int i = 0; i < ROUNDS; i++) {
+        lg_resp g = lg_http(&S, "GET", "/CarePlan/shared", NULL, NULL);
+        char ifm[80], body[256];
+        snprintf(ifm, sizeof(ifm), "If-Match: %s", g.etag);
+        snprintf(body, sizeof(body), "{\"resourceType\":\"CarePlan\",\"id\":\"shared\",\"status\":"
+                 "\"active\",\"intent\":\"plan\",\"subject\":{\"reference\":\"Patient/p\"},"
+                 "\"description\":\"t%d r%d\"}", me, i);
+        lg_resp_free(&g);
+        const char *h[] = {"Content-Type: application/fhir+json", ifm, NULL};
+        lg_resp u = lg_http(&S, "PUT", "/CarePlan/shared", h, body);
+        if(u.status == 200) wins[me]++;
+        else if(u.status == 412 || u.status == 409) conflicts[me]++;
+        else others[me]++;
+        lg_resp_free(&u);
+    }
+    return NULL;
+}
+
+Test(concurrency, if_match_updates_never_lose_a_write)
+{
+    lg_resp c = lg_http_json(&S, "PUT", "/CarePlan/shared",
+                             "{\"resourceType\":\"CarePlan\",\"id\":\"shared\",\"status\":\"draft\","
+                             "\"intent\":\"plan\",\"subject\":{\"reference\":\"Patient/p\"}}");
+    cr_assert_eq(c.status, 201);
+    lg_resp_free(&c);
+    pthread_t t[THREADS];
+    for(long i = 0; i < THREADS; i++)
+        pthread_create(&t[i], NULL, updater, (void *)i);
+    for(int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
+    int w = 0, k = 0, o = 0;
+    for(int i = 0; i < THREADS; i++) {
+        w += wins[i];
+        k += conflicts[i];
+        o += others[i];
+    }
+    cr_assert_eq(o, 0, "unexpected statuses");
+    cr_assert_eq(w + k, THREADS * ROUNDS);
+    cr_assert_gt(w, 0);
+    lg_resp r = lg_http(&S, "GET", "/CarePlan/shared", NULL, NULL);
+    char want[32];
+    snprintf(want, sizeof(want), "W/\"%d\"", w + 1);
+    cr_assert_str_eq(r.etag, want, "every successful update is a version (wins %d)", w);
+    lg_resp_free(&r);
+    r = lg_http(&S, "GET", "/CarePlan/shared/_history?_count=1000", NULL, NULL);
+    cr_assert_eq(lg_entries(r.json), w + 1);
+    lg_resp_free(&r);
+}
+
+static void *creator(void *arg)
+{
+    (void)arg;
+    for(int i = 0; i < 20; i++) {
+        lg_resp r = lg_http_json(&S, "POST", "/Task",
+                                 "{\"resourceType\":\"Task\",\"status\":\"requested\",\"intent\":"
+                                 "\"order\",\"owner\":{\"reference\":\"Organization/conc\"}}");
+        cr_assert_eq(r.status, 201);
+        lg_resp_free(&r);
+    }
+    return NULL;
+}
+
+Test(concurrency, concurrent_creates_are_all_stored)
+{
+    pthread_t t[THREADS];
+    for(long i = 0; i < THREADS; i++)
+        pthread_create(&t[i], NULL, creator, NULL);
+    for(int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
+    lg_resp r = lg_http(&S, "GET", "/Task?owner=Organization/conc&_summary=count", NULL, NULL);
+    cr_assert_eq(cJSON_GetObjectItem(r.json, "total")->valueint, THREADS * 20);
+    lg_resp_free(&r);
+}
