@@ -71,14 +71,26 @@ Test(concurrency, if_match_updates_never_lose_a_write)
     lg_resp_free(&r);
 }
 
+#define CREATES 25
+
+static char created[THREADS][CREATES][72];
+static int create_failures[THREADS];
+
+/* Criterion assertions belong to the main thread: workers only record. */
 static void *creator(void *arg)
 {
-    (void)arg;
-    for(int i = 0; i < 20; i++) {
-        lg_resp r = lg_http_json(&S, "POST", "/Task",
-                                 "{\"resourceType\":\"Task\",\"status\":\"requested\",\"intent\":"
-                                 "\"order\",\"owner\":{\"reference\":\"Organization/conc\"}}");
-        cr_assert_eq(r.status, 201);
+    int me = (int)(long)arg;
+    for(int i = 0; i < CREATES; i++) {
+        char body[256];
+        snprintf(body, sizeof(body), "{\"resourceType\":\"Task\",\"status\":\"requested\","
+                 "\"intent\":\"order\",\"owner\":{\"reference\":\"Organization/conc\"},"
+                 "\"identifier\":[{\"system\":\"urn:conc\",\"value\":\"%d-%d\"}]}", me, i);
+        lg_resp r = lg_http_json(&S, "POST", "/Task", body);
+        const char *id = lg_str(r.json, "id");
+        if(r.status == 201 && id)
+            snprintf(created[me][i], sizeof(created[me][i]), "%s", id);
+        else
+            create_failures[me]++;
         lg_resp_free(&r);
     }
     return NULL;
@@ -88,10 +100,64 @@ Test(concurrency, concurrent_creates_are_all_stored)
 {
     pthread_t t[THREADS];
     for(long i = 0; i < THREADS; i++)
-        pthread_create(&t[i], NULL, creator, NULL);
+        pthread_create(&t[i], NULL, creator, (void *)i);
     for(int i = 0; i < THREADS; i++)
         pthread_join(t[i], NULL);
+    for(int i = 0; i < THREADS; i++)
+        cr_assert_eq(create_failures[i], 0, "thread %d: %d creates failed", i, create_failures[i]);
     lg_resp r = lg_http(&S, "GET", "/Task?owner=Organization/conc&_summary=count", NULL, NULL);
-    cr_assert_eq(cJSON_GetObjectItem(r.json, "total")->valueint, THREADS * 20);
+    cr_assert_eq(lg_total(r.json), THREADS * CREATES, "%s", r.body);
+    lg_resp_free(&r);
+    for(int i = 0; i < THREADS; i++)
+        for(int j = 0; j < CREATES; j++) {
+            for(int k = 0; k < j; k++)
+                cr_assert_str_neq(created[i][j], created[i][k], "id handed out twice");
+            r = lg_getf(&S, "/Task/%s", created[i][j]);
+            cr_assert_eq(r.status, 200, "Task/%s: %ld", created[i][j], r.status);
+            char want[32];
+            snprintf(want, sizeof(want), "%d-%d", i, j);
+            cr_assert_str_eq(lg_at_str(r.json, "identifier.0.value"), want);
+            lg_resp_free(&r);
+        }
+}
+
+/* Conditional creates racing on the same identifier: at most one resource
+ * may come of it (R4 If-None-Exist). */
+static int cond_created[THREADS], cond_existing[THREADS], cond_other[THREADS];
+
+static void *cond_creator(void *arg)
+{
+    int me = (int)(long)arg;
+    const char *h[] = {"Content-Type: application/fhir+json",
+                       "If-None-Exist: identifier=urn:race|R-1", NULL};
+    lg_resp r = lg_http(&S, "POST", "/Patient", h,
+                        "{\"resourceType\":\"Patient\",\"identifier\":[{\"system\":"
+                        "\"urn:race\",\"value\":\"R-1\"}]}");
+    if(r.status == 201)
+        cond_created[me]++;
+    else if(r.status == 200)
+        cond_existing[me]++;
+    else
+        cond_other[me]++;
+    lg_resp_free(&r);
+    return NULL;
+}
+
+Test(concurrency, racing_conditional_creates_make_one_resource)
+{
+    pthread_t t[THREADS];
+    for(long i = 0; i < THREADS; i++)
+        pthread_create(&t[i], NULL, cond_creator, (void *)i);
+    int c = 0, e = 0, o = 0;
+    for(int i = 0; i < THREADS; i++) {
+        pthread_join(t[i], NULL);
+        c += cond_created[i];
+        e += cond_existing[i];
+        o += cond_other[i];
+    }
+    cr_assert_eq(c, 1, "%d conditional creates made a resource (%d saw it, %d other)", c, e, o);
+    cr_assert_eq(e + o, THREADS - 1);
+    lg_resp r = lg_http(&S, "GET", "/Patient?identifier=urn:race|R-1", NULL, NULL);
+    cr_assert_eq(lg_entries(r.json), 1, "%s", r.body);
     lg_resp_free(&r);
 }

@@ -2,7 +2,9 @@
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lg_it.h"
 
@@ -234,4 +236,234 @@ Test(crud, if_none_match_gives_304)
     cr_assert_eq(r.status, 304);
     lg_resp_free(&r);
     lg_resp_free(&c);
+}
+
+Test(crud, read_unknown_and_vread_unknown_are_404_outcomes)
+{
+    const char *paths[] = {"/Patient/no-such-id", "/Patient/no-such-id/_history/1",
+                           "/Patient/no-such-id/_history"};
+    for(size_t i = 0; i < sizeof(paths) / sizeof(*paths); i++) {
+        lg_resp r = lg_http(&S, "GET", paths[i], NULL, NULL);
+        cr_assert_eq(r.status, 404, "%s: %ld %s", paths[i], r.status, r.body);
+        cr_assert_str_eq(lg_str(r.json, "resourceType"), "OperationOutcome", "%s", paths[i]);
+        cr_assert_not_null(lg_at_str(r.json, "issue.0.severity"));
+        cr_assert_not_null(lg_at_str(r.json, "issue.0.code"));
+        lg_resp_free(&r);
+    }
+}
+
+Test(crud, read_headers_match_the_stored_version)
+{
+    char *body = lg_res_patient("urn:mrn", "HDR-1", "Header", "Hal", "male", "1970-02-03");
+    char *id = lg_create(&S, "Patient", body);
+    lg_resp r = lg_getf(&S, "/Patient/%s", id);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(r.etag, "W/\"1\"");
+    cr_assert_not_null(strstr(r.content_type, "json"), "%s", r.content_type);
+    /* Last-Modified is an HTTP-date (RFC 7231 IMF-fixdate) ending in GMT. */
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    const char *end = strptime(r.last_modified, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    cr_assert(end && *end == '\0', "Last-Modified not an HTTP-date: '%s'", r.last_modified);
+    /* ... and the same second as meta.lastUpdated. */
+    const char *lu = lg_at_str(r.json, "meta.lastUpdated");
+    cr_assert_not_null(lu);
+    char want[32];
+    strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%S", &tm);
+    cr_assert_eq(strncmp(lu, want, 19), 0, "lastUpdated %s vs Last-Modified %s", lu,
+                 r.last_modified);
+    cr_assert_str_eq(lg_str(r.json, "id"), id);
+    cr_assert_str_eq(lg_at_str(r.json, "name.0.given.0"), "Hal");
+    cr_assert_str_eq(lg_str(r.json, "birthDate"), "1970-02-03");
+    lg_resp_free(&r);
+    free(body);
+    free(id);
+}
+
+Test(crud, update_needs_a_matching_id_in_the_body)
+{
+    /* R4 http.html#update: the resource SHALL have an id equal to the URL's. */
+    lg_resp r = lg_http_json(&S, "PUT", "/Patient/no-body-id",
+                             "{\"resourceType\":\"Patient\",\"gender\":\"male\"}");
+    cr_assert_eq(r.status, 400, "%ld %s", r.status, r.body);
+    cr_assert_str_eq(lg_str(r.json, "resourceType"), "OperationOutcome");
+    lg_resp_free(&r);
+    r = lg_http_json(&S, "PUT", "/Patient/a-b", "{\"resourceType\":\"Task\",\"id\":\"a-b\"}");
+    cr_assert_eq(r.status, 400, "%ld %s", r.status, r.body);
+    lg_resp_free(&r);
+    /* nothing was created by the refused requests */
+    r = lg_http(&S, "GET", "/Patient/no-body-id", NULL, NULL);
+    cr_assert_eq(r.status, 404);
+    lg_resp_free(&r);
+}
+
+Test(crud, history_entries_newest_first_with_request_and_response)
+{
+    char *body = lg_res_task("requested", "Organization/h", NULL, NULL);
+    char *id = lg_create(&S, "Task", body);
+    free(body);
+    const char *statuses[] = {"accepted", "in-progress", "completed"};
+    for(int i = 0; i < 3; i++) {
+        body = lg_fmt("{\"resourceType\":\"Task\",\"id\":\"%s\",\"status\":\"%s\","
+                      "\"intent\":\"order\"}", id, statuses[i]);
+        lg_put(&S, "Task", id, body);
+        free(body);
+    }
+    lg_resp r = lg_getf(&S, "/Task/%s/_history", id);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_str_eq(lg_str(r.json, "resourceType"), "Bundle");
+    cr_assert_str_eq(lg_str(r.json, "type"), "history");
+    cr_assert_eq(lg_entries(r.json), 4);
+    for(int i = 0; i < 4; i++) {
+        const cJSON *e = lg_at(r.json, "entry");
+        e = cJSON_GetArrayItem(e, i);
+        char want[8];
+        snprintf(want, sizeof(want), "%d", 4 - i);
+        cr_assert_str_eq(lg_at_str(e, "resource.meta.versionId"), want, "entry %d", i);
+        const char *method = lg_at_str(e, "request.method");
+        const char *status = lg_at_str(e, "response.status");
+        cr_assert_not_null(method, "entry %d has no request.method", i);
+        cr_assert_not_null(status, "entry %d has no response.status", i);
+        cr_assert_str_eq(method, i == 3 ? "POST" : "PUT", "entry %d", i);
+        cr_assert_eq(strncmp(status, i == 3 ? "201" : "200", 3), 0, "entry %d: %s", i, status);
+        cr_assert_not_null(lg_at_str(e, "request.url"));
+    }
+    cr_assert_str_eq(lg_at_str(r.json, "entry.0.resource.status"), "completed");
+    cr_assert_str_eq(lg_at_str(r.json, "entry.3.resource.status"), "requested");
+    lg_resp_free(&r);
+
+    /* type history holds this Task's versions too, newest first */
+    r = lg_http(&S, "GET", "/Task/_history", NULL, NULL);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(lg_str(r.json, "type"), "history");
+    cr_assert_geq(lg_entries(r.json), 4);
+    cr_assert_str_eq(lg_at_str(r.json, "entry.0.resource.id"), id);
+    cr_assert_str_eq(lg_at_str(r.json, "entry.0.resource.meta.versionId"), "4");
+    const char *prev = NULL;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, lg_at(r.json, "entry")) {
+        const char *lu = lg_at_str(e, "resource.meta.lastUpdated");
+        if(lu && prev)
+            cr_assert_leq(strcmp(lu, prev), 0, "type history not newest first");
+        if(lu)
+            prev = lu;
+    }
+    lg_resp_free(&r);
+    free(id);
+}
+
+Test(crud, update_after_delete_starts_a_new_version)
+{
+    lg_put(&S, "Organization", "phoenix",
+           "{\"resourceType\":\"Organization\",\"id\":\"phoenix\",\"name\":\"One\"}");
+    lg_resp r = lg_http(&S, "DELETE", "/Organization/phoenix", NULL, NULL);
+    cr_assert(r.status == 200 || r.status == 204, "%ld", r.status);
+    lg_resp_free(&r);
+    /* deleting again is fine (idempotent) and never a server error */
+    r = lg_http(&S, "DELETE", "/Organization/phoenix", NULL, NULL);
+    cr_assert(r.status == 200 || r.status == 204 || r.status == 404 || r.status == 410,
+              "%ld", r.status);
+    lg_resp_free(&r);
+    r = lg_http_json(&S, "PUT", "/Organization/phoenix",
+                     "{\"resourceType\":\"Organization\",\"id\":\"phoenix\",\"name\":\"Two\"}");
+    cr_assert(r.status == 200 || r.status == 201, "%ld %s", r.status, r.body);
+    cr_assert_str_eq(r.etag, "W/\"3\"", "delete is version 2, the new content version 3");
+    lg_resp_free(&r);
+    r = lg_http(&S, "GET", "/Organization/phoenix", NULL, NULL);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(lg_str(r.json, "name"), "Two");
+    lg_resp_free(&r);
+    r = lg_http(&S, "GET", "/Organization/phoenix/_history", NULL, NULL);
+    cr_assert_eq(lg_entries(r.json), 3);
+    cr_assert_str_eq(lg_at_str(r.json, "entry.1.request.method"), "DELETE");
+    cr_assert_null(lg_at(r.json, "entry.1.resource"), "a delete entry carries no resource");
+    lg_resp_free(&r);
+}
+
+Test(crud, patch_of_missing_or_deleted_resource)
+{
+    const char *h[] = {"Content-Type: application/json-patch+json", NULL};
+    const char *patch = "[{\"op\":\"replace\",\"path\":\"/status\",\"value\":\"accepted\"}]";
+    lg_resp r = lg_http(&S, "PATCH", "/Task/never-was", h, patch);
+    cr_assert_eq(r.status, 404, "%ld %s", r.status, r.body);
+    lg_resp_free(&r);
+    char *body = lg_res_task("requested", NULL, NULL, NULL);
+    char *id = lg_create(&S, "Task", body);
+    free(body);
+    r = lg_getf(&S, "/Task/%s", id);
+    lg_resp_free(&r);
+    char path[128];
+    snprintf(path, sizeof(path), "/Task/%s", id);
+    r = lg_http(&S, "DELETE", path, NULL, NULL);
+    lg_resp_free(&r);
+    r = lg_http(&S, "PATCH", path, h, patch);
+    cr_assert(r.status == 410 || r.status == 404, "%ld %s", r.status, r.body);
+    lg_resp_free(&r);
+    /* a patch that would make the resource invalid is refused */
+    char *id2 = lg_create(&S, "Task", "{\"resourceType\":\"Task\",\"status\":\"requested\","
+                                      "\"intent\":\"order\"}");
+    snprintf(path, sizeof(path), "/Task/%s", id2);
+    r = lg_http(&S, "PATCH", path, h, "[{\"op\":\"replace\",\"path\":\"/resourceType\","
+                                      "\"value\":\"Patient\"}]");
+    cr_assert(r.status == 400 || r.status == 422, "%ld %s", r.status, r.body);
+    lg_resp_free(&r);
+    /* If-Match applies to PATCH too */
+    const char *hm[] = {"Content-Type: application/json-patch+json", "If-Match: W/\"7\"", NULL};
+    r = lg_http(&S, "PATCH", path, hm, patch);
+    cr_assert_eq(r.status, 412, "%ld %s", r.status, r.body);
+    lg_resp_free(&r);
+    r = lg_http(&S, "GET", path, NULL, NULL);
+    cr_assert_str_eq(r.etag, "W/\"1\"");
+    cr_assert_str_eq(lg_str(r.json, "status"), "requested");
+    lg_resp_free(&r);
+    free(id);
+    free(id2);
+}
+
+/* Remove what a server may legitimately add or rewrite. */
+static void strip_server_fields(cJSON *o)
+{
+    cJSON_DeleteItemFromObjectCaseSensitive(o, "meta");
+}
+
+/* Every R4 example of a served type survives PUT + GET unchanged. */
+Test(crud, r4_examples_round_trip, .timeout = 240)
+{
+    cJSON *served = lg_served_types(&S);
+    FILE *ls = popen("ls " LG_SHARED_DIR "/fhir/r4-examples", "r");
+    cr_assert_not_null(ls);
+    char name[512];
+    int tried = 0;
+    while(fgets(name, sizeof(name), ls)) {
+        name[strcspn(name, "\n")] = '\0';
+        char rel[600];
+        snprintf(rel, sizeof(rel), "r4-examples/%s", name);
+        char *text = lg_shared_file(rel);
+        cJSON *in = cJSON_Parse(text);
+        const char *type = lg_str(in, "resourceType");
+        const char *id = lg_str(in, "id");
+        if(!type || !id || !lg_in(served, type)) {
+            cJSON_Delete(in);
+            free(text);
+            continue;
+        }
+        char path[600];
+        snprintf(path, sizeof(path), "/%s/%s", type, id);
+        lg_resp r = lg_http_json(&S, "PUT", path, text);
+        cr_assert(r.status == 201 || r.status == 200, "%s: %ld %.400s", name, r.status, r.body);
+        lg_resp_free(&r);
+        r = lg_http(&S, "GET", path, NULL, NULL);
+        cr_assert_eq(r.status, 200, "%s", name);
+        strip_server_fields(in);
+        strip_server_fields(r.json);
+        cr_assert(cJSON_Compare(in, r.json, 1), "%s changed on the way through:\n%.2000s", name,
+                  r.body);
+        lg_resp_free(&r);
+        cJSON_Delete(in);
+        free(text);
+        tried++;
+    }
+    pclose(ls);
+    cJSON_Delete(served);
+    cr_assert_geq(tried, 100, "only %d examples of served types", tried);
 }

@@ -1,6 +1,12 @@
 /* Integration: a client's mistakes get the right status and an
  * OperationOutcome, and never crash or wedge the server. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,7 +101,7 @@ Test(errors, search_parameter_errors)
     expect_oo(&r, 400);
     r = lg_http(&S, "GET", "/Patient?gender:contains=x", NULL, NULL);
     expect_oo(&r, 400);
-    r = lg_http(&S, "GET", "/Task?_sort=status", NULL, NULL);
+    r = lg_http(&S, "GET", "/Task?_sort=no-such-param", NULL, NULL);
     expect_oo(&r, 400);
     r = lg_http(&S, "GET", "/Task?_cursor=garbage", NULL, NULL);
     expect_oo(&r, 400);
@@ -129,5 +135,171 @@ Test(errors, hostile_bodies_do_not_crash)
         cr_assert(r.status == 400, "junk %zu: %ld %s", i, r.status, r.body);
         lg_resp_free(&r);
     }
+    still_alive();
+}
+
+Test(errors, syntax_error_names_line_and_column)
+{
+    lg_resp r = lg_http_json(&S, "POST", "/Patient",
+                             "{\"resourceType\":\"Patient\",\n  \"active\": tru }");
+    const char *d = lg_diag(r.json);
+    cr_assert_not_null(strstr(d, "line 2"), "%s", d);
+    cr_assert(strstr(d, "column") || strstr(d, "col "), "no column in: %s", d);
+    expect_oo(&r, 400);
+}
+
+/* R4 http.html#create: 400 when the resource fails basic FHIR validation
+ * (422 is allowed for rules beyond the base specification). */
+Test(errors, resource_failing_basic_validation_is_refused)
+{
+    const char *bad[] = {
+        "{\"resourceType\":\"Patient\",\"active\":\"yes\"}",          /* boolean as string */
+        "{\"resourceType\":\"Patient\",\"birthDate\":\"not-a-date\"}", /* date syntax */
+        "{\"resourceType\":\"Patient\",\"gender\":7}",                 /* code as number */
+        "{\"resourceType\":\"Patient\",\"name\":\"Smith\"}",           /* array of HumanName */
+        "{\"resourceType\":\"Patient\",\"noSuchElement\":1}",          /* unknown element */
+        "{\"resourceType\":\"Task\",\"intent\":\"order\"}",            /* Task.status 1..1 */
+    };
+    for(size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+        const char *path = i == 5 ? "/Task" : "/Patient";
+        lg_resp r = lg_http_json(&S, "POST", path, bad[i]);
+        cr_expect(r.status == 400 || r.status == 422, "%s accepted with %ld", bad[i], r.status);
+        if(r.status == 400 || r.status == 422)
+            cr_expect_str_eq(lg_str(r.json, "resourceType"), "OperationOutcome");
+        lg_resp_free(&r);
+    }
+    still_alive();
+}
+
+Test(errors, body_size_limit_is_exact_enough)
+{
+    /* --max-body 65536: a body a little under passes, a little over is 413 */
+    size_t sizes[] = {60000, 70000};
+    for(int k = 0; k < 2; k++) {
+        size_t n = sizes[k];
+        char *b = malloc(n + 1);
+        cr_assert_not_null(b);
+        int h = snprintf(b, n + 1, "{\"resourceType\":\"Patient\",\"id\":\"x\",\"text\":{\"status\":"
+                                   "\"generated\",\"div\":\"<div xmlns=\\\"http://www.w3.org/1999/"
+                                   "xhtml\\\">");
+        memset(b + h, 'a', n - (size_t)h);
+        memcpy(b + n - 8, "</div>\"}}", 9);
+        lg_resp r = lg_http_json(&S, "PUT", "/Patient/x", b);
+        free(b);
+        if(k == 0)
+            cr_assert(r.status == 200 || r.status == 201, "%zu bytes: %ld %.300s", n, r.status,
+                      r.body);
+        else
+            cr_assert_eq(r.status, 413, "%zu bytes: %ld", n, r.status);
+        lg_resp_free(&r);
+    }
+    still_alive();
+}
+
+Test(errors, media_type_parameters_and_ids)
+{
+    const char *h[] = {"Content-Type: application/fhir+json; charset=utf-8", NULL};
+    lg_resp r = lg_http(&S, "POST", "/Patient", h, "{\"resourceType\":\"Patient\"}");
+    cr_assert_eq(r.status, 201, "charset parameter refused: %ld %s", r.status, r.body);
+    lg_resp_free(&r);
+    const char *x[] = {"Content-Type: application/fhir+xml", NULL};
+    r = lg_http(&S, "POST", "/Patient", x, "<Patient xmlns=\"http://hl7.org/fhir\"/>");
+    expect_oo(&r, 415);
+    /* ids are [A-Za-z0-9\-\.]{1,64} */
+    char path[128];
+    snprintf(path, sizeof(path), "/Patient/%0*d", 65, 0);
+    r = lg_http(&S, "GET", path, NULL, NULL);
+    expect_oo(&r, 400);
+    r = lg_http_json(&S, "PUT", "/Patient/a_b", "{\"resourceType\":\"Patient\",\"id\":\"a_b\"}");
+    expect_oo(&r, 400);
+    r = lg_http(&S, "PATCH", "/Patient", NULL, "[]");
+    cr_assert(r.status == 405 || r.status == 400 || r.status == 415, "%ld", r.status);
+    lg_resp_free(&r);
+}
+
+Test(errors, deep_nesting_in_every_shape)
+{
+    size_t depth = 10000;
+    char *b = malloc(depth * 8 + 64);
+    cr_assert_not_null(b);
+    /* top-level arrays */
+    memset(b, '[', depth);
+    memset(b + depth, ']', depth);
+    b[2 * depth] = '\0';
+    lg_resp r = lg_http_json(&S, "POST", "/Patient", b);
+    cr_assert(r.status == 400 || r.status == 413, "%ld", r.status);
+    lg_resp_free(&r);
+    /* objects: {"a":{"a":...}} */
+    char *p = b + snprintf(b, 64, "{\"resourceType\":\"Patient\",\"a\":");
+    for(size_t i = 0; i < depth; i++) {
+        memcpy(p, "{\"a\":", 5);
+        p += 5;
+    }
+    *p++ = '1';
+    memset(p, '}', depth + 1);
+    p[depth + 1] = '\0';
+    r = lg_http_json(&S, "POST", "/Patient", b);
+    cr_assert(r.status == 400 || r.status == 413, "%ld", r.status);
+    lg_resp_free(&r);
+    /* unterminated: depth without closers */
+    memset(b, '[', depth);
+    b[depth] = '\0';
+    r = lg_http_json(&S, "POST", "/", b);
+    cr_assert(r.status == 400 || r.status == 413, "%ld", r.status);
+    lg_resp_free(&r);
+    free(b);
+    still_alive();
+}
+
+/* Raw bytes on a socket: returns what came back (possibly nothing). */
+static void raw_exchange(const char *req, size_t len, char *out, size_t cap)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)S.port)};
+    struct timeval tv = {.tv_sec = 5};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert(fd >= 0);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ssize_t w = send(fd, req, len, MSG_NOSIGNAL);
+    (void)w;
+    size_t got = 0;
+    ssize_t n;
+    while(got + 1 < cap && (n = recv(fd, out + got, cap - 1 - got, 0)) > 0)
+        got += (size_t)n;
+    out[got] = '\0';
+    close(fd);
+}
+
+Test(errors, broken_http_does_not_wedge_the_server)
+{
+    char out[4096];
+    raw_exchange("GARBAGE\r\n\r\n", 11, out, sizeof(out));
+    cr_assert(out[0] == '\0' || strncmp(out, "HTTP/1.1 4", 10) == 0 ||
+              strncmp(out, "HTTP/1.0 4", 10) == 0, "%.200s", out);
+    /* declared body longer than what is sent, then the client goes away */
+    const char *half = "POST /Patient HTTP/1.1\r\nHost: x\r\nContent-Type: application/fhir+json"
+                       "\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n{\"resourceType\"";
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)S.port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ssize_t w = send(fd, half, strlen(half), MSG_NOSIGNAL);
+    (void)w;
+    close(fd);
+    /* a header block far beyond any sane size */
+    size_t n = 200000;
+    char *big = malloc(n + 64);
+    cr_assert_not_null(big);
+    int h = snprintf(big, 64, "GET /metadata HTTP/1.1\r\nX-Big: ");
+    memset(big + h, 'a', n);
+    memcpy(big + h + n, "\r\n\r\n", 5);
+    raw_exchange(big, strlen(big), out, sizeof(out));
+    free(big);
+    cr_assert(out[0] == '\0' || strstr(out, " 4") != NULL, "%.200s", out);
+    /* a well-formed raw request is answered with a status line */
+    const char *ok = "GET /metadata HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    raw_exchange(ok, strlen(ok), out, sizeof(out));
+    cr_assert_eq(strncmp(out, "HTTP/1.1 200", 12), 0, "%.200s", out);
     still_alive();
 }

@@ -1,5 +1,6 @@
 /* Integration: the CapabilityStatement states what is served. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lg_it.h"
@@ -49,5 +50,68 @@ Test(metadata, capability_statement_lists_served_types_and_parameters)
         cr_assert(has_named(sp, "name", params[i]), "Task searchParam %s missing", params[i]);
     cr_assert(has_named(cJSON_GetObjectItem(task, "interaction"), "code", "patch"));
     cr_assert(has_named(cJSON_GetObjectItem(rest, "interaction"), "code", "transaction"));
+    cr_assert(has_named(cJSON_GetObjectItem(rest, "interaction"), "code", "batch"));
+    lg_resp_free(&r);
+}
+
+Test(metadata, statement_shape)
+{
+    lg_resp r = lg_http(&S, "GET", "/metadata", NULL, NULL);
+    cr_assert_eq(r.status, 200);
+    cr_assert_not_null(strstr(r.content_type, "application/fhir+json"), "%s", r.content_type);
+    cr_assert_not_null(lg_str(r.json, "status"));
+    cr_assert_not_null(lg_str(r.json, "date"));
+    cr_assert_str_eq(lg_str(r.json, "kind"), "instance");
+    int json = 0;
+    cJSON *f;
+    cJSON_ArrayForEach(f, cJSON_GetObjectItem(r.json, "format"))
+        json |= cJSON_IsString(f) && strstr(f->valuestring, "json") != NULL;
+    cr_assert(json, "format does not list json");
+    cJSON *rest = cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "rest"), 0);
+    cJSON *res;
+    int n = 0;
+    cJSON_ArrayForEach(res, cJSON_GetObjectItem(rest, "resource")) {
+        const char *type = lg_str(res, "type");
+        cr_assert_not_null(type);
+        cJSON *in = cJSON_GetObjectItem(res, "interaction");
+        const char *codes[] = {"read", "vread", "update", "patch", "delete", "history-instance",
+                               "history-type", "create", "search-type"};
+        for(size_t i = 0; i < sizeof(codes) / sizeof(*codes); i++)
+            cr_assert(has_named(in, "code", codes[i]), "%s lacks interaction %s", type, codes[i]);
+        cJSON *sp;
+        cJSON_ArrayForEach(sp, cJSON_GetObjectItem(res, "searchParam")) {
+            cr_assert_not_null(lg_str(sp, "name"));
+            const char *t = lg_str(sp, "type");
+            cr_assert(t && (strcmp(t, "token") == 0 || strcmp(t, "string") == 0 ||
+                            strcmp(t, "date") == 0 || strcmp(t, "reference") == 0 ||
+                            strcmp(t, "number") == 0 || strcmp(t, "quantity") == 0 ||
+                            strcmp(t, "uri") == 0 || strcmp(t, "composite") == 0 ||
+                            strcmp(t, "special") == 0),
+                      "%s.%s: type %s", type, lg_str(sp, "name"), t ? t : "(none)");
+        }
+        /* every listed type is really served */
+        char path[128];
+        snprintf(path, sizeof(path), "/%s?_summary=count", type);
+        lg_resp s = lg_http(&S, "GET", path, NULL, NULL);
+        cr_assert_eq(s.status, 200, "%s: %ld", path, s.status);
+        lg_resp_free(&s);
+        n++;
+    }
+    cr_assert_geq(n, 8);
+    lg_resp_free(&r);
+    /* _format and Accept for JSON are honoured */
+    r = lg_http(&S, "GET", "/metadata?_format=json", NULL, NULL);
+    cr_assert_eq(r.status, 200);
+    lg_resp_free(&r);
+    const char *h[] = {"Accept: application/fhir+json", NULL};
+    r = lg_http(&S, "GET", "/metadata", h, NULL);
+    cr_assert_eq(r.status, 200);
+    lg_resp_free(&r);
+    const char *x[] = {"Accept: application/fhir+xml", NULL};
+    r = lg_http(&S, "GET", "/metadata", x, NULL);
+    /* RFC 7231 lets a server refuse (406) or ignore Accept; what it must not
+     * do is label JSON as XML. */
+    cr_assert(r.status == 406 || (r.status == 200 && strstr(r.content_type, "json") && r.json),
+              "Accept XML: %ld %s", r.status, r.content_type);
     lg_resp_free(&r);
 }

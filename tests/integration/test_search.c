@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lg_it.h"
 
@@ -92,6 +93,12 @@ Test(search, patient_parameters)
     HITS(1, "/Patient?identifier=S-1");
     HITS(0, "/Patient?identifier=urn:other|S-1");
     HITS(1, "/Patient?identifier=urn:mrn|");
+    HITS(0, "/Patient?identifier=|S-1");        /* |code: only identifiers without system */
+    HITS(1, "/Patient?identifier:not=urn:mrn|S-1&family=garcia");
+    HITS(2, "/Patient?name=GARCIA");            /* case-insensitive */
+    HITS(0, "/Patient?family:exact=garcia");    /* exact is case-sensitive */
+    HITS(0, "/Patient?family=arcia");           /* default is a prefix match, not contains */
+    HITS(2, "/Patient?gender:missing=false");
     HITS(2, "/Patient?family=garcia");          /* prefix, accents folded */
     HITS(1, "/Patient?family:exact=Garcia");
     HITS(1, "/Patient?name:contains=lopez");
@@ -104,6 +111,11 @@ Test(search, patient_parameters)
     HITS(1, "/Patient?birthdate=gt2012-01-01");
     HITS(2, "/Patient?birthdate=le2014-06-01");
     HITS(1, "/Patient?birthdate=lt2014-06-01");
+    HITS(1, "/Patient?birthdate=ne2014-06-01"); /* no birthDate never matches ne */
+    HITS(1, "/Patient?birthdate=sa2012-01-01");
+    HITS(1, "/Patient?birthdate=eb2012-01-01");
+    HITS(1, "/Patient?birthdate=2014-06");
+    HITS(0, "/Patient?birthdate=2014-07");
     HITS(1, "/Patient?_id=%s", pat);
     HITS(3, "/Patient?_lastUpdated=gt2020-01-01");
     HITS(0, "/Patient?_lastUpdated=lt2020-01-01");
@@ -134,6 +146,10 @@ Test(search, service_request_and_task_parameters)
     HITS(1, "/Task?authored-on=ge2026-11-20");
     HITS(1, "/Task?modified=2026-11-21");
     HITS(1, "/Task?identifier=T-1");
+    HITS(1, "/Task?identifier=|T-1");
+    HITS(1, "/Task?owner=Organization/cbo-17&status=requested,accepted");
+    HITS(2, "/Task?owner=Organization/cbo-17,Organization/cbo-3");
+    HITS(0, "/Task?owner=Organization/cbo-1");  /* references match whole ids only */
     HITS(1, "/CarePlan?patient=Patient/%s", pat);
     HITS(1, "/CarePlan?subject=%s", pat);
     HITS(1, "/CarePlan?status=active");
@@ -182,32 +198,44 @@ Test(search, include_revinclude_summary_and_post)
 
 Test(search, paging_is_stable_while_resources_arrive)
 {
-    for(int i = 0; i < 23; i++)
-        free(create("Observation", "{\"resourceType\":\"Observation\",\"status\":\"final\","
-                                   "\"code\":{\"text\":\"pg\"},\"subject\":{\"reference\":"
-                                   "\"Patient/paging\"}}"));
+    static const char *OBS = "{\"resourceType\":\"Observation\",\"status\":\"final\","
+                             "\"code\":{\"text\":\"pg\"},\"subject\":{\"reference\":"
+                             "\"Patient/paging\"}}";
+    enum { CAP = 128 };
+    static char before[CAP][72], during[CAP][72], seen[CAP][72];
+    int nbefore = 0, nduring = 0;
+    for(int i = 0; i < 23; i++) {
+        char *id = lg_create(&S, "Observation", OBS);
+        snprintf(before[nbefore++], 72, "%s", id);
+        free(id);
+    }
     const char *sorts[] = {"", "&_sort=_lastUpdated", "&_sort=-_lastUpdated"};
     for(int s = 0; s < 3; s++) {
-        char url[1024], seen[64][64], prev[64] = "";
+        char url[2048], prev[64] = "";
         int n = 0, pages = 0;
         lg_resp c = lg_http(&S, "GET", "/Observation?subject=Patient/paging&_summary=count",
                             NULL, NULL);
-        int total = cJSON_GetObjectItem(c.json, "total")->valueint;
+        cr_assert_eq(lg_total(c.json), nbefore + nduring, "%s", c.body);
         lg_resp_free(&c);
+        int have = nbefore; /* resources existing when paging starts */
         snprintf(url, sizeof(url), "/Observation?subject=Patient/paging&_count=5%s", sorts[s]);
         while(url[0]) {
             lg_resp r = lg_http(&S, "GET", url, NULL, NULL);
-            cr_assert_eq(r.status, 200, "%s", r.body);
-            cr_assert_not_null(lg_link(r.json, "self"));
-            cJSON *e;
-            cJSON_ArrayForEach(e, cJSON_GetObjectItem(r.json, "entry")) {
-                cJSON *res = cJSON_GetObjectItem(e, "resource");
+            cr_assert_eq(r.status, 200, "%s: %s", url, r.body);
+            cr_assert_str_eq(lg_str(r.json, "type"), "searchset");
+            cr_assert_not_null(lg_link(r.json, "self"), "page %d has no self link", pages);
+            cr_assert_leq(lg_entries(r.json), 5, "_count=5 exceeded");
+            const cJSON *e;
+            cJSON_ArrayForEach(e, lg_at(r.json, "entry")) {
+                const cJSON *res = lg_at(e, "resource");
                 const char *id = lg_str(res, "id");
+                cr_assert_not_null(id);
+                cr_assert_not_null(lg_str(e, "fullUrl"), "entry without fullUrl");
                 for(int k = 0; k < n; k++)
-                    cr_assert_str_neq(seen[k], id, "duplicate across pages");
-                cr_assert_lt(n, 64);
-                snprintf(seen[n++], 64, "%s", id);
-                const char *lu = lg_str(cJSON_GetObjectItem(res, "meta"), "lastUpdated");
+                    cr_assert_str_neq(seen[k], id, "sort %d: %s twice across pages", s, id);
+                cr_assert_lt(n, CAP);
+                snprintf(seen[n++], 72, "%s", id);
+                const char *lu = lg_at_str(res, "meta.lastUpdated");
                 if(s == 1 && prev[0])
                     cr_assert_geq(strcmp(lu, prev), 0, "ascending order broken");
                 if(s == 2 && prev[0])
@@ -215,17 +243,194 @@ Test(search, paging_is_stable_while_resources_arrive)
                 snprintf(prev, sizeof(prev), "%s", lu);
             }
             /* Someone else creates a matching resource between pages. */
-            free(create("Observation", "{\"resourceType\":\"Observation\",\"status\":\"final\","
-                                       "\"code\":{\"text\":\"pg\"},\"subject\":{\"reference\":"
-                                       "\"Patient/paging\"}}"));
+            char *nid = lg_create(&S, "Observation", OBS);
+            cr_assert_lt(nbefore + nduring, CAP);
+            snprintf(during[nduring++], 72, "%s", nid);
+            free(nid);
             const char *next = lg_link(r.json, "next");
+            cr_assert(!next || strncmp(next, S.base, strlen(S.base)) == 0,
+                      "next link %s is not under the base URL", next);
             snprintf(url, sizeof(url), "%s", next ? next : "");
             pages++;
             lg_resp_free(&r);
-            cr_assert_lt(pages, 20);
+            cr_assert_lt(pages, 40, "paging does not end");
         }
-        /* Every resource that existed at the first page, exactly once. */
-        cr_assert_eq(n, total, "sort %d: saw %d of %d resources in %d pages", s, n, total, pages);
-        cr_assert_eq(pages, (total + 4) / 5);
+        /* No gaps: every resource that existed before paging began was seen
+         * exactly once; anything else seen was created during paging. */
+        for(int k = 0; k < have; k++) {
+            int found = 0;
+            for(int j = 0; j < n; j++)
+                found += strcmp(seen[j], before[k]) == 0;
+            cr_assert_eq(found, 1, "sort %d: %s missing from the pages", s, before[k]);
+        }
+        for(int j = 0; j < n; j++) {
+            int known = 0;
+            for(int k = 0; k < nbefore; k++)
+                known |= strcmp(seen[j], before[k]) == 0;
+            for(int k = 0; k < nduring; k++)
+                known |= strcmp(seen[j], during[k]) == 0;
+            cr_assert(known, "sort %d: %s matched but was never created here", s, seen[j]);
+        }
+        /* resources created during this pass exist before the next pass */
+        for(int k = 0; k < nduring; k++)
+            snprintf(before[nbefore++], 72, "%s", during[k]);
+        nduring = 0;
     }
+}
+
+/* The CBO's polling loop: remember the newest lastUpdated seen, ask for
+ * what changed strictly after it. */
+Test(search, cbo_polling_with_last_updated)
+{
+    char *body = lg_res_task("requested", "Organization/cbo-poll", NULL, NULL);
+    char *a = lg_create(&S, "Task", body);
+    lg_resp r = lg_getf(&S, "/Task/%s", a);
+    char lu[64];
+    snprintf(lu, sizeof(lu), "%s", lg_at_str(r.json, "meta.lastUpdated"));
+    lg_resp_free(&r);
+    cr_assert(strlen(lu) >= 20, "lastUpdated %s", lu);
+    cr_assert_null(strchr(lu, '+'), "test assumes UTC 'Z' instants: %s", lu);
+    HITS(1, "/Task?owner=Organization/cbo-poll&status=requested&_lastUpdated=ge%s", lu);
+    HITS(1, "/Task?owner=Organization/cbo-poll&status=requested&_lastUpdated=le%s", lu);
+    HITS(1, "/Task?owner=Organization/cbo-poll&status=requested&_lastUpdated=eq%s", lu);
+    HITS(1, "/Task?owner=Organization/cbo-poll&status=requested&_lastUpdated=%s", lu);
+    HITS(0, "/Task?owner=Organization/cbo-poll&status=requested&_lastUpdated=gt%s", lu);
+    HITS(0, "/Task?owner=Organization/cbo-poll&status=requested&_lastUpdated=lt%s", lu);
+    usleep(20000);
+    char *b = lg_create(&S, "Task", body);
+    HITS(1, "/Task?owner=Organization/cbo-poll&status=requested&_lastUpdated=gt%s", lu);
+    r = lg_getf(&S, "/Task?owner=Organization/cbo-poll&status=requested&_lastUpdated=gt%s", lu);
+    cr_assert_str_eq(lg_at_str(r.json, "entry.0.resource.id"), b);
+    lg_resp_free(&r);
+    /* an update moves a Task back into the window */
+    char *upd = lg_fmt("{\"resourceType\":\"Task\",\"id\":\"%s\",\"status\":\"requested\","
+                       "\"intent\":\"order\",\"owner\":{\"reference\":\"Organization/cbo-poll\"},"
+                       "\"note\":[{\"text\":\"changed\"}]}", a);
+    lg_put(&S, "Task", a, upd);
+    HITS(2, "/Task?owner=Organization/cbo-poll&status=requested&_lastUpdated=gt%s", lu);
+    HITS(0, "/Task?owner=Organization/cbo-poll&status=requested&_lastUpdated=lt2000-01-01");
+    free(upd);
+    free(body);
+    free(a);
+    free(b);
+}
+
+/* Sorted ids of the match entries of a response (caller frees). */
+static char *match_ids(const cJSON *bundle)
+{
+    char *out = lg_fmt("%s", "");
+    const cJSON *e;
+    cJSON_ArrayForEach(e, lg_at(bundle, "entry")) {
+        char *n = lg_fmt("%s%s,", out, lg_at_str(e, "resource.id"));
+        free(out);
+        out = n;
+    }
+    return out;
+}
+
+Test(search, post_search_equals_get)
+{
+    const char *gets[] = {"/Task?owner=Organization/cbo-17&status=requested",
+                          "/Task?status=requested", "/Patient?family=garcia&_sort=_lastUpdated",
+                          "/Task?status=requested&_count=1"};
+    const char *posts[][2] = {{"/Task/_search", "owner=Organization%2Fcbo-17&status=requested"},
+                              {"/Task/_search", "status=requested"},
+                              {"/Patient/_search", "family=garcia&_sort=_lastUpdated"},
+                              {"/Task/_search?status=requested", "_count=1"}};
+    const char *h[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
+    for(int i = 0; i < 4; i++) {
+        lg_resp g = lg_http(&S, "GET", gets[i], NULL, NULL);
+        lg_resp p = lg_http(&S, "POST", posts[i][0], h, posts[i][1]);
+        cr_assert_eq(g.status, 200, "%s", g.body);
+        cr_assert_eq(p.status, 200, "%s: %s", posts[i][1], p.body);
+        cr_assert_str_eq(lg_str(p.json, "type"), "searchset");
+        char *gi = match_ids(g.json), *pi = match_ids(p.json);
+        cr_assert_gt(strlen(gi), 0, "%s matched nothing", gets[i]);
+        cr_assert_str_eq(gi, pi, "GET %s vs POST %s", gets[i], posts[i][1]);
+        free(gi);
+        free(pi);
+        lg_resp_free(&g);
+        lg_resp_free(&p);
+    }
+    /* a search body must be form-encoded */
+    lg_resp r = lg_http_json(&S, "POST", "/Task/_search", "{\"status\":\"requested\"}");
+    cr_assert(r.status == 400 || r.status == 415, "%ld %s", r.status, r.body);
+    lg_resp_free(&r);
+}
+
+/* The SDOHCC IG's own referral examples. */
+static void load_sdohcc(void)
+{
+    lg_it_start(&S, NULL);
+    FILE *ls = popen("cd '" LG_SHARED_DIR "/fhir/packages/hl7.fhir.us.sdoh-clinicalcare#3.0.0/"
+                     "package' && ls Task-*.json ServiceRequest-*.json", "r");
+    cr_assert_not_null(ls);
+    char name[256];
+    int n = 0;
+    while(fgets(name, sizeof(name), ls)) {
+        name[strcspn(name, "\n")] = '\0';
+        char rel[400];
+        snprintf(rel, sizeof(rel), "packages/hl7.fhir.us.sdoh-clinicalcare#3.0.0/package/%s", name);
+        char *text = lg_shared_file(rel);
+        cJSON *j = cJSON_Parse(text);
+        lg_put(&S, lg_str(j, "resourceType"), lg_str(j, "id"), text);
+        cJSON_Delete(j);
+        free(text);
+        n++;
+    }
+    pclose(ls);
+    cr_assert_eq(n, 15);
+}
+TestSuite(sdohcc, .init = load_sdohcc, .fini = down, .timeout = 120);
+
+Test(sdohcc, referral_queries)
+{
+    HITS(4, "/Task?focus=ServiceRequest/"
+            "SDOHCC-ServiceRequestActiveFoodPantryApplicationAssistExample");
+    HITS(10, "/Task?patient=Patient/pat-53234");
+    HITS(1, "/Task?patient=SDOHCC-PatientBabyAbbas");
+    HITS(1, "/Task?owner=Organization/SDOHCC-OrganizationCoordinationPlatformExample"
+            "&status=accepted");
+    HITS(7, "/Task?code=http://hl7.org/fhir/CodeSystem/task-code|fulfill");
+    HITS(4, "/Task?code=fulfill&status=completed");
+    HITS(4, "/Task?authored-on=lt2020-09-12");
+    HITS(4, "/Task?authored-on=2020-09-12");
+    HITS(4, "/Task?requester=PractitionerRole/SDOHCC-PractitionerRoleDrJanWaterExample");
+    HITS(4, "/ServiceRequest?category=food-insecurity");
+    HITS(4, "/ServiceRequest?category=http://snomed.info/sct|410606002");
+    HITS(2, "/ServiceRequest?code=http://snomed.info/sct|467771000124109");
+    HITS(2, "/ServiceRequest?status=completed");
+    HITS(3, "/ServiceRequest?patient=pat-53234");
+}
+
+Test(sdohcc, include_and_revinclude)
+{
+    lg_resp r = lg_http(&S, "GET", "/ServiceRequest?_id=SDOHCC-ServiceRequestActiveFoodPantry"
+                                   "ApplicationAssistExample&_revinclude=Task:focus", NULL, NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    int match = 0, inc = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, lg_at(r.json, "entry")) {
+        const char *mode = lg_at_str(e, "search.mode");
+        cr_assert_not_null(mode);
+        if(strcmp(mode, "match") == 0) {
+            match++;
+            cr_assert_str_eq(lg_at_str(e, "resource.resourceType"), "ServiceRequest");
+        } else {
+            cr_assert_str_eq(mode, "include");
+            cr_assert_str_eq(lg_at_str(e, "resource.resourceType"), "Task");
+            inc++;
+        }
+    }
+    cr_assert_eq(match, 1);
+    cr_assert_eq(inc, 4);
+    lg_resp_free(&r);
+    /* includes of targets that are not stored are silently absent */
+    r = lg_http(&S, "GET", "/Task?_id=SDOHCC-TaskReferralManagementOrderFulfillmentAccepted"
+                           "Example&_include=Task:focus&_include=Task:owner", NULL, NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_eq(lg_entries(r.json), 2, "%s", r.body);
+    cr_assert_str_eq(lg_at_str(r.json, "entry.1.search.mode"), "include");
+    cr_assert_str_eq(lg_at_str(r.json, "entry.1.resource.resourceType"), "ServiceRequest");
+    lg_resp_free(&r);
 }
