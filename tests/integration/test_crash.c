@@ -144,11 +144,24 @@ Test(crash, sigterm_shutdown_keeps_data, .timeout = 60)
     char *body = lg_res_patient("urn:term", "T-1", "Term", NULL, NULL, NULL);
     char *id = lg_create(&S, "Patient", body);
     free(body);
-    lg_it_stop(&S, SIGTERM);
+    /* client meta (profile, tag) is kept while versionId and lastUpdated
+     * are the server's */
+    lg_put(&S, "Organization", "meta-1",
+           "{\"resourceType\":\"Organization\",\"id\":\"meta-1\",\"meta\":{\"versionId\":"
+           "\"77\",\"lastUpdated\":\"2001-01-01T00:00:00Z\",\"profile\":[\"http://example.org/p\"],"
+           "\"tag\":[{\"system\":\"urn:t\",\"code\":\"x\"}]},\"name\":\"Meta\"}");
+    lg_it_stop(&S, SIGTERM); /* exit status 0 (a sanitizer build fails here on leaks) */
     lg_it_restart(&S);
     lg_resp r = lg_getf(&S, "/Patient/%s", id);
     cr_assert_eq(r.status, 200);
     cr_assert_str_eq(lg_at_str(r.json, "identifier.0.value"), "T-1");
+    lg_resp_free(&r);
+    r = lg_http(&S, "GET", "/Organization/meta-1", NULL, NULL);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(lg_at_str(r.json, "meta.versionId"), "1");
+    cr_assert_str_neq(lg_at_str(r.json, "meta.lastUpdated"), "2001-01-01T00:00:00Z");
+    cr_assert_str_eq(lg_at_str(r.json, "meta.profile.0"), "http://example.org/p");
+    cr_assert_str_eq(lg_at_str(r.json, "meta.tag.0.code"), "x");
     lg_resp_free(&r);
     lg_it_cleanup(&S);
     free(id);

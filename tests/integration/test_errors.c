@@ -183,7 +183,7 @@ Test(errors, body_size_limit_is_exact_enough)
                                    "\"generated\",\"div\":\"<div xmlns=\\\"http://www.w3.org/1999/"
                                    "xhtml\\\">");
         memset(b + h, 'a', n - (size_t)h);
-        memcpy(b + n - 8, "</div>\"}}", 9);
+        memcpy(b + n - 9, "</div>\"}}", 10); /* ends at b[n] = NUL */
         lg_resp r = lg_http_json(&S, "PUT", "/Patient/x", b);
         free(b);
         if(k == 0)

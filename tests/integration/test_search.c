@@ -29,9 +29,9 @@ static void up(void)
         "{\"resourceType\":\"Patient\",\"identifier\":[{\"system\":\"urn:mrn\",\"value\":\"S-1\"}],"
         "\"name\":[{\"family\":\"García López\",\"given\":[\"María\",\"José\"]}],"
         "\"gender\":\"female\",\"birthDate\":\"2014-06-01\"}");
-    create("Patient", "{\"resourceType\":\"Patient\",\"name\":[{\"family\":\"Garcia\"}],"
-                      "\"gender\":\"male\",\"birthDate\":\"2010-01-01\"}");
-    create("Patient", "{\"resourceType\":\"Patient\",\"name\":[{\"family\":\"Smith\"}]}");
+    free(create("Patient", "{\"resourceType\":\"Patient\",\"name\":[{\"family\":\"Garcia\"}],"
+                           "\"gender\":\"male\",\"birthDate\":\"2010-01-01\"}"));
+    free(create("Patient", "{\"resourceType\":\"Patient\",\"name\":[{\"family\":\"Smith\"}]}"));
     snprintf(pat, sizeof(pat), "%s", p);
     char body[2048];
     snprintf(body, sizeof(body),
@@ -55,15 +55,15 @@ static void up(void)
         "\"lastModified\":\"2026-11-21T09:00:00Z\",\"identifier\":[{\"value\":\"T-1\"}]}", s, p);
     char *t = create("Task", body);
     snprintf(task, sizeof(task), "%s", t);
-    create("Task", "{\"resourceType\":\"Task\",\"status\":\"accepted\",\"intent\":\"order\","
-                   "\"owner\":{\"reference\":\"Organization/cbo-3\"}}");
-    create("Task", "{\"resourceType\":\"Task\",\"status\":\"requested\",\"intent\":\"order\"}");
+    free(create("Task", "{\"resourceType\":\"Task\",\"status\":\"accepted\",\"intent\":\"order\","
+                        "\"owner\":{\"reference\":\"Organization/cbo-3\"}}"));
+    free(create("Task", "{\"resourceType\":\"Task\",\"status\":\"requested\",\"intent\":\"order\"}"));
     snprintf(body, sizeof(body),
         "{\"resourceType\":\"CarePlan\",\"status\":\"active\",\"intent\":\"plan\","
         "\"category\":[{\"coding\":[{\"system\":\"urn:cat\",\"code\":\"sdoh\"}]}],"
         "\"subject\":{\"reference\":\"Patient/%s\"},\"activity\":[{\"reference\":"
         "{\"reference\":\"Task/%s\"}}]}", p, t);
-    create("CarePlan", body);
+    free(create("CarePlan", body));
     free(p); free(s); free(t);
 }
 static void down(void) { lg_it_cleanup(&S); }
