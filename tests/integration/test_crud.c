@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lg_it.h"
 
@@ -466,4 +467,101 @@ Test(crud, r4_examples_round_trip, .timeout = 240)
     pclose(ls);
     cJSON_Delete(served);
     cr_assert_geq(tried, 100, "only %d examples of served types", tried);
+}
+
+/* R4 http.html#cdelete with conditionalDelete = single (CapabilityStatement). */
+Test(crud, conditional_delete_single)
+{
+    char *a = lg_res_patient("urn:cd", "ONE", "Del", NULL, NULL, NULL);
+    char *ida = lg_create(&S, "Patient", a);
+    char *b = lg_res_patient("urn:cd", "TWO", "Del", NULL, NULL, NULL);
+    char *idb1 = lg_create(&S, "Patient", b);
+    char *idb2 = lg_create(&S, "Patient", b);
+    lg_resp r = lg_http(&S, "DELETE", "/Patient?identifier=urn:cd|TWO", NULL, NULL);
+    cr_assert_eq(r.status, 412, "two matches with conditionalDelete=single: %ld %s", r.status,
+                 r.body);
+    lg_resp_free(&r);
+    r = lg_getf(&S, "/Patient/%s", idb1);
+    cr_assert_eq(r.status, 200, "a refused conditional delete deleted something");
+    lg_resp_free(&r);
+    r = lg_http(&S, "DELETE", "/Patient?identifier=urn:cd|ONE", NULL, NULL);
+    cr_assert(r.status == 200 || r.status == 204, "%ld %s", r.status, r.body);
+    lg_resp_free(&r);
+    r = lg_getf(&S, "/Patient/%s", ida);
+    cr_assert_eq(r.status, 410);
+    lg_resp_free(&r);
+    r = lg_http(&S, "DELETE", "/Patient?identifier=urn:cd|NONE", NULL, NULL);
+    cr_assert(r.status == 200 || r.status == 204 || r.status == 404, "%ld %s", r.status, r.body);
+    lg_resp_free(&r);
+    /* a conditional delete without any condition would delete everything */
+    r = lg_http(&S, "DELETE", "/Patient?", NULL, NULL);
+    cr_assert(r.status >= 400 && r.status < 500, "%ld", r.status);
+    lg_resp_free(&r);
+    r = lg_getf(&S, "/Patient/%s", idb2);
+    cr_assert_eq(r.status, 200);
+    lg_resp_free(&r);
+    free(a); free(b); free(ida); free(idb1); free(idb2);
+}
+
+Test(crud, prefer_on_update)
+{
+    lg_put(&S, "Organization", "pref", "{\"resourceType\":\"Organization\",\"id\":\"pref\"}");
+    const char *hmin[] = {"Content-Type: application/fhir+json", "Prefer: return=minimal", NULL};
+    lg_resp r = lg_http(&S, "PUT", "/Organization/pref", hmin,
+                        "{\"resourceType\":\"Organization\",\"id\":\"pref\",\"name\":\"M\"}");
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_eq(r.len, 0, "minimal must have no body: %s", r.body);
+    cr_assert_str_eq(r.etag, "W/\"2\"");
+    lg_resp_free(&r);
+    const char *hoo[] = {"Content-Type: application/fhir+json", "Prefer: return=OperationOutcome",
+                         NULL};
+    r = lg_http(&S, "PUT", "/Organization/pref", hoo,
+                "{\"resourceType\":\"Organization\",\"id\":\"pref\",\"name\":\"O\"}");
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(lg_str(r.json, "resourceType"), "OperationOutcome");
+    cr_assert_str_eq(r.etag, "W/\"3\"");
+    lg_resp_free(&r);
+    r = lg_http(&S, "GET", "/Organization/pref", NULL, NULL);
+    cr_assert_str_eq(lg_str(r.json, "name"), "O");
+    lg_resp_free(&r);
+}
+
+Test(crud, history_count_and_since)
+{
+    lg_put(&S, "Organization", "hist", "{\"resourceType\":\"Organization\",\"id\":\"hist\","
+                                       "\"name\":\"v1\"}");
+    lg_resp r = lg_http(&S, "GET", "/Organization/hist", NULL, NULL);
+    char since[64];
+    snprintf(since, sizeof(since), "%s", lg_at_str(r.json, "meta.lastUpdated"));
+    lg_resp_free(&r);
+    usleep(20000);
+    for(int v = 2; v <= 6; v++) {
+        char *body = lg_fmt("{\"resourceType\":\"Organization\",\"id\":\"hist\",\"name\":\"v%d\"}", v);
+        lg_put(&S, "Organization", "hist", body);
+        free(body);
+    }
+    r = lg_http(&S, "GET", "/Organization/hist/_history?_count=2", NULL, NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_eq(lg_entries(r.json), 2, "%s", r.body);
+    cr_assert_str_eq(lg_at_str(r.json, "entry.0.resource.name"), "v6");
+    const char *next = lg_link(r.json, "next");
+    cr_assert_not_null(next, "history page without next link");
+    lg_resp n = lg_http(&S, "GET", next, NULL, NULL);
+    cr_assert_eq(n.status, 200);
+    cr_assert_str_eq(lg_at_str(n.json, "entry.0.resource.name"), "v4");
+    lg_resp_free(&n);
+    lg_resp_free(&r);
+    /* _since: versions after the first one (instants are inclusive) */
+    r = lg_getf(&S, "/Organization/hist/_history?_since=%s", since);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    int e = lg_entries(r.json);
+    cr_assert(e == 5 || e == 6, "_since gave %d entries", e);
+    lg_resp_free(&r);
+    r = lg_http(&S, "GET", "/Organization/hist/_history?_since=2999-01-01T00:00:00Z", NULL, NULL);
+    cr_assert_eq(r.status, 200);
+    cr_assert_eq(lg_entries(r.json), 0);
+    lg_resp_free(&r);
+    r = lg_http(&S, "GET", "/Organization/hist/_history?_since=yesterday", NULL, NULL);
+    cr_assert_eq(r.status, 400);
+    lg_resp_free(&r);
 }

@@ -434,3 +434,67 @@ Test(sdohcc, include_and_revinclude)
     cr_assert_str_eq(lg_at_str(r.json, "entry.1.resource.resourceType"), "ServiceRequest");
     lg_resp_free(&r);
 }
+
+/* Searches see the current version only: an update moves a resource out of
+ * the old matches, a delete removes it from every search. */
+Test(search, index_follows_updates_and_deletes)
+{
+    char *body = lg_res_task("requested", "Organization/cbo-idx", NULL, NULL);
+    char *id = lg_create(&S, "Task", body);
+    free(body);
+    HITS(1, "/Task?owner=Organization/cbo-idx&status=requested");
+    body = lg_fmt("{\"resourceType\":\"Task\",\"id\":\"%s\",\"status\":\"accepted\",\"intent\":"
+                  "\"order\",\"owner\":{\"reference\":\"Organization/cbo-idx\"}}", id);
+    lg_put(&S, "Task", id, body);
+    free(body);
+    HITS(0, "/Task?owner=Organization/cbo-idx&status=requested");
+    HITS(1, "/Task?owner=Organization/cbo-idx&status=accepted");
+    /* JSON Patch re-indexes too */
+    char path[128];
+    snprintf(path, sizeof(path), "/Task/%s", id);
+    const char *h[] = {"Content-Type: application/json-patch+json", NULL};
+    lg_resp r = lg_http(&S, "PATCH", path, h,
+                        "[{\"op\":\"replace\",\"path\":\"/owner/reference\","
+                        "\"value\":\"Organization/cbo-idx2\"}]");
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    lg_resp_free(&r);
+    HITS(0, "/Task?owner=Organization/cbo-idx");
+    HITS(1, "/Task?owner=Organization/cbo-idx2");
+    r = lg_http(&S, "DELETE", path, NULL, NULL);
+    lg_resp_free(&r);
+    HITS(0, "/Task?owner=Organization/cbo-idx2");
+    HITS(0, "/Task?_id=%s", id);
+    r = lg_http(&S, "GET", "/Task?owner=Organization/cbo-idx2&_summary=count", NULL, NULL);
+    cr_assert_eq(lg_total(r.json), 0);
+    lg_resp_free(&r);
+    free(id);
+}
+
+Test(search, result_bundle_shape)
+{
+    lg_resp r = lg_http(&S, "GET", "/Patient?family=garcia&_count=1", NULL, NULL);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(lg_str(r.json, "resourceType"), "Bundle");
+    cr_assert_str_eq(lg_str(r.json, "type"), "searchset");
+    cr_assert_eq(lg_entries(r.json), 1);
+    const char *full = lg_at_str(r.json, "entry.0.fullUrl");
+    char *want = lg_fmt("%s/Patient/%s", S.base, lg_at_str(r.json, "entry.0.resource.id"));
+    cr_assert_str_eq(full, want, "fullUrl is the absolute, version-independent URL");
+    free(want);
+    const char *self = lg_link(r.json, "self");
+    cr_assert_not_null(self);
+    cr_assert_not_null(strstr(self, "family=garcia"), "self link %s lost the query", self);
+    cr_assert_not_null(lg_link(r.json, "next"), "two matches, _count=1, no next link");
+    lg_resp_free(&r);
+    /* nothing matches: an empty searchset, not 404 */
+    r = lg_http(&S, "GET", "/Patient?family=nobody-has-this-name", NULL, NULL);
+    cr_assert_eq(r.status, 200);
+    cr_assert_eq(lg_entries(r.json), 0);
+    cr_assert_null(lg_link(r.json, "next"));
+    lg_resp_free(&r);
+    /* _count=0 R4: only the total */
+    r = lg_http(&S, "GET", "/Patient?family=garcia&_count=0", NULL, NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_eq(lg_entries(r.json), 0);
+    lg_resp_free(&r);
+}
