@@ -161,3 +161,72 @@ Test(concurrency, racing_conditional_creates_make_one_resource)
     cr_assert_eq(lg_entries(r.json), 1, "%s", r.body);
     lg_resp_free(&r);
 }
+
+/* Readers racing writers: every read is one whole version (ETag agrees with
+ * meta.versionId), and a reader never sees versions go backwards. */
+static volatile int writers_done;
+static int reader_bad[THREADS], reader_reads[THREADS];
+static char reader_msg[THREADS][160];
+
+static void *blind_writer(void *arg)
+{
+    int me = (int)(long)arg;
+    for(int i = 0; i < 40; i++) {
+        char body[256];
+        snprintf(body, sizeof(body), "{\"resourceType\":\"Task\",\"id\":\"rw\",\"status\":"
+                 "\"in-progress\",\"intent\":\"order\",\"description\":\"w%d-%d\"}", me, i);
+        lg_resp r = lg_http_json(&S, "PUT", "/Task/rw", body);
+        lg_resp_free(&r);
+    }
+    return NULL;
+}
+
+static void *reader(void *arg)
+{
+    int me = (int)(long)arg;
+    long last = 0;
+    while(!__atomic_load_n(&writers_done, __ATOMIC_ACQUIRE)) {
+        lg_resp r = lg_http(&S, "GET", "/Task/rw", NULL, NULL);
+        const char *vid = lg_at_str(r.json, "meta.versionId");
+        char want[40];
+        snprintf(want, sizeof(want), "W/\"%s\"", vid ? vid : "?");
+        long v = vid ? strtol(vid, NULL, 10) : -1;
+        if(r.status != 200 || !vid || strcmp(want, r.etag) != 0 || v < last ||
+           !lg_str(r.json, "description")) {
+            if(!reader_bad[me])
+                snprintf(reader_msg[me], sizeof(reader_msg[me]), "status %ld etag %s vid %s last %ld",
+                         r.status, r.etag, vid ? vid : "-", last);
+            reader_bad[me]++;
+        }
+        last = v > last ? v : last;
+        reader_reads[me]++;
+        lg_resp_free(&r);
+    }
+    return NULL;
+}
+
+Test(concurrency, readers_see_whole_versions_in_order)
+{
+    lg_put(&S, "Task", "rw", "{\"resourceType\":\"Task\",\"id\":\"rw\",\"status\":\"requested\","
+                             "\"intent\":\"order\",\"description\":\"start\"}");
+    pthread_t w[THREADS / 2], r[THREADS / 2];
+    for(long i = 0; i < THREADS / 2; i++) {
+        pthread_create(&r[i], NULL, reader, (void *)i);
+        pthread_create(&w[i], NULL, blind_writer, (void *)i);
+    }
+    for(int i = 0; i < THREADS / 2; i++)
+        pthread_join(w[i], NULL);
+    __atomic_store_n(&writers_done, 1, __ATOMIC_RELEASE);
+    for(int i = 0; i < THREADS / 2; i++)
+        pthread_join(r[i], NULL);
+    for(int i = 0; i < THREADS / 2; i++) {
+        cr_assert_eq(reader_bad[i], 0, "reader %d: %d bad reads of %d, first: %s", i,
+                     reader_bad[i], reader_reads[i], reader_msg[i]);
+        cr_assert_gt(reader_reads[i], 0);
+    }
+    lg_resp g = lg_http(&S, "GET", "/Task/rw", NULL, NULL);
+    char want[32];
+    snprintf(want, sizeof(want), "W/\"%d\"", 1 + 40 * (THREADS / 2));
+    cr_assert_str_eq(g.etag, want, "every unconditional update is its own version");
+    lg_resp_free(&g);
+}

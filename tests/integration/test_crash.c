@@ -166,3 +166,90 @@ Test(crash, sigterm_shutdown_keeps_data, .timeout = 60)
     lg_it_cleanup(&S);
     free(id);
 }
+
+/* Transactions are atomic across a crash: after kill -9 each transaction
+ * that was sent is either wholly stored or wholly absent, and every one
+ * acknowledged with 200 is wholly stored. */
+#define TX_MAX 4000
+static int tx_sent, tx_acked[TX_MAX];
+
+static void *tx_writer(void *arg)
+{
+    (void)arg;
+    for(int i = 0; i < TX_MAX; i++) {
+        pthread_mutex_lock(&mu);
+        int done = stop;
+        if(!done)
+            tx_sent = i + 1;
+        pthread_mutex_unlock(&mu);
+        if(done)
+            break;
+        char *b = lg_fmt(
+            "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":["
+            "{\"fullUrl\":\"urn:uuid:11111111-0000-4000-8000-%012d\",\"resource\":{\"resourceType\":"
+            "\"Patient\",\"identifier\":[{\"system\":\"urn:tx\",\"value\":\"%d\"}]},\"request\":"
+            "{\"method\":\"POST\",\"url\":\"Patient\"}},"
+            "{\"fullUrl\":\"urn:uuid:22222222-0000-4000-8000-%012d\",\"resource\":{\"resourceType\":"
+            "\"ServiceRequest\",\"status\":\"active\",\"intent\":\"order\",\"identifier\":[{\"system\":"
+            "\"urn:tx\",\"value\":\"%d\"}],\"subject\":{\"reference\":\"urn:uuid:11111111-0000-4000-"
+            "8000-%012d\"}},\"request\":{\"method\":\"POST\",\"url\":\"ServiceRequest\"}},"
+            "{\"resource\":{\"resourceType\":\"Task\",\"status\":\"requested\",\"intent\":\"order\","
+            "\"identifier\":[{\"system\":\"urn:tx\",\"value\":\"%d\"}],\"focus\":{\"reference\":"
+            "\"urn:uuid:22222222-0000-4000-8000-%012d\"}},\"request\":{\"method\":\"POST\",\"url\":"
+            "\"Task\"}}]}",
+            i, i, i, i, i, i, i);
+        lg_resp r = lg_http_json(&S, "POST", "/", b);
+        free(b);
+        long st = r.status;
+        lg_resp_free(&r);
+        if(st == 200)
+            tx_acked[i] = 1;
+        if(st == 0)
+            break;
+    }
+    return NULL;
+}
+
+static int count_tx(const char *type, int i)
+{
+    lg_resp r = lg_getf(&S, "/%s?identifier=urn:tx|%d&_summary=count", type, i);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    int n = lg_total(r.json);
+    lg_resp_free(&r);
+    return n;
+}
+
+Test(crash, kill9_keeps_transactions_atomic, .timeout = 240)
+{
+    lg_it_start(&S, NULL);
+    stop = 0;
+    pthread_t t;
+    pthread_create(&t, NULL, tx_writer, NULL);
+    int so_far = 0;
+    for(int i = 0; i < 3000 && so_far < 60; i++) {
+        usleep(10000);
+        pthread_mutex_lock(&mu);
+        so_far = tx_sent;
+        pthread_mutex_unlock(&mu);
+    }
+    lg_it_stop(&S, SIGKILL);
+    pthread_mutex_lock(&mu);
+    stop = 1;
+    int sent = tx_sent;
+    pthread_mutex_unlock(&mu);
+    pthread_join(t, NULL);
+    cr_assert_geq(sent, 50, "only %d transactions sent", sent);
+    lg_it_restart(&S);
+    int whole = 0;
+    for(int i = 0; i < sent; i++) {
+        int p = count_tx("Patient", i), s = count_tx("ServiceRequest", i),
+            k = count_tx("Task", i);
+        cr_assert((p == 1 && s == 1 && k == 1) || (p == 0 && s == 0 && k == 0),
+                  "transaction %d half stored: Patient %d, ServiceRequest %d, Task %d", i, p, s, k);
+        if(tx_acked[i])
+            cr_assert_eq(p, 1, "acknowledged transaction %d lost", i);
+        whole += p;
+    }
+    cr_assert_geq(whole, sent - 1, "more than the in-flight transaction is missing");
+    lg_it_cleanup(&S);
+}
