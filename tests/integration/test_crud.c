@@ -565,3 +565,43 @@ Test(crud, history_count_and_since)
     cr_assert_eq(r.status, 400);
     lg_resp_free(&r);
 }
+
+Test(crud, conditional_forms_reject_bad_input)
+{
+    /* If-None-Exist is a search: a parameter the type lacks is an error,
+     * never an unconditional create */
+    const char *h[] = {"Content-Type: application/fhir+json", "If-None-Exist: nonsense=1", NULL};
+    lg_resp r = lg_http(&S, "POST", "/Patient", h, "{\"resourceType\":\"Patient\"}");
+    cr_assert_eq(r.status, 400, "%ld %s", r.status, r.body);
+    cr_assert_str_eq(lg_str(r.json, "resourceType"), "OperationOutcome");
+    lg_resp_free(&r);
+    /* conditional update whose body id names a different resource than the
+     * one matched (R4 http.html#cond-update: 400) */
+    char *body = lg_res_patient("urn:cu2", "X", NULL, NULL, NULL, NULL);
+    char *id = lg_create(&S, "Patient", body);
+    free(body);
+    r = lg_http_json(&S, "PUT", "/Patient?identifier=urn:cu2|X",
+                     "{\"resourceType\":\"Patient\",\"id\":\"someone-else\",\"identifier\":"
+                     "[{\"system\":\"urn:cu2\",\"value\":\"X\"}]}");
+    cr_assert_eq(r.status, 400, "%ld %s", r.status, r.body);
+    lg_resp_free(&r);
+    r = lg_getf(&S, "/Patient/%s", id);
+    cr_assert_str_eq(r.etag, "W/\"1\"", "the refused update changed the resource");
+    lg_resp_free(&r);
+    /* the matching id in the body is fine */
+    char *ok = lg_fmt("{\"resourceType\":\"Patient\",\"id\":\"%s\",\"identifier\":[{\"system\":"
+                      "\"urn:cu2\",\"value\":\"X\"}],\"active\":true}", id);
+    r = lg_http_json(&S, "PUT", "/Patient?identifier=urn:cu2|X", ok);
+    cr_assert_eq(r.status, 200, "%ld %s", r.status, r.body);
+    cr_assert_str_eq(r.etag, "W/\"2\"");
+    lg_resp_free(&r);
+    /* version ids are numbers here; anything else names no version */
+    r = lg_getf(&S, "/Patient/%s/_history/abc", id);
+    cr_assert(r.status == 404 || r.status == 400, "%ld", r.status);
+    lg_resp_free(&r);
+    r = lg_getf(&S, "/Patient/%s/_history/0", id);
+    cr_assert(r.status == 404 || r.status == 400, "%ld", r.status);
+    lg_resp_free(&r);
+    free(ok);
+    free(id);
+}

@@ -498,3 +498,28 @@ Test(search, result_bundle_shape)
     cr_assert_eq(lg_entries(r.json), 0);
     lg_resp_free(&r);
 }
+
+/* R4 search.html#reference: [type]/[id], [id] with a :[type] modifier, and an
+ * absolute URL on this server's base all name the same target. */
+Test(search, reference_forms_and_encoding)
+{
+    HITS(1, "/Task?owner=Organization/cbo-17");
+    HITS(1, "/Task?owner:Organization=cbo-17");
+    {
+        /* SHOULD-level in R4: an absolute reference on our own base is local */
+        char p[512];
+        snprintf(p, sizeof(p), "/Task?owner=%s/Organization/cbo-17", S.base);
+        int n = hits(p);
+        cr_expect_eq(n, 1, "%s matched %d", p, n);
+    }
+    HITS(0, "/Task?owner:Patient=cbo-17");
+    HITS(1, "/Patient?_id=%s,does-not-exist,%s", pat, pat); /* a set, not a list */
+    HITS(1, "/Patient?_id=%s,does-not-exist", pat);
+    /* percent-encoded UTF-8, a space, and the accent-insensitive match */
+    HITS(1, "/Patient?family=Garc%%C3%%ADa%%20L");
+    HITS(1, "/Patient?family:exact=Garc%%C3%%ADa%%20L%%C3%%B3pez");
+    HITS(0, "/Patient?family:exact=Garcia%%20Lopez");
+    HITS(1, "/Patient?given:exact=Mar%%C3%%ADa");
+    /* a conditional read by identifier through a percent-encoded '|' */
+    HITS(1, "/Patient?identifier=urn%%3Amrn%%7CS-1");
+}
