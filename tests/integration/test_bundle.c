@@ -98,7 +98,8 @@ Test(bundle, failing_transaction_stores_nothing)
     cr_assert_eq(lg_entries(r.json), 0, "rolled back Patient is visible");
     lg_resp_free(&r);
     r = lg_http(&S, "GET", "/Task?owner=Organization/cbo-17&_summary=count", NULL, NULL);
-    int before = cJSON_GetObjectItem(r.json, "total")->valueint;
+    int before = lg_total(r.json);
+    cr_assert_geq(before, 0, "%s", r.body);
     lg_resp_free(&r);
     const char *invalid = ",{\"resource\":{\"resourceType\":\"Task\"},\"request\":{\"method\":"
                           "\"POST\",\"url\":\"Patient\"}}";
@@ -108,7 +109,7 @@ Test(bundle, failing_transaction_stores_nothing)
     cr_assert_not_null(strstr(lg_diag(r.json), "entry[3]"), "%s", lg_diag(r.json));
     lg_resp_free(&r);
     r = lg_http(&S, "GET", "/Task?owner=Organization/cbo-17&_summary=count", NULL, NULL);
-    cr_assert_eq(cJSON_GetObjectItem(r.json, "total")->valueint, before);
+    cr_assert_eq(lg_total(r.json), before);
     lg_resp_free(&r);
 }
 
@@ -128,7 +129,8 @@ Test(bundle, batch_reports_each_entry)
     const char *want[] = {"201", "400", "200", "404"};
     for(int i = 0; i < 4; i++) {
         cJSON *resp = cJSON_GetObjectItem(entry(r.json, i), "response");
-        cr_assert(strncmp(lg_str(resp, "status"), want[i], 3) == 0, "entry %d: %s", i,
+        const char *st = lg_str(resp, "status");
+        cr_assert(st && strncmp(st, want[i], 3) == 0, "entry %d: %s", i,
                   lg_str(resp, "status"));
     }
     cJSON *outcome = cJSON_GetObjectItem(cJSON_GetObjectItem(entry(r.json, 1), "response"),

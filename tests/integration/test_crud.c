@@ -19,7 +19,9 @@ static const char *PAT = "{\"resourceType\":\"Patient\",\"id\":\"client-id\",\"i
 
 static char *created_id(lg_resp *r)
 {
-    return strdup(lg_str(r->json, "id"));
+    const char *id = lg_str(r->json, "id");
+    cr_assert_not_null(id, "no id in %s", r->body);
+    return strdup(id);
 }
 
 Test(crud, create_sets_id_meta_and_headers)
@@ -194,6 +196,7 @@ Test(crud, json_patch_changes_task_status)
     lg_resp c = lg_http_json(&S, "POST", "/Task",
                              "{\"resourceType\":\"Task\",\"status\":\"requested\",\"intent\":"
                              "\"order\",\"owner\":{\"reference\":\"Organization/cbo-17\"}}");
+    cr_assert_eq(c.status, 201, "%s", c.body);
     char path[200];
     snprintf(path, sizeof(path), "/Task/%s", lg_str(c.json, "id"));
     const char *h[] = {"Content-Type: application/json-patch+json", NULL};
@@ -230,6 +233,7 @@ Test(crud, if_none_match_gives_304)
     lg_resp c = lg_http_json(&S, "POST", "/Goal", "{\"resourceType\":\"Goal\",\"lifecycleStatus\":"
                              "\"active\",\"description\":{\"text\":\"housing\"},\"subject\":"
                              "{\"reference\":\"Patient/p\"}}");
+    cr_assert_eq(c.status, 201, "%s", c.body);
     char path[200];
     snprintf(path, sizeof(path), "/Goal/%s", lg_str(c.json, "id"));
     const char *h[] = {"If-None-Match: W/\"1\"", NULL};

@@ -14,7 +14,7 @@ static cJSON *find_type(cJSON *rest, const char *type)
 {
     cJSON *r;
     cJSON_ArrayForEach(r, cJSON_GetObjectItem(rest, "resource"))
-        if(strcmp(lg_str(r, "type"), type) == 0)
+        if(lg_str(r, "type") && strcmp(lg_str(r, "type"), type) == 0)
             return r;
     return NULL;
 }
