@@ -609,3 +609,29 @@ Test(crud, conditional_forms_reject_bad_input)
     free(ok);
     free(id);
 }
+
+Test(crud, unicode_and_escapes_round_trip)
+{
+    /* non-BMP characters, escaped and raw, control-character escapes and a
+     * solidus escape must come back as the same strings */
+    const char *body = "{\"resourceType\":\"Patient\",\"name\":[{\"family\":\"\\u00d6zt\\u00fcrk\","
+                       "\"given\":[\"\xf0\x9f\x98\x80\",\"\\ud83d\\ude00\",\"tab\\there\","
+                       "\"a\\/b \\\"q\\\" \\\\\"]}]}";
+    lg_resp r = lg_http_json(&S, "POST", "/Patient", body);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    char *id = created_id(&r);
+    lg_resp_free(&r);
+    r = lg_getf(&S, "/Patient/%s", id);
+    cr_assert_str_eq(lg_at_str(r.json, "name.0.family"), "\xc3\x96zt\xc3\xbcrk");
+    cr_assert_str_eq(lg_at_str(r.json, "name.0.given.0"), "\xf0\x9f\x98\x80");
+    cr_assert_str_eq(lg_at_str(r.json, "name.0.given.1"), "\xf0\x9f\x98\x80");
+    cr_assert_str_eq(lg_at_str(r.json, "name.0.given.2"), "tab\there");
+    cr_assert_str_eq(lg_at_str(r.json, "name.0.given.3"), "a/b \"q\" \\");
+    lg_resp_free(&r);
+    free(id);
+    /* a lone surrogate is not Unicode */
+    r = lg_http_json(&S, "POST", "/Patient",
+                     "{\"resourceType\":\"Patient\",\"name\":[{\"family\":\"\\ud800x\"}]}");
+    cr_assert_eq(r.status, 400, "%ld %s", r.status, r.body);
+    lg_resp_free(&r);
+}

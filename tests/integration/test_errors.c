@@ -303,3 +303,104 @@ Test(errors, broken_http_does_not_wedge_the_server)
     cr_assert_eq(strncmp(out, "HTTP/1.1 200", 12), 0, "%.200s", out);
     still_alive();
 }
+
+Test(errors, pipelined_requests_on_one_connection)
+{
+    /* two requests in one write: both are answered, in order */
+    const char *two = "GET /Patient/nope-1 HTTP/1.1\r\nHost: x\r\n\r\n"
+                      "GET /metadata HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    char out[1 << 17];
+    raw_exchange(two, strlen(two), out, sizeof(out));
+    cr_assert_eq(strncmp(out, "HTTP/1.1 404", 12), 0, "%.200s", out);
+    const char *second = strstr(out + 12, "HTTP/1.1 ");
+    cr_assert_not_null(second, "second pipelined request not answered");
+    cr_assert_eq(strncmp(second, "HTTP/1.1 200", 12), 0, "%.200s", second);
+    still_alive();
+}
+
+Test(errors, oversized_counts_are_bounded)
+{
+    lg_resp r = lg_http(&S, "GET", "/Patient?_count=100000000", NULL, NULL);
+    cr_assert(r.status == 200 || r.status == 400, "%ld %s", r.status, r.body);
+    lg_resp_free(&r);
+    r = lg_http(&S, "GET", "/Patient?_count=-1", NULL, NULL);
+    expect_oo(&r, 400);
+    /* a transaction with far more entries than any limit: refused whole */
+    size_t n = 20000;
+    size_t cap = n * 80 + 128;
+    char *b = malloc(cap);
+    cr_assert_not_null(b);
+    size_t k = (size_t)snprintf(b, cap, "{\"resourceType\":\"Bundle\",\"type\":\"transaction\","
+                                        "\"entry\":[");
+    for(size_t i = 0; i < n; i++)
+        k += (size_t)snprintf(b + k, cap - k, "%s{\"request\":{\"method\":\"GET\",\"url\":"
+                              "\"Patient/x%zu\"}}", i ? "," : "", i);
+    snprintf(b + k, cap - k, "]}");
+    r = lg_http_json(&S, "POST", "/", b);
+    free(b);
+    /* over --max-body (64 KiB here) or over the entry limit */
+    cr_assert(r.status == 413 || r.status == 400, "%ld", r.status);
+    lg_resp_free(&r);
+    still_alive();
+}
+
+/* Configured limits (--max-entries, --max-count, --default-count). */
+static lg_server L;
+static void limits_up(void)
+{
+    const char *extra[] = {"--max-entries", "5", "--max-count", "7", "--default-count", "3", NULL};
+    lg_it_start(&L, extra);
+}
+static void limits_down(void) { lg_it_cleanup(&L); }
+TestSuite(limits, .init = limits_up, .fini = limits_down, .timeout = 60);
+
+static char *batch_of(int n)
+{
+    char *b = lg_fmt("{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"entry\":[");
+    for(int i = 0; i < n; i++) {
+        char *nb = lg_fmt("%s%s{\"resource\":{\"resourceType\":\"Organization\",\"name\":\"L%d\"},"
+                          "\"request\":{\"method\":\"POST\",\"url\":\"Organization\"}}",
+                          b, i ? "," : "", i);
+        free(b);
+        b = nb;
+    }
+    char *nb = lg_fmt("%s]}", b);
+    free(b);
+    return nb;
+}
+
+Test(limits, bundle_entries_and_page_sizes)
+{
+    char *b = batch_of(6);
+    lg_resp r = lg_http_json(&L, "POST", "/", b);
+    free(b);
+    cr_assert(r.status == 413 || r.status == 400, "6 entries over --max-entries 5: %ld", r.status);
+    cr_assert_str_eq(lg_str(r.json, "resourceType"), "OperationOutcome");
+    lg_resp_free(&r);
+    r = lg_http(&L, "GET", "/Organization?_summary=count", NULL, NULL);
+    cr_assert_eq(lg_total(r.json), 0, "a refused batch stored entries");
+    lg_resp_free(&r);
+    for(int k = 0; k < 2; k++) {
+        b = batch_of(5);
+        r = lg_http_json(&L, "POST", "/", b);
+        free(b);
+        cr_assert_eq(r.status, 200, "%s", r.body);
+        lg_resp_free(&r);
+    }
+    r = lg_http(&L, "GET", "/Organization", NULL, NULL);
+    cr_assert_eq(r.status, 200);
+    cr_assert_eq(lg_entries(r.json), 3, "--default-count 3");
+    cr_assert_not_null(lg_link(r.json, "next"));
+    lg_resp_free(&r);
+    r = lg_http(&L, "GET", "/Organization?_count=100", NULL, NULL);
+    cr_assert_eq(r.status, 200, "a large _count is clamped, not refused: %s", r.body);
+    cr_assert_eq(lg_entries(r.json), 7, "--max-count 7");
+    const char *next = lg_link(r.json, "next");
+    cr_assert_not_null(next);
+    lg_resp n = lg_http(&L, "GET", next, NULL, NULL);
+    cr_assert_eq(n.status, 200);
+    cr_assert_eq(lg_entries(n.json), 3);
+    cr_assert_null(lg_link(n.json, "next"));
+    lg_resp_free(&n);
+    lg_resp_free(&r);
+}
