@@ -253,3 +253,31 @@ Test(crash, kill9_keeps_transactions_atomic, .timeout = 240)
     cr_assert_geq(whole, sent - 1, "more than the in-flight transaction is missing");
     lg_it_cleanup(&S);
 }
+
+/* SIGTERM while writes are in flight: the server finishes what it accepted,
+ * exits 0, and everything it acknowledged is there after a restart. */
+Test(crash, sigterm_under_load_is_graceful, .timeout = 120)
+{
+    acked = calloc(MAXACK, sizeof(*acked));
+    cr_assert_not_null(acked);
+    nacked = 0;
+    stop = 0;
+    lg_it_start(&S, NULL);
+    pthread_t t[WRITERS];
+    for(long i = 0; i < WRITERS; i++)
+        pthread_create(&t[i], NULL, writer, (void *)i);
+    for(int i = 0; i < 3000 && acked_count() < 150; i++)
+        usleep(10000);
+    lg_it_stop(&S, SIGTERM); /* asserts exit status 0 within 10 s */
+    pthread_mutex_lock(&mu);
+    stop = 1;
+    pthread_mutex_unlock(&mu);
+    for(int i = 0; i < WRITERS; i++)
+        pthread_join(t[i], NULL);
+    int n = acked_count();
+    cr_assert_geq(n, 150);
+    lg_it_restart(&S);
+    check_acked(n);
+    lg_it_cleanup(&S);
+    free(acked);
+}
