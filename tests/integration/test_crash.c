@@ -12,6 +12,8 @@
 #include "lg_it.h"
 
 static lg_server S;
+/* Tests start their own servers; this only tidies up after a failed one. */
+static void down(void) { lg_it_cleanup(&S); }
 
 #define WRITERS 3
 #define MAXACK 50000
@@ -87,7 +89,7 @@ static void check_acked(int n)
     }
 }
 
-Test(crash, kill9_loses_no_acknowledged_write, .timeout = 240)
+Test(crash, kill9_loses_no_acknowledged_write, .timeout = 240, .fini = down)
 {
     acked = calloc(MAXACK, sizeof(*acked));
     cr_assert_not_null(acked);
@@ -138,7 +140,7 @@ Test(crash, kill9_loses_no_acknowledged_write, .timeout = 240)
     free(acked);
 }
 
-Test(crash, sigterm_shutdown_keeps_data, .timeout = 60)
+Test(crash, sigterm_shutdown_keeps_data, .timeout = 60, .fini = down)
 {
     lg_it_start(&S, NULL);
     char *body = lg_res_patient("urn:term", "T-1", "Term", NULL, NULL, NULL);
@@ -219,7 +221,7 @@ static int count_tx(const char *type, int i)
     return n;
 }
 
-Test(crash, kill9_keeps_transactions_atomic, .timeout = 240)
+Test(crash, kill9_keeps_transactions_atomic, .timeout = 240, .fini = down)
 {
     lg_it_start(&S, NULL);
     stop = 0;
@@ -256,7 +258,7 @@ Test(crash, kill9_keeps_transactions_atomic, .timeout = 240)
 
 /* SIGTERM while writes are in flight: the server finishes what it accepted,
  * exits 0, and everything it acknowledged is there after a restart. */
-Test(crash, sigterm_under_load_is_graceful, .timeout = 120)
+Test(crash, sigterm_under_load_is_graceful, .timeout = 120, .fini = down)
 {
     acked = calloc(MAXACK, sizeof(*acked));
     cr_assert_not_null(acked);

@@ -152,6 +152,8 @@ static int stop_quietly(lg_server *s, int sig)
         wst = -1;
     }
     s->pid = 0;
+    if(wst == -1 || (sig == SIGTERM && !(WIFEXITED(wst) && WEXITSTATUS(wst) == 0)))
+        s->unclean = 1;
     return wst;
 }
 
@@ -188,8 +190,7 @@ void lg_it_cleanup(lg_server *s)
     if(s->dir[0])
         nftw(s->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
     /* Keep the log of an unclean shutdown: it holds the sanitizer report. */
-    int clean = wst != -1 && WIFEXITED(wst) && WEXITSTATUS(wst) == 0;
-    if(s->log[0] && clean)
+    if(s->log[0] && !s->unclean)
         remove(s->log);
     check_stopped(s, SIGTERM, wst);
 }

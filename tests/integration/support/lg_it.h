@@ -22,6 +22,7 @@ typedef struct lg_server {
     char log[160];      /* the server's stdout+stderr */
     char base[64];      /* http://127.0.0.1:PORT */
     const char *extra[LG_IT_MAX_EXTRA + 1]; /* borrowed; must outlive the server */
+    int unclean;        /* a stop went wrong: lg_it_cleanup keeps the log */
 } lg_server;
 
 typedef struct lg_resp {
