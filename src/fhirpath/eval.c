@@ -1817,7 +1817,7 @@ static void arith(ev *e, const char *op, val *x, val *y, coll *out)
         return;
     }
     if(x->k == V_QTY && y->k == V_QTY && (o == '*' || o == '/')) {
-        double fx, fy;
+        double fx = 1, fy = 1;
         const char *dx = unit_base(x->s, &fx), *dy = unit_base(y->s, &fy);
         if(!dx || !dy || (o == '/' && y->d == 0))
             return;

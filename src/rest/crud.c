@@ -107,6 +107,10 @@ static int set_at(cJSON *obj, const char *key, cJSON *val, int pos)
     if(!val)
         return -1;
     cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
+    /* A detached item may still carry its old key; it is ours to free. */
+    if(!(val->type & cJSON_StringIsConst))
+        cJSON_free(val->string);
+    val->type &= ~cJSON_StringIsConst;
     val->string = strdup(key);
     if(!val->string) {
         cJSON_Delete(val);

@@ -134,6 +134,42 @@ static lg_status parse_cursor(const char *v, lg_query *q)
     return LG_OK;
 }
 
+/* A reference to one of our own resources may arrive absolute
+ * ("http://host/fhir/Organization/x"); the store indexes it as the local
+ * "Organization/x", so strip our base from each comma-separated value.
+ * Returns a malloc'd value the caller frees, or NULL when nothing changes
+ * (or on out-of-memory, when the caller keeps the original). */
+static char *strip_own_base(const lg_ctx *c, const char *type, const char *name, const char *v)
+{
+    const char *base = c->req->base;
+    size_t blen = base ? strlen(base) : 0;
+    char code[128];
+    size_t n = strcspn(name, ":.");
+    if(!blen || n >= sizeof(code) || !strstr(v, base))
+        return NULL;
+    memcpy(code, name, n);
+    code[n] = 0;
+    const lg_search_param *sp = lg_defs_param(c->rest->defs, type, code);
+    if(!sp || sp->type != LG_SP_REFERENCE)
+        return NULL;
+    char *out = malloc(strlen(v) + 1), *o = out;
+    if(!out)
+        return NULL;
+    for(const char *p = v; *p;) {
+        if(strncmp(p, base, blen) == 0 && p[blen] == '/')
+            p += blen + 1;
+        while(*p && *p != ',') {
+            if(*p == '\\' && p[1])
+                *o++ = *p++;
+            *o++ = *p++;
+        }
+        if(*p == ',')
+            *o++ = *p++;
+    }
+    *o = 0;
+    return out;
+}
+
 /* Build a search from query-string and form parameters. Replies on error. */
 static lg_status build_search(lg_ctx *c, const char *type, const lg_params *ps, search_req *s,
                               int conditional)
@@ -193,7 +229,9 @@ static lg_status build_search(lg_ctx *c, const char *type, const lg_params *ps, 
                                "Only JSON is supported (_format=%s)", v);
         } else {
             size_t before = c->issues.count;
-            st = lg_query_add_param(c->rest->defs, &s->q, n, v, &c->issues);
+            char *local = strip_own_base(c, type, n, v);
+            st = lg_query_add_param(c->rest->defs, &s->q, n, local ? local : v, &c->issues);
+            free(local);
             if(st == LG_EINVAL && s->lenient) {
                 for(size_t k = before; k < c->issues.count; k++)
                     c->issues.items[k].severity = LG_SEV_WARNING;
@@ -455,7 +493,8 @@ lg_status lg_do_search(lg_ctx *c, const char *type, const char *query, const cha
         st = LG_ENOMEM;
         goto out;
     }
-    memcpy(all.items, qp.items, qp.count * sizeof(*all.items));
+    if(qp.count)
+        memcpy(all.items, qp.items, qp.count * sizeof(*all.items));
     if(fp.count)
         memcpy(all.items + qp.count, fp.items, fp.count * sizeof(*all.items));
     if((st = build_search(c, type, &all, &s, 0)))
