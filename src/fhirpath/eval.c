@@ -309,6 +309,7 @@ static void coerce(val *x, const val *y)
  * months are their own dimensions: they do not convert to 'a' or 'mo'. */
 static const char *unit_base(const char *u, double *factor)
 {
+    *factor = 1; /* defined on every path: callers multiply by it */
     static const struct { const char *u, *dim; double f; } units[] = {
         {"kg", "g", 1e3}, {"g", "g", 1}, {"mg", "g", 1e-3}, {"ug", "g", 1e-6}, {"ng", "g", 1e-9},
         {"km", "m", 1e3}, {"m", "m", 1}, {"cm", "m", 1e-2}, {"mm", "m", 1e-3}, {"um", "m", 1e-6},
@@ -339,7 +340,7 @@ static int qty_align(const val *x, const val *y, double *a, double *b, int equiv
     *b = y->d;
     if(!strcmp(x->s, y->s))
         return 0;
-    double fx, fy;
+    double fx = 1, fy = 1;
     const char *dx = unit_base(x->s, &fx), *dy = unit_base(y->s, &fy);
     if(!dx || !dy)
         return -1;
