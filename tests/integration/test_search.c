@@ -276,7 +276,7 @@ Test(search, paging_is_stable_while_resources_arrive)
         }
         /* resources created during this pass exist before the next pass */
         for(int k = 0; k < nduring; k++)
-            snprintf(before[nbefore++], 72, "%s", during[k]);
+            snprintf(before[nbefore++], 72, "%.71s", during[k]);
         nduring = 0;
     }
 }
