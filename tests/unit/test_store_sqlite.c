@@ -1164,8 +1164,10 @@ Test(store, concurrent_open_of_a_new_store)
     lg_store_close(s);
 }
 
-/* 1000 sequential begin / put (3 KB, 15 index rows) / commit cycles. */
-Test(store, write_speed, .timeout = 120)
+/* 1000 durable begin / put (3 KB, 15 index rows) / commit cycles, half of
+ * them updates: every index row of a replaced version is gone (speed is
+ * measured by scripts/bench, not here). */
+Test(store, many_sequential_commits_keep_index_exact, .timeout = 120)
 {
     char json[3200];
     memset(json, 'x', sizeof(json) - 1);
@@ -1184,7 +1186,6 @@ Test(store, write_speed, .timeout = 120)
             ix_add(&ix, "birthdate", LG_SP_DATE, NULL, NULL, NULL, k * 1000, k * 1000 + 999);
     }
     const int N = 1000;
-    int64_t t0 = lg_time_mono_us();
     for(int i = 0; i < N; i++) {
         char id[16];
         snprintf(id, sizeof(id), "b%d", i % 500); /* half creates, half updates */
@@ -1199,13 +1200,7 @@ Test(store, write_speed, .timeout = 120)
         cr_assert_eq(lg_store_put(st, &w, &seq), LG_OK);
         cr_assert_eq(lg_store_commit(st), LG_OK);
     }
-    int64_t us = lg_time_mono_us() - t0;
     ix_clear(&ix);
-    cr_log_warn("store write speed: %d begin/put/commit in %.1f ms (%.3f ms each)", N,
-                us / 1000.0, us / 1000.0 / N);
-    printf("store write speed: %d begin/put/commit in %.1f ms (%.3f ms each)\n", N, us / 1000.0,
-           us / 1000.0 / N);
-    cr_expect_lt(us / N, 10000, "a durable write should take single-digit ms");
     lg_query q = q_new("Patient");
     q_value(q_param(&q, "identifier", LG_SP_TOKEN, LG_MOD_NONE), "http://sys", "value-3", NULL);
     int64_t n = 0;
