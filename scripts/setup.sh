@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(build-essential cmake pkg-config libevent-dev libcjson-dev libsqlite3-dev
-      libcurl4-openssl-dev libssl-dev libxml2-dev libcriterion-dev wrk nodejs npm)
+      libcurl4-openssl-dev libssl-dev libxml2-dev libpcre2-dev libcriterion-dev wrk nodejs npm)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -34,12 +34,52 @@ typedef struct lg_resource_def {
     size_t nparams;
 } lg_resource_def;
 
+/* ---- element tables compiled from the R4 StructureDefinition snapshots ----
+ * Validation walks these instead of the JSON definitions. Everything is owned
+ * by the lg_defs and read-only once loaded, so any thread may walk it. */
+typedef enum lg_type_kind {
+    LG_TYPE_PRIMITIVE, /* boolean, string, date, ... */
+    LG_TYPE_COMPLEX,   /* HumanName, Reference, Extension, ... */
+    LG_TYPE_RESOURCE,  /* Patient, ...; also the abstract Resource/DomainResource */
+    LG_TYPE_BACKBONE,  /* an inline element with children: "Patient.contact" */
+} lg_type_kind;
+
+/* How a primitive is written in JSON (R4 json.html#primitive). */
+typedef enum lg_json_kind {
+    LG_JSON_KIND_STRING, LG_JSON_KIND_BOOL, LG_JSON_KIND_DECIMAL, LG_JSON_KIND_INTEGER,
+} lg_json_kind;
+
+typedef struct lg_type_def lg_type_def;
+
+typedef struct lg_elem_def {
+    char *name;                /* JSON name; for "value[x]" just "value" */
+    int choice;                /* 1: the JSON name is name + a type suffix */
+    unsigned min, max;         /* max is UINT_MAX for "*" */
+    const lg_type_def **types; /* allowed types, in definition order */
+    size_t ntypes;
+    const lg_type_def *body;   /* inline children (backbone or contentReference), else NULL */
+} lg_elem_def;
+
+struct lg_type_def {
+    char *name;                /* "Patient", "HumanName", "string", or "Patient.contact" */
+    lg_type_kind kind;
+    int abstract;              /* Resource, DomainResource: the JSON names the real type */
+    lg_elem_def *elems;
+    size_t nelems;
+    /* primitives only */
+    lg_json_kind json;
+    void *regex;               /* compiled spec regex (pcre2_code), or NULL */
+    long long min_int;         /* integer range (integer, positiveInt, unsignedInt) */
+};
+
 typedef struct lg_defs {
     lg_resource_def *types;     /* the served types, in configuration order */
     size_t ntypes;
     char *fhir_version;         /* "4.0.1" */
     char **all_types;           /* every R4 resource type name known (for 404 vs 400) */
     size_t nall_types;
+    lg_type_def **structs;      /* every R4 type and backbone element, sorted by name */
+    size_t nstructs;
 } lg_defs;
 
 /* The default served set: the SDOH Clinical Care coordination platform's
@@ -57,6 +97,13 @@ void lg_defs_free(lg_defs *d);
 /* Look-ups; NULL when absent. Returned pointers live as long as d. */
 const lg_resource_def *lg_defs_type(const lg_defs *d, const char *type);
 const lg_search_param *lg_defs_param(const lg_defs *d, const char *type, const char *code);
+/* The compiled definition of a type or backbone path ("Patient",
+ * "HumanName", "Patient.contact"), or NULL. */
+const lg_type_def *lg_defs_struct(const lg_defs *d, const char *name);
+/* The element of t whose JSON name is key ("valueQuantity" finds value[x]);
+ * *type receives the type the name selects for a choice, else NULL. */
+const lg_elem_def *lg_defs_elem(const lg_type_def *t, const char *key, const lg_type_def **type);
+
 /* 1 if name is any R4 resource type (served or not). */
 int lg_defs_is_resource_type(const lg_defs *d, const char *name);
 

@@ -21,6 +21,7 @@
 #include <cjson/cJSON.h>
 
 #include "loopgate/fhirpath.h"
+#include "defs/structure.h"
 
 /* The largest definitions file (profiles-resources.json) is ~35 MB. */
 #define DEFS_MAX_FILE (128u * 1024 * 1024)
@@ -446,7 +447,7 @@ static lg_status load_params(lg_defs *d, const cJSON *bundle, lg_issues *issues)
 lg_status lg_defs_load(const char *dir, const char *const *types, lg_defs **out,
                        lg_issues *issues)
 {
-    cJSON *profiles = NULL, *params = NULL;
+    cJSON *profiles = NULL, *params = NULL, *datatypes = NULL;
     lg_defs *d = NULL;
     lg_status st = LG_ENOMEM;
     size_t n = 0;
@@ -469,8 +470,14 @@ lg_status lg_defs_load(const char *dir, const char *const *types, lg_defs **out,
         goto fail;
     if((st = collect_types(d, profiles)))
         goto fail;
+    if((st = parse_bundle(dir, "profiles-types.json", &datatypes, issues)))
+        goto fail;
+    const cJSON *sds[] = {datatypes, profiles};
+    if((st = lg_structs_build(d, sds, 2, issues)))
+        goto fail;
     cJSON_Delete(profiles);
-    profiles = NULL;
+    cJSON_Delete(datatypes);
+    profiles = datatypes = NULL;
     if(!d->fhir_version && !(d->fhir_version = strdup("4.0.1"))) {
         st = LG_ENOMEM;
         goto fail;
@@ -504,6 +511,7 @@ lg_status lg_defs_load(const char *dir, const char *const *types, lg_defs **out,
     st = LG_OK;
 fail:
     cJSON_Delete(profiles);
+    cJSON_Delete(datatypes);
     cJSON_Delete(params);
     lg_defs_free(d);
     return st;
@@ -523,6 +531,7 @@ void lg_defs_free(lg_defs *d)
     for(size_t i = 0; i < d->nall_types; i++)
         free(d->all_types[i]);
     free(d->all_types);
+    lg_structs_free(d);
     free(d->fhir_version);
     free(d);
 }

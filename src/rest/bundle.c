@@ -375,7 +375,7 @@ lg_status lg_do_bundle(lg_ctx *c)
     size_t n = 0;
     urn_map m = {0};
     int txn = 0, began = 0;
-    lg_status st = lg_parse_resource_body(c, "Bundle", &bundle);
+    lg_status st = lg_parse_body_object(c, "Bundle", &bundle);
     if(st)
         return st;
     const char *type = str_member(bundle, "type");

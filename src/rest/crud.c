@@ -14,6 +14,7 @@
 #include "loopgate/json.h"
 #include "loopgate/patch.h"
 #include "loopgate/time.h"
+#include "loopgate/validate.h"
 #include "internal.h"
 
 /* lastUpdated must never go backwards in write order, or _lastUpdated
@@ -64,7 +65,7 @@ static lg_status finish(lg_ctx *c, lg_status st)
     return lg_txn_commit(c);
 }
 
-lg_status lg_parse_resource_body(lg_ctx *c, const char *type, cJSON **out)
+lg_status lg_parse_body_object(lg_ctx *c, const char *type, cJSON **out)
 {
     *out = NULL;
     if(!c->req->body_len)
@@ -96,6 +97,22 @@ lg_status lg_parse_resource_body(lg_ctx *c, const char *type, cJSON **out)
     if(id && (!cJSON_IsString(id) || !lg_valid_id(id->valuestring))) {
         cJSON_Delete(res);
         return lg_fail(c, LG_EINVAL, "invalid", "id", "Resource id is not a valid FHIR id");
+    }
+    *out = res;
+    return LG_OK;
+}
+
+/* Validation runs here, before the store's write lock is taken, so a slow
+ * check of one client's body never holds up everyone else's writes. */
+lg_status lg_parse_resource_body(lg_ctx *c, const char *type, cJSON **out)
+{
+    cJSON *res = NULL;
+    lg_status st = lg_parse_body_object(c, type, &res);
+    if(st)
+        return st;
+    if((st = lg_validate_resource(c->rest->defs, res, &c->issues))) {
+        cJSON_Delete(res);
+        return lg_fail_issues(c, st);
     }
     *out = res;
     return LG_OK;
@@ -544,6 +561,11 @@ static lg_status patch_in_txn(lg_ctx *c, const char *type, const char *id_in, co
        !cJSON_IsString(pid) || strcmp(pid->valuestring, id) != 0) {
         st = lg_fail(c, LG_EUNPROCESSABLE, "processing", NULL,
                      "A patch must not change resourceType or id");
+        goto out;
+    }
+    /* R4 http.html#patch: a patch whose result is not a valid resource is 422. */
+    if(lg_validate_resource(c->rest->defs, patched, &c->issues)) {
+        st = lg_fail_issues(c, LG_EUNPROCESSABLE);
         goto out;
     }
     if((st = lg_write_version(c, type, id, patched, cur.version, "PATCH", &r)))

@@ -61,6 +61,13 @@ void lg_set_version_headers(lg_ctx *c, const lg_resource *r, int with_location);
 
 /* Body checks shared by create/update: a JSON object whose resourceType is
  * type. On success *out is the tree (caller frees). */
+/* Parse the request body as a resource of type (object, resourceType, id
+ * syntax). lg_parse_resource_body also validates it against the base
+ * definitions; the base-URL batch/transaction handler uses the plain form
+ * because each entry is validated as it is processed (a bad batch entry
+ * fails alone). On success *out is the caller's to cJSON_Delete; on error
+ * the reply is already set. */
+lg_status lg_parse_body_object(lg_ctx *c, const char *type, cJSON **out);
 lg_status lg_parse_resource_body(lg_ctx *c, const char *type, cJSON **out);
 
 /* Write pipeline. All require an open write transaction (lg_txn_begin). */

@@ -455,6 +455,17 @@ Test(crud, r4_examples_round_trip, .timeout = 240)
         char path[600];
         snprintf(path, sizeof(path), "/%s/%s", type, id);
         lg_resp r = lg_http_json(&S, "PUT", path, text);
+        /* The one official example that breaks a base rule (nested items
+         * without linkId, Questionnaire.item.linkId 1..1) is refused. */
+        if(!strcmp(name, "Questionnaire-qs1.json")) {
+            cr_assert_eq(r.status, 400, "%s: %ld", name, r.status);
+            cr_assert(strstr(r.body, "Questionnaire.item[0].item[0].linkId") != NULL, "%.400s",
+                      r.body);
+            lg_resp_free(&r);
+            cJSON_Delete(in);
+            free(text);
+            continue;
+        }
         cr_assert(r.status == 201 || r.status == 200, "%s: %ld %.400s", name, r.status, r.body);
         lg_resp_free(&r);
         r = lg_http(&S, "GET", path, NULL, NULL);

@@ -1,0 +1,357 @@
+/* structure.c - the base-specification check of a resource's JSON: walks
+ * the tree beside the compiled element tables (lg_type_def) and reports
+ * what R4's JSON format rules (formats.html, json.html) and the snapshots'
+ * cardinalities forbid.
+ *
+ * Locations are FHIRPath with indexes ("Patient.name[0].given[1]"), which
+ * is what an OperationOutcome.issue.expression carries. Messages name the
+ * rule and the offending value, cut short, so a client can fix its payload
+ * without reading our source.
+ */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loopgate/validate.h"
+
+#define PATH_MAX_LEN 512
+#define MAX_ELEMS_COUNTED 512 /* the widest R4 type has well under 100 */
+
+typedef struct walk {
+    const lg_defs *d;
+    const lg_type_def *element; /* "Element": what a primitive's _name holds */
+    lg_issues *issues;
+    size_t reported;
+    size_t errors;
+    pcre2_match_data *md;
+    char path[PATH_MAX_LEN];
+    size_t len;
+} walk;
+
+static void report(walk *w, lg_severity sev, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void report(walk *w, lg_severity sev, const char *code, const char *fmt, ...)
+{
+    if(sev <= LG_SEV_ERROR)
+        w->errors++;
+    if(w->reported++ >= LG_VALIDATE_MAX_ISSUES)
+        return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    lg_issues_add(w->issues, sev, code, w->len ? w->path : NULL, "%s", msg);
+}
+
+/* Append to the current location; returns the mark to restore. */
+static size_t push(walk *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static size_t push(walk *w, const char *fmt, ...)
+{
+    size_t mark = w->len;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(w->path + w->len, sizeof(w->path) - w->len, fmt, ap);
+    va_end(ap);
+    if(n > 0)
+        w->len = w->len + (size_t)n >= sizeof(w->path) ? sizeof(w->path) - 1 : w->len + (size_t)n;
+    return mark;
+}
+
+static void pop(walk *w, size_t mark)
+{
+    w->len = mark;
+    w->path[mark] = '\0';
+}
+
+static const char *json_kind(const cJSON *v)
+{
+    if(cJSON_IsString(v)) return "a string";
+    if(cJSON_IsNumber(v)) return "a number";
+    if(cJSON_IsBool(v)) return "a boolean";
+    if(cJSON_IsArray(v)) return "an array";
+    if(cJSON_IsObject(v)) return "an object";
+    if(cJSON_IsNull(v)) return "null";
+    return "an unknown JSON value";
+}
+
+static int days_in_month(int y, int m)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : days[m - 1];
+}
+
+/* The spec's date regexes allow 31 days in every month; a date that names
+ * a day its month does not have is still invalid. */
+static int calendar_ok(const char *s)
+{
+    int y, m, d;
+    if(sscanf(s, "%4d-%2d-%2d", &y, &m, &d) != 3)
+        return 1; /* year or year-month only: the regex said enough */
+    return m >= 1 && m <= 12 && d >= 1 && d <= days_in_month(y, m);
+}
+
+/* base64Binary by hand: the spec's regex backtracks on every group of
+ * four, which a megabyte attachment turns into a match-limit failure. Same
+ * language: groups of four alphabet characters, whitespace between. */
+static int base64_ok(const char *s)
+{
+    size_t n = 0;
+    for(; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if(c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v')
+            continue;
+        if(!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+             c == '+' || c == '/' || c == '='))
+            return 0;
+        n++;
+    }
+    return n > 0 && n % 4 == 0;
+}
+
+static void check_primitive(walk *w, const lg_type_def *t, const cJSON *v)
+{
+    switch(t->json) {
+    case LG_JSON_KIND_BOOL:
+        if(!cJSON_IsBool(v))
+            report(w, LG_SEV_ERROR, "structure", "Expected true or false for a boolean, found %s",
+                   json_kind(v));
+        return;
+    case LG_JSON_KIND_DECIMAL:
+        if(!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+            report(w, LG_SEV_ERROR, "structure", "Expected a JSON number for a decimal, found %s",
+                   json_kind(v));
+        return;
+    case LG_JSON_KIND_INTEGER:
+        if(!cJSON_IsNumber(v)) {
+            report(w, LG_SEV_ERROR, "structure", "Expected a JSON number for %s, found %s",
+                   t->name, json_kind(v));
+        } else if(v->valuedouble != floor(v->valuedouble) || v->valuedouble < (double)t->min_int ||
+                  v->valuedouble > (double)INT_MAX) {
+            report(w, LG_SEV_ERROR, "value", "%g is not a valid %s (a whole number from %lld to %d)",
+                   v->valuedouble, t->name, t->min_int, INT_MAX);
+        }
+        return;
+    case LG_JSON_KIND_STRING:
+        break;
+    }
+    if(!cJSON_IsString(v)) {
+        report(w, LG_SEV_ERROR, "structure", "Expected a JSON string for %s, found %s", t->name,
+               json_kind(v));
+        return;
+    }
+    const char *s = v->valuestring;
+    size_t n = strlen(s);
+    if(n == 0) {
+        report(w, LG_SEV_ERROR, "value", "A %s must not be empty (leave the element out instead)",
+               t->name);
+        return;
+    }
+    int ok;
+    if(strcmp(t->name, "base64Binary") == 0) {
+        ok = base64_ok(s);
+    } else if(t->regex) {
+        int rc = pcre2_match(t->regex, (PCRE2_SPTR)s, n, 0, 0, w->md, NULL);
+        if(rc < 0 && rc != PCRE2_ERROR_NOMATCH) {
+            report(w, LG_SEV_INFORMATION, "informational",
+                   "The format of this %s was not checked (regex engine limit %d)", t->name, rc);
+            return;
+        }
+        ok = rc >= 0;
+    } else {
+        ok = 1;
+    }
+    if(!ok) {
+        report(w, LG_SEV_ERROR, "value", "'%.80s%s' is not a valid %s", s, n > 80 ? "..." : "",
+               t->name);
+        return;
+    }
+    if((!strcmp(t->name, "date") || !strcmp(t->name, "dateTime") || !strcmp(t->name, "instant")) &&
+       !calendar_ok(s))
+        report(w, LG_SEV_ERROR, "value", "'%.40s' is not a valid %s: no such day", s, t->name);
+}
+
+static void walk_object(walk *w, const lg_type_def *t, const cJSON *obj, int is_resource);
+static void walk_resource(walk *w, const cJSON *obj);
+
+static void walk_value(walk *w, const lg_type_def *t, const cJSON *v, int ext)
+{
+    if(ext) {
+        walk_object(w, w->element, v, 0);
+        return;
+    }
+    switch(t->kind) {
+    case LG_TYPE_PRIMITIVE:
+        check_primitive(w, t, v);
+        break;
+    case LG_TYPE_RESOURCE:
+        walk_resource(w, v);
+        break;
+    case LG_TYPE_COMPLEX:
+    case LG_TYPE_BACKBONE:
+        walk_object(w, t, v, 0);
+        break;
+    }
+}
+
+/* A null holds a place in a primitive array so that value[i] and _value[i]
+ * line up; it is valid only where the other array has something at i. */
+static int null_placeholder_ok(const cJSON *obj, const char *key, int ext, int i)
+{
+    char other[256];
+    if(snprintf(other, sizeof(other), "%s%s", ext ? "" : "_", key + ext) >= (int)sizeof(other))
+        return 0;
+    const cJSON *o = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(obj, other), i);
+    return o && !cJSON_IsNull(o);
+}
+
+/* Checks one property's value(s); returns how many values it holds. */
+static unsigned walk_property(walk *w, const cJSON *obj, const lg_elem_def *e,
+                              const lg_type_def *t, const cJSON *item, int ext)
+{
+    const char *key = item->string;
+    if(!cJSON_IsArray(item)) {
+        if(e->max > 1)
+            report(w, LG_SEV_ERROR, "structure",
+                   "'%s' repeats: it must be a JSON array, even with one value", key);
+        if(cJSON_IsNull(item))
+            report(w, LG_SEV_ERROR, "structure", "'%s' is null: leave it out instead", key);
+        else
+            walk_value(w, t, item, ext);
+        return 1;
+    }
+    if(e->max <= 1) {
+        report(w, LG_SEV_ERROR, "structure",
+               "'%s' holds at most one value: it must not be a JSON array", key);
+        return 1;
+    }
+    int n = cJSON_GetArraySize(item);
+    if(n == 0)
+        report(w, LG_SEV_ERROR, "structure", "'%s' is an empty array: leave it out instead", key);
+    if(e->max != UINT_MAX && (unsigned)n > e->max)
+        report(w, LG_SEV_ERROR, "structure", "'%s' holds %d values; at most %u are allowed", key,
+               n, e->max);
+    int i = 0;
+    const cJSON *v;
+    cJSON_ArrayForEach(v, item) {
+        size_t mark = push(w, "[%d]", i);
+        if(!cJSON_IsNull(v))
+            walk_value(w, t, v, ext);
+        else if(t->kind != LG_TYPE_PRIMITIVE || !null_placeholder_ok(obj, key, ext, i))
+            report(w, LG_SEV_ERROR, "structure",
+                   "null is only allowed in a primitive array, to line up with '_%s'",
+                   key + ext);
+        pop(w, mark);
+        i++;
+    }
+    return (unsigned)n;
+}
+
+static void walk_object(walk *w, const lg_type_def *t, const cJSON *obj, int is_resource)
+{
+    if(!cJSON_IsObject(obj)) {
+        report(w, LG_SEV_ERROR, "structure", "Expected a JSON object for %s, found %s", t->name,
+               json_kind(obj));
+        return;
+    }
+    if(!obj->child) {
+        report(w, LG_SEV_ERROR, "structure", "An empty object is not allowed: leave it out");
+        return;
+    }
+    unsigned counts[MAX_ELEMS_COUNTED] = {0};
+    const cJSON *item;
+    for(item = obj->child; item; item = item->next) {
+        const char *key = item->string;
+        if(is_resource && strcmp(key, "resourceType") == 0)
+            continue;
+        int ext = key[0] == '_';
+        const lg_type_def *ct = NULL;
+        const lg_elem_def *e = lg_defs_elem(t, key + ext, &ct);
+        size_t mark = push(w, ".%s", key + ext);
+        if(!e) {
+            report(w, LG_SEV_ERROR, "structure", "Unrecognized element '%s' in %s", key, t->name);
+            pop(w, mark);
+            continue;
+        }
+        if(!ct)
+            ct = e->body ? e->body : e->ntypes ? e->types[0] : NULL;
+        if(!ct) {
+            pop(w, mark);
+            continue; /* a type the definitions do not describe: nothing to check */
+        }
+        if(ext && ct->kind != LG_TYPE_PRIMITIVE) {
+            report(w, LG_SEV_ERROR, "structure",
+                   "'%s' is only allowed beside a primitive element", key);
+            pop(w, mark);
+            continue;
+        }
+        unsigned n = walk_property(w, obj, e, ct, item, ext);
+        size_t idx = (size_t)(e - t->elems);
+        if(idx < MAX_ELEMS_COUNTED && n > counts[idx])
+            counts[idx] = n;
+        pop(w, mark);
+    }
+    for(size_t i = 0; i < t->nelems && i < MAX_ELEMS_COUNTED; i++) {
+        const lg_elem_def *e = &t->elems[i];
+        if(counts[i] >= e->min)
+            continue;
+        size_t mark = push(w, ".%s", e->name);
+        report(w, LG_SEV_ERROR, "required", "%s.%s%s is required (minimum %u, found %u)", t->name,
+               e->name, e->choice ? "[x]" : "", e->min, counts[i]);
+        pop(w, mark);
+    }
+}
+
+static void walk_resource(walk *w, const cJSON *obj)
+{
+    if(!cJSON_IsObject(obj)) {
+        report(w, LG_SEV_ERROR, "structure", "Expected a resource (a JSON object), found %s",
+               json_kind(obj));
+        return;
+    }
+    const cJSON *rt = cJSON_GetObjectItemCaseSensitive(obj, "resourceType");
+    if(!cJSON_IsString(rt)) {
+        report(w, LG_SEV_ERROR, "structure", "A resource needs a resourceType string");
+        return;
+    }
+    const lg_type_def *t = lg_defs_struct(w->d, rt->valuestring);
+    if(!t || t->kind != LG_TYPE_RESOURCE || t->abstract) {
+        report(w, LG_SEV_ERROR, "structure", "'%.64s' is not an R4 resource type",
+               rt->valuestring);
+        return;
+    }
+    /* Only the outermost resource starts the path with its type; a nested
+     * one continues its container's ("Bundle.entry[0].resource.name"). */
+    size_t mark = w->len ? w->len : push(w, "%s", t->name);
+    walk_object(w, t, obj, 1);
+    pop(w, mark);
+}
+
+lg_status lg_validate_resource(const lg_defs *defs, const cJSON *res, lg_issues *issues)
+{
+    walk w = {.d = defs, .issues = issues};
+    w.element = lg_defs_struct(defs, "Element");
+    if(!w.element) {
+        lg_issues_add(issues, LG_SEV_ERROR, "exception", NULL,
+                      "No structure definitions are loaded; cannot validate");
+        return LG_EINVAL;
+    }
+    /* One pair of offsets is enough: we only ask whether a value matches. */
+    if(!(w.md = pcre2_match_data_create(1, NULL)))
+        return LG_ENOMEM;
+    walk_resource(&w, res);
+    pcre2_match_data_free(w.md);
+    if(w.reported > LG_VALIDATE_MAX_ISSUES)
+        lg_issues_add(issues, LG_SEV_ERROR, "too-costly", NULL,
+                      "%zu more issues were found and not listed",
+                      w.reported - LG_VALIDATE_MAX_ISSUES);
+    return w.errors ? LG_EINVAL : LG_OK;
+}
