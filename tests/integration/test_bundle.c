@@ -250,3 +250,42 @@ Test(bundle, bundle_shape_errors)
     cr_assert_eq(r.status, 400, "%s", r.body);
     lg_resp_free(&r);
 }
+
+/* Each entry's resource is validated: in a batch only the bad entry fails;
+ * in a transaction the whole Bundle does, naming the entry and element. */
+Test(bundle, invalid_entry_resources)
+{
+    const char *batch =
+        "{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"entry\":["
+        "{\"resource\":{\"resourceType\":\"Patient\",\"identifier\":[{\"system\":\"urn:mrn\","
+        "\"value\":\"VAL-1\"}]},\"request\":{\"method\":\"POST\",\"url\":\"Patient\"}},"
+        "{\"resource\":{\"resourceType\":\"Patient\",\"active\":\"yes\",\"identifier\":"
+        "[{\"system\":\"urn:mrn\",\"value\":\"VAL-2\"}]},"
+        "\"request\":{\"method\":\"POST\",\"url\":\"Patient\"}}]}";
+    lg_resp r = lg_http_json(&S, "POST", "/", batch);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    const char *s0 = lg_str(cJSON_GetObjectItem(entry(r.json, 0), "response"), "status");
+    const char *s1 = lg_str(cJSON_GetObjectItem(entry(r.json, 1), "response"), "status");
+    cr_assert(s0 && !strncmp(s0, "201", 3), "%s", r.body);
+    cr_assert(s1 && !strncmp(s1, "400", 3), "%s", r.body);
+    cr_assert(strstr(r.body, "Patient.active") != NULL, "%s", r.body);
+    lg_resp_free(&r);
+    r = lg_http(&S, "GET", "/Patient?identifier=urn:mrn|VAL-2&_summary=count", NULL, NULL);
+    cr_assert_eq(lg_total(r.json), 0, "%s", r.body);
+    lg_resp_free(&r);
+
+    const char *txn =
+        "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":["
+        "{\"resource\":{\"resourceType\":\"Patient\",\"identifier\":[{\"system\":\"urn:mrn\","
+        "\"value\":\"VAL-3\"}]},\"request\":{\"method\":\"POST\",\"url\":\"Patient\"}},"
+        "{\"resource\":{\"resourceType\":\"Task\",\"intent\":\"order\"},"
+        "\"request\":{\"method\":\"POST\",\"url\":\"Task\"}}]}";
+    r = lg_http_json(&S, "POST", "/", txn);
+    cr_assert_eq(r.status, 400, "%s", r.body);
+    cr_assert_str_eq(lg_str(r.json, "resourceType"), "OperationOutcome");
+    cr_assert(strstr(r.body, "Task.status") != NULL, "%s", r.body);
+    lg_resp_free(&r);
+    r = lg_http(&S, "GET", "/Patient?identifier=urn:mrn|VAL-3&_summary=count", NULL, NULL);
+    cr_assert_eq(lg_total(r.json), 0, "rolled back Patient is visible: %s", r.body);
+    lg_resp_free(&r);
+}

@@ -217,6 +217,15 @@ Test(crud, json_patch_changes_task_status)
     p = lg_http(&S, "PATCH", path, h, "[{\"op\":\"replace\",\"path\":\"/id\",\"value\":\"x\"}]");
     cr_assert(p.status == 400 || p.status == 422, "%ld", p.status);
     lg_resp_free(&p);
+    /* a patch that would leave an invalid resource is 422 and changes nothing */
+    p = lg_http(&S, "PATCH", path, h, "[{\"op\":\"replace\",\"path\":\"/status\",\"value\":7}]");
+    cr_assert_eq(p.status, 422, "%s", p.body);
+    cr_assert(strstr(p.body, "Task.status") != NULL, "%s", p.body);
+    lg_resp_free(&p);
+    p = lg_http(&S, "PATCH", path, h, "[{\"op\":\"remove\",\"path\":\"/intent\"}]");
+    cr_assert_eq(p.status, 422, "%s", p.body);
+    cr_assert(strstr(p.body, "Task.intent") != NULL, "%s", p.body);
+    lg_resp_free(&p);
     const char *wrong[] = {"Content-Type: application/fhir+json", NULL};
     p = lg_http(&S, "PATCH", path, wrong, "[]");
     cr_assert_eq(p.status, 415);
