@@ -329,7 +329,8 @@ static lg_status string_item(ix_ctx *c, const lg_fp_item *it)
                                          "state",    "postalCode", "country"};
     const cJSON *n = it->node;
     lg_status st = LG_OK;
-    if(it->kind == LG_FP_STRING)
+    if(it->kind == LG_FP_STRING || it->kind == LG_FP_DATE || it->kind == LG_FP_DATETIME ||
+       it->kind == LG_FP_TIME)
         return it->s ? add_string(c, it->s) : LG_OK;
     if(it->kind != LG_FP_NODE || !n)
         return LG_OK;
@@ -347,7 +348,8 @@ static lg_status date_item(ix_ctx *c, const lg_fp_item *it)
 {
     const cJSON *n = it->node, *x;
     lg_status st = LG_OK;
-    if(it->kind == LG_FP_STRING)
+    /* Computed values (e.g. an expression using toDate()) arrive typed. */
+    if(it->kind == LG_FP_STRING || it->kind == LG_FP_DATE || it->kind == LG_FP_DATETIME)
         return it->s ? add_date(c, it->s) : LG_OK;
     if(it->kind != LG_FP_NODE || !n)
         return LG_OK;
