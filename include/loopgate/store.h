@@ -75,6 +75,20 @@ lg_status lg_store_begin(lg_store *st);
 lg_status lg_store_commit(lg_store *st);
 void lg_store_rollback(lg_store *st);
 
+/* Group commit, for callers that can wait without holding a thread.
+ * lg_store_commit_nowait ends the transaction like lg_store_commit - its
+ * writes are visible to every reader at once - but returns before they are
+ * on disk; *ticket (> 0) names the commit. It is durable once
+ * lg_store_synced() >= ticket, which lg_store_sync(st, ticket) brings about:
+ * one flush covers every commit made before it began, so writers waiting
+ * together share it. Nothing may be acknowledged before that. Tickets are
+ * per store location and increase with commit order. lg_store_commit is
+ * commit_nowait followed by sync. After a failed flush every sync returns
+ * LG_EIO and lg_store_synced() returns 0: durability is lost, stop. */
+lg_status lg_store_commit_nowait(lg_store *st, uint64_t *ticket);
+lg_status lg_store_sync(lg_store *st, uint64_t ticket);
+uint64_t lg_store_synced(lg_store *st);
+
 /* The current version of type/id, tombstones included (deleted = 1).
  * LG_ENOTFOUND if the resource never existed. *out is filled on LG_OK. */
 lg_status lg_store_read(lg_store *st, const char *type, const char *id, lg_resource *out);

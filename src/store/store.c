@@ -61,6 +61,12 @@ void lg_store_close(lg_store *st)
 lg_status lg_store_begin(lg_store *st) { return st->ops->begin(st); }
 lg_status lg_store_commit(lg_store *st) { return st->ops->commit(st); }
 void lg_store_rollback(lg_store *st) { st->ops->rollback(st); }
+lg_status lg_store_commit_nowait(lg_store *st, uint64_t *ticket)
+{
+    return st->ops->commit_nowait(st, ticket);
+}
+lg_status lg_store_sync(lg_store *st, uint64_t ticket) { return st->ops->sync(st, ticket); }
+uint64_t lg_store_synced(lg_store *st) { return st->ops->synced(st); }
 
 lg_status lg_store_read(lg_store *st, const char *type, const char *id, lg_resource *out)
 {

@@ -1,9 +1,16 @@
 /* sqlite.c - the embedded SQLite backend of the store: opening, the schema,
  * transactions, reads, writes and history (search lives in query.c).
  *
- * Durability: WAL journal with synchronous=FULL, so COMMIT returns only after
- * the WAL is fsync'ed; a kill -9 (or power loss) after lg_store_commit loses
- * nothing.
+ * Durability, with group commit: COMMIT runs with synchronous=NORMAL, which
+ * appends the transaction to the WAL without flushing it; the flush is ours
+ * (sq_sync: fdatasync of the -wal file), and one flush covers every commit
+ * made before it started. So lg_store_commit (commit + sync) still returns
+ * only once the transaction is on disk - a kill -9 or power loss afterwards
+ * loses nothing - but N writers waiting together pay for one flush, and a
+ * caller that can wait asynchronously (the HTTP layer) uses commit_nowait
+ * and answers its client only when lg_store_synced() reaches its ticket.
+ * Once a flush fails nothing is trusted again (Linux may drop the dirty
+ * pages of a failed fsync): every later sync fails.
  *
  * Concurrency: every worker thread opens its own connection. Writers of one
  * process are serialised by a mutex shared by all handles on the same
@@ -29,7 +36,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "sq.h"
 
@@ -40,9 +49,18 @@
 
 struct sq_writer_lock {
     char *path;
-    pthread_mutex_t mu;
+    pthread_mutex_t mu;  /* the writer lock */
     int refs;
     struct sq_writer_lock *next;
+    /* group commit: commits counts COMMITs (taken under mu); the rest
+     * under smu */
+    uint64_t commits;
+    pthread_mutex_t smu;
+    pthread_cond_t scv;
+    uint64_t synced;     /* every commit <= synced is on disk */
+    int syncing;         /* a flush is running (its leader dropped smu) */
+    int failed;          /* a flush failed: nothing is durable any more */
+    int dir_synced;      /* the directory entry of the -wal file is on disk */
 };
 
 static pthread_mutex_t locks_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -55,7 +73,8 @@ static sq_writer_lock *lock_ref(const char *path)
     while(l && strcmp(l->path, path) != 0)
         l = l->next;
     if(!l && (l = calloc(1, sizeof(*l))) != NULL) {
-        if(!(l->path = strdup(path)) || pthread_mutex_init(&l->mu, NULL) != 0) {
+        if(!(l->path = strdup(path)) || pthread_mutex_init(&l->mu, NULL) != 0 ||
+           pthread_mutex_init(&l->smu, NULL) != 0 || pthread_cond_init(&l->scv, NULL) != 0) {
             free(l->path);
             free(l);
             l = NULL;
@@ -79,6 +98,8 @@ static void lock_unref(sq_writer_lock *l)
             pp = &(*pp)->next;
         *pp = l->next;
         pthread_mutex_destroy(&l->mu);
+        pthread_mutex_destroy(&l->smu);
+        pthread_cond_destroy(&l->scv);
         free(l->path);
         free(l);
     }
@@ -192,17 +213,91 @@ static lg_status sq_begin(lg_store *base)
     return LG_OK;
 }
 
-static lg_status sq_commit(lg_store *base)
+static lg_status sq_commit_nowait(lg_store *base, uint64_t *ticket)
 {
     sq_store *s = (sq_store *)base;
+    *ticket = 0;
     if(!s->in_txn)
         return LG_EINTERNAL;
     lg_status st = exec_stmt(stmt(s, SQ_COMMIT));
     if(st && !sqlite3_get_autocommit(s->db)) /* a failed COMMIT may leave the txn open */
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    if(!st)
+        *ticket = __atomic_add_fetch(&s->wlock->commits, 1, __ATOMIC_ACQ_REL);
     s->in_txn = 0;
     pthread_mutex_unlock(&s->wlock->mu);
     return st;
+}
+
+/* Flush the WAL (and, once, the directory that holds it). */
+static int flush_wal(sq_writer_lock *l, int sync_dir)
+{
+    char wal[PATH_MAX];
+    if(snprintf(wal, sizeof(wal), "%s/loopgate.db-wal", l->path) >= (int)sizeof(wal))
+        return -1;
+    int fd = open(wal, O_RDONLY | O_CLOEXEC);
+    if(fd < 0)
+        return -1;
+    int rc = fdatasync(fd);
+    close(fd);
+    if(rc == 0 && sync_dir) {
+        fd = open(l->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        rc = fd < 0 ? -1 : fsync(fd);
+        if(fd >= 0)
+            close(fd);
+    }
+    return rc;
+}
+
+static lg_status sq_sync(lg_store *base, uint64_t ticket)
+{
+    sq_store *s = (sq_store *)base;
+    sq_writer_lock *l = s->wlock;
+    lg_status st = LG_OK;
+    pthread_mutex_lock(&l->smu);
+    while(!l->failed && l->synced < ticket) {
+        if(l->syncing) {
+            pthread_cond_wait(&l->scv, &l->smu);
+            continue;
+        }
+        /* Lead a flush for every commit made so far; those arriving while
+         * it runs wait for the next one. */
+        l->syncing = 1;
+        uint64_t target = __atomic_load_n(&l->commits, __ATOMIC_ACQUIRE);
+        int sync_dir = !l->dir_synced;
+        pthread_mutex_unlock(&l->smu);
+        int rc = flush_wal(l, sync_dir);
+        pthread_mutex_lock(&l->smu);
+        l->syncing = 0;
+        if(rc)
+            l->failed = 1;
+        else {
+            l->dir_synced = 1;
+            if(target > l->synced)
+                l->synced = target;
+        }
+        pthread_cond_broadcast(&l->scv);
+    }
+    if(l->failed)
+        st = LG_EIO;
+    pthread_mutex_unlock(&l->smu);
+    return st;
+}
+
+static uint64_t sq_synced(lg_store *base)
+{
+    sq_store *s = (sq_store *)base;
+    pthread_mutex_lock(&s->wlock->smu);
+    uint64_t v = s->wlock->failed ? 0 : s->wlock->synced;
+    pthread_mutex_unlock(&s->wlock->smu);
+    return v;
+}
+
+static lg_status sq_commit(lg_store *base)
+{
+    uint64_t ticket;
+    lg_status st = sq_commit_nowait(base, &ticket);
+    return st ? st : sq_sync(base, ticket);
 }
 
 static void sq_rollback(lg_store *base)
@@ -454,6 +549,7 @@ static lg_status sq_history(lg_store *base, const char *type, const char *id, in
 
 static const lg_store_ops sq_ops = {
     .close = sq_close, .begin = sq_begin, .commit = sq_commit, .rollback = sq_rollback,
+    .commit_nowait = sq_commit_nowait, .sync = sq_sync, .synced = sq_synced,
     .read = sq_read, .put = sq_put, .search = sq_search, .history = sq_history,
     .max_seq = sq_max_seq,
 };
@@ -577,7 +673,7 @@ lg_status lg_sqlite_open(const char *dir, lg_store **out, lg_issues *issues)
                       "Cannot put %s in WAL mode: %s", path, sqlite3_errmsg(s->db));
         goto fail;
     }
-    if(sqlite3_exec(s->db, "PRAGMA synchronous=FULL; "
+    if(sqlite3_exec(s->db, "PRAGMA synchronous=NORMAL; "
                            "PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY; "
                            "PRAGMA cache_size=-16384;", NULL, NULL, &err) != SQLITE_OK) {
         lg_issues_add(issues, LG_SEV_FATAL, "exception", NULL, "Cannot configure %s: %s", path,
