@@ -27,6 +27,8 @@ typedef struct lg_rest_config {
     size_t max_response;       /* response body bytes */
     size_t max_includes;       /* resources added by _include/_revinclude */
     const char *base_url;      /* fixed base URL, or NULL: derive from Host */
+    int defer_sync;            /* 1: writes commit without flushing and set the
+                                * response's durable_ticket (see below) */
 } lg_rest_config;
 
 void lg_rest_config_defaults(lg_rest_config *c);
@@ -67,6 +69,10 @@ typedef struct lg_rest_response {
     char last_modified[40];               /* HTTP-date or "" */
     char allow[64];                       /* for 405, else "" */
     int64_t last_updated;                 /* ms of the version answered, 0 if none */
+    /* With cfg.defer_sync: nonzero when this interaction committed; the
+     * response must not reach the client before lg_store_synced() >= it
+     * (or, if the flush fails, must become a 500). */
+    uint64_t durable_ticket;
 } lg_rest_response;
 
 void lg_rest_response_clear(lg_rest_response *r);

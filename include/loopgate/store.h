@@ -89,6 +89,13 @@ lg_status lg_store_commit_nowait(lg_store *st, uint64_t *ticket);
 lg_status lg_store_sync(lg_store *st, uint64_t ticket);
 uint64_t lg_store_synced(lg_store *st);
 
+/* Housekeeping that must not run under the writer lock (for SQLite: copy
+ * the WAL back into the database once it has grown). lg_store_commit does
+ * it itself; a caller using commit_nowait calls this now and then from a
+ * thread with no transaction open, e.g. after each sync. Cheap when there
+ * is nothing to do. */
+void lg_store_maintain(lg_store *st);
+
 /* The current version of type/id, tombstones included (deleted = 1).
  * LG_ENOTFOUND if the resource never existed. *out is filled on LG_OK. */
 lg_status lg_store_read(lg_store *st, const char *type, const char *id, lg_resource *out);

@@ -7,6 +7,12 @@
  * it: FHIR interactions are short and SQLite calls are synchronous, so the
  * threads - not callbacks - are the unit of parallelism. The main thread
  * only waits for SIGTERM/SIGINT and then asks each worker to stop.
+ *
+ * Writes use group commit: a worker commits without flushing, parks the
+ * reply, and goes on serving; one syncer thread flushes the store for
+ * everything committed so far and wakes the workers, which then send the
+ * replies it covered. A 201 thus never leaves before its write is on disk,
+ * yet one flush pays for many writes and no worker sits idle in fsync.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,7 +34,32 @@
 #include "loopgate/store.h"
 #include "loopgate/time.h"
 
-typedef struct worker {
+typedef struct worker worker;
+
+/* A reply held back until the store has flushed past its commit. */
+typedef struct parked {
+    struct parked *next;
+    struct evhttp_request *req;
+    lg_rest_response resp;
+    const char *method;
+    int64_t t0;
+} parked;
+
+typedef struct syncer {
+    pthread_t thread;
+    int started;
+    lg_store *store;        /* its own handle: it only flushes */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uint64_t wanted;        /* highest ticket a parked reply waits for */
+    uint64_t synced;        /* flushed through this ticket */
+    int failed;             /* a flush failed: every parked write becomes a 500 */
+    int stop;
+    worker *ws;
+    int nworkers;
+} syncer;
+
+struct worker {
     pthread_t thread;
     int index;
     struct event_base *base;
@@ -40,7 +71,11 @@ typedef struct worker {
     char default_base[128];
     int fd;
     int started; /* thread running: must be stopped and joined */
-} worker;
+    syncer *sync;
+    struct event *wake;   /* made active by the syncer after each flush */
+    parked *head, **tail; /* in arrival order, so tickets ascend */
+    int stopping;
+};
 
 static const char *reason_phrase(int status)
 {
@@ -95,12 +130,157 @@ static void free_body(const void *data, size_t len, void *arg)
     free((void *)data);
 }
 
+/* Send resp (its body moves into the reply) and log the request. */
+static void send_reply(worker *w, struct evhttp_request *req, lg_rest_response *resp,
+                       const char *m, int64_t t0)
+{
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    struct evbuffer *ob = evbuffer_new();
+    if(resp->content_type)
+        evhttp_add_header(out, "Content-Type", resp->content_type);
+    if(resp->location[0])
+        evhttp_add_header(out, "Location", resp->location);
+    if(resp->etag[0])
+        evhttp_add_header(out, "ETag", resp->etag);
+    if(resp->last_modified[0])
+        evhttp_add_header(out, "Last-Modified", resp->last_modified);
+    if(resp->allow[0])
+        evhttp_add_header(out, "Allow", resp->allow);
+    if(ob && resp->body && resp->body_len) {
+        if(evbuffer_add_reference(ob, resp->body, resp->body_len, free_body, NULL) == 0)
+            resp->body = NULL; /* the evbuffer frees it once sent */
+    }
+    if(!w->cfg->quiet) {
+        const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+        const char *p = uri ? evhttp_uri_get_path(uri) : NULL, *q = uri ? evhttp_uri_get_query(uri) : NULL;
+        fprintf(stderr, "%s %s%s%s %d %.1fms\n",
+                evhttp_request_get_command(req) == EVHTTP_REQ_HEAD ? "HEAD" : m,
+                p && *p ? p : "/", q ? "?" : "", q ? q : "", resp->status,
+                (double)(lg_time_mono_us() - t0) / 1000.0);
+    }
+    evhttp_send_reply(req, resp->status, reason_phrase(resp->status), ob);
+    if(ob)
+        evbuffer_free(ob);
+}
+
+/* The write was committed but could not be flushed: the client must not
+ * take it as kept. */
+static void make_unsure(lg_rest_response *resp)
+{
+    static const char body[] =
+        "{\"resourceType\":\"OperationOutcome\",\"issue\":[{\"severity\":\"fatal\","
+        "\"code\":\"exception\",\"diagnostics\":\"The store could not flush this write to "
+        "disk; it may not survive a crash. The server needs attention.\"}]}";
+    free(resp->body);
+    resp->body = strdup(body);
+    resp->body_len = resp->body ? sizeof(body) - 1 : 0;
+    resp->status = 500;
+    resp->content_type = "application/fhir+json; charset=utf-8";
+    resp->location[0] = resp->etag[0] = resp->last_modified[0] = resp->allow[0] = '\0';
+}
+
+/* Hold the reply until the syncer has flushed its commit. Returns 0 when
+ * the reply should go now instead (already flushed, or flushing failed -
+ * then resp has become the 500). On 1, resp's contents moved to the list. */
+static int park(worker *w, struct evhttp_request *req, lg_rest_response *resp, const char *m,
+                int64_t t0)
+{
+    syncer *sy = w->sync;
+    parked *p = NULL;
+    pthread_mutex_lock(&sy->mu);
+    if(sy->failed) {
+        pthread_mutex_unlock(&sy->mu);
+        make_unsure(resp);
+        return 0;
+    }
+    if(sy->synced >= resp->durable_ticket || !(p = calloc(1, sizeof(*p)))) {
+        pthread_mutex_unlock(&sy->mu);
+        /* no memory to wait asynchronously: wait here instead */
+        if(p == NULL && sy->synced < resp->durable_ticket &&
+           lg_store_sync(w->store, resp->durable_ticket))
+            make_unsure(resp);
+        return 0;
+    }
+    if(resp->durable_ticket > sy->wanted) {
+        sy->wanted = resp->durable_ticket;
+        pthread_cond_signal(&sy->cv);
+    }
+    pthread_mutex_unlock(&sy->mu);
+    p->req = req;
+    p->resp = *resp;
+    memset(resp, 0, sizeof(*resp));
+    p->method = m;
+    p->t0 = t0;
+    *w->tail = p;
+    w->tail = &p->next;
+    return 1;
+}
+
+/* On the worker's thread, after a flush: send what it covered. */
+static void on_wake(evutil_socket_t fd, short ev, void *arg)
+{
+    worker *w = arg;
+    (void)fd;
+    (void)ev;
+    pthread_mutex_lock(&w->sync->mu);
+    uint64_t synced = w->sync->synced;
+    int failed = w->sync->failed;
+    pthread_mutex_unlock(&w->sync->mu);
+    while(w->head && (failed || w->head->resp.durable_ticket <= synced)) {
+        parked *p = w->head;
+        w->head = p->next;
+        if(!w->head)
+            w->tail = &w->head;
+        if(failed)
+            make_unsure(&p->resp);
+        send_reply(w, p->req, &p->resp, p->method, p->t0);
+        lg_rest_response_clear(&p->resp);
+        free(p);
+    }
+    if(w->stopping && !w->head) {
+        struct timeval grace = {0, 200 * 1000};
+        event_base_loopexit(w->base, &grace);
+    }
+}
+
+static void *syncer_main(void *arg)
+{
+    syncer *sy = arg;
+    pthread_mutex_lock(&sy->mu);
+    while(!sy->stop) {
+        if(sy->failed || sy->wanted <= sy->synced) {
+            pthread_cond_wait(&sy->cv, &sy->mu);
+            continue;
+        }
+        uint64_t want = sy->wanted;
+        pthread_mutex_unlock(&sy->mu);
+        lg_status st = lg_store_sync(sy->store, want);
+        uint64_t done = lg_store_synced(sy->store);
+        pthread_mutex_lock(&sy->mu);
+        if(st) {
+            fprintf(stderr, "loopgate: FATAL: the store could not flush to disk; "
+                            "writes are refused from now on\n");
+            sy->failed = 1;
+        } else if(done > sy->synced) {
+            sy->synced = done;
+        }
+        for(int i = 0; i < sy->nworkers; i++)
+            if(sy->ws[i].wake)
+                event_active(sy->ws[i].wake, EV_READ, 0);
+        /* after the wake-ups, so no reply waits for the checkpoint */
+        pthread_mutex_unlock(&sy->mu);
+        lg_store_maintain(sy->store);
+        pthread_mutex_lock(&sy->mu);
+    }
+    pthread_mutex_unlock(&sy->mu);
+    return NULL;
+}
+
 static void handle(struct evhttp_request *req, void *arg)
 {
     worker *w = arg;
     int64_t t0 = lg_time_mono_us();
     struct evkeyvalq *in = evhttp_request_get_input_headers(req);
-    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *raw_path = uri ? evhttp_uri_get_path(uri) : NULL;
     size_t plen = 0;
@@ -133,30 +313,10 @@ static void handle(struct evhttp_request *req, void *arg)
     };
     lg_rest_handle(&w->rest, w->store, &r, &resp);
 
-    struct evbuffer *ob = evbuffer_new();
-    if(resp.content_type)
-        evhttp_add_header(out, "Content-Type", resp.content_type);
-    if(resp.location[0])
-        evhttp_add_header(out, "Location", resp.location);
-    if(resp.etag[0])
-        evhttp_add_header(out, "ETag", resp.etag);
-    if(resp.last_modified[0])
-        evhttp_add_header(out, "Last-Modified", resp.last_modified);
-    if(resp.allow[0])
-        evhttp_add_header(out, "Allow", resp.allow);
-    if(ob && resp.body && resp.body_len) {
-        if(evbuffer_add_reference(ob, resp.body, resp.body_len, free_body, NULL) == 0)
-            resp.body = NULL; /* the evbuffer frees it once sent */
-    }
-    evhttp_send_reply(req, resp.status, reason_phrase(resp.status), ob);
-    if(!w->cfg->quiet) {
-        const char *q = r.query;
-        fprintf(stderr, "%s %s%s%s %d %.1fms\n", evhttp_request_get_command(req) ==
-                EVHTTP_REQ_HEAD ? "HEAD" : m, raw_path ? raw_path : "/", q ? "?" : "",
-                q ? q : "", resp.status, (double)(lg_time_mono_us() - t0) / 1000.0);
-    }
-    if(ob)
-        evbuffer_free(ob);
+    if(resp.durable_ticket && park(w, req, &resp, m, t0))
+        goto out;
+    send_reply(w, req, &resp, m, t0);
+out:
     lg_rest_response_clear(&resp);
     free(path);
 }
@@ -171,10 +331,14 @@ static void stop_worker(evutil_socket_t fd, short ev, void *arg)
         evhttp_del_accept_socket(w->http, w->bound);
         w->bound = NULL;
     }
-    /* Requests are handled synchronously, so none is half-done here; the
-     * grace period lets queued responses drain to their sockets. */
-    struct timeval grace = {0, 200 * 1000};
-    event_base_loopexit(w->base, &grace);
+    /* Requests are handled synchronously, so none is half-done here, but
+     * replies may be parked waiting for a flush: on_wake exits once they
+     * are sent. The grace period lets queued responses drain to sockets. */
+    w->stopping = 1;
+    if(!w->head) {
+        struct timeval grace = {0, 200 * 1000};
+        event_base_loopexit(w->base, &grace);
+    }
 }
 
 static void *worker_main(void *arg)
@@ -232,6 +396,7 @@ int lg_server_run(const lg_server_config *cfg, const lg_defs *defs)
     socklen_t sl;
     int loopback = 0, fd = -1, rc = 1, nthreads = cfg->threads > 0 ? cfg->threads : 1;
     worker *ws = NULL;
+    syncer sy = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
     struct event_base *main_base = NULL;
     struct event *sigterm = NULL, *sigint = NULL;
 
@@ -257,6 +422,18 @@ int lg_server_run(const lg_server_config *cfg, const lg_defs *defs)
     ws = calloc((size_t)nthreads, sizeof(*ws));
     if(!ws)
         goto out;
+    {
+        lg_issues issues = {0};
+        if(lg_store_open(cfg->data_dir, &sy.store, &issues)) {
+            fprintf(stderr, "loopgate: cannot open the store in '%s': %s\n", cfg->data_dir,
+                    issues.count ? issues.items[0].diagnostics : "unknown error");
+            lg_issues_free(&issues);
+            goto out;
+        }
+        lg_issues_free(&issues);
+    }
+    sy.ws = ws;
+    sy.nworkers = nthreads;
     for(int i = 0; i < nthreads; i++) {
         worker *w = &ws[i];
         lg_issues issues = {0};
@@ -264,6 +441,9 @@ int lg_server_run(const lg_server_config *cfg, const lg_defs *defs)
         w->cfg = cfg;
         w->rest.defs = defs;
         w->rest.cfg = cfg->rest;
+        w->rest.cfg.defer_sync = 1;
+        w->sync = &sy;
+        w->tail = &w->head;
         w->fd = -1;
         snprintf(w->default_base, sizeof(w->default_base), "http://%s", cfg->listen);
         if(lg_store_open(cfg->data_dir, &w->store, &issues)) {
@@ -275,8 +455,9 @@ int lg_server_run(const lg_server_config *cfg, const lg_defs *defs)
         lg_issues_free(&issues);
         w->base = event_base_new();
         w->http = w->base ? evhttp_new(w->base) : NULL;
+        w->wake = w->base ? event_new(w->base, -1, 0, on_wake, w) : NULL;
         w->fd = dup(fd);
-        if(!w->http || w->fd < 0)
+        if(!w->http || !w->wake || w->fd < 0)
             goto out;
         evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
                                                 EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
@@ -302,6 +483,9 @@ int lg_server_run(const lg_server_config *cfg, const lg_defs *defs)
     sigint = evsignal_new(main_base, SIGINT, on_signal, main_base);
     if(!sigterm || !sigint || evsignal_add(sigterm, NULL) || evsignal_add(sigint, NULL))
         goto out;
+    if(pthread_create(&sy.thread, NULL, syncer_main, &sy) != 0)
+        goto out;
+    sy.started = 1;
     for(int i = 0; i < nthreads; i++)
         if(pthread_create(&ws[i].thread, NULL, worker_main, &ws[i]) == 0)
             ws[i].started = 1;
@@ -316,10 +500,29 @@ out:
         for(int i = 0; i < nthreads; i++)
             if(ws[i].started)
                 event_base_once(ws[i].base, -1, EV_TIMEOUT, stop_worker, &ws[i], NULL);
+        for(int i = 0; i < nthreads; i++)
+            if(ws[i].started)
+                pthread_join(ws[i].thread, NULL);
+    }
+    /* Workers have sent every parked reply; only now may the syncer go. */
+    if(sy.started) {
+        pthread_mutex_lock(&sy.mu);
+        sy.stop = 1;
+        pthread_cond_signal(&sy.cv);
+        pthread_mutex_unlock(&sy.mu);
+        pthread_join(sy.thread, NULL);
+    }
+    if(ws) {
         for(int i = 0; i < nthreads; i++) {
             worker *w = &ws[i];
-            if(w->started)
-                pthread_join(w->thread, NULL);
+            while(w->head) { /* only if a worker never ran */
+                parked *p = w->head;
+                w->head = p->next;
+                lg_rest_response_clear(&p->resp);
+                free(p);
+            }
+            if(w->wake)
+                event_free(w->wake);
             if(w->http)
                 evhttp_free(w->http);
             if(w->base)
@@ -331,6 +534,8 @@ out:
         }
         free(ws);
     }
+    if(sy.store)
+        lg_store_close(sy.store);
     if(sigterm)
         event_free(sigterm);
     if(sigint)

@@ -168,6 +168,9 @@ static lg_status run_entry(lg_ctx *parent, entry *e, int in_txn)
     lg_dispatch(&sub);
     if(!e->resp.status)
         e->resp.status = 500;
+    /* A batch entry commits alone: the Bundle's reply waits for its flush. */
+    if(e->resp.durable_ticket > parent->resp->durable_ticket)
+        parent->resp->durable_ticket = e->resp.durable_ticket;
     lg_issues_free(&sub.issues);
     free(path);
     free(body);

@@ -43,7 +43,15 @@ lg_status lg_txn_commit(lg_ctx *c)
 {
     if(c->in_txn)
         return LG_OK;
-    lg_status st = lg_store_commit(c->st);
+    uint64_t ticket = 0;
+    lg_status st;
+    if(c->rest->cfg.defer_sync) {
+        /* The caller holds the reply until the store has flushed past it. */
+        if(!(st = lg_store_commit_nowait(c->st, &ticket)) && ticket > c->resp->durable_ticket)
+            c->resp->durable_ticket = ticket;
+    } else {
+        st = lg_store_commit(c->st);
+    }
     if(st)
         return lg_fail(c, st, "exception", NULL, "Could not commit to the store");
     return LG_OK;

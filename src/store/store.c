@@ -67,6 +67,7 @@ lg_status lg_store_commit_nowait(lg_store *st, uint64_t *ticket)
 }
 lg_status lg_store_sync(lg_store *st, uint64_t ticket) { return st->ops->sync(st, ticket); }
 uint64_t lg_store_synced(lg_store *st) { return st->ops->synced(st); }
+void lg_store_maintain(lg_store *st) { st->ops->maintain(st); }
 
 lg_status lg_store_read(lg_store *st, const char *type, const char *id, lg_resource *out)
 {

@@ -12,6 +12,7 @@ typedef struct lg_store_ops {
     lg_status (*commit_nowait)(lg_store *st, uint64_t *ticket);
     lg_status (*sync)(lg_store *st, uint64_t ticket);
     uint64_t (*synced)(lg_store *st);
+    void (*maintain)(lg_store *st);
     /* version 0 = current */
     lg_status (*read)(lg_store *st, const char *type, const char *id, int64_t version,
                       lg_resource *out);

@@ -61,7 +61,23 @@ struct sq_writer_lock {
     int syncing;         /* a flush is running (its leader dropped smu) */
     int failed;          /* a flush failed: nothing is durable any more */
     int dir_synced;      /* the directory entry of the -wal file is on disk */
+    int wal_pages;       /* WAL size after the last commit (atomic) */
+    int checkpointing;   /* a checkpoint runs (atomic flag) */
 };
+
+/* Checkpoints are ours too: SQLite's automatic one would copy the WAL into
+ * the database and fsync it inside some writer's COMMIT, holding the writer
+ * lock for milliseconds. Instead the WAL size is noted at each commit and
+ * lg_store_maintain copies it back from a thread that holds no lock. */
+#define CHECKPOINT_PAGES 4000
+
+static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    (void)db;
+    (void)name;
+    __atomic_store_n(&((sq_writer_lock *)arg)->wal_pages, pages, __ATOMIC_RELAXED);
+    return SQLITE_OK;
+}
 
 static pthread_mutex_t locks_mu = PTHREAD_MUTEX_INITIALIZER;
 static sq_writer_lock *locks;
@@ -293,11 +309,33 @@ static uint64_t sq_synced(lg_store *base)
     return v;
 }
 
+static void sq_maintain(lg_store *base)
+{
+    sq_store *s = (sq_store *)base;
+    sq_writer_lock *l = s->wlock;
+    if(s->in_txn || __atomic_load_n(&l->wal_pages, __ATOMIC_RELAXED) < CHECKPOINT_PAGES)
+        return;
+    int idle = 0;
+    if(!__atomic_compare_exchange_n(&l->checkpointing, &idle, 1, 0, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_RELAXED))
+        return; /* another thread is on it */
+    /* PASSIVE never waits for readers or the writer; what it cannot copy
+     * now the next call will. Once all is copied the next writer starts the
+     * WAL over from its beginning. */
+    int log = 0, done = 0;
+    if(sqlite3_wal_checkpoint_v2(s->db, "main", SQLITE_CHECKPOINT_PASSIVE, &log, &done) ==
+           SQLITE_OK && done >= log)
+        __atomic_store_n(&l->wal_pages, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&l->checkpointing, 0, __ATOMIC_RELEASE);
+}
+
 static lg_status sq_commit(lg_store *base)
 {
     uint64_t ticket;
     lg_status st = sq_commit_nowait(base, &ticket);
-    return st ? st : sq_sync(base, ticket);
+    if(!st && !(st = sq_sync(base, ticket)))
+        sq_maintain(base);
+    return st;
 }
 
 static void sq_rollback(lg_store *base)
@@ -550,6 +588,7 @@ static lg_status sq_history(lg_store *base, const char *type, const char *id, in
 static const lg_store_ops sq_ops = {
     .close = sq_close, .begin = sq_begin, .commit = sq_commit, .rollback = sq_rollback,
     .commit_nowait = sq_commit_nowait, .sync = sq_sync, .synced = sq_synced,
+    .maintain = sq_maintain,
     .read = sq_read, .put = sq_put, .search = sq_search, .history = sq_history,
     .max_seq = sq_max_seq,
 };
@@ -699,6 +738,7 @@ lg_status lg_sqlite_open(const char *dir, lg_store **out, lg_issues *issues)
         st = LG_ENOMEM;
         goto fail;
     }
+    sqlite3_wal_hook(s->db, on_wal_commit, s->wlock); /* replaces auto-checkpoint */
     *out = &s->base;
     return LG_OK;
 fail:
