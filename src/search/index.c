@@ -225,18 +225,30 @@ static lg_status add_date(ix_ctx *c, const char *s)
 static lg_status add_period(ix_ctx *c, const cJSON *o)
 {
     const char *s = jstr(o, "start"), *e = jstr(o, "end");
-    int64_t lo = INT64_MIN, hi = INT64_MAX, a, b;
+    int64_t lo = INT64_MIN, hi = INT64_MAX, s_hi = INT64_MIN, e_lo = INT64_MAX, a, b;
     if(!s && !e)
         return LG_OK;
     if(s) {
         if(add_date_text(c, s, &a, &b))
             return LG_OK;
         lo = a;
+        s_hi = b;
     }
     if(e) {
         if(add_date_text(c, e, &a, &b))
             return LG_OK;
         hi = b;
+        e_lo = a;
+    }
+    /* A start after the end (invalid by per-1, or a date-only end read in
+     * UTC against an offset start) would give an inverted range that
+     * matches every gt and lt search at once: index the span of both. */
+    if(lo > hi) {
+        lg_issues_add(c->issues, LG_SEV_WARNING, "value", c->sp->code,
+                      "Period start '%s' is after its end '%s'; indexed as the span of both",
+                      s, e);
+        lo = e_lo;
+        hi = s_hi;
     }
     return add(c, NULL, NULL, NULL, lo, hi);
 }

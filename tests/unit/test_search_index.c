@@ -335,3 +335,30 @@ Test(index, refuses_unserved_types_and_appends)
     lg_issues_free(&is);
     cJSON_Delete(o);
 }
+
+/* Fuzz finding (fuzz_rest_resource): a Period whose start is after its end
+ * gave an entry with lo > hi, which every gt and every lt search matched.
+ * It is now the span of both instants, with a warning. */
+Test(index, inverted_period_is_a_span_with_a_warning)
+{
+    cJSON *t = cJSON_Parse("{\"resourceType\":\"Task\",\"status\":\"draft\",\"intent\":\"order\","
+                           "\"executionPeriod\":{\"start\":\"5387-10-31T08:45:05+10:00\","
+                           "\"end\":\"2016-10-31T14:45:05+10:00\"}}");
+    cr_assert_not_null(t);
+    lg_issues is;
+    lg_index ix = extract("Task", t, &is);
+    const lg_index_entry *e = find(&ix, "period", NULL, NULL, NULL);
+    cr_assert_not_null(e);
+    cr_assert_eq(e->lo, ms("2016-10-31T04:45:05Z", 0));
+    cr_assert_eq(e->hi, ms("5387-10-30T22:45:05Z", 1));
+    for(size_t i = 0; i < ix.count; i++)
+        cr_assert_leq(ix.items[i].lo, ix.items[i].hi, "%s", ix.items[i].param);
+    int warned = 0;
+    for(size_t i = 0; i < is.count; i++)
+        warned |= is.items[i].severity == LG_SEV_WARNING && strstr(is.items[i].diagnostics, "after");
+    cr_assert(warned, "an inverted period is a warning");
+    cr_assert_eq(lg_issues_errors(&is), 0);
+    lg_index_free(&ix);
+    lg_issues_free(&is);
+    cJSON_Delete(t);
+}
