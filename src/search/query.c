@@ -166,6 +166,12 @@ static int parse_number(const char *s, int64_t *lo, int64_t *hi)
     } else {
         *lo = (int64_t)ceil(scaled - h);
         *hi = (int64_t)ceil(scaled + h) - 1;
+        /* Past 2^53 a double's step can exceed the implicit range, so
+         * scaled - h and scaled + h may round to the same value and leave
+         * hi < lo, a range nothing matches: use the value itself, which is
+         * what the indexer stores at that magnitude (llround of v*1000). */
+        if(*hi < *lo)
+            *lo = *hi = llround(scaled);
     }
     return 0;
 }

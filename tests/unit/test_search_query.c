@@ -347,6 +347,31 @@ Test(query, numbers)
     lg_defs_free(d2);
 }
 
+/* Fuzz finding (fuzz_search_query): near the top of the accepted range a
+ * double's step exceeds the implicit precision range, and
+ * "le4999999999999996" gave lo > hi, a range no value falls in. Every
+ * accepted number must give lo <= hi, and huge ones stay close to the
+ * value itself. */
+Test(query, huge_numbers_keep_lo_le_hi)
+{
+    static const char *const vals[] = {
+        "4999999999999996", "le4999999999999996||kg", "-4999999999999996", "8999999999999999",
+        "4503599627370497", "8999999999999998", "123456789012345.6", "1e15", "-1.2e15",
+    };
+    for(size_t i = 0; i < sizeof(vals) / sizeof(*vals); i++) {
+        lg_query q;
+        const lg_query_param *p = ok1("Observation", "value-quantity", vals[i], &q);
+        cr_assert_leq(p->values[0].lo, p->values[0].hi, "%s: %lld > %lld", vals[i],
+                      (long long)p->values[0].lo, (long long)p->values[0].hi);
+        lg_query_free(&q);
+    }
+    lg_query q;
+    const lg_query_param *p = ok1("Observation", "value-quantity", "4999999999999996", &q);
+    cr_assert_leq(llabs(p->values[0].lo - 4999999999999996000LL), 4096);
+    cr_assert_leq(llabs(p->values[0].hi - 4999999999999996000LL), 4096);
+    lg_query_free(&q);
+}
+
 Test(query, unknown_and_unsupported)
 {
     bad1("Task", "nope", "1", "Unknown search parameter 'nope' for resource type Task");
