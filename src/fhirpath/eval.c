@@ -1078,6 +1078,122 @@ static char *to_posix(const char *pat, int whole)
     return r;
 }
 
+/* glibc's regcomp copies a subexpression for each repetition it needs
+ * (x{m,n}: n copies, nested, costing about (n-m)^2 words; x+: two copies),
+ * so nested or stacked repetitions grow the compiled form exponentially:
+ * "a{1,10000}" takes 800 MB and "x+++...+" or "a+?+?+?..." gigabytes or
+ * minutes (fuzz finding). regex_cost estimates the compiled size of an ERE
+ * in units of about 1 KB; patterns over REGEX_MAX_COST are refused, and so
+ * is a quantifier after a quantifier and its one lazy/possessive modifier
+ * (PCRE refuses those too). Returns the cost, REGEX_MAX_COST + 1 when too
+ * costly, or SIZE_MAX for such a stacked quantifier. */
+#define REGEX_MAX_COST 20000u
+
+static size_t cost_cap(unsigned long long v)
+{
+    return v > REGEX_MAX_COST ? REGEX_MAX_COST + 1 : (size_t)v;
+}
+
+/* An ERE interval at p ("{m}", "{m,}", "{m,n}", "{,n}" as glibc reads it):
+ * the text after it, or NULL when p is a literal brace. Bounds saturate. */
+static const char *regex_interval(const char *p, unsigned long long *m, unsigned long long *n)
+{
+    const char *q = p + 1;
+    *m = *n = 0;
+    for(; *q >= '0' && *q <= '9'; q++)
+        if(*m < 100000)
+            *m = *m * 10 + (unsigned)(*q - '0');
+    if(q == p + 1 && *q != ',')
+        return NULL;
+    *n = *m;
+    if(*q == ',') {
+        const char *d = ++q;
+        for(*n = 0; *q >= '0' && *q <= '9'; q++)
+            if(*n < 100000)
+                *n = *n * 10 + (unsigned)(*q - '0');
+        if(q == d)
+            *n = *m + 1; /* {m,}: m copies and a star */
+    }
+    return *q == '}' && *n >= *m ? q + 1 : NULL;
+}
+
+static size_t regex_cost(const char **pp, int depth)
+{
+    const char *p = *pp;
+    size_t total = 0, last = 0;
+    int quant = 0; /* 0 after an atom, 1 after a quantifier, 2 after its modifier */
+    while(*p && *p != ')') {
+        size_t atom = 1;
+        unsigned long long m, n, times = 1;
+        const char *after = *p == '{' ? regex_interval(p, &m, &n) : p + 1;
+        if(after && (*p == '*' || *p == '+' || *p == '?' || *p == '{')) {
+            if(quant == 2 || (quant == 1 && *p != '?' && *p != '+')) {
+                *pp = p;
+                return SIZE_MAX;
+            }
+            if(*p == '{')
+                times = n + (n - m) * (n - m) / 128;
+            else if(*p == '+')
+                times = 2;
+            quant++;
+            size_t grown = cost_cap((unsigned long long)last * (times ? times : 1));
+            total = cost_cap((unsigned long long)total - last + grown);
+            last = grown;
+            p = after;
+            continue;
+        }
+        if(*p == '|') {
+            p++;
+            quant = 0;
+            last = 0;
+            continue;
+        }
+        if(*p == '(') {
+            p++;
+            if(depth >= 100) {
+                *pp = p;
+                return REGEX_MAX_COST + 1;
+            }
+            atom = regex_cost(&p, depth + 1);
+            if(atom == SIZE_MAX) {
+                *pp = p;
+                return SIZE_MAX;
+            }
+            atom = cost_cap((unsigned long long)atom + 1);
+            if(*p == ')')
+                p++;
+        } else if(*p == '[') {
+            /* a bracket expression is one atom: "[]x]", "[^]x]", "[[:alpha:]]" */
+            p++;
+            if(*p == '^')
+                p++;
+            if(*p == ']')
+                p++;
+            while(*p && *p != ']') {
+                if(*p == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
+                    const char *end = strchr(p + 2, p[1]);
+                    while(end && end[1] != ']')
+                        end = strchr(end + 1, p[1]);
+                    p = end ? end + 2 : p + strlen(p);
+                } else {
+                    p++;
+                }
+            }
+            if(*p)
+                p++;
+        } else if(*p == '\\' && p[1]) {
+            p += 2;
+        } else {
+            p++;
+        }
+        quant = 0;
+        last = atom;
+        total = cost_cap((unsigned long long)total + atom);
+    }
+    *pp = p;
+    return total;
+}
+
 static int regex_compile(ev *e, const char *pat, int whole, int flags, regex_t *re)
 {
     if(strlen(pat) > 4096) {
@@ -1087,6 +1203,23 @@ static int regex_compile(ev *e, const char *pat, int whole, int flags, regex_t *
     char *p = to_posix(pat, whole);
     if(!p) {
         ev_error(e, "out of memory%s", NULL);
+        return -1;
+    }
+    const char *scan = p;
+    size_t cost = 0;
+    while(*scan && cost <= REGEX_MAX_COST) {
+        /* an unbalanced ')' ends a level: go on past it (regcomp rejects it) */
+        size_t part = regex_cost(&scan, 0);
+        cost = part == SIZE_MAX ? part : cost_cap((unsigned long long)cost + part);
+        if(*scan == ')')
+            scan++;
+    }
+    if(cost > REGEX_MAX_COST) {
+        free(p);
+        ev_error(e, cost == SIZE_MAX ? "invalid regular expression '%s' (a quantifier "
+                                       "cannot follow a quantifier)"
+                                     : "regular expression '%s' is too costly to compile",
+                 pat);
         return -1;
     }
     int rc = regcomp(re, p, REG_EXTENDED | flags);

@@ -220,3 +220,64 @@ Test(fhirpath_fuzz, one_compiled_expression_serves_many_threads)
     cJSON_Delete(p);
     cJSON_Delete(t);
 }
+
+/* Evaluate src on an empty Patient: the status, and in *truth the single
+ * boolean answer (-1 when none). Issues' first diagnostics go to diag. */
+static lg_status eval_regex(const char *src, int *truth, char *diag, size_t dlen)
+{
+    cJSON *p = cJSON_Parse("{\"resourceType\":\"Patient\"}");
+    lg_fhirpath *e = NULL;
+    lg_issues is = {0};
+    lg_fp_collection c = {0};
+    cr_assert_eq(lg_fhirpath_compile(src, &e, &is), LG_OK, "compile %s", src);
+    lg_status st = lg_fhirpath_eval(e, p, &c, &is);
+    *truth = lg_fp_truth(&c);
+    snprintf(diag, dlen, "%s", is.count && is.items[0].diagnostics ? is.items[0].diagnostics : "");
+    lg_fp_collection_free(&c);
+    lg_issues_free(&is);
+    lg_fhirpath_free(e);
+    cJSON_Delete(p);
+    return st;
+}
+
+/* Fuzz finding (fuzz_fhirpath_eval): glibc's regcomp copies a repeated
+ * subexpression per repetition, so stacked or large repetitions in a
+ * matches() pattern took gigabytes ('x++++...' reached the 2 GB limit;
+ * 'a{1,10000}' takes 800 MB) or minutes ('a+?+?+?...'). Such patterns are
+ * now refused with an evaluation error before regcomp sees them, while the
+ * patterns the specifications use still work. */
+Test(fhirpath_fuzz, costly_regexes_are_refused_before_compiling)
+{
+    static const char *const refused[] = {
+        "'\xf0\x9f\x94\xa5'.matches('\xf0\x9f+++++++++++++++++++++++++++++++++++++++++"
+        "++++++++++++++++++\x94\xa5+')",
+        "'a'.matches('a{1,10000}')",
+        "'a'.matches('a{,10000}')",
+        "'a'.matches('x{1,3000}y')",
+        "'a'.matches('a+?+?+?+?+?+?+?+?+?+?+?+?+?+?')",
+        "'a'.matches('a**')",
+        "'a'.replaceMatches('((((((((((((((((((((a+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+', 'b')",
+        "'a'.matches('((a{1,100}){1,100}){1,100}')",
+    };
+    char diag[512];
+    int t;
+    for(size_t i = 0; i < sizeof(refused) / sizeof(*refused); i++) {
+        cr_assert_eq(eval_regex(refused[i], &t, diag, sizeof(diag)), LG_EINVAL, "%s accepted",
+                     refused[i]);
+        cr_assert(strstr(diag, "regular expression"), "%s: '%s'", refused[i], diag);
+    }
+    static const char *const kept[] = {
+        "'Abc_1'.matches('[A-Z]([A-Za-z0-9_]){0,254}')",
+        "'1234567890'.matches('^[0-9]{10}$')",
+        "'aaa'.matches('^a+?$')",
+        "'aaa'.matches('^a*+$')",
+        "'x'.matches('^[[:alpha:]]{1,1000}$')",
+        "'12D1234567'.matches('^[0-9]{2}D[0-9]{7}$')",
+        "'ab'.matches('(a|b)+(c)?b?')",
+        "'2014-12-25'.matches('^\\\\d{4}-\\\\d{2}-\\\\d{2}$')",
+    };
+    for(size_t i = 0; i < sizeof(kept) / sizeof(*kept); i++) {
+        cr_assert_eq(eval_regex(kept[i], &t, diag, sizeof(diag)), LG_OK, "%s: %s", kept[i], diag);
+        cr_assert_eq(t, 1, "%s is not true", kept[i]);
+    }
+}
