@@ -91,8 +91,8 @@ for t in "${targets[@]}"; do
   "$bin" "${dict[@]}" -max_total_time="$secs" -max_len="$max_len" -rss_limit_mb=2048 \
     -timeout=10 -detect_leaks=1 -error_exitcode=77 -timeout_exitcode=78 \
     -print_final_stats=1 -artifact_prefix="$art" "$corpus" >"$work/$t/log" 2>&1 || rc=$?
-  grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ +DONE)' "$work/$t/log" | tr '\n' ' '
-  echo
+  awk '/^stat::number_of_executed_units/ { n = $2 } /^stat::peak_rss_mb/ { r = $2 }
+       END { if (n != "") printf "   %s inputs run, peak RSS %s MB\n", n, r }' "$work/$t/log"
   if ((rc != 0)) || compgen -G "$art*" >/dev/null; then
     failed=1
     echo "fuzz: $t FAILED (exit $rc); its log ends:" >&2
