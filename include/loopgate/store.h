@@ -127,4 +127,16 @@ lg_status lg_store_history(lg_store *st, const char *type, const char *id,
 /* Highest seq written so far (0 for an empty store). */
 lg_status lg_store_max_seq(lg_store *st, int64_t *out);
 
+/* Highest seq of any version of a resource of type (0 if none): it changes
+ * whenever a resource of that type is created, updated or deleted, so a
+ * result computed from that type alone is still right while it holds. */
+lg_status lg_store_type_seq(lg_store *st, const char *type, int64_t *out);
+
+/* A number that changes whenever a write transaction commits at this
+ * store's location (in this process - a location is used by one process
+ * only: lg_store_open refuses a second one with LG_ECONFLICT). Costs no
+ * I/O. A result computed after reading generation g is still right while
+ * lg_store_generation() == g. */
+uint64_t lg_store_generation(lg_store *st);
+
 #endif

@@ -15,15 +15,15 @@
 # noisy, so the ratio is the figure to compare, not requests/s.
 #
 # usage: scripts/bench/bench.sh [-d SECONDS] [-r ROUNDS] [-c CONNECTIONS]
-#                               [-t WRK_THREADS] [-n SEED_TASKS]
+#                               [-t WRK_THREADS] [-n SEED_TASKS] [-s "SCENARIOS"]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-dur=5 rounds=3 conns=16 wthreads=2 ntasks=2000
-while getopts "d:r:c:t:n:" o; do
+dur=5 rounds=3 conns=16 wthreads=2 ntasks=2000 only="read search create tx"
+while getopts "d:r:c:t:n:s:" o; do
   case $o in
     d) dur=$OPTARG ;; r) rounds=$OPTARG ;; c) conns=$OPTARG ;;
-    t) wthreads=$OPTARG ;; n) ntasks=$OPTARG ;;
+    t) wthreads=$OPTARG ;; n) ntasks=$OPTARG ;; s) only=$OPTARG ;;
     *) sed -n '/^# usage/,/^set/p' "$0" | head -2; exit 2 ;;
   esac
 done
@@ -47,7 +47,8 @@ wait_up() { for _ in $(seq 200); do curl -sf -o /dev/null "$1" && return 0; slee
 
 bport=$(free_port); lport=$(free_port)
 build/lg_bench_baseline "$bport" >/dev/null 2>&1 & pids+=($!)
-build/loopgate serve --listen "127.0.0.1:$lport" --data "$tmp/var" --quiet 2>"$tmp/server.log" & pids+=($!)
+build/loopgate serve --listen "127.0.0.1:$lport" --data "$tmp/var" --quiet ${LG_BENCH_SERVER_ARGS:-} 2>"$tmp/server.log" & pids+=($!)
+lgpid=$!
 wait_up "http://127.0.0.1:$bport/"
 wait_up "http://127.0.0.1:$lport/metadata"
 base="http://127.0.0.1:$lport"
@@ -85,6 +86,7 @@ pid=$(curl -sf "$base/Patient?_count=1" | python3 -c 'import json,sys;print(json
 search="/Task?owner=Organization/cbo-17&status=requested&_lastUpdated=gt${since}&_include=Task:focus&_include=Task:patient"
 n=$(curl -sf "$base$search" | python3 -c 'import json,sys;print(len(json.load(sys.stdin).get("entry",[])))')
 echo "bench: polling search returns $n entries per page"
+[ -n "${LG_BENCH_PERF:-}" ] && { perf record -g -p "$lgpid" -o "$LG_BENCH_PERF" 2>/dev/null & pids+=($!); }
 
 cat >"$tmp/create.lua" <<'LUA'
 wrk.method = "POST"
@@ -111,7 +113,7 @@ run_wrk() {
        END {printf "%.0f %.2f\n", r, p}' <<<"$out"
 }
 
-scen=(read search create tx)
+read -r -a scen <<<"$only"
 declare -A url lua
 url[read]="$base/Patient/$pid"; url[search]="$base$search"
 url[create]="$base/Patient"; lua[create]="$tmp/create.lua"

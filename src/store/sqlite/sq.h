@@ -9,7 +9,7 @@
 /* Cached statements of the hot paths, prepared once per handle. */
 enum {
     SQ_READ, SQ_VREAD, SQ_LOOKUP, SQ_RES_INSERT, SQ_RES_UPDATE, SQ_VER_INSERT, SQ_IDX_DELETE,
-    SQ_IDX_INSERT, SQ_MAX_SEQ, SQ_BEGIN, SQ_COMMIT, SQ_ROLLBACK, SQ_NSTMT
+    SQ_IDX_INSERT, SQ_MAX_SEQ, SQ_TYPE_SEQ, SQ_BEGIN, SQ_COMMIT, SQ_ROLLBACK, SQ_NSTMT
 };
 
 /* History statements: one per combination of the optional filters

@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -63,6 +64,7 @@ struct sq_writer_lock {
     int dir_synced;      /* the directory entry of the -wal file is on disk */
     int wal_pages;       /* WAL size after the last commit (atomic) */
     int checkpointing;   /* a checkpoint runs (atomic flag) */
+    int lock_fd;         /* loopgate.lock, flock'd: one process per directory */
 };
 
 /* Checkpoints are ours too: SQLite's automatic one would copy the WAL into
@@ -82,15 +84,34 @@ static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
 static pthread_mutex_t locks_mu = PTHREAD_MUTEX_INITIALIZER;
 static sq_writer_lock *locks;
 
-static sq_writer_lock *lock_ref(const char *path)
+/* The per-directory state, shared by every handle of this process on that
+ * directory. The first reference takes an exclusive flock on
+ * <dir>/loopgate.lock, held until the last handle closes: a second process
+ * on the same directory is refused (*busy = 1), because writers coordinate
+ * (and readers cache results against lg_store_generation) only within one
+ * process. */
+static sq_writer_lock *lock_ref(const char *path, int *busy)
 {
+    *busy = 0;
     pthread_mutex_lock(&locks_mu);
     sq_writer_lock *l = locks;
     while(l && strcmp(l->path, path) != 0)
         l = l->next;
     if(!l && (l = calloc(1, sizeof(*l))) != NULL) {
-        if(!(l->path = strdup(path)) || pthread_mutex_init(&l->mu, NULL) != 0 ||
-           pthread_mutex_init(&l->smu, NULL) != 0 || pthread_cond_init(&l->scv, NULL) != 0) {
+        char lp[PATH_MAX];
+        l->lock_fd = -1;
+        if(snprintf(lp, sizeof(lp), "%s/loopgate.lock", path) >= (int)sizeof(lp) ||
+           (l->lock_fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 ||
+           flock(l->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+            *busy = l->lock_fd >= 0 && errno == EWOULDBLOCK;
+            if(l->lock_fd >= 0)
+                close(l->lock_fd);
+            free(l);
+            l = NULL;
+        } else if(!(l->path = strdup(path)) || pthread_mutex_init(&l->mu, NULL) != 0 ||
+                  pthread_mutex_init(&l->smu, NULL) != 0 ||
+                  pthread_cond_init(&l->scv, NULL) != 0) {
+            close(l->lock_fd);
             free(l->path);
             free(l);
             l = NULL;
@@ -116,6 +137,7 @@ static void lock_unref(sq_writer_lock *l)
         pthread_mutex_destroy(&l->mu);
         pthread_mutex_destroy(&l->smu);
         pthread_cond_destroy(&l->scv);
+        close(l->lock_fd); /* releases the flock */
         free(l->path);
         free(l);
     }
@@ -141,6 +163,7 @@ static const char *const sql_text[SQ_NSTMT] = {
     [SQ_IDX_INSERT] = "INSERT INTO idx(rid, type, param, s1, s2, s3, lo, hi) "
                       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [SQ_MAX_SEQ] = "SELECT coalesce(max(seq), 0) FROM ver",
+    [SQ_TYPE_SEQ] = "SELECT coalesce(max(seq), 0) FROM res WHERE type = ?1",
     [SQ_BEGIN] = "BEGIN IMMEDIATE",
     [SQ_COMMIT] = "COMMIT",
     [SQ_ROLLBACK] = "ROLLBACK",
@@ -424,6 +447,22 @@ static lg_status sq_max_seq(lg_store *base, int64_t *out)
     return rc == SQLITE_ROW ? LG_OK : sq_status(rc);
 }
 
+static lg_status sq_type_seq(lg_store *base, const char *type, int64_t *out)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *p = stmt(s, SQ_TYPE_SEQ);
+    sqlite3_bind_text(p, 1, type, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(p);
+    *out = rc == SQLITE_ROW ? sqlite3_column_int64(p, 0) : 0;
+    sqlite3_reset(p);
+    return rc == SQLITE_ROW ? LG_OK : sq_status(rc);
+}
+
+static uint64_t sq_generation(lg_store *base)
+{
+    return __atomic_load_n(&((sq_store *)base)->wlock->commits, __ATOMIC_ACQUIRE);
+}
+
 /* ---- writes ---- */
 
 static void bind_opt(sqlite3_stmt *p, int i, const char *v)
@@ -591,6 +630,8 @@ static const lg_store_ops sq_ops = {
     .maintain = sq_maintain,
     .read = sq_read, .put = sq_put, .search = sq_search, .history = sq_history,
     .max_seq = sq_max_seq,
+    .type_seq = sq_type_seq,
+    .generation = sq_generation,
 };
 
 /* ---- opening ---- */
@@ -691,6 +732,15 @@ lg_status lg_sqlite_open(const char *dir, lg_store **out, lg_issues *issues)
     if(!s)
         return LG_ENOMEM;
     s->base.ops = &sq_ops;
+    int busy;
+    if(!(s->wlock = lock_ref(real, &busy))) {
+        st = busy ? LG_ECONFLICT : LG_EIO;
+        lg_issues_add(issues, LG_SEV_FATAL, "exception", NULL,
+                      busy ? "Another process is using the store directory '%s' (%s/loopgate.lock)"
+                           : "Cannot lock the store directory '%s' (%s/loopgate.lock)",
+                      dir, real);
+        goto fail;
+    }
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     int rc = sqlite3_open_v2(path, &s->db, flags, NULL);
     if(rc != SQLITE_OK) {
@@ -734,10 +784,6 @@ lg_status lg_sqlite_open(const char *dir, lg_store **out, lg_issues *issues)
                           sqlite3_errmsg(s->db));
             goto fail;
         }
-    if(!(s->wlock = lock_ref(real))) {
-        st = LG_ENOMEM;
-        goto fail;
-    }
     sqlite3_wal_hook(s->db, on_wal_commit, s->wlock); /* replaces auto-checkpoint */
     *out = &s->base;
     return LG_OK;
