@@ -76,12 +76,14 @@ lg_status lg_store_commit(lg_store *st);
 void lg_store_rollback(lg_store *st);
 
 /* Group commit, for callers that can wait without holding a thread.
- * lg_store_commit_nowait ends the transaction like lg_store_commit - its
- * writes are visible to every reader at once - but returns before they are
- * on disk; *ticket (> 0) names the commit. It is durable once
+ * lg_store_commit_nowait ends the transaction like lg_store_commit but
+ * returns before its writes are on disk - and before other handles' reads
+ * outside a transaction see them (later transactions of any handle do);
+ * *ticket (> 0) names the commit. It is durable once
  * lg_store_synced() >= ticket, which lg_store_sync(st, ticket) brings about:
  * one flush covers every commit made before it began, so writers waiting
- * together share it. Nothing may be acknowledged before that. Tickets are
+ * together share it. Once lg_store_sync(st, ticket) returned LG_OK every
+ * handle sees the writes. Nothing may be acknowledged before that. Tickets are
  * per store location and increase with commit order. lg_store_commit is
  * commit_nowait followed by sync. After a failed flush every sync returns
  * LG_EIO and lg_store_synced() returns 0: durability is lost, stop. */
