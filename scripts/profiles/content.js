@@ -178,7 +178,7 @@ function extensions() {
     complexExtension({
       id: 'interpreter-need', name: 'InterpreterNeed', title: 'Interpreter need with language and dialect',
       short: 'Language, dialect and whether an interpreter is needed',
-      description: 'A language the person needs for spoken communication, the dialect or regional variety within it, and whether an interpreter is needed. The dialect matters: a Mixteco-speaking parent may not follow an interpreter of another Mixteco variety, and BCP-47 has no tags for most such varieties.',
+      description: 'A language the person needs for spoken communication, the dialect or regional variety within it, and whether an interpreter is needed. The dialect matters: a Mixteco-speaking parent may not follow an interpreter of another Mixteco variety, and the language tag a record carries often names only the broad language, not the variety an interpreter must speak.',
       contexts: ['Patient', 'RelatedPerson'],
       parts: [
         {

@@ -8,7 +8,8 @@ const fs = require('fs');
 const path = require('path');
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const PKG_DIR = path.join(ROOT, 'profiles', 'package');
+// LG_PROFILES_PKG lets the test point the scripts at a scratch copy.
+const PKG_DIR = process.env.LG_PROFILES_PKG || path.join(ROOT, 'profiles', 'package');
 const R4_DIR = path.join(ROOT, 'node_modules', '@medplum', 'definitions', 'dist', 'fhir', 'r4');
 // Reference material is read in place beside the project (see README).
 const SHARED_DIR = process.env.LG_SHARED_DIR || path.resolve(ROOT, '..', 'shared');
