@@ -42,7 +42,7 @@ function typeChildren(reg, el, prefixId, prefixPath) {
   if (!def) def = reg.get(`http://hl7.org/fhir/StructureDefinition/${t.code}`);
   if (!def || !def.snapshot) fail(`${el.id}: no snapshot for type ${t.code}`);
   const rootId = def.snapshot.element[0].id;
-  return def.snapshot.element.slice(1).map((src) => {
+  return def.snapshot.element.slice(1).filter((src) => !lib.isVendorElement(src)).map((src) => {
     const c = lib.clone(src);
     c.id = prefixId + src.id.slice(rootId.length);
     c.path = prefixPath + src.path.slice(rootId.length);
@@ -114,7 +114,9 @@ function merge(sd, el, diff, newSlice) {
     } else if (k === 'max') {
       if (maxNum(v) > maxNum(el.max)) fail(`${where}: max ${v} above the parent's ${el.max}`);
     } else if (k === 'type') {
-      const allowed = new Set((el.type || []).map((t) => t.code));
+      // Primitive ids and urls are typed System.String with the FHIR type in
+      // an extension; a differential may name either.
+      const allowed = new Set((el.type || []).flatMap((t) => [t.code, lib.fhirTypeOf(t)]));
       for (const t of v) if (!allowed.has(t.code)) fail(`${where}: type ${t.code} not allowed by the parent`);
     } else if (k === 'binding') {
       if (el.binding && el.binding.strength === 'required' && v.strength !== 'required') fail(`${where}: weakens a required binding`);
@@ -143,12 +145,37 @@ function describeExtensionSlice(reg, el, diff) {
   if (diff.definition === undefined && root.definition) el.definition = root.definition;
 }
 
+// A differential may name a choice element by its type ("Observation.
+// valueQuantity"); the snapshot element is "Observation.value[x]".
+function choiceId(snap, id) {
+  const segs = id.split('.');
+  let prefix = segs[0];
+  for (let k = 1; k < segs.length; k++) {
+    const seg = segs[k];
+    const cand = `${prefix}.${seg}`;
+    if (!snap.some((e) => e.id === cand || e.id.startsWith(cand + '.') || e.id.startsWith(cand + ':'))) {
+      const m = /^([a-z][A-Za-z]*?)([A-Z][A-Za-z]*)(:.*)?$/.exec(seg);
+      const choice = m && snap.find((e) => e.id === `${prefix}.${m[1]}[x]`);
+      const t = choice && (choice.type || []).find((x) => x.code.toLowerCase() === m[2].toLowerCase());
+      if (t) {
+        // Naming the type restricts the choice to it.
+        if (choice.type.length > 1) choice.type = [t];
+        prefix = `${prefix}.${m[1]}[x]${m[3] || ''}`;
+        continue;
+      }
+    }
+    prefix = cand;
+  }
+  return prefix;
+}
+
 function generateSnapshot(reg, sd) {
   const parent = reg.get(sd.baseDefinition);
   if (!parent || !parent.snapshot) fail(`${sd.id}: parent ${sd.baseDefinition} not found`);
   if (parent.type !== sd.type) fail(`${sd.id}: type ${sd.type} differs from the parent's ${parent.type}`);
   const snap = lib.clone(parent.snapshot.element);
-  for (const d of sd.differential.element) {
+  for (const d0 of sd.differential.element) {
+    const d = { ...d0, id: choiceId(snap, d0.id) };
     let i = snap.findIndex((e) => e.id === d.id);
     const isNew = i < 0;
     if (isNew) i = createElement(reg, sd, snap, d.id);

@@ -6,7 +6,8 @@
 //     and every canonical the package uses resolves in the package or a
 //     dependency
 //   - every snapshot element id is unique and matches its path, every
-//     differential element is in the snapshot
+//     differential element is in the snapshot, and the generator rebuilds
+//     the dependency packages' own published snapshots
 //   - extensions have contexts that name real resources or elements
 //   - search parameters name real base types and extensions of the package
 //   - examples claim profiles of the package and conform to them, and
@@ -123,6 +124,55 @@ function checkSearchParameter(reg, sp, file, ownUrls) {
   }
 }
 
+// The generator must reproduce what the IG tools published: regenerate the
+// snapshot of every constraint StructureDefinition in the dependency packages
+// from its differential and compare element ids, cardinality, types (with
+// profiles), fixed/pattern values, bindings, slicing and invariant keys.
+// Differences allowed: extension elements always carry their url slicing in
+// our snapshots (some published ones leave it implicit), and US Core's
+// vital-signs profile weakens a required binding of its parent, which the
+// generator refuses by design.
+const EXPECTED_REFUSALS = { 'us-core-vital-signs': 'weakens a required binding' };
+function crossCheckGenerator(reg) {
+  const { generateSnapshot } = require('./build');
+  const summary = (e) => JSON.stringify({
+    id: e.id, min: e.min, max: e.max, sliceName: e.sliceName,
+    type: (e.type || []).map((t) => [t.code, t.profile || [], t.targetProfile || []]),
+    fixed: Object.keys(e).filter((k) => /^(fixed|pattern)[A-Z]/.test(k)).map((k) => [k, e[k]]),
+    binding: e.binding ? [e.binding.strength, e.binding.valueSet] : null,
+    slicing: !/(^|\.)(extension|modifierExtension)$/.test(e.path) && e.slicing ? e.slicing.discriminator : null,
+    constraint: (e.constraint || []).map((c) => c.key).sort(),
+  });
+  let same = 0;
+  for (const [name, dir] of Object.entries(lib.DEP_DIRS)) {
+    for (const f of fs.readdirSync(dir).sort()) {
+      if (!/^structuredefinition-.*\.json$/i.test(f)) continue;
+      const sd = lib.readJson(path.join(dir, f));
+      if (sd.derivation !== 'constraint' || !sd.snapshot) continue;
+      let snap;
+      try {
+        snap = generateSnapshot(reg, lib.clone(sd));
+      } catch (e) {
+        if (EXPECTED_REFUSALS[sd.id] && e.message.includes(EXPECTED_REFUSALS[sd.id])) continue;
+        bad(`generator cannot rebuild ${name} ${sd.id}: ${e.message}`);
+        continue;
+      }
+      const ours = snap.map(summary);
+      const theirs = sd.snapshot.element.map(summary);
+      const k = ours.findIndex((x, i) => x !== theirs[i]);
+      if (k >= 0 || ours.length !== theirs.length) {
+        const at = k >= 0 ? k : Math.min(ours.length, theirs.length);
+        bad(`generator differs from the published ${name} ${sd.id} at element ${at}: ${ours[at]} vs ${theirs[at]}`);
+        continue;
+      }
+      if (EXPECTED_REFUSALS[sd.id]) bad(`generator no longer refuses ${sd.id}`);
+      same++;
+    }
+  }
+  if (same < 80) bad(`generator reproduced only ${same} published snapshots`);
+  return same;
+}
+
 // Deliberately broken copies of the examples: each must be rejected, or the
 // validator (and so this check) proves nothing.
 function mutations(examples) {
@@ -204,6 +254,7 @@ function main() {
     if (r.resourceType === 'CodeSystem' && r.count !== (r.concept || []).length) bad(`${file}: count ${r.count}`);
   }
 
+  const reproduced = crossCheckGenerator(reg);
   const validator = new Validator(reg);
   const profileOf = (r, file) => {
     const profs = (r.meta && r.meta.profile) || [];
@@ -240,7 +291,7 @@ function main() {
     console.error(`profiles: ${problems.length} problem(s)`);
     process.exit(1);
   }
-  console.log(`profiles: ${res.length} resources, ${ownUrls.size} canonicals, ${checked} example validations, ${caught}/${muts.length} broken examples caught`);
+  console.log(`profiles: ${res.length} resources, ${ownUrls.size} canonicals, ${reproduced} published dependency snapshots reproduced by the generator, ${checked} example validations, ${caught}/${muts.length} broken examples caught`);
 }
 
 main();

@@ -54,7 +54,7 @@ let baseCache = null;
 function loadDependencies() {
   if (baseCache) return baseCache;
   const reg = new Registry();
-  for (const f of ['profiles-types.json', 'profiles-resources.json', 'valuesets.json',
+  for (const f of ['profiles-types.json', 'profiles-resources.json', 'profiles-others.json', 'valuesets.json',
     'v3-codesystems.json', 'v2-tables.json', 'extension-definitions.json', 'search-parameters.json']) {
     const file = path.join(R4_DIR, f);
     if (!fs.existsSync(file)) continue;
@@ -114,9 +114,27 @@ function orderElement(el) {
   return out;
 }
 
+// Elements Medplum adds to the R4 datatypes it ships (Meta.project and
+// friends); they are not R4 and must not leak into Loopgate's snapshots.
+const VENDOR_ELEMENTS = new Set(['Meta.project', 'Meta.author', 'Meta.onBehalfOf', 'Meta.account',
+  'Meta.accounts', 'Meta.compartment']);
+function isVendorElement(el) {
+  return VENDOR_ELEMENTS.has(el.path);
+}
+
+// The FHIR type of an ElementDefinition.type entry: its code, or for
+// System.String-typed primitives (Element.id, Extension.url) the type named
+// by the structuredefinition-fhir-type extension.
+function fhirTypeOf(t) {
+  for (const e of t.extension || []) {
+    if (e.url === 'http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type') return e.valueUrl || e.valueUri;
+  }
+  return t.code;
+}
+
 function clone(x) { return JSON.parse(JSON.stringify(x)); }
 
 module.exports = {
   ROOT, PKG_DIR, R4_DIR, SHARED_DIR, DEP_DIRS, readJson, stripVersion, Registry,
-  loadDependencies, idToPath, unslicedId, parentId, orderElement, clone,
+  loadDependencies, idToPath, unslicedId, parentId, orderElement, clone, isVendorElement, fhirTypeOf,
 };
