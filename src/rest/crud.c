@@ -120,6 +120,7 @@ lg_status lg_parse_resource_body(lg_ctx *c, const char *type, cJSON **out)
         return st;
     if((st = lg_validate_resource(c->rest->defs, res, &c->issues))) {
         cJSON_Delete(res);
+        lg_issues_locate(&c->issues, 0, c->req->body, c->req->body_len);
         return lg_fail_issues(c, st);
     }
     *out = res;
