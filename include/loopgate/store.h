@@ -129,6 +129,14 @@ lg_status lg_store_history(lg_store *st, const char *type, const char *id,
 /* Highest seq written so far (0 for an empty store). */
 lg_status lg_store_max_seq(lg_store *st, int64_t *out);
 
+/* Reads between lg_store_snapshot_begin and _end (outside a write
+ * transaction) all see the store as it was at the first of them, and cost
+ * less than the same reads one by one (SQLite: one read transaction
+ * instead of one per statement). No write may be begun in between. Every
+ * successful begin needs its end. */
+lg_status lg_store_snapshot_begin(lg_store *st);
+void lg_store_snapshot_end(lg_store *st);
+
 /* Highest seq of any version of a resource of type (0 if none): it changes
  * whenever a resource of that type is created, updated or deleted, so a
  * result computed from that type alone is still right while it holds. */

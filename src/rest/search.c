@@ -334,10 +334,14 @@ static lg_status add_includes(lg_ctx *c, search_req *s, const lg_resource_list *
         lg_issues w = {0};
         if(!doc)
             continue;
-        st = lg_index_extract(c->rest->defs, page->items[i].type, doc, &ix, &w);
         for(size_t k = 0; !st && k < s->ninc; k++) {
             if(strcmp(s->inc[k].src_type, page->items[i].type) != 0)
                 continue;
+            /* Only the include's own parameter: evaluating every search
+             * parameter of each match was most of a polling search's cost. */
+            lg_index_free(&ix);
+            st = lg_index_extract_param(c->rest->defs, page->items[i].type, doc, s->inc[k].param,
+                                        &ix, &w);
             for(size_t e = 0; !st && e < ix.count; e++) {
                 const lg_index_entry *en = &ix.items[e];
                 if(en->type != LG_SP_REFERENCE || !en->s1 || !en->s2 ||
@@ -571,6 +575,7 @@ lg_status lg_do_search(lg_ctx *c, const char *type, const char *query, const cha
     lg_search_note note = {0};
     lg_buf key;
     int64_t total = -1;
+    int snap = 0;
     lg_status st = LG_OK;
     lg_buf_init(&key, 64 * 1024);
     if(c->req->search_cache) {
@@ -601,7 +606,11 @@ lg_status lg_do_search(lg_ctx *c, const char *type, const char *query, const cha
     if((st = build_search(c, type, &all, &s, 0)))
         goto out;
     if(key.len)
-        note_deps(c, &s, &note);
+        note_deps(c, &s, &note); /* before the snapshot: see search_cache.c */
+    /* One read transaction for the whole search: every include read sees
+     * the same store, and SQLite takes its locks once. Not available (and
+     * not needed) inside a transaction Bundle's write transaction. */
+    snap = lg_store_snapshot_begin(c->st) == LG_OK;
     if(!s.q.has_cursor && (st = lg_store_max_seq(c->st, &s.q.max_seq))) {
         st = lg_fail(c, st, "exception", NULL, "Store unavailable");
         goto out;
@@ -619,6 +628,8 @@ lg_status lg_do_search(lg_ctx *c, const char *type, const char *query, const cha
     }
     st = write_search_bundle(c, type, &s, &page, total, key.len ? &note : NULL, &key);
 out:
+    if(snap)
+        lg_store_snapshot_end(c->st);
     lg_buf_free(&key);
     free(all.items); /* the pairs themselves belong to qp and fp */
     lg_params_free(&qp);

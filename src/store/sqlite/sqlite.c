@@ -159,6 +159,7 @@ static void lock_unref(sq_writer_lock *l)
 }
 
 static void sq_rollback_txn(sq_store *s);
+static lg_status sq_snapshot(lg_store *base, int begin);
 
 /* ---- statements and schema ---- */
 
@@ -181,6 +182,7 @@ static const char *const sql_text[SQ_NSTMT] = {
     [SQ_MAX_SEQ] = "SELECT coalesce(max(seq), 0) FROM ver",
     [SQ_TYPE_SEQ] = "SELECT coalesce(max(seq), 0) FROM res WHERE type = ?1",
     [SQ_BEGIN] = "BEGIN IMMEDIATE",
+    [SQ_BEGIN_READ] = "BEGIN",
     [SQ_COMMIT] = "COMMIT",
     [SQ_ROLLBACK] = "ROLLBACK",
     [SQ_SAVEPOINT] = "SAVEPOINT w",
@@ -301,6 +303,7 @@ static void sq_close(lg_store *base)
     sq_store *s = (sq_store *)base;
     if(s->in_txn)
         sq_rollback_txn(s);
+    sq_snapshot(base, 0);
     sq_writer_lock *l = s->wlock;
     free_conn(s);
     if(l)
@@ -310,7 +313,7 @@ static void sq_close(lg_store *base)
 static lg_status sq_begin(lg_store *base)
 {
     sq_store *s = (sq_store *)base;
-    if(s->in_txn)
+    if(s->in_txn || s->in_snapshot)
         return LG_EINTERNAL;
     sq_writer_lock *l = s->wlock;
     pthread_mutex_lock(&l->mu);
@@ -555,6 +558,27 @@ static lg_status sq_type_seq(lg_store *base, const char *type, int64_t *out)
     return rc == SQLITE_ROW ? LG_OK : sq_status(rc);
 }
 
+static lg_status sq_snapshot(lg_store *base, int begin)
+{
+    sq_store *s = (sq_store *)base;
+    if(s->in_txn)
+        return begin ? LG_EINTERNAL : LG_OK;
+    if(begin) {
+        if(s->in_snapshot)
+            return LG_EINTERNAL;
+        lg_status st = exec_stmt(stmt(s, SQ_BEGIN_READ));
+        s->in_snapshot = !st;
+        return st;
+    }
+    if(s->in_snapshot) {
+        reset_all(s);
+        if(exec_stmt(stmt(s, SQ_COMMIT)) && !sqlite3_get_autocommit(s->db))
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        s->in_snapshot = 0;
+    }
+    return LG_OK;
+}
+
 static uint64_t sq_generation(lg_store *base)
 {
     return __atomic_load_n(&((sq_store *)base)->wlock->gen, __ATOMIC_ACQUIRE);
@@ -730,6 +754,7 @@ static const lg_store_ops sq_ops = {
     .max_seq = sq_max_seq,
     .type_seq = sq_type_seq,
     .generation = sq_generation,
+    .snapshot = sq_snapshot,
 };
 
 /* ---- opening ---- */
