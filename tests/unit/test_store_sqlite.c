@@ -1360,3 +1360,21 @@ Test(store, failed_flush_poisons_durability)
     cr_assert_eq(lg_store_sync(st, t), LG_EIO, "a later flush must not vouch for lost pages");
     cr_assert_eq(lg_store_synced(st), 0);
 }
+
+Test(store, snapshot_reads_see_one_moment)
+{
+    put("Patient", "s1", "{}", NULL);
+    lg_store *reader = open_at(dir);
+    lg_resource r = {0};
+    cr_assert_eq(lg_store_snapshot_begin(reader), LG_OK);
+    cr_assert_eq(lg_store_read(reader, "Patient", "s1", &r), LG_OK);
+    lg_resource_clear(&r);
+    put("Patient", "s2", "{}", NULL); /* committed and synced meanwhile */
+    cr_assert_eq(lg_store_read(reader, "Patient", "s2", &r), LG_ENOTFOUND,
+                 "the snapshot predates s2");
+    cr_assert_eq(lg_store_begin(reader), LG_EINTERNAL, "no write inside a snapshot");
+    lg_store_snapshot_end(reader);
+    cr_assert_eq(lg_store_read(reader, "Patient", "s2", &r), LG_OK);
+    lg_resource_clear(&r);
+    lg_store_close(reader);
+}
