@@ -232,7 +232,11 @@ lg_wf_result lg_workflow_check(const cJSON *current, const cJSON *proposed, cons
     if((to == LG_TASK_CANCELLED || to == LG_TASK_ON_HOLD || to == LG_TASK_FAILED) && !reason_text)
         ADD(LG_SEV_WARNING, "business-rule", "Task.statusReason",
             "statusReason.text is expected when a Task becomes %s", pcode);
-    if(to == LG_TASK_COMPLETED && !has_resulting_activity(proposed)) {
+    /* Only a referral (fulfill) Task names a resulting activity; a patient
+     * Task's result is the family's answer, not a service. */
+    bool fulfill = lg_mj_has_code(cJSON_GetObjectItemCaseSensitive(proposed, "code"),
+                                  "http://hl7.org/fhir/CodeSystem/task-code", "fulfill");
+    if(to == LG_TASK_COMPLETED && fulfill && !has_resulting_activity(proposed)) {
         ADD(LG_SEV_ERROR, "required", "Task.output",
             "completing a referral (Task %s -> completed) needs an output of type resulting-activity "
             "naming what was done (a Procedure reference or code)", fname);
