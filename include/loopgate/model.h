@@ -328,7 +328,7 @@ lg_status lg_model_referral_add_consent(lg_referral *r, const cJSON *consent, lg
 
 lg_status lg_model_care_plan_from_fhir(const cJSON *care_plan, lg_care_plan **out, lg_issues *issues);
 lg_status lg_model_org_from_fhir(const cJSON *organization, lg_org **out, lg_issues *issues);
-/* A TaskForPatient (code from the SDOHCC codes, owner the Patient or a
+/* A TaskForPatient (a code other than fulfill; the binding is extensible; owner the Patient or a
  * RelatedPerson). Status must be in the referral Task value set. */
 lg_status lg_model_patient_task_from_fhir(const cJSON *task, lg_patient_task **out, lg_issues *issues);
 

@@ -660,7 +660,11 @@ static lg_status take_task(lg_referral *r, const cJSON *task, int64_t now_ms, bo
     lg_ref_clear(&req);
     if(es != LG_OK)
         goto nomem;
+    /* The Task version being applied is the current state, even when a
+     * clock put its event before an earlier one on the timeline. */
     r->has_task = true;
+    r->task_status = ts;
+    r->loop = lg_loop_state_of(ts);
     lg_ref_clear(&focus);
     lg_ref_clear(&forr);
     return LG_OK;
@@ -907,10 +911,6 @@ lg_status lg_model_org_from_fhir(const cJSON *org, lg_org **out, lg_issues *issu
 
 lg_status lg_model_patient_task_from_fhir(const cJSON *task, lg_patient_task **out, lg_issues *issues)
 {
-    static const char *const codes[] = {
-        "general-information", "make-contact", "review-material", "risk-questionnaire",
-        "feedback-questionnaire", "application-questionnaire", "personal-characteristics-questionnaire",
-    };
     bool oom = false;
     lg_status st = LG_ENOMEM;
     *out = NULL;
@@ -923,17 +923,21 @@ lg_status lg_model_patient_task_from_fhir(const cJSON *task, lg_patient_task **o
     t->id = lg_model_strdup(lg_mj_str(task, "id"), &oom);
     t->description = lg_model_strdup(lg_mj_str(task, "description"), &oom);
     t->authored_ms = lg_mj_time(task, "authoredOn");
-    const cJSON *coding = lg_mj_coding(cJSON_GetObjectItemCaseSensitive(task, "code"), LG_SDOHCC_CODES);
+    /* The code binding is extensible (SDOHCC-ValueSetTaskCode; the examples
+     * also use SDC's complete-questionnaire): prefer an SDOHCC coding. */
+    const cJSON *tcode = cJSON_GetObjectItemCaseSensitive(task, "code");
+    const cJSON *coding = lg_mj_coding(tcode, LG_SDOHCC_CODES);
+    if(!coding)
+        coding = lg_mj_coding(tcode, NULL);
     if(oom || lg_mj_ref(&t->child, task, "for") != LG_OK || lg_mj_ref(&t->owner, task, "owner") != LG_OK ||
        lg_mj_ref(&t->requester, task, "requester") != LG_OK || lg_mj_ref(&t->focus, task, "focus") != LG_OK ||
        (coding && lg_mj_code(&t->code, coding) != LG_OK))
         goto fail;
-    bool known = false;
-    for(size_t i = 0; t->code.code && i < sizeof(codes) / sizeof(codes[0]); i++)
-        known |= strcmp(codes[i], t->code.code) == 0;
-    if(!known)
-        lg_issues_add(issues, LG_SEV_ERROR, "code-invalid", "Task.code",
-                      "a patient Task's code is one of the SDOHCC patient task codes (make-contact, ...)");
+    if(!t->code.code)
+        lg_issues_add(issues, LG_SEV_ERROR, "required", "Task.code", "a patient Task says what to do in code");
+    else if(lg_mj_has_code(tcode, "http://hl7.org/fhir/CodeSystem/task-code", "fulfill"))
+        lg_issues_add(issues, LG_SEV_ERROR, "business-rule", "Task.code",
+                      "a fulfill Task is a referral Task, not a Task for the patient");
     const char *status = lg_mj_str(task, "status");
     if(!status || lg_task_status_parse(status, &t->status) != 0 || !lg_task_status_in_referral_vs(t->status))
         lg_issues_add(issues, LG_SEV_ERROR, "code-invalid", "Task.status",
