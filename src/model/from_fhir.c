@@ -251,20 +251,21 @@ static lg_status interpreter_ext(lg_child *c, const cJSON *ext, const char *loc,
 /* The county of the home (else current, else first) address. */
 static lg_status county_of(lg_child *c, const cJSON *patient)
 {
-    const cJSON *a, *addrs = cJSON_GetObjectItemCaseSensitive(patient, "address"), *pick = NULL;
+    const cJSON *a, *addrs = cJSON_GetObjectItemCaseSensitive(patient, "address");
+    const cJSON *pick = NULL, *current = NULL;
     cJSON_ArrayForEach(a, addrs) {
-        const cJSON *period = cJSON_GetObjectItemCaseSensitive(a, "period");
-        bool ended = lg_mj_str(period, "end") != NULL;
+        if(lg_mj_str(cJSON_GetObjectItemCaseSensitive(a, "period"), "end"))
+            continue; /* a past address */
         const char *use = lg_mj_str(a, "use");
-        if(!ended && use && strcmp(use, "home") == 0) {
+        if(use && strcmp(use, "home") == 0) {
             pick = a;
             break;
         }
-        if(!ended && (!pick || lg_mj_str(cJSON_GetObjectItemCaseSensitive(pick, "period"), "end")))
-            pick = a;
-        else if(!pick)
-            pick = a;
+        if(!current)
+            current = a;
     }
+    if(!pick)
+        pick = current ? current : cJSON_GetArrayItem(addrs, 0);
     if(!pick)
         return LG_OK;
     const char *county = lg_mj_str(pick, "district");
@@ -304,7 +305,11 @@ lg_status lg_model_child_from_fhir(const cJSON *patient, lg_child **out, lg_issu
     const cJSON *n, *names = cJSON_GetObjectItemCaseSensitive(patient, "name"), *name = NULL;
     cJSON_ArrayForEach(n, names) {
         const char *use = lg_mj_str(n, "use");
-        if(!name || (use && strcmp(use, "official") == 0 && !lg_mj_str(name, "use")))
+        if(use && strcmp(use, "official") == 0) {
+            name = n;
+            break;
+        }
+        if(!name)
             name = n;
     }
     if(name) {
@@ -315,14 +320,13 @@ lg_status lg_model_child_from_fhir(const cJSON *patient, lg_child **out, lg_issu
     }
 
     /* Preferred language: the communication marked preferred, else the first. */
-    const cJSON *cm, *comms = cJSON_GetObjectItemCaseSensitive(patient, "communication"), *pref = NULL;
-    cJSON_ArrayForEach(cm, comms) {
-        if(!pref || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cm, "preferred"))) {
-            bool was_pref = pref && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pref, "preferred"));
-            if(!was_pref)
-                pref = cm;
+    const cJSON *cm, *comms = cJSON_GetObjectItemCaseSensitive(patient, "communication");
+    const cJSON *pref = cJSON_GetArrayItem(comms, 0);
+    cJSON_ArrayForEach(cm, comms)
+        if(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cm, "preferred"))) {
+            pref = cm;
+            break;
         }
-    }
     if(pref)
         c->preferred_language = lg_model_strdup(
             lg_mj_str(lg_mj_coding(cJSON_GetObjectItemCaseSensitive(pref, "language"), NULL), "code"), &oom);
