@@ -387,6 +387,16 @@ lg_wf_party lg_workflow_party(lg_task_status from, lg_task_status to);
 lg_wf_result lg_workflow_check(const cJSON *current, const cJSON *proposed, const lg_actor *actor,
                                lg_issues *issues);
 
+/* Keep a referral Task consistent with its ServiceRequest: when sr is
+ * revoked (the referral was cancelled) and task is still open (draft,
+ * requested, accepted, in-progress, on-hold), *task_update is the Task
+ * cancelled; when sr is entered-in-error, the Task (unless already so)
+ * becomes entered-in-error. statusReason.text says why, lastModified is
+ * now_ms. Otherwise *task_update is NULL. Caller frees it with cJSON_Delete.
+ * LG_EINVAL (issue at Task.focus) when task's focus is not sr. */
+lg_status lg_workflow_follow_service_request(const cJSON *sr, const cJSON *task, int64_t now_ms,
+                                             cJSON **task_update, lg_issues *issues);
+
 /* ------------------------------------------------------ business rules */
 
 /* ECM populations of focus are for members under 21; child-welfare and

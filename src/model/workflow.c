@@ -250,6 +250,38 @@ lg_wf_result lg_workflow_check(const cJSON *current, const cJSON *proposed, cons
     return LG_WF_ALLOWED;
 }
 
+lg_status lg_workflow_follow_service_request(const cJSON *sr, const cJSON *task, int64_t now_ms,
+                                             cJSON **task_update, lg_issues *issues)
+{
+    *task_update = NULL;
+    const char *sid = lg_mj_str(sr, "id");
+    lg_ref focus;
+    if(lg_ref_set(&focus, ref_text(task, "focus"), NULL) != LG_OK)
+        return LG_ENOMEM;
+    bool ours = sid && focus.type && strcmp(focus.type, "ServiceRequest") == 0 && focus.id &&
+                strcmp(focus.id, sid) == 0;
+    if(!ours) {
+        lg_issues_add(issues, LG_SEV_ERROR, "business-rule", "Task.focus",
+                      "Task.focus is %s, not ServiceRequest/%s", focus.reference ? focus.reference : "absent",
+                      sid ? sid : "?");
+        lg_ref_clear(&focus);
+        return LG_EINVAL;
+    }
+    lg_ref_clear(&focus);
+    const char *srs = lg_mj_str(sr, "status");
+    lg_task_status ts = status_of(task);
+    if(!srs || ts == LG_TASK_STATUS_COUNT)
+        return LG_OK;
+    if(strcmp(srs, "revoked") == 0 && !terminal(ts))
+        return lg_model_task_status_update(task, LG_TASK_CANCELLED, "The referral (ServiceRequest) was revoked",
+                                           NULL, now_ms, task_update);
+    if(strcmp(srs, "entered-in-error") == 0 && ts != LG_TASK_ENTERED_IN_ERROR)
+        return lg_model_task_status_update(task, LG_TASK_ENTERED_IN_ERROR,
+                                           "The referral (ServiceRequest) was entered in error", NULL, now_ms,
+                                           task_update);
+    return LG_OK;
+}
+
 /* ------------------------------------------------------------ rules */
 
 #define ECM_LOC "Patient.extension.where(url='" LG_URL_ECM_POPULATION "')"

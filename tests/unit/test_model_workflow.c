@@ -309,3 +309,51 @@ Test(model_workflow, patient_task_completed_by_the_patient)
     cJSON_Delete(cur);
     cJSON_Delete(prop);
 }
+
+/* A cancelled referral cancels its open Task; a closed Task stays closed. */
+Test(model_workflow, task_follows_its_service_request)
+{
+    cJSON *sr = cJSON_Parse("{\"resourceType\":\"ServiceRequest\",\"id\":\"sr1\",\"status\":\"active\"}");
+    lg_issues is = { 0 };
+    cJSON *upd = NULL;
+    const char *open_states[] = { "draft", "requested", "accepted", "in-progress", "on-hold" };
+    const char *closed_states[] = { "completed", "rejected", "cancelled", "failed", "entered-in-error" };
+    for(int i = 0; i < 5; i++) {
+        cJSON *t = task(open_states[i], false, false);
+        cJSON_ReplaceItemInObject(sr, "status", cJSON_CreateString("active"));
+        cr_assert_eq(lg_workflow_follow_service_request(sr, t, 0, &upd, &is), LG_OK);
+        cr_assert_null(upd);
+        cJSON_ReplaceItemInObject(sr, "status", cJSON_CreateString("revoked"));
+        cr_assert_eq(lg_workflow_follow_service_request(sr, t, 1800000000000, &upd, &is), LG_OK);
+        cr_assert_not_null(upd, "%s", open_states[i]);
+        cr_assert_str_eq(cJSON_GetObjectItem(upd, "status")->valuestring, "cancelled");
+        cr_assert_str_eq(cJSON_GetObjectItem(upd, "lastModified")->valuestring, "2027-01-15T08:00:00.000Z");
+        cr_assert_not_null(cJSON_GetObjectItem(cJSON_GetObjectItem(upd, "statusReason"), "text"));
+        /* ... and that is a change the requester may make (coordination staff acting for it). */
+        static const char *const refs[] = { "PractitionerRole/cm-1" };
+        lg_actor staff = { LG_ROLE_COORDINATION, refs, 1 };
+        cr_assert_eq(lg_workflow_check(t, upd, &staff, &is), LG_WF_ALLOWED);
+        cJSON_Delete(upd);
+        cJSON_Delete(t);
+    }
+    cJSON_ReplaceItemInObject(sr, "status", cJSON_CreateString("revoked"));
+    for(int i = 0; i < 5; i++) {
+        cJSON *t = task(closed_states[i], false, false);
+        cr_assert_eq(lg_workflow_follow_service_request(sr, t, 0, &upd, &is), LG_OK);
+        cr_assert_null(upd, "%s", closed_states[i]);
+        cJSON_Delete(t);
+    }
+    cJSON_ReplaceItemInObject(sr, "status", cJSON_CreateString("entered-in-error"));
+    cJSON *t = task("completed", false, false);
+    cr_assert_eq(lg_workflow_follow_service_request(sr, t, 0, &upd, &is), LG_OK);
+    cr_assert_str_eq(cJSON_GetObjectItem(upd, "status")->valuestring, "entered-in-error");
+    cJSON_Delete(upd);
+    /* Another ServiceRequest's Task is refused. */
+    cJSON_ReplaceItemInObject(sr, "id", cJSON_CreateString("sr2"));
+    cr_assert_eq(lg_workflow_follow_service_request(sr, t, 0, &upd, &is), LG_EINVAL);
+    cr_assert_null(upd);
+    cr_assert_str_eq(is.items[is.count - 1].location, "Task.focus");
+    lg_issues_free(&is);
+    cJSON_Delete(t);
+    cJSON_Delete(sr);
+}
