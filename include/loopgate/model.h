@@ -291,6 +291,13 @@ void lg_model_patient_task_free(lg_patient_task *t);
  * r->task_status / r->loop to s when the event is the latest. */
 lg_status lg_referral_add_event(lg_referral *r, lg_task_status s, int64_t at_ms, const char *by);
 
+/* When the loop's milestones happened, from the timeline (ms since the
+ * epoch, INT64_MIN when not yet or unknown): the first response (accepted or
+ * rejected) and the closure (the first completed, rejected, cancelled or
+ * failed). The closed-loop report measures them from authored_ms. */
+int64_t lg_referral_first_response_ms(const lg_referral *r);
+int64_t lg_referral_closed_ms(const lg_referral *r);
+
 /* ------------------------------------------------------ FHIR -> model */
 
 /* Patient -> child. LG_EINVAL (and issues) when the input is not a Patient

@@ -311,6 +311,22 @@ lg_status lg_referral_add_event(lg_referral *r, lg_task_status s, int64_t at_ms,
     return LG_OK;
 }
 
+int64_t lg_referral_first_response_ms(const lg_referral *r)
+{
+    for(size_t i = 0; i < r->n_timeline; i++)
+        if(r->timeline[i].status == LG_TASK_ACCEPTED || r->timeline[i].status == LG_TASK_REJECTED)
+            return r->timeline[i].at_ms;
+    return INT64_MIN;
+}
+
+int64_t lg_referral_closed_ms(const lg_referral *r)
+{
+    for(size_t i = 0; i < r->n_timeline; i++)
+        if(lg_loop_state_closed(lg_loop_state_of(r->timeline[i].status)))
+            return r->timeline[i].at_ms;
+    return INT64_MIN;
+}
+
 /* ------------------------------------------------------------ age */
 
 int lg_model_date_ymd(const char *s, int *y, int *m, int *d)

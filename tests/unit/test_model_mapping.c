@@ -236,6 +236,8 @@ Test(model_mapping, loopgate_referral_example_field_by_field)
     cr_assert_eq(r->n_timeline, 1);
     cr_assert_eq(r->timeline[0].status, LG_TASK_REQUESTED);
     cr_assert_eq(r->timeline[0].at_ms, r->authored_ms);
+    cr_assert_eq(lg_referral_first_response_ms(r), INT64_MIN);
+    cr_assert_eq(lg_referral_closed_ms(r), INT64_MIN);
     STR(r->timeline[0].by, "PractitionerRole/loopgate-care-manager-example");
     cr_assert_not(r->contact_prohibited);
     cr_assert_null(r->consent.reference);
@@ -287,6 +289,8 @@ Test(model_mapping, sdohcc_completed_referral_with_procedure_and_consent)
     cr_assert_eq(r->timeline[2].at_ms, now); /* no lastModified: when we saw it */
     STR(r->outcome_procedure.reference, "Procedure/SDOHCC-ProcedureFoodPantryApplicationAssistanceExample");
     STR(r->outcome_procedure.type, "Procedure");
+    cr_assert_eq(lg_referral_first_response_ms(r), at("2020-09-12T10:00:00Z"));
+    cr_assert_eq(lg_referral_closed_ms(r), now);
 
     cr_assert_eq(lg_model_referral_add_procedure(r, proc, &is), LG_OK);
     cr_assert_eq(lg_model_referral_add_consent(r, consent, &is), LG_OK);
@@ -396,6 +400,9 @@ Test(model_mapping, closure_reasons_and_contact_prohibition)
     STR(r->status_reason, "Waitlist full");
     cr_assert_eq(r->n_timeline, 2);
     cr_assert_eq(r->timeline[1].at_ms, at("2026-11-04T09:00:00Z"));
+    /* A rejection is both the first response and the closure. */
+    cr_assert_eq(lg_referral_first_response_ms(r), at("2026-11-04T09:00:00Z"));
+    cr_assert_eq(lg_referral_closed_ms(r), at("2026-11-04T09:00:00Z"));
     lg_model_referral_free(r);
 
     /* Loopgate's own reason codes; cancelled is always "cancelled". */
@@ -686,4 +693,24 @@ Test(model_mapping, task_status_update_passes_the_workflow)
     cJSON_Delete(acc);
     cJSON_Delete(prog);
     cJSON_Delete(done);
+}
+
+Test(model_mapping, timeline_keeps_time_order)
+{
+    lg_referral *r = calloc(1, sizeof(*r));
+    cr_assert_not_null(r);
+    cr_assert_eq(lg_referral_add_event(r, LG_TASK_REQUESTED, 1000, "PractitionerRole/a"), LG_OK);
+    cr_assert_eq(lg_referral_add_event(r, LG_TASK_IN_PROGRESS, 3000, NULL), LG_OK);
+    cr_assert_eq(lg_referral_add_event(r, LG_TASK_ON_HOLD, INT64_MIN, NULL), LG_OK);
+    cr_assert_eq(lg_referral_add_event(r, LG_TASK_ACCEPTED, 2000, "Organization/b"), LG_OK);
+    cr_assert_eq(r->n_timeline, 4);
+    cr_assert_eq(r->timeline[0].status, LG_TASK_REQUESTED);
+    cr_assert_eq(r->timeline[1].status, LG_TASK_ACCEPTED);
+    STR(r->timeline[1].by, "Organization/b");
+    cr_assert_eq(r->timeline[2].status, LG_TASK_IN_PROGRESS);
+    cr_assert_eq(r->timeline[3].status, LG_TASK_ON_HOLD); /* unknown time: last */
+    cr_assert_eq(r->task_status, LG_TASK_ON_HOLD);
+    cr_assert_eq(r->loop, LG_LOOP_ON_HOLD);
+    cr_assert_eq(lg_referral_first_response_ms(r), 2000);
+    lg_model_referral_free(r);
 }
