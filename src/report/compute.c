@@ -89,12 +89,6 @@ double lg_report_percentile(const double *v, size_t n, double p)
     return v[lo] + (h - (double)lo) * (v[lo + 1] - v[lo]);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static int cmp_created(const void *a, const void *b, void *ctx)
 {
     const lg_report_row *rows = ctx;
@@ -114,6 +108,20 @@ lg_status lg_report_table_index(lg_report_table *t)
     t->n_index = t->n_rows;
     t->index_dirty = false;
     return LG_OK;
+}
+
+/* The first index position whose row was created at or after ms. */
+static size_t lower_bound(const lg_report_table *t, int64_t ms)
+{
+    size_t lo = 0, hi = t->n_index;
+    while(lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if(t->rows[t->by_created[mid]].created_ms < ms)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
 }
 
 static uint32_t dim_value(const lg_report_row *row, lg_report_dim d)
@@ -213,15 +221,79 @@ static lg_status find_group(work *w, const uint32_t *k, uint32_t *out)
     return LG_OK;
 }
 
-/* Fill a days distribution from values[0..n-1] (sorts them in place). */
+/* Rearrange v[0..n-1] so that v[k] is the k-th smallest, everything before
+ * it <= v[k] and everything after >= v[k] (Hoare's quickselect with a
+ * median-of-three pivot; expected O(n), unlike a full sort). */
+static void select_k(double *v, size_t n, size_t k)
+{
+    size_t lo = 0, hi = n - 1;
+    while(hi > lo) {
+        size_t mid = lo + (hi - lo) / 2;
+        /* order v[lo], v[mid], v[hi]; the median becomes the pivot */
+        if(v[mid] < v[lo]) { double x = v[mid]; v[mid] = v[lo]; v[lo] = x; }
+        if(v[hi] < v[lo]) { double x = v[hi]; v[hi] = v[lo]; v[lo] = x; }
+        if(v[hi] < v[mid]) { double x = v[hi]; v[hi] = v[mid]; v[mid] = x; }
+        double pivot = v[mid];
+        size_t i = lo, j = hi;
+        while(i <= j) {
+            while(v[i] < pivot)
+                i++;
+            while(v[j] > pivot)
+                j--;
+            if(i <= j) {
+                double x = v[i]; v[i] = v[j]; v[j] = x;
+                i++;
+                if(j == 0)
+                    break;
+                j--;
+            }
+        }
+        /* now v[lo..j] <= pivot <= v[i..hi], and j < i */
+        if(k <= j)
+            hi = j;
+        else if(k >= i)
+            lo = i;
+        else
+            return; /* v[j+1..i-1] all equal the pivot */
+    }
+}
+
+/* The smallest of v[0..n-1] (n > 0). */
+static double min_of(const double *v, size_t n)
+{
+    double m = v[0];
+    for(size_t i = 1; i < n; i++)
+        if(v[i] < m)
+            m = v[i];
+    return m;
+}
+
+/* The type-7 percentile p of unsorted v[0..n-1] (reorders v): the
+ * (floor h)-th smallest by selection, its successor as the minimum of what
+ * lies above it. Same value as lg_report_percentile on the sorted array.
+ * Selections for increasing p may share v: each one only reorders the
+ * part at or above the previous k. */
+static double select_percentile(double *v, size_t n, size_t from, double p)
+{
+    double h = (double)(n - 1) * p;
+    size_t k = (size_t)h;
+    if(k < from)
+        k = from;
+    select_k(v + from, n - from, k - from);
+    double lo = v[k];
+    if(k + 1 >= n || h == (double)k)
+        return lo;
+    return lo + (h - (double)k) * (min_of(v + k + 1, n - k - 1) - lo);
+}
+
+/* Fill a days distribution from values[0..n-1] (reorders them). */
 static void days_of(lg_report_days *d, double *values, size_t n)
 {
     d->n = (uint32_t)n;
     if(n == 0)
         return;
-    qsort(values, n, sizeof(*values), cmp_double);
-    d->median = lg_report_percentile(values, n, 0.5);
-    d->p90 = lg_report_percentile(values, n, 0.9);
+    d->median = select_percentile(values, n, 0, 0.5);
+    d->p90 = select_percentile(values, n, (size_t)((double)(n - 1) * 0.5), 0.9);
 }
 
 static int cmp_group(const void *a, const void *b, void *ctx)
@@ -297,18 +369,19 @@ lg_status lg_report_compute(const lg_report_table *t, const lg_report_params *pi
     sel = malloc((t->n_rows ? t->n_rows : 1) * sizeof(*sel));
     if(!sel)
         goto fail;
+    bool scan = true;
     if(!t->index_dirty && t->by_created && t->n_index == t->n_rows) {
-        size_t lo = 0, hi = t->n_index;
-        while(lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            if(t->rows[t->by_created[mid]].created_ms < p->start_ms)
-                lo = mid + 1;
-            else
-                hi = mid;
+        size_t lo = lower_bound(t, p->start_ms), hi = lower_bound(t, p->end_ms);
+        /* Rows are read through the index in random order (a cache miss
+         * each); a sequential scan is cheaper once the period holds more
+         * than about a quarter of the table. */
+        if(hi - lo <= t->n_rows / 4) {
+            scan = false;
+            for(size_t i = lo; i < hi; i++)
+                sel[n_sel++] = t->by_created[i];
         }
-        for(size_t i = lo; i < t->n_index && t->rows[t->by_created[i]].created_ms < p->end_ms; i++)
-            sel[n_sel++] = t->by_created[i];
-    } else {
+    }
+    if(scan) {
         for(size_t i = 0; i < t->n_rows; i++)
             if(t->rows[i].created_ms >= p->start_ms && t->rows[i].created_ms < p->end_ms &&
                t->rows[i].created_ms != INT64_MIN)
