@@ -247,10 +247,10 @@ lg_status lg_report_write_measure_report(const lg_report_result *const *results,
             TRY(lg_buf_printf(b, "%s{\"coding\":[{\"system\":\"" LG_REPORT_DIM_SYSTEM "\",\"code\":\"%s\"}],"
                                  "\"text\":\"%s\"}", i ? "," : "", dc, dc));
         }
-        TRY(lg_buf_adds(b, "],\"stratum\":["));
+        TRY(lg_buf_adds(b, "]"));
         for(size_t g = 0; g < r->n_groups; g++) {
             const lg_report_group *grp = &r->groups[g];
-            TRY(lg_buf_adds(b, g ? ",{" : "{"));
+            TRY(lg_buf_adds(b, g ? ",{" : ",\"stratum\":[{")); /* no empty array */
             if(r->params.n_dims == 1) {
                 TRY(lg_buf_adds(b, "\"value\":"));
                 TRY(fhir_value(b, r, r->params.dims[0], grp->key[0]));
@@ -269,7 +269,7 @@ lg_status lg_report_write_measure_report(const lg_report_result *const *results,
             TRY(fhir_row(b, grp));
             TRY(lg_buf_adds(b, "}"));
         }
-        TRY(lg_buf_adds(b, "]}"));
+        TRY(lg_buf_adds(b, r->n_groups ? "]}" : "}"));
     }
     TRY(lg_buf_adds(b, first_strat ? "}]}" : "]}]}"));
 fail:

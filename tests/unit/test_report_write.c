@@ -223,3 +223,40 @@ Test(report_write, bounded_output)
     lg_report_result_free(r);
     lg_report_table_free(t);
 }
+
+Test(report_write, empty_period_is_still_valid)
+{
+    /* No referral in the period: counts are 0 (shown: zero describes
+     * nobody), no median, no stratum array (FHIR arrays are never empty),
+     * and no measureScore value. */
+    lg_report_table *t = sample();
+    lg_report_params p = { .start_ms = T0 + 100 * DAY, .end_ms = T0 + 200 * DAY, .now_ms = T0 + 200 * DAY,
+                           .n_dims = 1, .dims = { LG_DIM_RACE } };
+    lg_issues is = { 0 };
+    lg_report_result *r = NULL;
+    cr_assert_eq(lg_report_compute(t, &p, &r, &is), LG_OK);
+    cr_assert_eq(r->n_groups, 0);
+    lg_buf b;
+    lg_buf_init(&b, 1 << 20);
+    const lg_report_result *rs[] = { r };
+    cr_assert_eq(lg_report_write_measure_report(rs, 1, NULL, &b), LG_OK);
+    cJSON *j = parse_buf(&b);
+    cJSON *g = cJSON_GetArrayItem(at(j, "group"), 0);
+    cr_assert_eq(at(population(at(g, "population"), "initial-population"), "count")->valueint, 0);
+    cr_assert_null(cJSON_GetObjectItemCaseSensitive(at(g, "measureScore"), "value"));
+    cJSON *s0 = cJSON_GetArrayItem(at(g, "stratifier"), 0);
+    cr_assert_null(cJSON_GetObjectItemCaseSensitive(s0, "stratum"));
+    cr_assert_null(cJSON_GetObjectItemCaseSensitive(g, "extension"));
+    cJSON_Delete(j);
+    lg_buf_free(&b);
+    lg_buf_init(&b, 1 << 20);
+    cr_assert_eq(lg_report_write_json(r, &b), LG_OK);
+    j = parse_buf(&b);
+    cr_assert(cJSON_IsNull(at(at(at(j, "overall"), "daysToClosure"), "median")));
+    cr_assert_eq(cJSON_GetArraySize(at(j, "groups")), 0);
+    cJSON_Delete(j);
+    lg_buf_free(&b);
+    lg_report_result_free(r);
+    lg_report_table_free(t);
+    lg_issues_free(&is);
+}
