@@ -408,3 +408,60 @@ Test(report_compute, selection_agrees_with_sorting)
         lg_report_table_free(t);
     }
 }
+
+static int cmp_pair(const lg_report_result *r, const lg_report_group *a, const lg_report_group *b)
+{
+    int c = strcmp(lg_report_value_code(r, LG_DIM_RACE, a->key[0]), lg_report_value_code(r, LG_DIM_RACE, b->key[0]));
+    return c ? c : strcmp(lg_report_value_code(r, LG_DIM_COUNTY, a->key[1]),
+                          lg_report_value_code(r, LG_DIM_COUNTY, b->key[1]));
+}
+
+Test(report_compute, groups_agree_with_brute_force)
+{
+    /* 3000 pseudo-random referrals over 3 races x 4 counties x 5 states;
+     * each group's counts must equal a direct count of the specs. */
+    static const char *races[] = { W, B, "2028-9" };
+    static const char *counties[] = { "Fresno", "Kern", "Tulare", "Kings" };
+    static const lg_task_status fins[] = { LG_TASK_REQUESTED, LG_TASK_ACCEPTED, LG_TASK_ON_HOLD,
+                                           LG_TASK_COMPLETED, LG_TASK_FAILED };
+    static const int cells[] = { LG_RC_PENDING, LG_RC_ACCEPTED, LG_RC_ON_HOLD, LG_RC_CLOSED_SERVED,
+                                 LG_RC_CLOSED_NOT_SERVED };
+    unsigned want[3][4][5] = { { { 0 } } };
+    lg_report_table *t = lg_report_table_new();
+    uint64_t x = 777;
+    for(int i = 0; i < 3000; i++) {
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        int ri = (int)(x % 3), ci = (int)((x >> 8) % 4), fi = (int)((x >> 16) % 5);
+        char id[24];
+        snprintf(id, sizeof(id), "b%d", i);
+        spec s = { id, races[ri], counties[ci], FOOD, "Organization/a", 1, fi ? 2 : NONE, fi >= 3 ? 5 : NONE,
+                   fins[fi] };
+        add(t, &s);
+        want[ri][ci][fi]++;
+    }
+    lg_report_dim d[] = { LG_DIM_RACE, LG_DIM_COUNTY };
+    lg_report_result *r = compute(t, d, 2, 1, 100);
+    cr_assert_eq(r->n_groups, 12);
+    for(size_t g = 0; g < r->n_groups; g++) {
+        const char *race = lg_report_value_code(r, LG_DIM_RACE, r->groups[g].key[0]);
+        const char *county = lg_report_value_code(r, LG_DIM_COUNTY, r->groups[g].key[1]);
+        int ri = -1, ci = -1;
+        for(int k = 0; k < 3; k++)
+            if(strcmp(race, races[k]) == 0)
+                ri = k;
+        for(int k = 0; k < 4; k++)
+            if(strcmp(county, counties[k]) == 0)
+                ci = k;
+        cr_assert(ri >= 0 && ci >= 0);
+        unsigned total = 0;
+        for(int f = 0; f < 5; f++) {
+            cr_assert_eq(r->groups[g].count[cells[f]], want[ri][ci][f], "%s/%s state %d", race, county, f);
+            total += want[ri][ci][f];
+        }
+        cr_assert_eq(r->groups[g].count[LG_RC_TOTAL], total);
+        if(g > 0) /* sorted by race code, then county name */
+            cr_assert(cmp_pair(r, &r->groups[g - 1], &r->groups[g]) < 0);
+    }
+    lg_report_result_free(r);
+    lg_report_table_free(t);
+}
