@@ -444,6 +444,42 @@ static const lg_pnode *disc_target(const lg_pnode *slice, const char *path)
     return n;
 }
 
+/* When the slice fixes a whole value higher up (patternCodeableConcept on
+ * the slice, discriminator path "coding"), the discriminator's value is
+ * the part of that value the rest of the path selects. */
+static const cJSON *disc_json(const lg_pnode *slice, const char *path, int *pattern)
+{
+    const lg_pnode *n = slice;
+    const cJSON *j = NULL;
+    char seg[128];
+    const char *p = path;
+    while(*p) {
+        const char *dot = strchr(p, '.');
+        size_t len = dot ? (size_t)(dot - p) : strlen(p);
+        if(len == 0 || len >= sizeof(seg) || memchr(p, '(', len))
+            return NULL;
+        memcpy(seg, p, len);
+        seg[len] = '\0';
+        if(!j && n && n->fixed) {
+            j = n->fixed;
+            *pattern = n->is_pattern;
+        }
+        if(j) {
+            if(cJSON_IsArray(j) && cJSON_GetArraySize(j) == 1)
+                j = j->child;
+            j = cJSON_GetObjectItemCaseSensitive(j, seg);
+            if(!j)
+                return NULL;
+        } else {
+            n = n ? kid_named(n, seg) : NULL;
+            if(!n)
+                return NULL;
+        }
+        p += len + (dot ? 1 : 0);
+    }
+    return j;
+}
+
 static lg_status slice_values(lg_pnode *sliced)
 {
     for(size_t i = 0; i < sliced->nslices; i++) {
@@ -463,6 +499,9 @@ static lg_status slice_values(lg_pnode *sliced)
                 if(t && t->fixed) {
                     v->value = t->fixed;
                     v->pattern = t->is_pattern || d->type == LG_DISC_PATTERN;
+                    v->known = 1;
+                } else if((v->value = disc_json(sl, d->path, &v->pattern))) {
+                    v->pattern = v->pattern || d->type == LG_DISC_PATTERN;
                     v->known = 1;
                 } else if(strcmp(d->path, "url") == 0 && sl->ntypes == 1 &&
                           sl->types[0].nprofiles == 1) {
