@@ -516,6 +516,11 @@ static lg_status slice_values(lg_pnode *sliced)
                 if(t && t->ntypes == 1) {
                     v->type = t->types[0].code;
                     v->known = 1;
+                } else if(t && t->sliced && t->nslices == 1 && t->slices[0]->ntypes == 1) {
+                    /* value[x] left wide but type-sliced to one type
+                     * ("value[x]:valueReference"): that type */
+                    v->type = t->slices[0]->types[0].code;
+                    v->known = 1;
                 }
                 break;
             case LG_DISC_PROFILE:

@@ -473,7 +473,11 @@ static void check_reference(pwalk *w, const lg_pnode *n, const val *v)
            (strcmp(tn, "DomainResource") == 0 && strcmp(have, "Bundle") && strcmp(have, "Binary") &&
             strcmp(have, "Parameters")))
             return;
-        int m = snprintf(allowed + alen, sizeof(allowed) - alen, "%s%s", alen ? ", " : "", tn);
+        const lg_profile *tp = t->target_defs[k];
+        int m = tp && tp->constraint
+                    ? snprintf(allowed + alen, sizeof(allowed) - alen, "%s%s (%s)", alen ? ", " : "",
+                               tn, tp->name ? tp->name : tp->url)
+                    : snprintf(allowed + alen, sizeof(allowed) - alen, "%s%s", alen ? ", " : "", tn);
         if(m > 0)
             alen = alen + (size_t)m >= sizeof(allowed) ? sizeof(allowed) - 1 : alen + (size_t)m;
     }
@@ -586,14 +590,27 @@ static void descend(pwalk *w, const lg_pnode *n, const val *v, const lg_ptype *t
     if(cJSON_IsString(rt)) {
         /* a contained or Bundle entry resource: its own base definition,
          * with %resource moved to it */
-        const lg_profile *p = lg_defs_base_profile(w->d, rt->valuestring);
-        if(!p)
-            return;
         const cJSON *res = w->resource;
         w->resource = v->v;
-        w->prof = p;
-        val rv = {.v = v->v, .type = p->type, .index = -1};
-        check_node(w, p->root, &rv);
+        val rv = {.v = v->v, .type = rt->valuestring, .index = -1, .slice = -1};
+        int walked = 0;
+        const cJSON *u;
+        cJSON_ArrayForEach(u, cJSON_GetObjectItemCaseSensitive(
+                                  cJSON_GetObjectItemCaseSensitive(v->v, "meta"), "profile")) {
+            /* the profiles it claims, when we have them (an unknown one is
+             * only reported for the outermost resource) */
+            const lg_profile *p = cJSON_IsString(u) ? lg_defs_profile(w->d, u->valuestring) : NULL;
+            if(!p || strcmp(p->type, rt->valuestring) != 0)
+                continue;
+            w->prof = p;
+            check_node(w, p->root, &rv);
+            walked = 1;
+        }
+        const lg_profile *p = walked ? NULL : lg_defs_base_profile(w->d, rt->valuestring);
+        if(p) {
+            w->prof = p;
+            check_node(w, p->root, &rv);
+        }
         w->resource = res;
         w->prof = saved;
         return;
