@@ -120,7 +120,7 @@ typedef struct lg_terminology_stats {
     size_t codesystems_complete; /* of which content = complete */
     size_t concepts;          /* concepts in all held CodeSystems */
     size_t valuesets;         /* ValueSet resources held (every version) */
-    size_t vs_complete;       /* expanded with nothing undecided */
+    size_t vs_complete;       /* of those: expanded with nothing undecided */
     size_t vs_partial;        /* some codes known, some undecided */
     size_t vs_unknown;        /* nothing decided (no known member) */
     size_t vs_synthesised;    /* from CodeSystem.valueSet without a ValueSet */
