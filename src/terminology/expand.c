@@ -132,24 +132,14 @@ static int filter_mark(const lg_terminology *t, const tm_cs *cs, const cJSON *f,
     if(hier && (!strcmp(op, "is-a") || !strcmp(op, "descendent-of") ||
                 !strcmp(op, "is-not-a") || !strcmp(op, "generalizes"))) {
         uint32_t i = cs_lookup(t, cs, value);
-        if(i != TM_NONE && walk(cs, i, !strcmp(op, "generalizes"), mark))
-            return -1;
-        if(!strcmp(op, "descendent-of") && i != TM_NONE) {
-            /* the root itself only if it is its own descendant (a cycle) */
-            unsigned char *again = calloc(cs->n ? cs->n : 1, 1);
-            if(!again)
-                return -1;
-            int self = 0;
-            for(uint32_t k = 0; k < cs->c[i].nkids && !self; k++) {
-                memset(again, 0, cs->n);
-                if(walk(cs, cs->c[i].kids[k], 0, again)) {
-                    free(again);
+        if(i != TM_NONE && !strcmp(op, "descendent-of")) {
+            /* walk from each child into one mark array: linear, and the
+             * root is marked only if it is its own descendant (a cycle) */
+            for(uint32_t k = 0; k < cs->c[i].nkids; k++)
+                if(!mark[cs->c[i].kids[k]] && walk(cs, cs->c[i].kids[k], 0, mark))
                     return -1;
-                }
-                self = again[i];
-            }
-            free(again);
-            mark[i] = (unsigned char)self;
+        } else if(i != TM_NONE && walk(cs, i, !strcmp(op, "generalizes"), mark)) {
+            return -1;
         }
         if(!strcmp(op, "is-not-a"))
             for(uint32_t k = 0; k < cs->n; k++)

