@@ -182,7 +182,10 @@ static int system_part(seal_ctx *x, const cJSON *inc, const char *sysurl, tm_set
 {
     lg_terminology *t = x->t;
     const char *bar = strchr(sysurl, '|'); /* a version glued to the system: ignore it */
-    uint32_t sys = tm_intern_get(&t->in, sysurl, bar ? (size_t)(bar - sysurl) : strlen(sysurl));
+    size_t syslen = bar ? (size_t)(bar - sysurl) : strlen(sysurl);
+    if(syslen > LG_TERM_MAX_TEXT)
+        return tm_set_open_all(out, "a value set names a code system url that is too long");
+    uint32_t sys = tm_intern_get(&t->in, sysurl, syslen);
     if(sys == TM_NONE)
         return -1;
     int32_t ci = t->in.v[sys].cs;
@@ -201,8 +204,8 @@ static int system_part(seal_ctx *x, const cJSON *inc, const char *sysurl, tm_set
         const cJSON *c;
         cJSON_ArrayForEach(c, concepts) {
             const char *code = str_of(c, "code");
-            if(!code)
-                continue;
+            if(!code || strlen(code) > LG_TERM_MAX_TEXT)
+                continue; /* no held code is that long */
             if(cs && cs->content == TM_CONTENT_COMPLETE) {
                 uint32_t k = cs_lookup(t, cs, code);
                 if(k == TM_NONE)
@@ -213,7 +216,8 @@ static int system_part(seal_ctx *x, const cJSON *inc, const char *sysurl, tm_set
             } else if(cs && cs->case_insensitive) {
                 char low[LG_TERM_MAX_TEXT + 1];
                 size_t n = tm_lower(code, low, sizeof(low));
-                if(n != (size_t)-1 && tm_set_add(&en, sys, tm_intern_get(&t->in, low, n), TM_M_IN))
+                uint32_t id = tm_intern_get(&t->in, low, n);
+                if(id == TM_NONE || tm_set_add(&en, sys, id, TM_M_IN))
                     goto done;
             } else {
                 uint32_t id = tm_intern_get(&t->in, code, strlen(code));
@@ -361,7 +365,7 @@ static int from_contains(lg_terminology *t, const cJSON *list, tm_set *s, int de
         return 0;
     cJSON_ArrayForEach(c, list) {
         const char *sys = str_of(c, "system"), *code = str_of(c, "code");
-        if(sys && code) {
+        if(sys && code && strlen(sys) <= LG_TERM_MAX_TEXT && strlen(code) <= LG_TERM_MAX_TEXT) {
             uint32_t sid = tm_intern_get(&t->in, sys, strlen(sys));
             if(sid == TM_NONE)
                 return -1;

@@ -225,7 +225,7 @@ static lg_status cs_concepts(cs_build *b, const cJSON *list, uint32_t parent, in
         const cJSON *p;
         cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(c, "property")) {
             const char *pc = str_of(p, "code"), *val = prop_text(p, num, sizeof(num));
-            if(!pc || !val || strlen(val) > LG_TERM_MAX_TEXT)
+            if(!pc || !val || strlen(pc) > LG_TERM_MAX_TEXT || strlen(val) > LG_TERM_MAX_TEXT)
                 continue;
             tm_concept *k = &cs->c[idx];
             if((!strcmp(pc, "notSelectable") || !strcmp(pc, "abstract")) && !strcmp(val, "true"))
@@ -297,7 +297,7 @@ static lg_status add_codesystem(lg_terminology *t, const cJSON *res, lg_issues *
     cs.content = content_of(content);
     cs.case_insensitive = cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(res, "caseSensitive"));
     cs.valueset = TM_NONE;
-    if(str_of(res, "valueSet")) {
+    if(str_of(res, "valueSet") && strlen(str_of(res, "valueSet")) <= LG_TERM_MAX_TEXT) {
         const char *vs = str_of(res, "valueSet");
         const char *bar = strchr(vs, '|');
         cs.valueset = tm_intern_get(&t->in, vs, bar ? (size_t)(bar - vs) : strlen(vs));

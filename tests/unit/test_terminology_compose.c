@@ -49,13 +49,16 @@ static void add_json(const char *json)
 /* A ValueSet with url VSU name and the given compose JSON. */
 static void add_vs(const char *name, const char *compose)
 {
-    char buf[8192];
-    int n = snprintf(buf, sizeof(buf),
+    size_t cap = strlen(name) + strlen(compose) + 256;
+    char *buf = malloc(cap);
+    cr_assert_not_null(buf);
+    int n = snprintf(buf, cap,
                      "{\"resourceType\":\"ValueSet\",\"url\":\"" VSU "%s\",\"status\":\"active\","
                      "\"compose\":%s}",
                      name, compose);
-    cr_assert(n > 0 && (size_t)n < sizeof(buf));
+    cr_assert(n > 0 && (size_t)n < cap);
     add_json(buf);
+    free(buf);
 }
 
 static void setup(void)
@@ -381,4 +384,31 @@ Test(terminology_compose, errors)
     cJSON_Delete(nourl);
     cJSON_Delete(bundle);
     lg_issues_free(&is);
+}
+
+/* Over-long urls and codes in definitions are skipped, never fatal. */
+Test(terminology_compose, overlong_definitions)
+{
+    size_t n = LG_TERM_MAX_TEXT + 100;
+    char *big = malloc(n + 1), *json = malloc(4 * n + 1024);
+    cr_assert(big && json);
+    memset(big, 'z', n);
+    big[n] = '\0';
+    snprintf(json, 4 * n + 1024,
+             "{\"resourceType\":\"CodeSystem\",\"url\":\"http://e.org/long\",\"content\":"
+             "\"complete\",\"valueSet\":\"%s\",\"concept\":[{\"code\":\"%s\"},{\"code\":"
+             "\"ok\",\"property\":[{\"code\":\"%s\",\"valueString\":\"%s\"}]}]}",
+             big, big, big, big);
+    add_json(json);
+    snprintf(json, 4 * n + 1024,
+             "{\"include\":[{\"system\":\"%s\"},{\"system\":\"http://e.org/long\","
+             "\"concept\":[{\"code\":\"%s\"},{\"code\":\"ok\"}]}]}",
+             big, big);
+    add_vs("long", json);
+    seal();
+    cr_expect_eq(chk("long", "http://e.org/long", "ok"), LG_TERM_IN);
+    cr_expect_eq(chk("long", "http://e.org/long", big), LG_TERM_UNKNOWN,
+                 "the over-long system could be anything");
+    free(big);
+    free(json);
 }
