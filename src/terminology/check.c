@@ -68,7 +68,8 @@ lg_term_result lg_terminology_check(const lg_terminology *t, const char *valuese
         }
         /* a system nobody mentioned can still be covered by an unknown import */
         if(sys == TM_NONE ? s->open_any : tm_set_is_open(s, sys))
-            return set_why(why, undecided, LG_TERM_UNKNOWN);
+            return set_why(why, sys == TM_NONE ? undecided : tm_set_open_why(s, sys),
+                           LG_TERM_UNKNOWN);
         return LG_TERM_NOT_IN;
     }
 
@@ -86,7 +87,8 @@ lg_term_result lg_terminology_check(const lg_terminology *t, const char *valuese
             return LG_TERM_IN;
     }
     if(maybe || s->open_any || s->nopen)
-        return set_why(why, undecided, LG_TERM_UNKNOWN);
+        return set_why(why, !maybe && !s->open_any && s->open[0].why ? s->open[0].why : undecided,
+                       LG_TERM_UNKNOWN);
     if(abstract)
         return set_why(why, WHY_ABSTRACT, LG_TERM_NOT_IN);
     return LG_TERM_NOT_IN;

@@ -198,9 +198,19 @@ int tm_set_is_open(const tm_set *s, uint32_t sys)
     if(s->open_any)
         return 1;
     for(uint32_t i = 0; i < s->nopen; i++)
-        if(s->open[i] == sys)
+        if(s->open[i].sys == sys)
             return 1;
     return 0;
+}
+
+const char *tm_set_open_why(const tm_set *s, uint32_t sys)
+{
+    for(uint32_t i = 0; i < s->nopen; i++)
+        if(s->open[i].sys == sys && s->open[i].why)
+            return s->open[i].why;
+    if(tm_set_is_open(s, sys))
+        return s->why ? s->why : "value set could not be fully expanded";
+    return NULL;
 }
 
 int tm_set_open_sys(tm_set *s, uint32_t sys, const char *why)
@@ -210,17 +220,17 @@ int tm_set_open_sys(tm_set *s, uint32_t sys, const char *why)
     if(sys == TM_NONE)
         return tm_set_open_all(s, why);
     for(uint32_t i = 0; i < s->nopen; i++)
-        if(s->open[i] == sys)
+        if(s->open[i].sys == sys)
             return 0;
     if(s->nopen == s->capopen) {
         uint32_t nc = s->capopen ? s->capopen * 2 : 4;
-        uint32_t *o = realloc(s->open, nc * sizeof(*o));
+        tm_open *o = realloc(s->open, nc * sizeof(*o));
         if(!o)
             return -1;
         s->open = o;
         s->capopen = nc;
     }
-    s->open[s->nopen++] = sys;
+    s->open[s->nopen++] = (tm_open){sys, why};
     return 0;
 }
 
@@ -240,7 +250,7 @@ int tm_set_union(tm_set *dst, const tm_set *src)
             return -1;
     }
     for(uint32_t i = 0; i < src->nopen; i++)
-        if(tm_set_open_sys(dst, src->open[i], src->why))
+        if(tm_set_open_sys(dst, src->open[i].sys, src->open[i].why))
             return -1;
     if(src->open_any)
         tm_set_open_all(dst, src->why);
@@ -279,10 +289,11 @@ int tm_set_intersect(const tm_set *a, const tm_set *b, tm_set *out)
     if(a->open_any && b->open_any)
         tm_set_open_all(out, why);
     for(uint32_t i = 0; i < a->nopen; i++)
-        if(tm_set_is_open(b, a->open[i]) && tm_set_open_sys(out, a->open[i], why))
+        if(tm_set_is_open(b, a->open[i].sys) &&
+           tm_set_open_sys(out, a->open[i].sys, a->open[i].why))
             return -1;
     for(uint32_t i = 0; i < b->nopen; i++)
-        if(a->open_any && tm_set_open_sys(out, b->open[i], why))
+        if(a->open_any && tm_set_open_sys(out, b->open[i].sys, b->open[i].why))
             return -1;
     if(a->overflow || b->overflow)
         out->overflow = 1;
@@ -358,6 +369,6 @@ void tm_set_free(tm_set *s)
 
 size_t tm_set_bytes(const tm_set *s)
 {
-    return (size_t)s->nslots * sizeof(tm_member) + (size_t)s->capopen * sizeof(uint32_t) +
+    return (size_t)s->nslots * sizeof(tm_member) + (size_t)s->capopen * sizeof(tm_open) +
            (size_t)s->nsys * sizeof(uint32_t);
 }

@@ -53,10 +53,15 @@ typedef struct tm_member {
 /* A set of (system, code) with the parts that could not be decided: open
  * systems (any code of them may or may not be in) and open_any (an unknown
  * import: any code of any system may be in). */
+typedef struct tm_open {
+    uint32_t sys;
+    const char *why; /* t-owned or static */
+} tm_open;
+
 typedef struct tm_set {
     tm_member *slots;
     uint32_t nslots, count; /* nslots a power of two or 0 */
-    uint32_t *open;
+    tm_open *open;
     uint32_t nopen, capopen;
     uint32_t *systems; /* distinct systems of members; filled by tm_set_finish */
     uint32_t nsys;
@@ -70,6 +75,8 @@ typedef struct tm_set {
 int tm_set_add(tm_set *s, uint32_t sys, uint32_t code, uint32_t flags);
 const tm_member *tm_set_find(const tm_set *s, uint32_t sys, uint32_t code);
 int tm_set_is_open(const tm_set *s, uint32_t sys);
+/* Why sys is undecided in s (its own reason, else the set's), NULL if it is not. */
+const char *tm_set_open_why(const tm_set *s, uint32_t sys);
 int tm_set_open_sys(tm_set *s, uint32_t sys, const char *why);
 int tm_set_open_all(tm_set *s, const char *why);
 /* dst |= src */
