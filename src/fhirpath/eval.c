@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "ast.h"
+#include "model.h"
 #include "temporal.h"
 #include "loopgate/time.h"
 
@@ -28,13 +29,18 @@ typedef lg_fp_collection coll;
 typedef lg_fp_item item;
 
 typedef struct ev {
-    const cJSON *resource;
+    const cJSON *resource;      /* %resource */
+    const cJSON *root_resource; /* %rootResource */
+    const lg_fp_env *env;       /* never NULL */
+    const lg_fp_model *model;   /* env->model */
+    int strict;                 /* model and env->strict */
     lg_issues *issues;
     int err;
     int depth;
     const coll *this_; /* $this: the focus of the innermost iteration */
     int64_t index;
-    const coll *root;  /* %resource / %context */
+    const coll *root;  /* %context (the initial focus) */
+    const coll *res_c, *rootres_c; /* %resource, %rootResource */
     const coll *total; /* $total inside aggregate() */
     size_t steps;      /* work done, bounded by FP_MAX_STEPS */
 } ev;
@@ -92,6 +98,27 @@ static void add_copy(ev *e, coll *c, const item *src)
     }
 }
 
+/* Type a node from the model: t is the element's declared type; a
+ * resource in a Resource-typed element (contained, entry.resource) takes
+ * its resourceType. */
+static void set_mtype(ev *e, item *it, const fp_mtype *t)
+{
+    if(!e->model)
+        return;
+    if((!t || t->kind == FP_MK_RESOURCE) && cJSON_IsObject(it->node)) {
+        const cJSON *rt = cJSON_GetObjectItemCaseSensitive(it->node, "resourceType");
+        if(cJSON_IsString(rt)) {
+            const fp_mtype *r = fp_model_type(e->model, rt->valuestring);
+            if(r)
+                t = r;
+        }
+    }
+    if(t) {
+        it->mtype = t;
+        it->type = t->fhir_name;
+    }
+}
+
 static void add_node(ev *e, coll *c, const cJSON *n, const char *type)
 {
     if(cJSON_IsNull(n))
@@ -107,6 +134,8 @@ static void add_node(ev *e, coll *c, const cJSON *n, const char *type)
         if(cJSON_IsString(rt))
             it->type = rt->valuestring;
     }
+    if(e->model)
+        set_mtype(e, it, type ? fp_model_type(e->model, type) : NULL);
 }
 
 static void add_bool(ev *e, coll *c, int b)
@@ -515,8 +544,39 @@ static const char *choice_type(const char *suffix)
     return suffix;
 }
 
-static int type_is(const item *it, const char *t)
+/* The System types (FHIRPath's own), with or without "System.". */
+static int is_system_type(const char *t)
 {
+    static const char *const sys[] = {"Boolean", "String", "Integer", "Decimal", "Date",
+                                      "DateTime", "Time", "Quantity"};
+    if(!strncmp(t, "System.", 7))
+        t += 7;
+    for(size_t i = 0; i < sizeof(sys) / sizeof(*sys); i++)
+        if(!strcmp(t, sys[i]))
+            return 1;
+    return 0;
+}
+
+/* Whether it is of type t. inherit: is() answers for base types too (a
+ * code is a string); as() and ofType() match FHIR primitives exactly, as
+ * the R4 suite expects (gender.as(string) is empty), and complex types and
+ * resources by inheritance (a Patient is a Resource). */
+static int type_is(ev *e, const item *it, const char *t, int inherit)
+{
+    if(e->model) {
+        const char *bare = !strncmp(t, "FHIR.", 5) ? t + 5 : t;
+        const fp_mtype *target = strncmp(t, "System.", 7) ? fp_model_type(e->model, bare) : NULL;
+        if(!target && e->strict && !is_system_type(t)) {
+            ev_error(e, "unknown type '%s'", t);
+            return 0;
+        }
+        if(it->kind == LG_FP_NODE && it->mtype && target) {
+            const fp_mtype *mt = it->mtype;
+            if(inherit || target->kind != FP_MK_PRIMITIVE)
+                return fp_mtype_derives(mt, target);
+            return mt == target;
+        }
+    }
     int sys = 0, fhir = 0;
     if(!strncmp(t, "System.", 7)) {
         sys = 1;
@@ -603,13 +663,13 @@ static int is_data_type(const char *suffix)
 /* A JSON null standing for a primitive that has extensions but no value. */
 static const cJSON null_node = {.type = cJSON_NULL};
 
-static void add_ext_node(ev *e, coll *c, const cJSON *n, const char *type, const cJSON *ext)
+static item *add_ext_node(ev *e, coll *c, const cJSON *n, const char *type, const cJSON *ext)
 {
     if(cJSON_IsNull(n) && !cJSON_IsObject(ext))
-        return;
+        return NULL;
     item *it = push(e, c);
     if(!it)
-        return;
+        return NULL;
     it->kind = LG_FP_NODE;
     it->node = n;
     it->type = type;
@@ -618,6 +678,110 @@ static void add_ext_node(ev *e, coll *c, const cJSON *n, const char *type, const
         const cJSON *rt = cJSON_GetObjectItemCaseSensitive(n, "resourceType");
         if(cJSON_IsString(rt))
             it->type = rt->valuestring;
+    }
+    return it;
+}
+
+/* Add the value(s) of JSON member v (with its "_name" sibling ext) typed t. */
+static void add_typed(ev *e, coll *out, const cJSON *v, const cJSON *ext, const fp_mtype *t)
+{
+    if(!v) {
+        /* only extensions: items without a value */
+        if(cJSON_IsArray(ext)) {
+            for(const cJSON *x = ext->child; x && !e->err; x = x->next) {
+                item *it = add_ext_node(e, out, &null_node, NULL, x);
+                if(it) set_mtype(e, it, t);
+            }
+        } else {
+            item *it = add_ext_node(e, out, &null_node, NULL, ext);
+            if(it) set_mtype(e, it, t);
+        }
+        return;
+    }
+    if(cJSON_IsArray(v)) {
+        const cJSON *xe = cJSON_IsArray(ext) ? ext->child : NULL;
+        for(const cJSON *x = v->child; x && !e->err; x = x->next) {
+            item *it = add_ext_node(e, out, x, NULL, xe);
+            if(it) set_mtype(e, it, t);
+            xe = xe ? xe->next : NULL;
+        }
+    } else {
+        item *it = add_ext_node(e, out, v, NULL, cJSON_IsObject(ext) ? ext : NULL);
+        if(it) set_mtype(e, it, t);
+    }
+}
+
+/* The "_key" sibling of a JSON member, or NULL. */
+static const cJSON *ext_of(const cJSON *obj, const char *key)
+{
+    char uname[128];
+    size_t n = strlen(key);
+    if(n + 2 > sizeof(uname))
+        return NULL;
+    uname[0] = '_';
+    memcpy(uname + 1, key, n + 1);
+    return cJSON_GetObjectItemCaseSensitive(obj, uname);
+}
+
+/* Navigation with the model: the element must exist (strict: else an
+ * error), its type comes from the definition, a choice takes the type its
+ * JSON suffix names. */
+static void member_typed(ev *e, const item *it, const char *name, coll *out)
+{
+    const fp_mtype *mt = it->mtype;
+    const cJSON *obj = it->node;
+    if(isupper((unsigned char)name[0])) {
+        /* a type name: the item itself when it is of that type */
+        const fp_mtype *t = fp_model_type(e->model, name);
+        if(!t) {
+            if(e->strict)
+                ev_error(e, "'%s' is neither an element nor a known type", name);
+            return;
+        }
+        if(fp_mtype_derives(mt, t))
+            add_copy(e, out, it);
+        else if(e->strict && t->kind == FP_MK_RESOURCE && mt->kind == FP_MK_RESOURCE)
+            ev_error(e, "the expression is about '%s', the focus is not", name);
+        return;
+    }
+    const fp_melem *el = fp_model_elem(mt, name);
+    if(!el) {
+        if(e->strict)
+            ev_error(e, "'%s' is not an element of this type", name);
+        return;
+    }
+    if(!cJSON_IsObject(obj))
+        return;
+    if(!el->choice) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+        const cJSON *ext = ext_of(obj, name);
+        if(v || ext)
+            add_typed(e, out, v, ext, el->ntypes ? el->types[0] : NULL);
+        return;
+    }
+    size_t n = strlen(name);
+    for(const cJSON *ch = obj->child; ch; ch = ch->next) {
+        const char *k = ch->string;
+        if(!k)
+            continue;
+        int under = k[0] == '_';
+        if(strncmp(k + under, name, n) || !k[under + n])
+            continue;
+        const fp_mtype *st = NULL;
+        for(size_t i = 0; i < el->ntypes && !st; i++)
+            if(el->types[i] && !strcasecmp(el->types[i]->name, k + under + n) &&
+               !strcmp(el->types[i]->name + 1, k + under + n + 1))
+                st = el->types[i];
+        if(!st)
+            continue;
+        if(under) {
+            /* "_valueString" without "valueString": extensions only */
+            if(!cJSON_GetObjectItemCaseSensitive(obj, k + 1))
+                add_typed(e, out, NULL, ch, st);
+        } else {
+            add_typed(e, out, ch, ext_of(obj, k), st);
+        }
+        return;
     }
 }
 
@@ -640,6 +804,17 @@ static void member(ev *e, const item *it, const char *name, coll *out)
             add_node(e, out, k, "Extension");
         if(x && !cJSON_IsArray(x))
             add_node(e, out, x, "string");
+        return;
+    }
+    if(it->kind == LG_FP_NODE && cJSON_IsObject(it->node) && !it->mtype && e->model &&
+       isupper((unsigned char)name[0]) && e->strict) {
+        /* an untyped object under a model: only a resource root gets here */
+        const cJSON *rt = cJSON_GetObjectItemCaseSensitive(it->node, "resourceType");
+        if(cJSON_IsString(rt) && !fp_model_type(e->model, name))
+            ev_error(e, "unknown type '%s'", name);
+    }
+    if(it->kind == LG_FP_NODE && it->mtype && e->model) {
+        member_typed(e, it, name, out);
         return;
     }
     if(it->kind != LG_FP_NODE || !cJSON_IsObject(it->node))
@@ -703,6 +878,13 @@ static void children_of(ev *e, const item *it, coll *out)
     for(const cJSON *ch = it->node->child; ch && !e->err; ch = ch->next) {
         if(ch->string && (ch->string[0] == '_' || !strcmp(ch->string, "resourceType")))
             continue;
+        if(it->mtype && e->model && ch->string) {
+            const fp_mtype *t = NULL;
+            if(fp_model_key(it->mtype, ch->string, &t)) {
+                add_typed(e, out, ch, ext_of(it->node, ch->string), t);
+                continue;
+            }
+        }
         if(cJSON_IsArray(ch))
             for(const cJSON *x = ch->child; x; x = x->next)
                 add_node(e, out, x, NULL);
@@ -735,6 +917,38 @@ static char *ref_type(const char *ref)
     return strndup(ts, n);
 }
 
+/* The entry of a Bundle that ref names: by fullUrl, else a relative
+ * "Type/id" against each entry's resource type and id. NULL if none. */
+static const cJSON *bundle_find(const cJSON *bundle, const char *ref)
+{
+    const cJSON *rt = cJSON_GetObjectItemCaseSensitive(bundle, "resourceType");
+    if(!cJSON_IsString(rt) || strcmp(rt->valuestring, "Bundle"))
+        return NULL;
+    const char *slash = strchr(ref, '/');
+    size_t tlen = slash ? (size_t)(slash - ref) : 0;
+    const char *id = slash ? slash + 1 : NULL;
+    size_t idlen = id ? strcspn(id, "/") : 0;
+    int relative = slash && !strstr(ref, "://") && strncmp(ref, "urn:", 4);
+    const cJSON *entries = cJSON_GetObjectItemCaseSensitive(bundle, "entry");
+    for(const cJSON *en = entries ? entries->child : NULL; en; en = en->next) {
+        const cJSON *fu = cJSON_GetObjectItemCaseSensitive(en, "fullUrl");
+        const cJSON *r = cJSON_GetObjectItemCaseSensitive(en, "resource");
+        if(!cJSON_IsObject(r))
+            continue;
+        if(cJSON_IsString(fu) && !strcmp(fu->valuestring, ref))
+            return r;
+        if(relative) {
+            const cJSON *t = cJSON_GetObjectItemCaseSensitive(r, "resourceType");
+            const cJSON *rid = cJSON_GetObjectItemCaseSensitive(r, "id");
+            if(cJSON_IsString(t) && cJSON_IsString(rid) && strlen(t->valuestring) == tlen &&
+               !strncmp(t->valuestring, ref, tlen) && strlen(rid->valuestring) == idlen &&
+               !strncmp(rid->valuestring, id, idlen))
+                return r;
+        }
+    }
+    return NULL;
+}
+
 static void resolve_item(ev *e, const item *it, coll *out)
 {
     const char *ref = NULL;
@@ -747,12 +961,32 @@ static void resolve_item(ev *e, const item *it, coll *out)
     if(!ref)
         return;
     if(ref[0] == '#') {
-        const cJSON *contained = cJSON_GetObjectItemCaseSensitive(e->resource, "contained");
-        for(const cJSON *c = contained ? contained->child : NULL; c; c = c->next) {
-            const cJSON *id = cJSON_GetObjectItemCaseSensitive(c, "id");
-            if(cJSON_IsString(id) && !strcmp(id->valuestring, ref + 1))
-                add_node(e, out, c, NULL);
+        /* contained: in %resource, or in the container when %resource is
+         * itself contained ("#" alone is the container) */
+        if(!ref[1]) {
+            add_node(e, out, e->root_resource, NULL);
+            return;
         }
+        const cJSON *holders[2] = {e->resource, e->root_resource};
+        for(int h = 0; h < 2; h++) {
+            if(h == 1 && holders[1] == holders[0])
+                break;
+            const cJSON *contained = cJSON_GetObjectItemCaseSensitive(holders[h], "contained");
+            for(const cJSON *c = contained ? contained->child : NULL; c; c = c->next) {
+                const cJSON *id = cJSON_GetObjectItemCaseSensitive(c, "id");
+                if(cJSON_IsString(id) && !strcmp(id->valuestring, ref + 1)) {
+                    add_node(e, out, c, NULL);
+                    return;
+                }
+            }
+        }
+        return;
+    }
+    const cJSON *found = bundle_find(e->root_resource, ref);
+    if(!found && e->env->resolve)
+        found = e->env->resolve(e->env->ud, ref);
+    if(found) {
+        add_node(e, out, found, NULL);
         return;
     }
     char *t = ref_type(ref);
@@ -1360,11 +1594,15 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         const char *t = a0 ? type_arg(a0, tbuf, sizeof(tbuf)) : NULL;
         if(!t) { ev_error(e, "%s() needs a type", f); return; }
         if(IS("is")) {
-            if(in->count == 1) add_bool(e, out, type_is(&in->items[0], t));
+            if(in->count == 1) add_bool(e, out, type_is(e, &in->items[0], t, 1));
+            return;
+        }
+        if(IS("as") && e->strict && in->count > 1) {
+            ev_error(e, "as() on a collection of several items%s", NULL);
             return;
         }
         for(size_t i = 0; i < in->count; i++)
-            if(type_is(&in->items[i], t))
+            if(type_is(e, &in->items[i], t, 0))
                 add_copy(e, out, &in->items[i]);
         return;
     }
@@ -1482,10 +1720,21 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
     }
     if(IS("trace")) { for(size_t i = 0; i < in->count; i++) add_copy(e, out, &in->items[i]); return; }
     if(IS("memberOf")) {
-        /* needs a terminology service: unknown, and say so */
-        if(in->count && e->issues)
+        if(in->count > 1) { ev_error(e, "memberOf() expects a single item%s", NULL); return; }
+        if(!in->count)
+            return;
+        char *vs = a0 ? arg_str(e, a0) : NULL;
+        if(!vs) {
+            if(!e->err) ev_error(e, "memberOf() needs a value set url%s", NULL);
+            return;
+        }
+        int r = e->env->member_of ? e->env->member_of(e->env->ud, &in->items[0], vs) : -1;
+        if(r >= 0)
+            add_bool(e, out, r);
+        else if(e->issues) /* unknown, and say so */
             lg_issues_add(e->issues, LG_SEV_WARNING, "not-supported", NULL,
-                          "memberOf() is not evaluated without terminology; treated as empty");
+                          "memberOf('%s') could not be decided; treated as empty", vs);
+        free(vs);
         return;
     }
     if(IS("conformsTo")) {
@@ -1496,10 +1745,16 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         } else if(!strncmp(url, base, sizeof(base) - 1)) {
             /* a base definition: conformance is being of that type */
             for(size_t i = 0; i < in->count; i++)
-                add_bool(e, out, type_is(&in->items[i], url + sizeof(base) - 1));
-        } else if(in->count && e->issues) {
-            lg_issues_add(e->issues, LG_SEV_WARNING, "not-supported", NULL,
-                          "conformsTo('%s') is not evaluated against profiles; treated as empty", url);
+                add_bool(e, out, type_is(e, &in->items[i], url + sizeof(base) - 1, 1));
+        } else {
+            for(size_t i = 0; i < in->count && !e->err; i++) {
+                int r = e->env->conforms_to ? e->env->conforms_to(e->env->ud, &in->items[i], url) : -1;
+                if(r >= 0)
+                    add_bool(e, out, r);
+                else if(e->issues)
+                    lg_issues_add(e->issues, LG_SEV_WARNING, "not-supported", NULL,
+                                  "conformsTo('%s') could not be decided; treated as empty", url);
+            }
         }
         free(url);
         return;
@@ -2064,6 +2319,45 @@ out:
     lg_fp_collection_free(&r);
 }
 
+/* Strict mode: (x as T).name needs T to have name, even when x is empty
+ * (a static check the R4 suite asks for). */
+static void check_cast_member(ev *e, const fp_node *n)
+{
+    const fp_node *a = n->a;
+    const char *t = NULL;
+    char tbuf[256];
+    if(a->kind == FP_AS)
+        t = a->str;
+    else if(a->kind == FP_CALL && (!strcmp(a->str, "as") || !strcmp(a->str, "ofType")) && a->nargs == 1)
+        t = type_arg(a->args[0], tbuf, sizeof(tbuf));
+    if(!t || isupper((unsigned char)n->str[0]))
+        return;
+    const fp_mtype *mt = fp_model_type(e->model, !strncmp(t, "FHIR.", 5) ? t + 5 : t);
+    if(mt && mt->kind != FP_MK_PRIMITIVE && !fp_model_elem(mt, n->str))
+        ev_error(e, "'%s' is not an element of this type", n->str);
+}
+
+/* A variable of env->vars: 1 found (its items appended), 0 not. */
+static int env_var(ev *e, const char *name, coll *out)
+{
+    for(size_t i = 0; i < e->env->nvars; i++) {
+        const lg_fp_var *v = &e->env->vars[i];
+        if(v->name && !strcmp(v->name, name)) {
+            for(size_t k = 0; k < v->count; k++)
+                add_copy(e, out, &v->items[k]);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* An ordered function straight on children()/descendants(), whose order
+ * the spec leaves undefined. */
+static int unordered_input(const fp_node *n)
+{
+    return n && n->kind == FP_CALL && (!strcmp(n->str, "children") || !strcmp(n->str, "descendants"));
+}
+
 static void eval(ev *e, const fp_node *n, const coll *focus, coll *out)
 {
     if(e->err || spend(e, 1))
@@ -2103,9 +2397,14 @@ static void eval(ev *e, const fp_node *n, const coll *focus, coll *out)
             for(size_t i = 0; e->total && i < e->total->count; i++) add_copy(e, out, &e->total->items[i]);
         } else if(!strcmp(n->str, "index")) {
             add_int(e, out, e->index);
-        } else if(!strcmp(n->str, "%resource") || !strcmp(n->str, "%context") ||
-                  !strcmp(n->str, "%rootResource")) {
+        } else if(n->str[0] == '%' && env_var(e, n->str + 1, out)) {
+            /* a caller's variable */
+        } else if(!strcmp(n->str, "%context")) {
             for(size_t i = 0; i < e->root->count; i++) add_copy(e, out, &e->root->items[i]);
+        } else if(!strcmp(n->str, "%resource")) {
+            for(size_t i = 0; i < e->res_c->count; i++) add_copy(e, out, &e->res_c->items[i]);
+        } else if(!strcmp(n->str, "%rootResource")) {
+            for(size_t i = 0; i < e->rootres_c->count; i++) add_copy(e, out, &e->rootres_c->items[i]);
         } else if(!strcmp(n->str, "%ucum")) {
             add_str(e, out, "http://unitsofmeasure.org");
         } else if(!strcmp(n->str, "%sct")) {
@@ -2127,6 +2426,8 @@ static void eval(ev *e, const fp_node *n, const coll *focus, coll *out)
         break;
     case FP_MEMBER: {
         coll base = {0};
+        if(e->strict)
+            check_cast_member(e, n);
         eval(e, n->a, focus, &base);
         for(size_t i = 0; i < base.count && !e->err; i++)
             member(e, &base.items[i], n->str, out);
@@ -2135,6 +2436,12 @@ static void eval(ev *e, const fp_node *n, const coll *focus, coll *out)
     }
     case FP_CALL: {
         coll base = {0};
+        if(e->env->check_ordered && unordered_input(n->a) &&
+           (!strcmp(n->str, "first") || !strcmp(n->str, "last") || !strcmp(n->str, "tail") ||
+            !strcmp(n->str, "skip") || !strcmp(n->str, "take"))) {
+            ev_error(e, "%s() on an unordered collection", n->str);
+            break;
+        }
         if(n->a)
             eval(e, n->a, focus, &base);
         call(e, n, n->a ? &base : focus, out);
@@ -2143,6 +2450,10 @@ static void eval(ev *e, const fp_node *n, const coll *focus, coll *out)
     }
     case FP_INDEX: {
         coll base = {0}, idx = {0};
+        if(e->env->check_ordered && unordered_input(n->a)) {
+            ev_error(e, "an indexer on an unordered collection%s", NULL);
+            break;
+        }
         eval(e, n->a, focus, &base);
         eval(e, n->b, e->this_, &idx);
         if(idx.count == 1 && value_of(&idx.items[0]).k == V_NUM) {
@@ -2173,10 +2484,12 @@ static void eval(ev *e, const fp_node *n, const coll *focus, coll *out)
         coll a = {0};
         eval(e, n->a, focus, &a);
         if(n->kind == FP_IS) {
-            if(a.count == 1) add_bool(e, out, type_is(&a.items[0], n->str));
+            if(a.count == 1) add_bool(e, out, type_is(e, &a.items[0], n->str, 1));
+        } else if(e->strict && a.count > 1) {
+            ev_error(e, "'as' on a collection of several items%s", NULL);
         } else {
             for(size_t i = 0; i < a.count; i++)
-                if(type_is(&a.items[i], n->str)) add_copy(e, out, &a.items[i]);
+                if(type_is(e, &a.items[i], n->str, 0)) add_copy(e, out, &a.items[i]);
         }
         lg_fp_collection_free(&a);
         break;
@@ -2185,15 +2498,45 @@ static void eval(ev *e, const fp_node *n, const coll *focus, coll *out)
     e->depth--;
 }
 
+lg_status lg_fhirpath_eval_env(const lg_fhirpath *expr, const lg_fp_env *env, lg_fp_collection *out,
+                               lg_issues *issues)
+{
+    coll ctx = {0}, res = {0}, rootres = {0};
+    const cJSON *context = env->context ? env->context : env->resource;
+    ev e = {.resource = env->resource ? env->resource : context, .env = env, .model = env->model,
+            .strict = env->model && env->strict, .issues = issues};
+    e.root_resource = env->root_resource ? env->root_resource : e.resource;
+    if(context) {
+        add_node(&e, &ctx, context, NULL);
+        if(env->context_type && e.model && ctx.count) {
+            const fp_mtype *t = fp_model_type(e.model, env->context_type);
+            if(t)
+                set_mtype(&e, &ctx.items[0], t);
+            else
+                ctx.items[0].type = env->context_type;
+        } else if(env->context_type && ctx.count) {
+            ctx.items[0].type = env->context_type;
+        }
+    }
+    if(e.resource)
+        add_node(&e, &res, e.resource, NULL);
+    if(e.root_resource)
+        add_node(&e, &rootres, e.root_resource, NULL);
+    e.this_ = &ctx;
+    e.root = &ctx;
+    e.res_c = &res;
+    e.rootres_c = &rootres;
+    if(!e.err)
+        eval(&e, expr->root, &ctx, out);
+    lg_fp_collection_free(&ctx);
+    lg_fp_collection_free(&res);
+    lg_fp_collection_free(&rootres);
+    return e.err ? LG_EINVAL : LG_OK;
+}
+
 lg_status lg_fhirpath_eval(const lg_fhirpath *expr, const cJSON *resource, lg_fp_collection *out,
                            lg_issues *issues)
 {
-    coll root = {0};
-    ev e = {.resource = resource, .issues = issues};
-    add_node(&e, &root, resource, NULL);
-    e.this_ = &root;
-    e.root = &root;
-    eval(&e, expr->root, &root, out);
-    lg_fp_collection_free(&root);
-    return e.err ? LG_EINVAL : LG_OK;
+    lg_fp_env env = {.resource = resource};
+    return lg_fhirpath_eval_env(expr, &env, out, issues);
 }

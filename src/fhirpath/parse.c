@@ -212,7 +212,7 @@ static void next(parser *ps)
     }
     if(*s == '%') {
         ps->p++;
-        if(*ps->p == '`' || *ps->p == '\'') {
+        if(*ps->p == '`' || *ps->p == '\'' || *ps->p == '"') {
             char q = *ps->p;
             const char *e = strchr(ps->p + 1, q);
             if(!e) {
