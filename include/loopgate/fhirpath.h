@@ -54,7 +54,8 @@ typedef struct lg_fp_item {
     const char *type;   /* FHIR type when known ("Patient", "Quantity"), else NULL;
                            points into the tree, the expression or own */
     int b;              /* BOOL */
-    int64_t i;          /* INT; for DECIMAL and QUANTITY private (literal precision) */
+    int64_t i;          /* INT; for DECIMAL and QUANTITY 1 + the digits after the
+                           point when known (1.50 has 3), else 0 */
     double d;           /* DECIMAL, QUANTITY value */
     char *own;          /* owned by the collection: a string value, a unit or a type name */
     const char *s;      /* text of STRING, DATE, DATETIME, TIME; unit of QUANTITY

@@ -351,6 +351,8 @@ static const char *unit_base(const char *u, double *factor)
         {"ms", "s", 1e-3}, {"millisecond", "s", 1e-3}, {"milliseconds", "s", 1e-3},
         {"year", "year", 1}, {"years", "year", 1}, {"month", "month", 1}, {"months", "month", 1},
         {"a", "a", 1}, {"mo", "mo", 1},
+        {"[in_i]", "m", 0.0254}, {"[ft_i]", "m", 0.3048}, {"[yd_i]", "m", 0.9144},
+        {"[mi_i]", "m", 1609.344}, {"[lb_av]", "g", 453.59237}, {"[oz_av]", "g", 28.349523125},
     };
     for(size_t i = 0; i < sizeof(units) / sizeof(*units); i++)
         if(!strcmp(u, units[i].u)) {
@@ -566,12 +568,15 @@ static int type_is(ev *e, const item *it, const char *t, int inherit)
     if(e->model) {
         const char *bare = !strncmp(t, "FHIR.", 5) ? t + 5 : t;
         const fp_mtype *target = strncmp(t, "System.", 7) ? fp_model_type(e->model, bare) : NULL;
-        if(!target && e->strict && !is_system_type(t)) {
+        if(!target && e->strict && strncmp(t, "System.", 7) && !is_system_type(t)) {
             ev_error(e, "unknown type '%s'", t);
             return 0;
         }
-        if(it->kind == LG_FP_NODE && it->mtype && target) {
+        if(it->kind == LG_FP_NODE && it->mtype) {
+            /* a FHIR value is never of a System type (Boolean vs boolean) */
             const fp_mtype *mt = it->mtype;
+            if(!target)
+                return 0;
             if(inherit || target->kind != FP_MK_PRIMITIVE)
                 return fp_mtype_derives(mt, target);
             return mt == target;
@@ -723,41 +728,36 @@ static const cJSON *ext_of(const cJSON *obj, const char *key)
     return cJSON_GetObjectItemCaseSensitive(obj, uname);
 }
 
-/* Navigation with the model: the element must exist (strict: else an
- * error), its type comes from the definition, a choice takes the type its
- * JSON suffix names. */
-static void member_typed(ev *e, const item *it, const char *name, coll *out)
+/* Navigation with the model: the element's type comes from the
+ * definition, a choice takes the type its JSON suffix names. Returns 1
+ * when name is an element (or a type) of the item's type, 0 when not,
+ * -1 when it names another resource type than the item's. */
+static int member_typed(ev *e, const item *it, const char *name, coll *out)
 {
     const fp_mtype *mt = it->mtype;
     const cJSON *obj = it->node;
     if(isupper((unsigned char)name[0])) {
         /* a type name: the item itself when it is of that type */
         const fp_mtype *t = fp_model_type(e->model, name);
-        if(!t) {
-            if(e->strict)
-                ev_error(e, "'%s' is neither an element nor a known type", name);
-            return;
-        }
+        if(!t)
+            return 0;
         if(fp_mtype_derives(mt, t))
             add_copy(e, out, it);
-        else if(e->strict && t->kind == FP_MK_RESOURCE && mt->kind == FP_MK_RESOURCE)
-            ev_error(e, "the expression is about '%s', the focus is not", name);
-        return;
+        else if(t->kind == FP_MK_RESOURCE && mt->kind == FP_MK_RESOURCE)
+            return -1;
+        return 1;
     }
     const fp_melem *el = fp_model_elem(mt, name);
-    if(!el) {
-        if(e->strict)
-            ev_error(e, "'%s' is not an element of this type", name);
-        return;
-    }
+    if(!el)
+        return 0;
     if(!cJSON_IsObject(obj))
-        return;
+        return 1;
     if(!el->choice) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
         const cJSON *ext = ext_of(obj, name);
         if(v || ext)
             add_typed(e, out, v, ext, el->ntypes ? el->types[0] : NULL);
-        return;
+        return 1;
     }
     size_t n = strlen(name);
     for(const cJSON *ch = obj->child; ch; ch = ch->next) {
@@ -781,11 +781,15 @@ static void member_typed(ev *e, const item *it, const char *name, coll *out)
         } else {
             add_typed(e, out, ch, ext_of(obj, k), st);
         }
-        return;
+        return 1;
     }
+    return 1;
 }
 
-static void member(ev *e, const item *it, const char *name, coll *out)
+/* Append member name of it to out. Returns 1 when the model knows the
+ * name for it (or it is untyped), 0 when its type has no such element, -1
+ * when name is another resource type (see member_typed). */
+static int member(ev *e, const item *it, const char *name, coll *out)
 {
     if(it->kind == LG_FP_TYPED && it->type && strchr(it->type, '.')) {
         /* a type() answer: TypeInfo's namespace and name */
@@ -794,7 +798,7 @@ static void member(ev *e, const item *it, const char *name, coll *out)
             add_str_own(e, out, strndup(it->type, (size_t)(dot - it->type)));
         else if(!strcmp(name, "name"))
             add_str(e, out, dot + 1);
-        return;
+        return 1;
     }
     if(it->kind == LG_FP_NODE && it->ext && cJSON_IsObject(it->ext) &&
        (!strcmp(name, "extension") || !strcmp(name, "id"))) {
@@ -804,7 +808,7 @@ static void member(ev *e, const item *it, const char *name, coll *out)
             add_node(e, out, k, "Extension");
         if(x && !cJSON_IsArray(x))
             add_node(e, out, x, "string");
-        return;
+        return 1;
     }
     if(it->kind == LG_FP_NODE && cJSON_IsObject(it->node) && !it->mtype && e->model &&
        isupper((unsigned char)name[0]) && e->strict) {
@@ -813,12 +817,10 @@ static void member(ev *e, const item *it, const char *name, coll *out)
         if(cJSON_IsString(rt) && !fp_model_type(e->model, name))
             ev_error(e, "unknown type '%s'", name);
     }
-    if(it->kind == LG_FP_NODE && it->mtype && e->model) {
-        member_typed(e, it, name, out);
-        return;
-    }
+    if(it->kind == LG_FP_NODE && it->mtype && e->model)
+        return member_typed(e, it, name, out);
     if(it->kind != LG_FP_NODE || !cJSON_IsObject(it->node))
-        return;
+        return 1;
     const cJSON *obj = it->node;
     if(isupper((unsigned char)name[0])) {
         /* A type name: the resource itself when it is of that type. */
@@ -826,7 +828,7 @@ static void member(ev *e, const item *it, const char *name, coll *out)
         if(cJSON_IsString(rt) && (!strcmp(rt->valuestring, name) || !strcmp(name, "Resource") ||
                                   !strcmp(name, "DomainResource")))
             add_copy(e, out, it);
-        return;
+        return 1;
     }
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
     const char *type = NULL;
@@ -849,7 +851,7 @@ static void member(ev *e, const item *it, const char *name, coll *out)
         ext = cJSON_GetObjectItemCaseSensitive(obj, uname);
     }
     if(!v && !ext)
-        return;
+        return 1;
     if(!v) {
         /* only extensions: items without a value */
         if(cJSON_IsArray(ext)) {
@@ -858,7 +860,7 @@ static void member(ev *e, const item *it, const char *name, coll *out)
         } else {
             add_ext_node(e, out, &null_node, type, ext);
         }
-        return;
+        return 1;
     }
     if(cJSON_IsArray(v)) {
         const cJSON *xe = cJSON_IsArray(ext) ? ext->child : NULL;
@@ -869,6 +871,24 @@ static void member(ev *e, const item *it, const char *name, coll *out)
     } else {
         add_ext_node(e, out, v, type, cJSON_IsObject(ext) ? ext : NULL);
     }
+    return 1;
+}
+
+/* name on every item of focus. Strict mode: an error when no item's type
+ * has the element (name.given1), or when name is a resource type other
+ * than the focus's (Encounter.name on a Patient). Items of several types
+ * (descendants()) pass when any of them has it. */
+static void members(ev *e, const coll *focus, const char *name, coll *out)
+{
+    int known = 0, other = 0;
+    for(size_t i = 0; i < focus->count && !e->err; i++) {
+        int r = member(e, &focus->items[i], name, out);
+        known |= r == 1;
+        other |= r == -1;
+    }
+    if(e->strict && focus->count && !known && !e->err)
+        ev_error(e, other ? "the expression is about '%s', not the type of its focus"
+                          : "'%s' is not an element of the focus's type", name);
 }
 
 static void children_of(ev *e, const item *it, coll *out)
@@ -1447,6 +1467,36 @@ static char *str_replace(ev *e, const char *s, const char *x, const char *y)
     return b.p;
 }
 
+/* Digits after the point of a decimal: the literal's, else the shortest
+ * form of the double's. */
+static int dec_scale(const val *v)
+{
+    if(v->scale >= 0)
+        return v->scale;
+    char buf[64];
+    snprintf(buf, sizeof(buf), "%.15g", v->d);
+    const char *dot = strchr(buf, '.');
+    return dot && !strchr(buf, 'e') ? (int)strlen(dot + 1) : 0;
+}
+
+static double floor_p(double y, int p)
+{
+    double m = pow(10, p);
+    return floor(y * m + 1e-7) / m; /* 12.4995 * 1e4 is 124994.99999... */
+}
+
+/* low/highBoundary of x given to scale digits, at precision p: the value
+ * stands for [x - 0.5e-scale, x + 0.5e-scale]. A negative value's low
+ * boundary is the negated high boundary of its magnitude (as the R4 suite
+ * and the Java reference compute it). */
+static double dec_boundary(double x, int scale, int high, int p)
+{
+    double a = fabs(x), half = 0.5 * pow(10, -scale);
+    int up = x < 0 ? !high : high;
+    double r = up ? floor_p(a + half + 0.5 * pow(10, -p), p) : floor_p(a - half, p);
+    return x < 0 ? -r : r;
+}
+
 static int cmp_vals(const item *a, const item *b, int *res);
 static void sort_items(ev *e, const fp_node *n, const coll *in, coll *out);
 
@@ -1791,6 +1841,49 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
             r->own = t;
             r->type = t;
         }
+        return;
+    }
+    if(IS("lowBoundary") || IS("highBoundary") || IS("precision")) {
+        if(IS("precision")) {
+            if(v.k == V_TIME) add_int(e, out, fp_time_precision(&v.t));
+            else if(v.k == V_NUM) add_int(e, out, v.is_int ? 0 : dec_scale(&v));
+            return;
+        }
+        int high = f[0] == 'h';
+        int64_t p = -1;
+        if(a0 && arg_int(e, a0, &p)) return;
+        if(v.k == V_TIME) {
+            fp_time t = v.t;
+            /* a FHIR dateTime given to the day is still a DateTime */
+            if(t.kind == FP_T_DATE && it->kind == LG_FP_NODE && it->type &&
+               (!strcmp(it->type, "dateTime") || !strcmp(it->type, "instant")))
+                t.kind = FP_T_DATETIME;
+            int digits = a0 ? (int)p : t.kind == FP_T_DATE ? 8 : t.kind == FP_T_TIME ? 9 : 17;
+            if(a0 && (p < 0 || p > 17)) return;
+            if(fp_time_boundary(&t, high, digits) == 0) add_time(e, out, &t);
+            return;
+        }
+        if(v.k == V_NUM || v.k == V_QTY) {
+            if(a0 && (p < 0 || p > 31)) return; /* beyond what a decimal holds */
+            int prec = a0 ? (int)p : 8;
+            double r = dec_boundary(v.d, v.is_int ? 0 : dec_scale(&v), high, prec);
+            if(v.k == V_QTY) add_qty(e, out, r, v.s);
+            else add_dec(e, out, r);
+            if(!e->err) out->items[out->count - 1].i = 1 + prec;
+        }
+        return;
+    }
+    if(IS("comparable")) {
+        coll c = {0};
+        if(!a0) { ev_error(e, "comparable() needs a quantity%s", NULL); return; }
+        eval(e, a0, e->this_, &c);
+        if(c.count == 1 && v.k == V_QTY) {
+            val w = value_of(&c.items[0]);
+            double fx, fy;
+            const char *dx = unit_base(v.s, &fx), *dy = w.k == V_QTY ? unit_base(w.s, &fy) : NULL;
+            add_bool(e, out, dx && dy && !strcmp(dx, dy));
+        }
+        lg_fp_collection_free(&c);
         return;
     }
     if(IS("toDate") || IS("toDateTime") || IS("toTime") || IS("convertsToDate") ||
@@ -2421,16 +2514,14 @@ static void eval(ev *e, const fp_node *n, const coll *focus, coll *out)
         }
         break;
     case FP_IDENT:
-        for(size_t i = 0; i < focus->count && !e->err; i++)
-            member(e, &focus->items[i], n->str, out);
+        members(e, focus, n->str, out);
         break;
     case FP_MEMBER: {
         coll base = {0};
         if(e->strict)
             check_cast_member(e, n);
         eval(e, n->a, focus, &base);
-        for(size_t i = 0; i < base.count && !e->err; i++)
-            member(e, &base.items[i], n->str, out);
+        members(e, &base, n->str, out);
         lg_fp_collection_free(&base);
         break;
     }
@@ -2472,7 +2563,10 @@ static void eval(ev *e, const fp_node *n, const coll *focus, coll *out)
         if(a.count == 1) {
             val v = value_of(&a.items[0]);
             if(v.k == V_NUM && v.is_int) { if(v.i != INT64_MIN) add_int(e, out, -v.i); }
-            else if(v.k == V_NUM) add_dec(e, out, -v.d);
+            else if(v.k == V_NUM) {
+                add_dec(e, out, 0 - v.d); /* 0 - x: -(0.0) is 0.0, not -0.0 */
+                if(!e->err) out->items[out->count - 1].i = a.items[0].kind == LG_FP_DECIMAL ? a.items[0].i : 0;
+            }
             else if(v.k == V_QTY) add_qty(e, out, -v.d, v.s);
             else ev_error(e, "unary '-' needs a number or a quantity%s", NULL);
         }
