@@ -442,7 +442,8 @@ int lg_fp_model_elem(const lg_fp_model *m, const char *type, const char *key, lg
     const fp_melem *el = t ? fp_model_key(t, key, &et) : NULL;
     if(!el)
         return -1;
-    out->type = et ? et->name : NULL;
+    /* a type the model does not define is still named */
+    out->type = et ? et->name : !el->choice && el->ntypes ? el->tnames[0] : NULL;
     out->many = el->many;
     out->choice = el->choice;
     out->primitive = et && et->kind == FP_MK_PRIMITIVE;
