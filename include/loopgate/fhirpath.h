@@ -149,6 +149,10 @@ typedef struct lg_fp_env {
      * ("HumanName", "Patient.contact"); NULL takes resourceType. */
     const cJSON *context;
     const char *context_type;
+    /* Or the focus as an item a previous evaluation returned (borrowed),
+     * which keeps its type: evaluate an element's path, then each
+     * invariant on each item. Takes precedence over context. */
+    const lg_fp_item *context_item;
     const cJSON *resource;      /* %resource: the resource holding context */
     const cJSON *root_resource; /* %rootResource: the Bundle or container
                                    resource; NULL means resource */

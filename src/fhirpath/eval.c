@@ -2596,11 +2596,17 @@ lg_status lg_fhirpath_eval_env(const lg_fhirpath *expr, const lg_fp_env *env, lg
                                lg_issues *issues)
 {
     coll ctx = {0}, res = {0}, rootres = {0};
-    const cJSON *context = env->context ? env->context : env->resource;
+    const cJSON *context = env->context_item && env->context_item->kind == LG_FP_NODE
+                           ? env->context_item->node
+                           : env->context ? env->context : env->resource;
     ev e = {.resource = env->resource ? env->resource : context, .env = env, .model = env->model,
             .strict = env->model && env->strict, .issues = issues};
     e.root_resource = env->root_resource ? env->root_resource : e.resource;
-    if(context) {
+    if(env->context_item) {
+        add_copy(&e, &ctx, env->context_item);
+        if(!env->model && ctx.count)
+            ctx.items[0].mtype = NULL; /* typed by another model: not ours */
+    } else if(context) {
         add_node(&e, &ctx, context, NULL);
         if(env->context_type && e.model && ctx.count) {
             const fp_mtype *t = fp_model_type(e.model, env->context_type);
