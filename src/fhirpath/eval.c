@@ -1505,10 +1505,11 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
     const char *f = n->str;
     int na = n->nargs;
     const fp_node *a0 = na > 0 ? n->args[0] : NULL, *a1 = na > 1 ? n->args[1] : NULL;
-#define IS(name) (strcmp(f, name) == 0)
+    const int fn = n->id;
+#define IS(name) (fn == FN_##name)
     /* --- existence and filtering --- */
-    if(IS("empty")) { add_bool(e, out, in->count == 0); return; }
-    if(IS("exists")) {
+    if(IS(empty)) { add_bool(e, out, in->count == 0); return; }
+    if(IS(exists)) {
         if(!a0) { add_bool(e, out, in->count > 0); return; }
         for(size_t i = 0; i < in->count && !e->err; i++) {
             coll r = {0};
@@ -1520,9 +1521,9 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         add_bool(e, out, 0);
         return;
     }
-    if(IS("where") || IS("select") || IS("all") || IS("repeat")) {
+    if(IS(where) || IS(select) || IS(all) || IS(repeat)) {
         if(!a0) { ev_error(e, "%s() needs an argument", f); return; }
-        if(IS("repeat")) {
+        if(IS(repeat)) {
             coll work = {0};
             for(size_t i = 0; i < in->count; i++)
                 add_copy(e, &work, &in->items[i]);
@@ -1547,23 +1548,23 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         for(size_t i = 0; i < in->count && !e->err; i++) {
             coll r = {0};
             eval_with_this(e, a0, &in->items[i], (int64_t)i, &r);
-            if(IS("select")) {
+            if(IS(select)) {
                 for(size_t k = 0; k < r.count; k++)
                     add_copy(e, out, &r.items[k]);
             } else {
                 int t = truth(e, &r);
-                if(IS("where") && t == 1)
+                if(IS(where) && t == 1)
                     add_copy(e, out, &in->items[i]);
                 if(t != 1)
                     all = 0;
             }
             lg_fp_collection_free(&r);
         }
-        if(IS("all"))
+        if(IS(all))
             add_bool(e, out, all);
         return;
     }
-    if(IS("allTrue") || IS("anyTrue") || IS("allFalse") || IS("anyFalse")) {
+    if(IS(allTrue) || IS(anyTrue) || IS(allFalse) || IS(anyFalse)) {
         int want = strstr(f, "True") != NULL, any = f[1] == 'n';
         int res = any ? 0 : 1;
         for(size_t i = 0; i < in->count; i++) {
@@ -1576,13 +1577,13 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         add_bool(e, out, res);
         return;
     }
-    if(IS("count")) { add_int(e, out, (int64_t)in->count); return; }
-    if(IS("distinct") || IS("isDistinct")) {
+    if(IS(count)) { add_int(e, out, (int64_t)in->count); return; }
+    if(IS(distinct) || IS(isDistinct)) {
         coll d = {0};
         for(size_t i = 0; i < in->count; i++)
             if(!contains_item(e, &d, &in->items[i]))
                 add_copy(e, &d, &in->items[i]);
-        if(IS("isDistinct")) {
+        if(IS(isDistinct)) {
             add_bool(e, out, d.count == in->count);
         } else {
             for(size_t i = 0; i < d.count; i++)
@@ -1591,27 +1592,27 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         lg_fp_collection_free(&d);
         return;
     }
-    if(IS("subsetOf") || IS("supersetOf") || IS("intersect") || IS("exclude") || IS("union") ||
-       IS("combine")) {
+    if(IS(subsetOf) || IS(supersetOf) || IS(intersect) || IS(exclude) || IS(union) ||
+       IS(combine)) {
         coll other = {0};
         if(!a0) { ev_error(e, "%s() needs an argument", f); return; }
         eval(e, a0, e->this_, &other);
-        if(IS("subsetOf") || IS("supersetOf")) {
-            const coll *sub = IS("subsetOf") ? in : &other, *sup = IS("subsetOf") ? &other : in;
+        if(IS(subsetOf) || IS(supersetOf)) {
+            const coll *sub = IS(subsetOf) ? in : &other, *sup = IS(subsetOf) ? &other : in;
             int ok = 1;
             for(size_t i = 0; i < sub->count && ok; i++)
                 ok = contains_item(e, sup, &sub->items[i]);
             add_bool(e, out, ok);
-        } else if(IS("intersect")) {
+        } else if(IS(intersect)) {
             for(size_t i = 0; i < in->count; i++)
                 if(contains_item(e, &other, &in->items[i]) && !contains_item(e, out, &in->items[i]))
                     add_copy(e, out, &in->items[i]);
-        } else if(IS("exclude")) {
+        } else if(IS(exclude)) {
             for(size_t i = 0; i < in->count; i++)
                 if(!contains_item(e, &other, &in->items[i]))
                     add_copy(e, out, &in->items[i]);
         } else {
-            int dedup = IS("union");
+            int dedup = IS(union);
             for(size_t i = 0; i < in->count; i++)
                 if(!dedup || !contains_item(e, out, &in->items[i]))
                     add_copy(e, out, &in->items[i]);
@@ -1623,31 +1624,31 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         return;
     }
     /* --- subsetting --- */
-    if(IS("first")) { if(in->count) add_copy(e, out, &in->items[0]); return; }
-    if(IS("last")) { if(in->count) add_copy(e, out, &in->items[in->count - 1]); return; }
-    if(IS("single")) {
+    if(IS(first)) { if(in->count) add_copy(e, out, &in->items[0]); return; }
+    if(IS(last)) { if(in->count) add_copy(e, out, &in->items[in->count - 1]); return; }
+    if(IS(single)) {
         if(in->count > 1) { ev_error(e, "single() on a collection of several items%s", NULL); return; }
         if(in->count) add_copy(e, out, &in->items[0]);
         return;
     }
-    if(IS("tail")) { for(size_t i = 1; i < in->count; i++) add_copy(e, out, &in->items[i]); return; }
-    if(IS("skip") || IS("take")) {
+    if(IS(tail)) { for(size_t i = 1; i < in->count; i++) add_copy(e, out, &in->items[i]); return; }
+    if(IS(skip) || IS(take)) {
         int64_t k;
         if(!a0 || arg_int(e, a0, &k)) { ev_error(e, "%s() needs an integer", f); return; }
         for(size_t i = 0; i < in->count; i++)
-            if(IS("skip") ? (int64_t)i >= k : (int64_t)i < k)
+            if(IS(skip) ? (int64_t)i >= k : (int64_t)i < k)
                 add_copy(e, out, &in->items[i]);
         return;
     }
-    if(IS("ofType") || IS("as") || IS("is")) {
+    if(IS(ofType) || IS(as) || IS(is)) {
         char tbuf[256];
         const char *t = a0 ? type_arg(a0, tbuf, sizeof(tbuf)) : NULL;
         if(!t) { ev_error(e, "%s() needs a type", f); return; }
-        if(IS("is")) {
+        if(IS(is)) {
             if(in->count == 1) add_bool(e, out, type_is(e, &in->items[0], t, 1));
             return;
         }
-        if(IS("as") && e->strict && in->count > 1) {
+        if(IS(as) && e->strict && in->count > 1) {
             ev_error(e, "as() on a collection of several items%s", NULL);
             return;
         }
@@ -1656,7 +1657,7 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
                 add_copy(e, out, &in->items[i]);
         return;
     }
-    if(IS("iif")) {
+    if(IS(iif)) {
         if(na < 2) { ev_error(e, "iif() needs two or three arguments%s", NULL); return; }
         if(in->count > 1) { ev_error(e, "iif() on a collection of several items%s", NULL); return; }
         /* $this in the criterion is the input item, when there is one */
@@ -1674,7 +1675,7 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         e->this_ = saved;
         return;
     }
-    if(IS("aggregate")) {
+    if(IS(aggregate)) {
         if(!a0) { ev_error(e, "aggregate() needs an aggregator%s", NULL); return; }
         coll total = {0};
         if(a1)
@@ -1693,11 +1694,11 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         lg_fp_collection_free(&total);
         return;
     }
-    if(IS("sort")) {
+    if(IS(sort)) {
         sort_items(e, n, in, out);
         return;
     }
-    if(IS("join")) {
+    if(IS(join)) {
         if(!in->count)
             return;
         char *sep = a0 ? arg_str(e, a0) : strdup("");
@@ -1721,21 +1722,21 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         free(sep);
         return;
     }
-    if(IS("not")) {
+    if(IS(not)) {
         int t = truth(e, in);
         if(t >= 0) add_bool(e, out, !t);
         return;
     }
-    if(IS("hasValue")) {
+    if(IS(hasValue)) {
         add_bool(e, out, in->count == 1 && value_of(&in->items[0]).k != V_OBJ &&
                              value_of(&in->items[0]).k != V_NONE);
         return;
     }
-    if(IS("children") || IS("descendants")) {
+    if(IS(children) || IS(descendants)) {
         coll level = {0};
         for(size_t i = 0; i < in->count; i++)
-            children_of(e, &in->items[i], IS("children") ? out : &level);
-        if(IS("descendants")) {
+            children_of(e, &in->items[i], IS(children) ? out : &level);
+        if(IS(descendants)) {
             for(size_t i = 0; i < level.count && !e->err; i++) {
                 add_copy(e, out, &level.items[i]);
                 children_of(e, &level.items[i], &level);
@@ -1744,7 +1745,7 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         }
         return;
     }
-    if(IS("extension")) {
+    if(IS(extension)) {
         char *url = a0 ? arg_str(e, a0) : NULL;
         if(!url) { ev_error(e, "extension() needs a url%s", NULL); return; }
         for(size_t i = 0; i < in->count; i++) {
@@ -1763,13 +1764,13 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         free(url);
         return;
     }
-    if(IS("resolve")) {
+    if(IS(resolve)) {
         for(size_t i = 0; i < in->count; i++)
             resolve_item(e, &in->items[i], out);
         return;
     }
-    if(IS("trace")) { for(size_t i = 0; i < in->count; i++) add_copy(e, out, &in->items[i]); return; }
-    if(IS("memberOf")) {
+    if(IS(trace)) { for(size_t i = 0; i < in->count; i++) add_copy(e, out, &in->items[i]); return; }
+    if(IS(memberOf)) {
         if(in->count > 1) { ev_error(e, "memberOf() expects a single item%s", NULL); return; }
         if(!in->count)
             return;
@@ -1787,7 +1788,7 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         free(vs);
         return;
     }
-    if(IS("conformsTo")) {
+    if(IS(conformsTo)) {
         char *url = a0 ? arg_str(e, a0) : NULL;
         static const char base[] = "http://hl7.org/fhir/StructureDefinition/";
         if(!url || !strstr(url, "/StructureDefinition/")) {
@@ -1809,16 +1810,16 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         free(url);
         return;
     }
-    if(IS("htmlChecks")) { add_bool(e, out, 1); return; }
-    if(IS("today") || IS("now") || IS("timeOfDay")) {
+    if(IS(htmlChecks)) { add_bool(e, out, 1); return; }
+    if(IS(today) || IS(now) || IS(timeOfDay)) {
         char buf[LG_TIME_BUFSZ];
         fp_time t;
         lg_time_format(lg_time_now_ms(), buf, sizeof(buf));
-        if(IS("today"))
+        if(IS(today))
             buf[10] = '\0';
-        if(IS("timeOfDay"))
+        if(IS(timeOfDay))
             buf[23] = '\0'; /* drop the zone: a Time has none */
-        if(fp_time_parse(IS("timeOfDay") ? buf + 11 : buf, -1, &t) == 0)
+        if(fp_time_parse(IS(timeOfDay) ? buf + 11 : buf, -1, &t) == 0)
             add_time(e, out, &t);
         return;
     }
@@ -1832,7 +1833,7 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
     const item *it = &in->items[0];
     val v = value_of(it);
     const char *s = v.k == V_STR ? v.s : NULL;
-    if(IS("type")) {
+    if(IS(type)) {
         char *t = type_name(it);
         if(t) {
             item *r = push(e, out);
@@ -1843,8 +1844,8 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         }
         return;
     }
-    if(IS("lowBoundary") || IS("highBoundary") || IS("precision")) {
-        if(IS("precision")) {
+    if(IS(lowBoundary) || IS(highBoundary) || IS(precision)) {
+        if(IS(precision)) {
             if(v.k == V_TIME) add_int(e, out, fp_time_precision(&v.t));
             else if(v.k == V_NUM) add_int(e, out, v.is_int ? 0 : dec_scale(&v));
             return;
@@ -1873,7 +1874,7 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         }
         return;
     }
-    if(IS("comparable")) {
+    if(IS(comparable)) {
         coll c = {0};
         if(!a0) { ev_error(e, "comparable() needs a quantity%s", NULL); return; }
         eval(e, a0, e->this_, &c);
@@ -1886,8 +1887,8 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         lg_fp_collection_free(&c);
         return;
     }
-    if(IS("toDate") || IS("toDateTime") || IS("toTime") || IS("convertsToDate") ||
-       IS("convertsToDateTime") || IS("convertsToTime")) {
+    if(IS(toDate) || IS(toDateTime) || IS(toTime) || IS(convertsToDate) ||
+       IS(convertsToDateTime) || IS(convertsToTime)) {
         int want = strstr(f, "DateTime") ? FP_T_DATETIME : strstr(f, "Date") ? FP_T_DATE : FP_T_TIME;
         fp_time t;
         int ok = 0;
@@ -1907,7 +1908,7 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         else if(ok) add_time(e, out, &t);
         return;
     }
-    if(IS("toQuantity") || IS("convertsToQuantity")) {
+    if(IS(toQuantity) || IS(convertsToQuantity)) {
         double d = 0;
         char *unit = NULL;
         int ok = 0;
@@ -1926,7 +1927,7 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         free(unit);
         return;
     }
-    if(IS("toString") || IS("convertsToString")) {
+    if(IS(toString) || IS(convertsToString)) {
         char *r = v.k == V_STR ? strdup(v.s) : v.k == V_NUM ? num_to_string(v.d, v.is_int)
                 : v.k == V_BOOL ? strdup(v.b ? "true" : "false") : NULL;
         if(v.k == V_NUM && !v.is_int && v.scale > 0) {
@@ -1947,11 +1948,11 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
                 r = NULL;
             free(num);
         }
-        if(IS("convertsToString")) { add_bool(e, out, r != NULL); free(r); }
+        if(IS(convertsToString)) { add_bool(e, out, r != NULL); free(r); }
         else if(r) add_str_own(e, out, r);
         return;
     }
-    if(IS("toInteger") || IS("convertsToInteger") || IS("toDecimal") || IS("convertsToDecimal")) {
+    if(IS(toInteger) || IS(convertsToInteger) || IS(toDecimal) || IS(convertsToDecimal)) {
         int want_int = strstr(f, "Integer") != NULL, conv = f[0] == 'c';
         int ok = 0;
         double d = 0;
@@ -1967,7 +1968,7 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         else if(ok) add_dec(e, out, d);
         return;
     }
-    if(IS("toBoolean") || IS("convertsToBoolean")) {
+    if(IS(toBoolean) || IS(convertsToBoolean)) {
         int b = -1;
         if(v.k == V_BOOL) b = v.b;
         else if(v.k == V_NUM && (v.d == 0 || v.d == 1)) b = v.d == 1;
@@ -1981,25 +1982,25 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         else if(b >= 0) add_bool(e, out, b);
         return;
     }
-    if(v.k == V_QTY && IS("abs")) { add_qty(e, out, fabs(v.d), v.s); return; }
-    if(v.k == V_NUM && (IS("abs") || IS("ceiling") || IS("floor") || IS("round") ||
-                        IS("truncate") || IS("sqrt") || IS("ln") || IS("exp") || IS("power") ||
-                        IS("log"))) {
+    if(v.k == V_QTY && IS(abs)) { add_qty(e, out, fabs(v.d), v.s); return; }
+    if(v.k == V_NUM && (IS(abs) || IS(ceiling) || IS(floor) || IS(round) ||
+                        IS(truncate) || IS(sqrt) || IS(ln) || IS(exp) || IS(power) ||
+                        IS(log))) {
         double r;
-        if(IS("abs")) { if(v.is_int) add_int_d(e, out, fabs(v.d)); else add_dec(e, out, fabs(v.d)); return; }
-        if(IS("ceiling")) { add_int_d(e, out, ceil(v.d)); return; }
-        if(IS("floor")) { add_int_d(e, out, floor(v.d)); return; }
-        if(IS("truncate")) { add_int_d(e, out, trunc(v.d)); return; }
-        if(IS("round")) {
+        if(IS(abs)) { if(v.is_int) add_int_d(e, out, fabs(v.d)); else add_dec(e, out, fabs(v.d)); return; }
+        if(IS(ceiling)) { add_int_d(e, out, ceil(v.d)); return; }
+        if(IS(floor)) { add_int_d(e, out, floor(v.d)); return; }
+        if(IS(truncate)) { add_int_d(e, out, trunc(v.d)); return; }
+        if(IS(round)) {
             int64_t p = 0;
             if(a0 && arg_int(e, a0, &p)) return;
             double m = pow(10, (double)p);
             add_dec(e, out, round(v.d * m) / m);
             return;
         }
-        if(IS("sqrt")) r = sqrt(v.d);
-        else if(IS("ln")) r = log(v.d);
-        else if(IS("exp")) r = exp(v.d);
+        if(IS(sqrt)) r = sqrt(v.d);
+        else if(IS(ln)) r = log(v.d);
+        else if(IS(exp)) r = exp(v.d);
         else {
             coll c = {0};
             if(!a0) return;
@@ -2008,8 +2009,8 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
             double x = value_of(&c.items[0]).d;
             int xi = value_of(&c.items[0]).is_int;
             lg_fp_collection_free(&c);
-            r = IS("power") ? pow(v.d, x) : log(v.d) / log(x);
-            if(IS("power") && v.is_int && xi && !isnan(r)) { add_int_d(e, out, r); return; }
+            r = IS(power) ? pow(v.d, x) : log(v.d) / log(x);
+            if(IS(power) && v.is_int && xi && !isnan(r)) { add_int_d(e, out, r); return; }
         }
         if(!isnan(r) && !isinf(r)) add_dec(e, out, r);
         return;
@@ -2024,15 +2025,15 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
             ev_error(e, "unknown FHIRPath function '%s'", f);
         return;
     }
-    if(IS("length")) { add_int(e, out, (int64_t)strlen(s)); return; }
-    if(IS("trim")) {
+    if(IS(length)) { add_int(e, out, (int64_t)strlen(s)); return; }
+    if(IS(trim)) {
         const char *b = s, *t = s + strlen(s);
         while(isspace((unsigned char)*b)) b++;
         while(t > b && isspace((unsigned char)t[-1])) t--;
         add_str_own(e, out, strndup(b, (size_t)(t - b)));
         return;
     }
-    if(IS("split")) {
+    if(IS(split)) {
         char *sep = a0 ? arg_str(e, a0) : NULL;
         if(!sep) return;
         const char *p = s;
@@ -2046,30 +2047,30 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         free(sep);
         return;
     }
-    if(IS("encode") || IS("decode") || IS("escape") || IS("unescape")) {
+    if(IS(encode) || IS(decode) || IS(escape) || IS(unescape)) {
         char *how = a0 ? arg_str(e, a0) : NULL;
         char *r = how ? transcode(f, how, s) : NULL;
         if(r) add_str_own(e, out, r);
         free(how);
         return;
     }
-    if(IS("upper") || IS("lower")) {
+    if(IS(upper) || IS(lower)) {
         char *r = strdup(s);
         for(char *p = r; p && *p; p++)
-            *p = (char)(IS("upper") ? toupper((unsigned char)*p) : tolower((unsigned char)*p));
+            *p = (char)(IS(upper) ? toupper((unsigned char)*p) : tolower((unsigned char)*p));
         add_str_own(e, out, r);
         return;
     }
-    if(IS("toChars")) {
+    if(IS(toChars)) {
         for(const char *p = s; *p; p++) {
             char c2[2] = {*p, 0};
             add_str(e, out, c2);
         }
         return;
     }
-    if(IS("startsWith") || IS("endsWith") || IS("contains") || IS("indexOf") || IS("lastIndexOf") || IS("matchesFull") ||
-       IS("matches") || IS("replace") || IS("replaceMatches") || IS("substring")) {
-        if(IS("substring")) {
+    if(IS(startsWith) || IS(endsWith) || IS(contains) || IS(indexOf) || IS(lastIndexOf) || IS(matchesFull) ||
+       IS(matches) || IS(replace) || IS(replaceMatches) || IS(substring)) {
+        if(IS(substring)) {
             int64_t start, len = -1;
             if(!a0 || arg_int(e, a0, &start)) return;
             if(a1 && arg_int(e, a1, &len)) return;
@@ -2081,11 +2082,11 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         }
         char *x = a0 ? arg_str(e, a0) : NULL;
         if(!x) return;
-        if(IS("startsWith")) add_bool(e, out, !strncmp(s, x, strlen(x)));
-        else if(IS("endsWith")) add_bool(e, out, strlen(s) >= strlen(x) && !strcmp(s + strlen(s) - strlen(x), x));
-        else if(IS("contains")) add_bool(e, out, strstr(s, x) != NULL);
-        else if(IS("indexOf")) { const char *p = strstr(s, x); add_int(e, out, p ? p - s : -1); }
-        else if(IS("lastIndexOf")) {
+        if(IS(startsWith)) add_bool(e, out, !strncmp(s, x, strlen(x)));
+        else if(IS(endsWith)) add_bool(e, out, strlen(s) >= strlen(x) && !strcmp(s + strlen(s) - strlen(x), x));
+        else if(IS(contains)) add_bool(e, out, strstr(s, x) != NULL);
+        else if(IS(indexOf)) { const char *p = strstr(s, x); add_int(e, out, p ? p - s : -1); }
+        else if(IS(lastIndexOf)) {
             const char *last = NULL;
             for(const char *p = strstr(s, x); p; p = *p ? strstr(p + 1, x) : NULL) {
                 last = p;
@@ -2093,13 +2094,13 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
             }
             add_int(e, out, last ? last - s : -1);
         }
-        else if(IS("matches") || IS("matchesFull")) {
-            int m = regex_match(e, s, x, IS("matchesFull"));
+        else if(IS(matches) || IS(matchesFull)) {
+            int m = regex_match(e, s, x, IS(matchesFull));
             if(m >= 0) add_bool(e, out, m);
         }
-        else if(IS("replace") || IS("replaceMatches")) {
+        else if(IS(replace) || IS(replaceMatches)) {
             char *y = a1 ? arg_str(e, a1) : NULL;
-            char *r = !y ? NULL : IS("replace") ? str_replace(e, s, x, y) : regex_replace(e, s, x, y);
+            char *r = !y ? NULL : IS(replace) ? str_replace(e, s, x, y) : regex_replace(e, s, x, y);
             if(r) add_str_own(e, out, r);
             free(y);
         }
@@ -2310,28 +2311,29 @@ out:
 static void binary(ev *e, const fp_node *n, const coll *focus, coll *out)
 {
     const char *op = n->str;
+    const int opid = n->id;
     coll l = {0}, r = {0};
     eval(e, n->a, focus, &l);
-    if(!strcmp(op, "and") || !strcmp(op, "or") || !strcmp(op, "xor") || !strcmp(op, "implies")) {
+    if((opid == OP_AND) || (opid == OP_OR) || (opid == OP_XOR) || (opid == OP_IMPLIES)) {
         int a = truth(e, &l), b;
         /* Short-circuit where the answer is already known. */
-        if((!strcmp(op, "and") && a == 0) || (!strcmp(op, "or") && a == 1)) {
+        if(((opid == OP_AND) && a == 0) || ((opid == OP_OR) && a == 1)) {
             add_bool(e, out, a);
             goto out;
         }
-        if(!strcmp(op, "implies") && a == 0) {
+        if((opid == OP_IMPLIES) && a == 0) {
             add_bool(e, out, 1);
             goto out;
         }
         eval(e, n->b, focus, &r);
         b = truth(e, &r);
-        if(!strcmp(op, "and")) {
+        if((opid == OP_AND)) {
             if(b == 0) add_bool(e, out, 0);
             else if(a == 1 && b == 1) add_bool(e, out, 1);
-        } else if(!strcmp(op, "or")) {
+        } else if((opid == OP_OR)) {
             if(b == 1) add_bool(e, out, 1);
             else if(a == 0 && b == 0) add_bool(e, out, 0);
-        } else if(!strcmp(op, "xor")) {
+        } else if((opid == OP_XOR)) {
             if(a >= 0 && b >= 0) add_bool(e, out, a != b);
         } else { /* implies, a is true or empty */
             if(b == 1) add_bool(e, out, 1);
@@ -2340,14 +2342,14 @@ static void binary(ev *e, const fp_node *n, const coll *focus, coll *out)
         goto out;
     }
     eval(e, n->b, focus, &r);
-    if(!strcmp(op, "|")) {
+    if((opid == OP_UNION)) {
         for(size_t i = 0; i < l.count; i++)
             if(!contains_item(e, out, &l.items[i])) add_copy(e, out, &l.items[i]);
         for(size_t i = 0; i < r.count; i++)
             if(!contains_item(e, out, &r.items[i])) add_copy(e, out, &r.items[i]);
         goto out;
     }
-    if(!strcmp(op, "in") || !strcmp(op, "contains")) {
+    if((opid == OP_IN) || (opid == OP_CONTAINS)) {
         const coll *needle = op[0] == 'i' ? &l : &r, *hay = op[0] == 'i' ? &r : &l;
         if(needle->count == 1)
             add_bool(e, out, contains_item(e, hay, &needle->items[0]));
@@ -2355,7 +2357,7 @@ static void binary(ev *e, const fp_node *n, const coll *focus, coll *out)
             ev_error(e, "'%s' needs a single item", op);
         goto out;
     }
-    if(!strcmp(op, "=") || !strcmp(op, "!=") || !strcmp(op, "~") || !strcmp(op, "!~")) {
+    if((opid == OP_EQ) || (opid == OP_NE) || (opid == OP_EQUIV) || (opid == OP_NEQUIV)) {
         int equiv = strchr(op, '~') != NULL, neg = op[0] == '!';
         if(!equiv && (l.count == 0 || r.count == 0))
             goto out;
@@ -2374,7 +2376,7 @@ static void binary(ev *e, const fp_node *n, const coll *focus, coll *out)
             add_bool(e, out, neg ? !eq : eq);
         goto out;
     }
-    if(!strcmp(op, "&")) {
+    if((opid == OP_AMP)) {
         if(l.count > 1 || r.count > 1) {
             ev_error(e, "operator '&' needs single items%s", NULL);
             goto out;
@@ -2395,8 +2397,8 @@ static void binary(ev *e, const fp_node *n, const coll *focus, coll *out)
     if(op[0] == '<' || op[0] == '>') {
         int c, rc = cmp_vals(&l.items[0], &r.items[0], &c);
         if(rc == 0) {
-            int res = !strcmp(op, "<") ? c < 0 : !strcmp(op, ">") ? c > 0
-                    : !strcmp(op, "<=") ? c <= 0 : c >= 0;
+            int res = (opid == OP_LT) ? c < 0 : (opid == OP_GT) ? c > 0
+                    : (opid == OP_LE) ? c <= 0 : c >= 0;
             add_bool(e, out, res);
         } else if(rc == -2) {
             ev_error(e, "operator '%s' cannot compare these values", op);
@@ -2421,7 +2423,7 @@ static void check_cast_member(ev *e, const fp_node *n)
     char tbuf[256];
     if(a->kind == FP_AS)
         t = a->str;
-    else if(a->kind == FP_CALL && (!strcmp(a->str, "as") || !strcmp(a->str, "ofType")) && a->nargs == 1)
+    else if(a->kind == FP_CALL && (a->id == FN_as || a->id == FN_ofType) && a->nargs == 1)
         t = type_arg(a->args[0], tbuf, sizeof(tbuf));
     if(!t || isupper((unsigned char)n->str[0]))
         return;
@@ -2448,7 +2450,7 @@ static int env_var(ev *e, const char *name, coll *out)
  * the spec leaves undefined. */
 static int unordered_input(const fp_node *n)
 {
-    return n && n->kind == FP_CALL && (!strcmp(n->str, "children") || !strcmp(n->str, "descendants"));
+    return n && n->kind == FP_CALL && (n->id == FN_children || n->id == FN_descendants);
 }
 
 static void eval(ev *e, const fp_node *n, const coll *focus, coll *out)
@@ -2484,25 +2486,25 @@ static void eval(ev *e, const fp_node *n, const coll *focus, coll *out)
         break;
     case FP_BOOL: add_bool(e, out, (int)n->i); break;
     case FP_VAR:
-        if(!strcmp(n->str, "this")) {
+        if((n->id == VAR_THIS)) {
             for(size_t i = 0; i < e->this_->count; i++) add_copy(e, out, &e->this_->items[i]);
-        } else if(!strcmp(n->str, "total")) {
+        } else if((n->id == VAR_TOTAL)) {
             for(size_t i = 0; e->total && i < e->total->count; i++) add_copy(e, out, &e->total->items[i]);
-        } else if(!strcmp(n->str, "index")) {
+        } else if((n->id == VAR_INDEX)) {
             add_int(e, out, e->index);
         } else if(n->str[0] == '%' && env_var(e, n->str + 1, out)) {
             /* a caller's variable */
-        } else if(!strcmp(n->str, "%context")) {
+        } else if((n->id == VAR_CONTEXT)) {
             for(size_t i = 0; i < e->root->count; i++) add_copy(e, out, &e->root->items[i]);
-        } else if(!strcmp(n->str, "%resource")) {
+        } else if((n->id == VAR_RESOURCE)) {
             for(size_t i = 0; i < e->res_c->count; i++) add_copy(e, out, &e->res_c->items[i]);
-        } else if(!strcmp(n->str, "%rootResource")) {
+        } else if((n->id == VAR_ROOT_RESOURCE)) {
             for(size_t i = 0; i < e->rootres_c->count; i++) add_copy(e, out, &e->rootres_c->items[i]);
-        } else if(!strcmp(n->str, "%ucum")) {
+        } else if((n->id == VAR_UCUM)) {
             add_str(e, out, "http://unitsofmeasure.org");
-        } else if(!strcmp(n->str, "%sct")) {
+        } else if((n->id == VAR_SCT)) {
             add_str(e, out, "http://snomed.info/sct");
-        } else if(!strcmp(n->str, "%loinc")) {
+        } else if((n->id == VAR_LOINC)) {
             add_str(e, out, "http://loinc.org");
         } else if(!strncmp(n->str, "%vs-", 4) || !strncmp(n->str, "%ext-", 5)) {
             char *u = NULL;
@@ -2528,8 +2530,8 @@ static void eval(ev *e, const fp_node *n, const coll *focus, coll *out)
     case FP_CALL: {
         coll base = {0};
         if(e->env->check_ordered && unordered_input(n->a) &&
-           (!strcmp(n->str, "first") || !strcmp(n->str, "last") || !strcmp(n->str, "tail") ||
-            !strcmp(n->str, "skip") || !strcmp(n->str, "take"))) {
+           (n->id == FN_first || n->id == FN_last || n->id == FN_tail || n->id == FN_skip ||
+            n->id == FN_take)) {
             ev_error(e, "%s() on an unordered collection", n->str);
             break;
         }
