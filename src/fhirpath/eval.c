@@ -43,6 +43,9 @@ typedef struct ev {
     const coll *res_c, *rootres_c; /* %resource, %rootResource */
     const coll *total; /* $total inside aggregate() */
     size_t steps;      /* work done, bounded by FP_MAX_STEPS */
+    coll *memo;        /* values of constant subexpressions (fp_node.memo) */
+    unsigned char *memo_done;
+    int nmemo;
 } ev;
 
 static void ev_error(ev *e, const char *fmt, const char *arg)
@@ -846,9 +849,7 @@ static int member(ev *e, const item *it, const char *name, coll *out)
      * for arrays; it may stand where the value itself is null or absent */
     const cJSON *ext = NULL;
     if(strlen(name) < 120) {
-        char uname[128];
-        snprintf(uname, sizeof(uname), "_%s", v && v->string ? v->string : name);
-        ext = cJSON_GetObjectItemCaseSensitive(obj, uname);
+        ext = ext_of(obj, v && v->string ? v->string : name);
     }
     if(!v && !ext)
         return 1;
@@ -1028,8 +1029,11 @@ static void eval(ev *e, const fp_node *n, const coll *focus, coll *out);
 
 static void eval_with_this(ev *e, const fp_node *n, const item *it, int64_t index, coll *out)
 {
-    coll one = {0};
-    add_copy(e, &one, it);
+    /* the item is borrowed for the call: $this and the focus are only read,
+     * and it outlives the call, so no copy (this runs once per item of
+     * every where/select/exists/all) */
+    item borrowed = *it;
+    coll one = {.items = &borrowed, .count = 1, .cap = 1};
     const coll *saved = e->this_;
     int64_t saved_index = e->index;
     e->this_ = &one;
@@ -1037,7 +1041,6 @@ static void eval_with_this(ev *e, const fp_node *n, const item *it, int64_t inde
     eval(e, n, &one, out);
     e->this_ = saved;
     e->index = saved_index;
-    lg_fp_collection_free(&one);
 }
 
 static int arg_int(ev *e, const fp_node *n, int64_t *v)
@@ -2453,6 +2456,8 @@ static int unordered_input(const fp_node *n)
     return n && n->kind == FP_CALL && (n->id == FN_children || n->id == FN_descendants);
 }
 
+static void eval_kind(ev *e, const fp_node *n, const coll *focus, coll *out);
+
 static void eval(ev *e, const fp_node *n, const coll *focus, coll *out)
 {
     if(e->err || spend(e, 1))
@@ -2462,6 +2467,24 @@ static void eval(ev *e, const fp_node *n, const coll *focus, coll *out)
         e->depth--;
         return;
     }
+    if(n->memo > 0 && n->memo <= e->nmemo) {
+        /* a constant subexpression: computed once per evaluation */
+        coll *m = &e->memo[n->memo - 1];
+        if(!e->memo_done[n->memo - 1]) {
+            eval_kind(e, n, focus, m);
+            e->memo_done[n->memo - 1] = 1;
+        }
+        if(spend(e, m->count) == 0)
+            for(size_t i = 0; i < m->count && !e->err; i++)
+                add_copy(e, out, &m->items[i]);
+    } else {
+        eval_kind(e, n, focus, out);
+    }
+    e->depth--;
+}
+
+static void eval_kind(ev *e, const fp_node *n, const coll *focus, coll *out)
+{
     switch(n->kind) {
     case FP_EMPTY: break;
     case FP_STRING: add_str(e, out, n->str); break;
@@ -2591,7 +2614,6 @@ static void eval(ev *e, const fp_node *n, const coll *focus, coll *out)
         break;
     }
     }
-    e->depth--;
 }
 
 lg_status lg_fhirpath_eval_env(const lg_fhirpath *expr, const lg_fp_env *env, lg_fp_collection *out,
@@ -2628,8 +2650,20 @@ lg_status lg_fhirpath_eval_env(const lg_fhirpath *expr, const lg_fp_env *env, lg
     e.root = &ctx;
     e.res_c = &res;
     e.rootres_c = &rootres;
+    /* small: slots for the few constant subexpressions worth keeping */
+    coll memo[64];
+    unsigned char memo_done[64];
+    if(expr->nmemo > 0 && expr->nmemo <= 64) {
+        memset(memo, 0, sizeof(*memo) * (size_t)expr->nmemo);
+        memset(memo_done, 0, (size_t)expr->nmemo);
+        e.memo = memo;
+        e.memo_done = memo_done;
+        e.nmemo = expr->nmemo;
+    }
     if(!e.err)
         eval(&e, expr->root, &ctx, out);
+    for(int i = 0; i < e.nmemo; i++)
+        lg_fp_collection_free(&memo[i]);
     lg_fp_collection_free(&ctx);
     lg_fp_collection_free(&res);
     lg_fp_collection_free(&rootres);
