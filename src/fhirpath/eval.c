@@ -43,6 +43,8 @@ typedef struct ev {
     const coll *res_c, *rootres_c; /* %resource, %rootResource */
     const coll *total; /* $total inside aggregate() */
     size_t steps;      /* work done, bounded by FP_MAX_STEPS */
+    const char *tcache_name;    /* the last type name type_is() looked up */
+    const fp_mtype *tcache_type;
     coll *memo;        /* values of constant subexpressions (fp_node.memo) */
     unsigned char *memo_done;
     int nmemo;
@@ -245,13 +247,13 @@ typedef struct val {
 
 static int is_time_type(const char *t)
 {
-    return t && (!strcmp(t, "date") || !strcmp(t, "dateTime") || !strcmp(t, "instant") ||
+    return t && (t[0] == 'd' || t[0] == 'i' || t[0] == 't') && (!strcmp(t, "date") || !strcmp(t, "dateTime") || !strcmp(t, "instant") ||
                  !strcmp(t, "time"));
 }
 
 static int is_qty_type(const char *t)
 {
-    return t && (!strcmp(t, "Quantity") || !strcmp(t, "Age") || !strcmp(t, "Duration") ||
+    return t && isupper((unsigned char)t[0]) && (!strcmp(t, "Quantity") || !strcmp(t, "Age") || !strcmp(t, "Duration") ||
                  !strcmp(t, "Distance") || !strcmp(t, "Count") || !strcmp(t, "SimpleQuantity") ||
                  !strcmp(t, "MoneyQuantity"));
 }
@@ -569,8 +571,17 @@ static int is_system_type(const char *t)
 static int type_is(ev *e, const item *it, const char *t, int inherit)
 {
     if(e->model) {
-        const char *bare = !strncmp(t, "FHIR.", 5) ? t + 5 : t;
-        const fp_mtype *target = strncmp(t, "System.", 7) ? fp_model_type(e->model, bare) : NULL;
+        /* names come from the expression, so one pointer is one name: an
+         * ofType() over every descendant looks its type up once */
+        const fp_mtype *target;
+        if(e->tcache_name == t) {
+            target = e->tcache_type;
+        } else {
+            const char *bare = !strncmp(t, "FHIR.", 5) ? t + 5 : t;
+            target = strncmp(t, "System.", 7) ? fp_model_type(e->model, bare) : NULL;
+            e->tcache_name = t;
+            e->tcache_type = target;
+        }
         if(!target && e->strict && strncmp(t, "System.", 7) && !is_system_type(t)) {
             ev_error(e, "unknown type '%s'", t);
             return 0;
@@ -892,8 +903,11 @@ static void members(ev *e, const coll *focus, const char *name, coll *out)
                           : "'%s' is not an element of the focus's type", name);
 }
 
-static void children_of(ev *e, const item *it, coll *out)
+static void children_of(ev *e, const item *src, coll *out)
 {
+    /* a copy: descendants() passes an item of out itself, which pushing
+     * may move */
+    const item self = *src, *it = &self;
     if(it->kind != LG_FP_NODE || !cJSON_IsObject(it->node))
         return;
     for(const cJSON *ch = it->node->child; ch && !e->err; ch = ch->next) {
@@ -1646,6 +1660,8 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
     if(IS(ofType) || IS(as) || IS(is)) {
         char tbuf[256];
         const char *t = a0 ? type_arg(a0, tbuf, sizeof(tbuf)) : NULL;
+        if(t == tbuf)
+            e->tcache_name = NULL; /* a stack name: not a key for the cache */
         if(!t) { ev_error(e, "%s() needs a type", f); return; }
         if(IS(is)) {
             if(in->count == 1) add_bool(e, out, type_is(e, &in->items[0], t, 1));
