@@ -65,7 +65,9 @@ void lg_fp_collection_free(coll *c)
     memset(c, 0, sizeof(*c));
 }
 
-static item *push(ev *e, coll *c)
+/* A new last item of c, uninitialised (the caller fills it whole), or
+ * NULL on error. */
+static item *push_raw(ev *e, coll *c)
 {
     if(e->err)
         return NULL;
@@ -83,14 +85,21 @@ static item *push(ev *e, coll *c)
         c->items = n;
         c->cap = ncap;
     }
-    item *it = &c->items[c->count++];
-    memset(it, 0, sizeof(*it));
+    return &c->items[c->count++];
+}
+
+/* A new, zeroed last item of c, or NULL on error. */
+static item *push(ev *e, coll *c)
+{
+    item *it = push_raw(e, c);
+    if(it)
+        memset(it, 0, sizeof(*it));
     return it;
 }
 
 static void add_copy(ev *e, coll *c, const item *src)
 {
-    item *it = push(e, c);
+    item *it = push_raw(e, c);
     if(!it)
         return;
     *it = *src;
@@ -597,10 +606,10 @@ static int type_is(ev *e, const item *it, const char *t, int inherit)
         }
     }
     int sys = 0, fhir = 0;
-    if(!strncmp(t, "System.", 7)) {
+    if(t[0] == 'S' && !strncmp(t, "System.", 7)) {
         sys = 1;
         t += 7;
-    } else if(!strncmp(t, "FHIR.", 5)) {
+    } else if(t[0] == 'F' && !strncmp(t, "FHIR.", 5)) {
         fhir = 1;
         t += 5;
     }
@@ -742,6 +751,33 @@ static const cJSON *ext_of(const cJSON *obj, const char *key)
     return cJSON_GetObjectItemCaseSensitive(obj, uname);
 }
 
+/* key and its "_key" sibling in one pass over obj (two look-ups would scan
+ * it twice: this runs for every member step). */
+static void find_pair(const cJSON *obj, const char *key, const cJSON **v, const cJSON **ext)
+{
+    *v = *ext = NULL;
+    for(const cJSON *ch = obj->child; ch; ch = ch->next) {
+        const char *k = ch->string;
+        if(!k)
+            continue;
+        if(k[0] == '_') {
+            if(!*ext && !strcmp(k + 1, key))
+                *ext = ch;
+        } else if(!*v && k[0] == key[0] && !strcmp(k, key)) {
+            *v = ch;
+        }
+    }
+}
+
+/* 1 when obj has a "_name" member (a primitive with id or extensions). */
+static int has_ext_members(const cJSON *obj)
+{
+    for(const cJSON *ch = obj->child; ch; ch = ch->next)
+        if(ch->string && ch->string[0] == '_')
+            return 1;
+    return 0;
+}
+
 /* Navigation with the model: the element's type comes from the
  * definition, a choice takes the type its JSON suffix names. Returns 1
  * when name is an element (or a type) of the item's type, 0 when not,
@@ -767,8 +803,8 @@ static int member_typed(ev *e, const item *it, const char *name, coll *out)
     if(!cJSON_IsObject(obj))
         return 1;
     if(!el->choice) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-        const cJSON *ext = ext_of(obj, name);
+        const cJSON *v, *ext;
+        find_pair(obj, name, &v, &ext);
         if(v || ext)
             add_typed(e, out, v, ext, el->ntypes ? el->types[0] : NULL);
         return 1;
@@ -844,7 +880,8 @@ static int member(ev *e, const item *it, const char *name, coll *out)
             add_copy(e, out, it);
         return 1;
     }
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+    const cJSON *v, *ext;
+    find_pair(obj, name, &v, &ext);
     const char *type = NULL;
     if(!v) {
         /* Choice element name[x]: valueQuantity etc.; the suffix is the type. */
@@ -858,10 +895,8 @@ static int member(ev *e, const item *it, const char *name, coll *out)
     }
     /* "_name": the id and extensions of primitive values, index-aligned
      * for arrays; it may stand where the value itself is null or absent */
-    const cJSON *ext = NULL;
-    if(strlen(name) < 120) {
-        ext = ext_of(obj, v && v->string ? v->string : name);
-    }
+    if(v && v->string && strcmp(v->string, name))
+        ext = ext_of(obj, v->string); /* a choice: "_valueString" */
     if(!v && !ext)
         return 1;
     if(!v) {
@@ -910,13 +945,14 @@ static void children_of(ev *e, const item *src, coll *out)
     const item self = *src, *it = &self;
     if(it->kind != LG_FP_NODE || !cJSON_IsObject(it->node))
         return;
+    int exts = it->mtype && e->model && has_ext_members(it->node);
     for(const cJSON *ch = it->node->child; ch && !e->err; ch = ch->next) {
         if(ch->string && (ch->string[0] == '_' || !strcmp(ch->string, "resourceType")))
             continue;
         if(it->mtype && e->model && ch->string) {
             const fp_mtype *t = NULL;
             if(fp_model_key(it->mtype, ch->string, &t)) {
-                add_typed(e, out, ch, ext_of(it->node, ch->string), t);
+                add_typed(e, out, ch, exts ? ext_of(it->node, ch->string) : NULL, t);
                 continue;
             }
         }
