@@ -75,6 +75,9 @@ typedef struct lg_pdisc_value {
     int pattern;           /* 1: match as a pattern, 0: exactly */
     const char *type;      /* type: the type code the slice allows */
     const lg_ptype *profile_type; /* profile: the type entry naming the profiles */
+    int resolve;           /* profile on "resolve()": the type's target profiles apply
+                              to the referenced resource (decidable only when it is
+                              contained or in the same Bundle) */
     int exists;            /* exists: 1 must exist, 0 must not, -1 unknown */
     int known;             /* 0: the slice does not say (e.g. a binding-only slice) */
     cJSON *owned;          /* what value points to when made here (an extension url) */

@@ -528,6 +528,11 @@ static lg_status slice_values(lg_pnode *sliced)
                 if(sl->ntypes >= 1 && strcmp(d->path, "$this") == 0 && sl->types[0].nprofiles) {
                     v->profile_type = &sl->types[0];
                     v->known = 1;
+                } else if(sl->ntypes >= 1 && strstr(d->path, "resolve()") &&
+                          sl->types[0].ntargets) {
+                    v->profile_type = &sl->types[0];
+                    v->resolve = 1;
+                    v->known = 1;
                 }
                 break;
             case LG_DISC_EXISTS:

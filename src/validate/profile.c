@@ -313,6 +313,8 @@ static int type_matches(const char *have, const char *want)
 
 static void check_node(pwalk *w, const lg_pnode *n, const val *v);
 static int conforms(pwalk *w, const lg_profile *p, const val *v);
+static int conforms_resource(pwalk *w, const lg_profile *p, const cJSON *res);
+static const cJSON *resolve_local(pwalk *w, const cJSON *ref);
 
 /* 1 matches, 0 does not, -1 the slice cannot be recognised here. */
 static int slice_match(pwalk *w, const lg_pnode *base, const lg_pnode *slice, const val *v)
@@ -383,6 +385,26 @@ static int slice_match(pwalk *w, const lg_pnode *base, const lg_pnode *slice, co
             }
             break;
         case LG_DISC_PROFILE:
+            if(dv->resolve) {
+                /* the referenced resource, when we hold it, against the
+                 * slice's target profiles */
+                const cJSON *target = w->quiet ? NULL : resolve_local(w, v->v);
+                if(!target) {
+                    unknown = 1;
+                    continue;
+                }
+                const lg_ptype *pt = dv->profile_type;
+                for(size_t k = 0; k < pt->ntargets && !ok; k++) {
+                    if(!pt->target_defs[k]) {
+                        unknown = 1;
+                        continue;
+                    }
+                    ok = conforms_resource(w, pt->target_defs[k], target);
+                }
+                if(!ok && unknown)
+                    continue;
+                break;
+            }
             for(size_t k = 0; k < dv->profile_type->nprofiles && !ok; k++) {
                 const lg_profile *p = dv->profile_type->profile_defs[k];
                 if(!p) {
@@ -428,15 +450,15 @@ static const cJSON *find_entry(const cJSON *bundle, const char *full)
     return NULL;
 }
 
-/* The type a reference points at, written into buf; NULL when unknown. */
-static const char *ref_target_type(pwalk *w, const cJSON *ref, char *buf, size_t bufsz)
+/* The resource a Reference points at when it is here: contained ("#id")
+ * or an entry of the Bundle being validated (by fullUrl). NULL otherwise. */
+static const cJSON *resolve_local(pwalk *w, const cJSON *ref)
 {
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(ref, "reference");
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(ref, "type");
-    const cJSON *target = NULL;
     if(!cJSON_IsString(r))
-        return cJSON_IsString(t) ? t->valuestring : NULL;
+        return NULL;
     const char *s = r->valuestring;
+    const cJSON *target = NULL;
     if(s[0] == '#') {
         target = find_contained(w->resource, s + 1);
         if(!target && w->root != w->resource)
@@ -446,6 +468,18 @@ static const char *ref_target_type(pwalk *w, const cJSON *ref, char *buf, size_t
         if(cJSON_IsString(rt) && strcmp(rt->valuestring, "Bundle") == 0)
             target = find_entry(w->root, s);
     }
+    return cJSON_IsObject(target) ? target : NULL;
+}
+
+/* The type a reference points at, written into buf; NULL when unknown. */
+static const char *ref_target_type(pwalk *w, const cJSON *ref, char *buf, size_t bufsz)
+{
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(ref, "reference");
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(ref, "type");
+    if(!cJSON_IsString(r))
+        return cJSON_IsString(t) ? t->valuestring : NULL;
+    const char *s = r->valuestring;
+    const cJSON *target = resolve_local(w, ref);
     if(target) {
         const cJSON *rt = cJSON_GetObjectItemCaseSensitive(target, "resourceType");
         return cJSON_IsString(rt) ? rt->valuestring : NULL;
@@ -492,6 +526,8 @@ static void check_reference(pwalk *w, const lg_pnode *n, const val *v)
     char allowed[384];
     size_t alen = 0;
     allowed[0] = '\0';
+    const cJSON *target = resolve_local(w, v->v);
+    int type_ok = 0, need_profile = 0, conforms_one = 0;
     for(size_t k = 0; k < t->ntargets; k++) {
         if(!t->target_defs[k] && strncmp(t->targets[k], "http://hl7.org/fhir/StructureDefinition/",
                                          40) != 0)
@@ -499,8 +535,29 @@ static void check_reference(pwalk *w, const lg_pnode *n, const val *v)
         const char *tn = target_type_name(t, k);
         if(strcmp(tn, have) == 0 || strcmp(tn, "Resource") == 0 ||
            (strcmp(tn, "DomainResource") == 0 && strcmp(have, "Bundle") && strcmp(have, "Binary") &&
-            strcmp(have, "Parameters")))
-            return;
+            strcmp(have, "Parameters"))) {
+            type_ok = 1;
+            const lg_profile *tp = t->target_defs[k];
+            /* inside a conformance probe, targets are not probed again: a
+             * Bundle whose entries point at each other stays linear */
+            if(!target || !tp || !tp->constraint || w->quiet) {
+                conforms_one = 1; /* a base type: the type is all it asks */
+            } else if(!conforms_one) {
+                need_profile = 1;
+                conforms_one = conforms_resource(w, tp, target);
+            }
+        }
+    }
+    if(type_ok) {
+        if(need_profile && !conforms_one)
+            report(w, LG_SEV_ERROR, "structure",
+                   "The referenced %s does not conform to the target profile(s) profile %s "
+                   "requires here (%s)",
+                   have, pname(w), n->id);
+        return;
+    }
+    for(size_t k = 0; k < t->ntargets; k++) {
+        const char *tn = target_type_name(t, k);
         const lg_profile *tp = t->target_defs[k];
         int m = tp && tp->constraint
                     ? snprintf(allowed + alen, sizeof(allowed) - alen, "%s%s (%s)", alen ? ", " : "",
@@ -955,6 +1012,20 @@ static int conforms(pwalk *w, const lg_profile *p, const val *v)
     if(q.oom)
         w->oom = q.oom;
     return q.errors == 0;
+}
+
+/* Does the resource res (contained or a Bundle entry) conform to p? */
+static int conforms_resource(pwalk *w, const lg_profile *p, const cJSON *res)
+{
+    const cJSON *rt = cJSON_GetObjectItemCaseSensitive(res, "resourceType");
+    if(!cJSON_IsString(rt) || strcmp(rt->valuestring, p->type) != 0)
+        return 0;
+    const cJSON *saved = w->resource;
+    w->resource = res;
+    val rv = {.v = res, .type = p->type, .index = -1, .slice = -1};
+    int ok = conforms(w, p, &rv);
+    w->resource = saved;
+    return ok;
 }
 
 static lg_status walk_profile(const lg_defs *d, const cJSON *res, const lg_profile *p,

@@ -653,3 +653,47 @@ Test(profile, loopgate_package_examples)
     cr_expect_gt(n, 0);
     cr_expect_eq(bad, 0);
 }
+
+/* A transaction: Task (SDOHCC) whose focus is the ServiceRequest entry; the
+ * entry must conform to SDOHCC-ServiceRequest, the focus's target profile. */
+static cJSON *task_and_request(int break_request)
+{
+    cJSON *sr = read_json(SR_EX);
+    if(break_request)
+        cJSON_DeleteItemFromObjectCaseSensitive(sr, "code"); /* 0..1 in R4, 1..1 in SDOHCC */
+    cJSON_DeleteItemFromObjectCaseSensitive(sr, "meta"); /* judged by the Task's target only */
+    cJSON *t = read_json(TASK_EX);
+    set_str(get(t, "focus"), "reference", "urn:uuid:1d6a4d5e-7a4b-4c1e-9a55-3f1a9f0c2b01");
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "resourceType", "Bundle");
+    cJSON_AddStringToObject(b, "type", "collection");
+    cJSON *entries = cJSON_AddArrayToObject(b, "entry");
+    cJSON *e0 = cJSON_CreateObject();
+    cJSON_AddStringToObject(e0, "fullUrl", "urn:uuid:9a7e5b39-5d2c-4a8e-a4f9-0b1e6d3c2f10");
+    cJSON_AddItemToObject(e0, "resource", t);
+    cJSON_AddItemToArray(entries, e0);
+    cJSON *e1 = cJSON_CreateObject();
+    cJSON_AddStringToObject(e1, "fullUrl", "urn:uuid:1d6a4d5e-7a4b-4c1e-9a55-3f1a9f0c2b01");
+    cJSON_AddItemToObject(e1, "resource", sr);
+    cJSON_AddItemToArray(entries, e1);
+    return b;
+}
+
+Test(profile, bundle_target_conforms_to_target_profile)
+{
+    cJSON *b = task_and_request(0);
+    lg_issues is = {0};
+    lg_status st = lg_validate_full(D, b, NULL, 0, &is);
+    if(st)
+        dump("bundle", &is);
+    cr_expect_eq(st, LG_OK);
+    lg_issues_free(&is);
+    cJSON_Delete(b);
+}
+
+Test(profile, bundle_target_breaks_target_profile)
+{
+    expect_issue(task_and_request(1), LG_EUNPROCESSABLE, LG_SEV_ERROR,
+                 "Bundle.entry[0].resource.focus",
+                 "The referenced ServiceRequest does not conform to the target profile");
+}
