@@ -1086,6 +1086,13 @@ lg_status lg_validate_full(const lg_defs *defs, const cJSON *res, const char *co
     int i = 0;
     const cJSON *u;
     cJSON_ArrayForEach(u, mp) {
+        if(i >= MAX_PROFILES) {
+            /* a hostile list of thousands of canonicals: one issue, not thousands */
+            lg_issues_add(issues, LG_SEV_WARNING, "too-costly", NULL,
+                          "meta.profile lists more than %d profiles; the rest were not checked",
+                          MAX_PROFILES);
+            break;
+        }
         const lg_profile *p = cJSON_IsString(u) ? lg_defs_profile(defs, u->valuestring) : NULL;
         char loc[160];
         snprintf(loc, sizeof(loc), "%s.meta.profile[%d]", type, i);

@@ -3,6 +3,7 @@
  * example still passes, and one mutation per rule of a valid SDOHCC
  * ServiceRequest / Task is refused with the exact severity and location. */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -696,4 +697,64 @@ Test(profile, bundle_target_breaks_target_profile)
     expect_issue(task_and_request(1), LG_EUNPROCESSABLE, LG_SEV_ERROR,
                  "Bundle.entry[0].resource.focus",
                  "The referenced ServiceRequest does not conform to the target profile");
+}
+
+Test(profile, many_claimed_profiles_are_bounded)
+{
+    cJSON *t = example(TASK_EX);
+    cJSON *mp = get(get(t, "meta"), "profile");
+    for(int i = 0; i < 1000; i++) {
+        char u[64];
+        snprintf(u, sizeof(u), "http://example.org/StructureDefinition/p%d", i);
+        cJSON_AddItemToArray(mp, cJSON_CreateString(u));
+    }
+    lg_issues is = {0};
+    cr_expect_eq(lg_validate_full(D, t, NULL, 0, &is), LG_OK);
+    cr_expect_lt(is.count, 100, "%zu issues", is.count);
+    lg_issues_free(&is);
+    cJSON_Delete(t);
+}
+
+/* The loaded definitions are shared by every worker thread: validating at
+ * once gives each thread the same answer. */
+typedef struct job {
+    const cJSON *res;
+    size_t errors, count;
+    int mismatch;
+} job;
+
+static void *validate_many(void *arg)
+{
+    job *j = arg;
+    for(int i = 0; i < 50; i++) {
+        lg_issues is = {0};
+        lg_validate_full(D, j->res, NULL, 0, &is);
+        if(i == 0) {
+            j->errors = lg_issues_errors(&is);
+            j->count = is.count;
+        } else if(lg_issues_errors(&is) != j->errors || is.count != j->count) {
+            j->mismatch = 1;
+        }
+        lg_issues_free(&is);
+    }
+    return NULL;
+}
+
+Test(profile, concurrent_validation)
+{
+    cJSON *t = example(TASK_EX);
+    set_str(t, "intent", "plan");
+    set_str(t, "status", "finished");
+    job jobs[4] = {{.res = t}, {.res = t}, {.res = t}, {.res = t}};
+    pthread_t th[4];
+    for(int i = 0; i < 4; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, validate_many, &jobs[i]), 0);
+    for(int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    for(int i = 0; i < 4; i++) {
+        cr_expect_eq(jobs[i].mismatch, 0);
+        cr_expect_eq(jobs[i].errors, 2, "intent and status: %zu", jobs[i].errors);
+        cr_expect_eq(jobs[i].count, jobs[0].count);
+    }
+    cJSON_Delete(t);
 }
