@@ -48,6 +48,7 @@ typedef struct lg_ptype {
     const lg_profile **target_defs;  /* parallel; NULL when not loaded */
     size_t ntargets;
     const lg_profile *type_def;   /* base definition of code (complex types), or NULL */
+    int extension;                /* code is "Extension" */
 } lg_ptype;
 
 typedef enum lg_disc_type {
@@ -111,6 +112,8 @@ struct lg_pnode {
     size_t nslices;
     lg_pdisc_value *disc_values; /* slices only: one per discriminator of the sliced element */
     const lg_pnode *content_ref; /* contentReference: the node whose children apply */
+    const lg_ptype *reference;   /* the "Reference" type entry when it names target
+                                    profiles, else NULL (saves a search per value) */
 };
 
 struct lg_profile {

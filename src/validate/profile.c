@@ -223,6 +223,10 @@ static const char *choice_type(const lg_pnode *n, const char *suffix)
 
 static const lg_ptype *type_entry(const lg_pnode *n, const char *code)
 {
+    if(n->ntypes == 1)
+        return !code || n->types[0].code == code || strcmp(n->types[0].code, code) == 0
+                   ? &n->types[0]
+                   : NULL;
     for(size_t i = 0; i < n->ntypes; i++)
         if(!code || strcmp(n->types[i].code, code) == 0)
             return &n->types[i];
@@ -516,8 +520,8 @@ static const char *target_type_name(const lg_ptype *t, size_t k)
 
 static void check_reference(pwalk *w, const lg_pnode *n, const val *v)
 {
-    const lg_ptype *t = type_entry(n, "Reference");
-    if(!t || !t->ntargets || !cJSON_IsObject(v->v))
+    const lg_ptype *t = n->reference;
+    if(!t || !cJSON_IsObject(v->v))
         return;
     char buf[128];
     const char *have = ref_target_type(w, v->v, buf, sizeof(buf));
@@ -766,7 +770,7 @@ static void descend(pwalk *w, const lg_pnode *n, const val *v, const lg_ptype *t
         for(size_t k = 0; k < t->nprofiles && !p; k++)
             p = t->profile_defs[k];
     }
-    if(!p && t && strcmp(t->code, "Extension") == 0) {
+    if(!p && t && t->extension) {
         const cJSON *url = cJSON_GetObjectItemCaseSensitive(v->v, "url");
         if(cJSON_IsString(url))
             p = lg_defs_profile(w->d, url->valuestring);
