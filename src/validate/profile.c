@@ -807,7 +807,7 @@ static void check_node(pwalk *w, const lg_pnode *n, const val *v)
 
 /* Collect k's values from obj into vals (malloc'd, the caller frees);
  * returns how many, or (size_t)-1 when out of memory. */
-static size_t collect(pwalk *w, const lg_pnode *k, const cJSON *obj, val **out)
+static size_t collect(pwalk *w, const lg_pnode *k, const cJSON *obj, int underscore, val **out)
 {
     size_t n = 0, cap = 0;
     val *vals = NULL;
@@ -839,13 +839,16 @@ static size_t collect(pwalk *w, const lg_pnode *k, const cJSON *obj, val **out)
         char other[160];
         if(ext) {
             /* "_name" alone (no value): a primitive with only extensions */
-            if(snprintf(other, sizeof(other), "%s", key + 1) >= (int)sizeof(other) ||
-               cJSON_GetObjectItemCaseSensitive(obj, other))
+            if(cJSON_GetObjectItemCaseSensitive(obj, key + 1))
                 continue;
         }
         const cJSON *sib = NULL;
-        if(!ext && snprintf(other, sizeof(other), "_%s", key) < (int)sizeof(other))
+        size_t klen = strlen(key);
+        if(!ext && underscore && klen + 1 < sizeof(other)) {
+            other[0] = '_';
+            memcpy(other + 1, key, klen + 1);
             sib = cJSON_GetObjectItemCaseSensitive(obj, other);
+        }
         int arr = cJSON_IsArray(item);
         size_t cnt = arr ? (size_t)cJSON_GetArraySize(item) : 1;
         if(n + cnt > cap) {
@@ -963,10 +966,14 @@ static void check_slices(pwalk *w, const lg_pnode *k, val *vals, size_t n)
 
 static void check_children(pwalk *w, const lg_pnode *n, const cJSON *obj)
 {
+    /* "_name" siblings are rare: look for them only in objects that have one */
+    int underscore = 0;
+    for(const cJSON *c = obj->child; c && !underscore; c = c->next)
+        underscore = c->string && c->string[0] == '_';
     for(size_t i = 0; i < n->nkids && !w->oom; i++) {
         const lg_pnode *k = n->kids[i];
         val *vals = NULL;
-        size_t cnt = collect(w, k, obj, &vals);
+        size_t cnt = collect(w, k, obj, underscore, &vals);
         if(cnt == (size_t)-1) {
             w->oom = LG_ENOMEM;
             return;
