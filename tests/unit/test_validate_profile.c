@@ -758,3 +758,22 @@ Test(profile, concurrent_validation)
     }
     cJSON_Delete(t);
 }
+
+/* Synthea batch Bundles: entries with contained resources referenced as
+ * "#id" (ref-1 needs %rootResource to be the entry, not the Bundle). */
+Test(profile, synthea_bundles_pass)
+{
+    int bad = 0;
+    int n = sweep(LG_SHARED_DIR "/fhir/synthea", &bad, NULL);
+    fprintf(stderr, "Synthea Bundles: %d checked, %d with errors\n", n, bad);
+    cr_assert_geq(n, 10);
+    cr_expect_eq(bad, 0);
+}
+
+Test(profile, contained_reference_invariant)
+{
+    /* ref-1: a local reference needs its contained resource */
+    cJSON *p = cJSON_Parse("{\"resourceType\":\"Patient\",\"generalPractitioner\":[{\"reference\":"
+                           "\"#gp\"}]}");
+    expect_issue(p, LG_EUNPROCESSABLE, LG_SEV_ERROR, "Patient.generalPractitioner[0]", "ref-1");
+}
