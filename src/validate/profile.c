@@ -451,12 +451,21 @@ static const cJSON *find_contained(const cJSON *res, const char *id)
     return NULL;
 }
 
-static const cJSON *find_entry(const cJSON *bundle, const char *full)
+/* The entry whose fullUrl is ref, or - for a relative "Type/id" - ends in
+ * "/Type/id" (R4 bundle.html#references: relative to the fullUrl's base). */
+static const cJSON *find_entry(const cJSON *bundle, const char *ref)
 {
     const cJSON *e;
+    size_t rlen = strlen(ref);
+    int relative = !strstr(ref, "://") && strncmp(ref, "urn:", 4) != 0;
     cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(bundle, "entry")) {
         const cJSON *fu = cJSON_GetObjectItemCaseSensitive(e, "fullUrl");
-        if(cJSON_IsString(fu) && strcmp(fu->valuestring, full) == 0)
+        if(!cJSON_IsString(fu))
+            continue;
+        const char *f = fu->valuestring;
+        size_t flen = strlen(f);
+        if(strcmp(f, ref) == 0 ||
+           (relative && flen > rlen && f[flen - rlen - 1] == '/' && strcmp(f + flen - rlen, ref) == 0))
             return cJSON_GetObjectItemCaseSensitive(e, "resource");
     }
     return NULL;

@@ -777,3 +777,16 @@ Test(profile, contained_reference_invariant)
                            "\"#gp\"}]}");
     expect_issue(p, LG_EUNPROCESSABLE, LG_SEV_ERROR, "Patient.generalPractitioner[0]", "ref-1");
 }
+
+Test(profile, bundle_relative_reference_resolves_by_fullurl)
+{
+    /* "ServiceRequest/sr1" resolves to the entry http://example.org/fhir/ServiceRequest/sr1 */
+    cJSON *b = task_and_request(1);
+    cJSON *entries = get(b, "entry");
+    cJSON *e1 = cJSON_GetArrayItem(entries, 1);
+    set_str(e1, "fullUrl", "http://example.org/fhir/ServiceRequest/sr1");
+    cJSON *t = get(cJSON_GetArrayItem(entries, 0), "resource");
+    set_str(get(t, "focus"), "reference", "ServiceRequest/sr1");
+    expect_issue(b, LG_EUNPROCESSABLE, LG_SEV_ERROR, "Bundle.entry[0].resource.focus",
+                 "does not conform to the target profile");
+}
