@@ -713,15 +713,18 @@ static item *add_ext_node(ev *e, coll *c, const cJSON *n, const char *type, cons
 /* Add the value(s) of JSON member v (with its "_name" sibling ext) typed t. */
 static void add_typed(ev *e, coll *out, const cJSON *v, const cJSON *ext, const fp_mtype *t)
 {
+    /* a known type spares add_ext_node the resourceType look-up; set_mtype
+     * still looks at resourceType where t is Resource (contained, entries) */
+    const char *tn = t ? t->fhir_name : NULL;
     if(!v) {
         /* only extensions: items without a value */
         if(cJSON_IsArray(ext)) {
             for(const cJSON *x = ext->child; x && !e->err; x = x->next) {
-                item *it = add_ext_node(e, out, &null_node, NULL, x);
+                item *it = add_ext_node(e, out, &null_node, tn, x);
                 if(it) set_mtype(e, it, t);
             }
         } else {
-            item *it = add_ext_node(e, out, &null_node, NULL, ext);
+            item *it = add_ext_node(e, out, &null_node, tn, ext);
             if(it) set_mtype(e, it, t);
         }
         return;
@@ -729,12 +732,12 @@ static void add_typed(ev *e, coll *out, const cJSON *v, const cJSON *ext, const 
     if(cJSON_IsArray(v)) {
         const cJSON *xe = cJSON_IsArray(ext) ? ext->child : NULL;
         for(const cJSON *x = v->child; x && !e->err; x = x->next) {
-            item *it = add_ext_node(e, out, x, NULL, xe);
+            item *it = add_ext_node(e, out, x, tn, xe);
             if(it) set_mtype(e, it, t);
             xe = xe ? xe->next : NULL;
         }
     } else {
-        item *it = add_ext_node(e, out, v, NULL, cJSON_IsObject(ext) ? ext : NULL);
+        item *it = add_ext_node(e, out, v, tn, cJSON_IsObject(ext) ? ext : NULL);
         if(it) set_mtype(e, it, t);
     }
 }
@@ -767,15 +770,6 @@ static void find_pair(const cJSON *obj, const char *key, const cJSON **v, const 
             *v = ch;
         }
     }
-}
-
-/* 1 when obj has a "_name" member (a primitive with id or extensions). */
-static int has_ext_members(const cJSON *obj)
-{
-    for(const cJSON *ch = obj->child; ch; ch = ch->next)
-        if(ch->string && ch->string[0] == '_')
-            return 1;
-    return 0;
 }
 
 /* Navigation with the model: the element's type comes from the
@@ -945,14 +939,33 @@ static void children_of(ev *e, const item *src, coll *out)
     const item self = *src, *it = &self;
     if(it->kind != LG_FP_NODE || !cJSON_IsObject(it->node))
         return;
-    int exts = it->mtype && e->model && has_ext_members(it->node);
+    /* the object's "_name" members, gathered once, so pairing each child
+     * with its extensions does not rescan the object */
+    const cJSON *unders[16];
+    int nunders = 0, overflow = 0;
+    if(it->mtype && e->model)
+        for(const cJSON *ch = it->node->child; ch; ch = ch->next)
+            if(ch->string && ch->string[0] == '_') {
+                if(nunders < 16)
+                    unders[nunders++] = ch;
+                else
+                    overflow = 1;
+            }
     for(const cJSON *ch = it->node->child; ch && !e->err; ch = ch->next) {
         if(ch->string && (ch->string[0] == '_' || !strcmp(ch->string, "resourceType")))
             continue;
         if(it->mtype && e->model && ch->string) {
             const fp_mtype *t = NULL;
             if(fp_model_key(it->mtype, ch->string, &t)) {
-                add_typed(e, out, ch, exts ? ext_of(it->node, ch->string) : NULL, t);
+                const cJSON *x = NULL;
+                if(overflow) {
+                    x = ext_of(it->node, ch->string);
+                } else {
+                    for(int u = 0; u < nunders && !x; u++)
+                        if(!strcmp(unders[u]->string + 1, ch->string))
+                            x = unders[u];
+                }
+                add_typed(e, out, ch, x, t);
                 continue;
             }
         }
