@@ -2684,7 +2684,11 @@ static void eval_kind(ev *e, const fp_node *n, const coll *focus, coll *out)
 lg_status lg_fhirpath_eval_env(const lg_fhirpath *expr, const lg_fp_env *env, lg_fp_collection *out,
                                lg_issues *issues)
 {
-    coll ctx = {0}, res = {0}, rootres = {0};
+    /* one item each, on the stack: no allocation per evaluation for them
+     * (each is pushed once, so they never grow) */
+    item ctx_it, res_it, root_it;
+    coll ctx = {.items = &ctx_it, .cap = 1}, res = {.items = &res_it, .cap = 1},
+         rootres = {.items = &root_it, .cap = 1};
     const cJSON *context = env->context_item && env->context_item->kind == LG_FP_NODE
                            ? env->context_item->node
                            : env->context ? env->context : env->resource;
@@ -2729,9 +2733,10 @@ lg_status lg_fhirpath_eval_env(const lg_fhirpath *expr, const lg_fp_env *env, lg
         eval(&e, expr->root, &ctx, out);
     for(int i = 0; i < e.nmemo; i++)
         lg_fp_collection_free(&memo[i]);
-    lg_fp_collection_free(&ctx);
-    lg_fp_collection_free(&res);
-    lg_fp_collection_free(&rootres);
+    const coll *mine[] = {&ctx, &res, &rootres};
+    for(int i = 0; i < 3; i++)
+        if(mine[i]->count)
+            free(mine[i]->items[0].own); /* not the stack items themselves */
     return e.err ? LG_EINVAL : LG_OK;
 }
 
