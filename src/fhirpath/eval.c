@@ -40,7 +40,8 @@ typedef struct ev {
     const coll *this_; /* $this: the focus of the innermost iteration */
     int64_t index;
     const coll *root;  /* %context (the initial focus) */
-    const coll *res_c, *rootres_c; /* %resource, %rootResource */
+    coll *res_c, *rootres_c; /* %resource, %rootResource: built on first use */
+    int res_ready, rootres_ready;
     const coll *total; /* $total inside aggregate() */
     size_t steps;      /* work done, bounded by FP_MAX_STEPS */
     const char *tcache_name;    /* the last type name type_is() looked up */
@@ -2585,8 +2586,14 @@ static void eval_kind(ev *e, const fp_node *n, const coll *focus, coll *out)
         } else if((n->id == VAR_CONTEXT)) {
             for(size_t i = 0; i < e->root->count; i++) add_copy(e, out, &e->root->items[i]);
         } else if((n->id == VAR_RESOURCE)) {
+            if(!e->res_ready && e->resource)
+                add_node(e, e->res_c, e->resource, NULL);
+            e->res_ready = 1;
             for(size_t i = 0; i < e->res_c->count; i++) add_copy(e, out, &e->res_c->items[i]);
         } else if((n->id == VAR_ROOT_RESOURCE)) {
+            if(!e->rootres_ready && e->root_resource)
+                add_node(e, e->rootres_c, e->root_resource, NULL);
+            e->rootres_ready = 1;
             for(size_t i = 0; i < e->rootres_c->count; i++) add_copy(e, out, &e->rootres_c->items[i]);
         } else if((n->id == VAR_UCUM)) {
             add_str(e, out, "http://unitsofmeasure.org");
@@ -2711,10 +2718,6 @@ lg_status lg_fhirpath_eval_env(const lg_fhirpath *expr, const lg_fp_env *env, lg
             ctx.items[0].type = env->context_type;
         }
     }
-    if(e.resource)
-        add_node(&e, &res, e.resource, NULL);
-    if(e.root_resource)
-        add_node(&e, &rootres, e.root_resource, NULL);
     e.this_ = &ctx;
     e.root = &ctx;
     e.res_c = &res;
