@@ -91,9 +91,9 @@ static void add_type(ctx *c, const cJSON *sd)
             continue;
         char p[512];
         snprintf(p, sizeof(p), "%s", path->valuestring);
-        char *x = strstr(p, "[x]");
-        if(x)
-            *x = '\0';
+        /* value[x] is "value" in FHIRPath, also mid-path (value[x].extension) */
+        for(char *x; (x = strstr(p, "[x]"));)
+            memmove(x, x + 3, strlen(x + 3) + 1);
         elem_invs ei = {0};
         lg_issues is = {0};
         cr_assert_eq(lg_fhirpath_compile(p, &ei.path, &is), LG_OK, "path %s", p);
@@ -157,6 +157,9 @@ static void check_resource(ctx *c, const cJSON *res, const cJSON *root)
                 c->evals++;
                 int known = is_known(c->file, ei->invs[v].key);
                 if(st == LG_OK && truth == 0 && (ei->invs[v].warning || c->profiles)) {
+                    if(getenv("LG_INVARIANTS_LOG"))
+                        fprintf(stderr, "%s: %s not met on %s[%zu]: %s\n", c->file, ei->invs[v].key,
+                                lg_fhirpath_source(ei->path), n, lg_fhirpath_source(ei->invs[v].expr));
                     c->warnings++;
                 } else if(st != LG_OK || truth == 0) {
                     if(known) {
