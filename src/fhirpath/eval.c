@@ -1802,16 +1802,14 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         return;
     }
     if(IS(children) || IS(descendants)) {
-        coll level = {0};
+        size_t start = out->count;
         for(size_t i = 0; i < in->count; i++)
-            children_of(e, &in->items[i], IS(children) ? out : &level);
-        if(IS(descendants)) {
-            for(size_t i = 0; i < level.count && !e->err; i++) {
-                add_copy(e, out, &level.items[i]);
-                children_of(e, &level.items[i], &level);
-            }
-            lg_fp_collection_free(&level);
-        }
+            children_of(e, &in->items[i], out);
+        /* descendants: breadth first, the collection itself the queue
+         * (children_of copies its item before pushing) */
+        if(IS(descendants))
+            for(size_t i = start; i < out->count && !e->err; i++)
+                children_of(e, &out->items[i], out);
         return;
     }
     if(IS(extension)) {
