@@ -149,6 +149,11 @@ const lg_elem_def *lg_defs_elem(const lg_type_def *t, const char *key, const lg_
  * JSON is a warning. Files larger than 64 MiB are refused. */
 lg_status lg_defs_load_package(lg_defs *d, const char *dir, lg_issues *issues);
 
+/* Add one StructureDefinition (sd is only read) as lg_defs_load_package
+ * would, under the package name "local": for tools and tests that hold a
+ * profile in memory. Same warnings (no snapshot, duplicate url). */
+lg_status lg_defs_add_profile(lg_defs *d, const cJSON *sd, lg_issues *issues);
+
 /* Require every resource of type to conform to the profile url (checked by
  * lg_validate_full). The profile must be loaded and constrain that type:
  * else LG_EINVAL with an issue. Call before the lg_defs is shared. */

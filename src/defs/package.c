@@ -268,3 +268,13 @@ void lg_defs_set_terminology(lg_defs *d, const struct lg_terminology *t)
 {
     d->term = t;
 }
+
+lg_status lg_defs_add_profile(lg_defs *d, const cJSON *sd, lg_issues *issues)
+{
+    lg_status st = lg_pset_init(d);
+    if(!st)
+        st = lg_pset_add(d, sd, "local", issues);
+    if(!st)
+        lg_pset_link(d);
+    return st;
+}

