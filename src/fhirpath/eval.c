@@ -2716,6 +2716,10 @@ lg_status lg_fhirpath_eval_env(const lg_fhirpath *expr, const lg_fp_env *env, lg
              * its type name ("HumanName", "Patient.contact", "code") */
             const char *tn = env->context_type ? env->context_type : ctx.items[0].type;
             const fp_mtype *t = tn ? fp_model_type(e.model, tn) : NULL;
+            /* "BackboneElement" or "Element" names no children: typing by it
+             * would hide them, so such an item stays untyped */
+            if(t && (!strcmp(t->name, "BackboneElement") || !strcmp(t->name, "Element")))
+                t = NULL;
             set_mtype(&e, &ctx.items[0], t); /* type() of a backbone: BackboneElement */
         }
     } else if(context) {

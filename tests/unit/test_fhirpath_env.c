@@ -175,6 +175,10 @@ Test(fhirpath_env, resource_root_resource_and_context)
     expect_env("relationship.exists()", &ci, "false");
     expect_env("nosuch", &ci, "ERROR");           /* strict: not an element of Patient.contact */
     expect_env("$this is BackboneElement", &ci, "true");
+    /* a generic type name would hide the children: the item stays untyped */
+    lg_fp_item generic = {.kind = LG_FP_NODE, .node = contact, .type = "BackboneElement"};
+    lg_fp_env cg = {.context_item = &generic, .resource = pat, .model = model, .strict = 1};
+    expect_env("name.family", &cg, "Diaz");
     lg_fp_env ci_untyped = {.context_item = &built, .resource = pat};
     expect_env("gender.is(code)", &ci_untyped, "false"); /* untyped: a JSON string */
     cJSON_Delete((cJSON *)contact);
