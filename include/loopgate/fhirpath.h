@@ -167,7 +167,10 @@ typedef struct lg_fp_env {
      * which keeps its type: evaluate an element's path, then each
      * invariant on each item (tests/unit/test_fhirpath_invariants.c does
      * this for every R4 invariant). The item must come from an evaluation
-     * with the same model. Takes precedence over context. */
+     * with the same model, or be built by the caller (kind LG_FP_NODE,
+     * node, ext, and type naming a model type or backbone such as
+     * "Patient.contact"; context_type overrides it). Takes precedence
+     * over context. */
     const lg_fp_item *context_item;
     const cJSON *resource;      /* %resource: the resource holding context */
     const cJSON *root_resource; /* %rootResource: the Bundle or container

@@ -2711,6 +2711,17 @@ lg_status lg_fhirpath_eval_env(const lg_fhirpath *expr, const lg_fp_env *env, lg
         add_copy(&e, &ctx, env->context_item);
         if(!env->model && ctx.count)
             ctx.items[0].mtype = NULL; /* typed by another model: not ours */
+        if(env->model && ctx.count && !ctx.items[0].mtype && ctx.items[0].kind == LG_FP_NODE) {
+            /* an item built by the caller: type it by context_type, else by
+             * its type name ("HumanName", "Patient.contact", "code") */
+            const char *tn = env->context_type ? env->context_type : ctx.items[0].type;
+            const fp_mtype *t = tn ? fp_model_type(e.model, tn) : NULL;
+            /* "BackboneElement" or "Element" names no children: typing by it
+             * would hide them, so such an item stays untyped */
+            if(t && (!strcmp(t->name, "BackboneElement") || !strcmp(t->name, "Element")))
+                t = NULL;
+            set_mtype(&e, &ctx.items[0], t); /* type() of a backbone: BackboneElement */
+        }
     } else if(context) {
         add_node(&e, &ctx, context, NULL);
         if(env->context_type && e.model && ctx.count) {

@@ -56,6 +56,17 @@ const fp_melem *fp_model_elem(const fp_mtype *t, const char *name)
 {
     if(!t || !t->nelems)
         return NULL;
+    if(t->neslots) {
+        /* every step of a path and every child comes here: a hash, not a
+         * binary search of string compares */
+        for(size_t i = hash_name(name) & (t->neslots - 1);; i = (i + 1) & (t->neslots - 1)) {
+            unsigned k = t->eslots[i];
+            if(!k)
+                return NULL;
+            if(!strcmp(t->elems[k - 1].name, name))
+                return &t->elems[k - 1];
+        }
+    }
     fp_melem key = {.name = (char *)name};
     return bsearch(&key, t->elems, t->nelems, sizeof(*t->elems), elem_cmp);
 }
@@ -121,6 +132,7 @@ static void mtype_free(fp_mtype *t)
         free(el->name);
     }
     free(t->elems);
+    free(t->eslots);
     free(t->name);
     free(t->base_name);
     free(t);
@@ -344,6 +356,21 @@ static lg_status resolve(lg_fp_model *m)
                 ty[j] = fp_model_type(m, el->tnames[j]);
         }
         qsort(t->elems, t->nelems, sizeof(*t->elems), elem_cmp);
+        size_t n = 8;
+        while(n < t->nelems * 2)
+            n *= 2;
+        unsigned *es = calloc(n, sizeof(*es));
+        if(!es)
+            return LG_ENOMEM;
+        for(size_t k = 0; k < t->nelems; k++) {
+            size_t h = hash_name(t->elems[k].name) & (n - 1);
+            while(es[h])
+                h = (h + 1) & (n - 1);
+            es[h] = (unsigned)k + 1;
+        }
+        free(t->eslots);
+        t->eslots = es;
+        t->neslots = n;
     }
     return LG_OK;
 }

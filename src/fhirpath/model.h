@@ -35,6 +35,8 @@ struct fp_mtype {
     const fp_mtype *base;
     fp_melem *elems;         /* sorted by name once resolved */
     size_t nelems, cap;
+    unsigned *eslots;        /* hash of elems by name: index + 1, 0 empty */
+    size_t neslots;          /* a power of two, or 0 */
 };
 
 const fp_mtype *fp_model_type(const lg_fp_model *m, const char *name);

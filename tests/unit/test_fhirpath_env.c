@@ -166,6 +166,22 @@ Test(fhirpath_env, resource_root_resource_and_context)
     expect_env("%rootResource.type", &el, "collection");
     expect_env("%context is HumanName", &el, "true");
     expect_env("given1", &el, "ERROR"); /* strict: not an element of HumanName */
+    /* a focus item built by the caller, typed by its type name */
+    const cJSON *contact = cJSON_Parse("{\"name\":{\"family\":\"Diaz\"},\"gender\":\"female\"}");
+    lg_fp_item built = {.kind = LG_FP_NODE, .node = contact, .type = "Patient.contact"};
+    lg_fp_env ci = {.context_item = &built, .resource = pat, .model = model, .strict = 1};
+    expect_env("name.family", &ci, "Diaz");
+    expect_env("gender.is(code)", &ci, "true");  /* typed: gender is a code */
+    expect_env("relationship.exists()", &ci, "false");
+    expect_env("nosuch", &ci, "ERROR");           /* strict: not an element of Patient.contact */
+    expect_env("$this is BackboneElement", &ci, "true");
+    /* a generic type name would hide the children: the item stays untyped */
+    lg_fp_item generic = {.kind = LG_FP_NODE, .node = contact, .type = "BackboneElement"};
+    lg_fp_env cg = {.context_item = &generic, .resource = pat, .model = model, .strict = 1};
+    expect_env("name.family", &cg, "Diaz");
+    lg_fp_env ci_untyped = {.context_item = &built, .resource = pat};
+    expect_env("gender.is(code)", &ci_untyped, "false"); /* untyped: a JSON string */
+    cJSON_Delete((cJSON *)contact);
     /* no resource at all: an empty focus */
     lg_fp_env none = {.model = model};
     expect_env("1 + 1", &none, "2");
