@@ -96,6 +96,17 @@ const char *lg_fhirpath_source(const lg_fhirpath *e);
  * are LG_EINVAL with an issue. */
 lg_status lg_fhirpath_eval(const lg_fhirpath *e, const cJSON *resource, lg_fp_collection *out,
                            lg_issues *issues);
+/* Evaluate e with focus (a node inside resource) as the initial focus and
+ * %context, resource as %resource and root_resource (the outermost
+ * resource, e.g. the Bundle holding resource; NULL: resource itself) as
+ * %rootResource - how profile invariants are evaluated on an element.
+ * focus_ext is a primitive's "_name" sibling (or NULL); focus_type its FHIR
+ * type when known (borrowed; keep it alive while using the result). Same
+ * ownership and errors as lg_fhirpath_eval. */
+lg_status lg_fhirpath_eval_at(const lg_fhirpath *e, const cJSON *resource,
+                              const cJSON *root_resource, const cJSON *focus,
+                              const cJSON *focus_ext, const char *focus_type,
+                              lg_fp_collection *out, lg_issues *issues);
 void lg_fp_collection_free(lg_fp_collection *c);
 
 /* Single-boolean view of a result: 1 true, 0 false, -1 empty or not boolean. */

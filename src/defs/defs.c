@@ -21,6 +21,7 @@
 #include <cjson/cJSON.h>
 
 #include "loopgate/fhirpath.h"
+#include "defs/pset.h"
 #include "defs/structure.h"
 
 /* The largest definitions file (profiles-resources.json) is ~35 MB. */
@@ -444,6 +445,28 @@ static lg_status load_params(lg_defs *d, const cJSON *bundle, lg_issues *issues)
     return st;
 }
 
+/* The base R4 StructureDefinitions are profiles too: the profile walker
+ * checks their invariants, and profiles' type links point at them. */
+static lg_status load_base_profiles(lg_defs *d, const cJSON *const *bundles, size_t n,
+                                    lg_issues *issues)
+{
+    lg_status st = lg_pset_init(d);
+    for(size_t i = 0; !st && i < n; i++) {
+        const cJSON *e;
+        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(bundles[i], "entry")) {
+            const cJSON *r = cJSON_GetObjectItemCaseSensitive(e, "resource");
+            const char *rt = str_of(r, "resourceType");
+            if(!rt || strcmp(rt, "StructureDefinition"))
+                continue;
+            if((st = lg_pset_add(d, r, "hl7.fhir.r4.core#4.0.1", issues)))
+                break;
+        }
+    }
+    if(!st)
+        lg_pset_link(d);
+    return st;
+}
+
 lg_status lg_defs_load(const char *dir, const char *const *types, lg_defs **out,
                        lg_issues *issues)
 {
@@ -474,6 +497,8 @@ lg_status lg_defs_load(const char *dir, const char *const *types, lg_defs **out,
         goto fail;
     const cJSON *sds[] = {datatypes, profiles};
     if((st = lg_structs_build(d, sds, 2, issues)))
+        goto fail;
+    if((st = load_base_profiles(d, sds, 2, issues)))
         goto fail;
     cJSON_Delete(profiles);
     cJSON_Delete(datatypes);
@@ -532,6 +557,24 @@ void lg_defs_free(lg_defs *d)
         free(d->all_types[i]);
     free(d->all_types);
     lg_structs_free(d);
+    lg_pset_free(d);
+    for(size_t i = 0; i < d->npkg_res; i++) {
+        lg_pkg_resource *r = &d->pkg_res[i];
+        free(r->type);
+        free(r->url);
+        free(r->version);
+        free(r->package);
+        cJSON_Delete(r->json);
+    }
+    free(d->pkg_res);
+    for(size_t i = 0; i < d->npackages; i++)
+        free(d->packages[i]);
+    free(d->packages);
+    for(size_t i = 0; i < d->nrequired; i++) {
+        free(d->required[i].type);
+        free(d->required[i].url);
+    }
+    free(d->required);
     free(d->fhir_version);
     free(d);
 }

@@ -34,7 +34,9 @@ typedef struct ev {
     int depth;
     const coll *this_; /* $this: the focus of the innermost iteration */
     int64_t index;
-    const coll *root;  /* %resource / %context */
+    const coll *root;  /* %resource (and %context, %rootResource unless set) */
+    const coll *ctx;   /* %context when not the resource (lg_fhirpath_eval_at) */
+    const coll *rootres; /* %rootResource when not the resource */
     const coll *total; /* $total inside aggregate() */
     size_t steps;      /* work done, bounded by FP_MAX_STEPS */
 } ev;
@@ -2105,7 +2107,9 @@ static void eval(ev *e, const fp_node *n, const coll *focus, coll *out)
             add_int(e, out, e->index);
         } else if(!strcmp(n->str, "%resource") || !strcmp(n->str, "%context") ||
                   !strcmp(n->str, "%rootResource")) {
-            for(size_t i = 0; i < e->root->count; i++) add_copy(e, out, &e->root->items[i]);
+            const coll *r = n->str[1] == 'c' && e->ctx ? e->ctx
+                            : n->str[2] == 'o' && e->rootres ? e->rootres : e->root;
+            for(size_t i = 0; i < r->count; i++) add_copy(e, out, &r->items[i]);
         } else if(!strcmp(n->str, "%ucum")) {
             add_str(e, out, "http://unitsofmeasure.org");
         } else if(!strcmp(n->str, "%sct")) {
@@ -2195,5 +2199,27 @@ lg_status lg_fhirpath_eval(const lg_fhirpath *expr, const cJSON *resource, lg_fp
     e.root = &root;
     eval(&e, expr->root, &root, out);
     lg_fp_collection_free(&root);
+    return e.err ? LG_EINVAL : LG_OK;
+}
+
+lg_status lg_fhirpath_eval_at(const lg_fhirpath *expr, const cJSON *resource,
+                              const cJSON *root_resource, const cJSON *focus,
+                              const cJSON *focus_ext, const char *focus_type,
+                              lg_fp_collection *out, lg_issues *issues)
+{
+    coll res = {0}, rootres = {0}, ctx = {0};
+    ev e = {.resource = resource, .issues = issues};
+    add_node(&e, &res, resource, NULL);
+    add_node(&e, &rootres, root_resource ? root_resource : resource, NULL);
+    add_ext_node(&e, &ctx, focus, focus_type, focus_ext);
+    e.this_ = &ctx;
+    e.root = &res;
+    e.ctx = &ctx;
+    e.rootres = &rootres;
+    if(!e.err)
+        eval(&e, expr->root, &ctx, out);
+    lg_fp_collection_free(&res);
+    lg_fp_collection_free(&rootres);
+    lg_fp_collection_free(&ctx);
     return e.err ? LG_EINVAL : LG_OK;
 }
