@@ -545,6 +545,19 @@ static lg_status slice_values(lg_pnode *sliced)
 static lg_status finish_nodes(lg_pnode *n, const lg_pnode *root)
 {
     lg_status st;
+    if(n->nslices && !n->sliced) {
+        /* slices without slicing (some generated snapshots): extensions
+         * are sliced by url (the spec's default), anything else open
+         * with no discriminator */
+        n->sliced = 1;
+        n->rules = LG_SLICE_OPEN;
+        if(!strcmp(n->name, "extension") || !strcmp(n->name, "modifierExtension")) {
+            if(!(n->discs = calloc(1, sizeof(*n->discs))) || !(n->discs[0].path = strdup("url")))
+                return LG_ENOMEM;
+            n->discs[0].type = LG_DISC_VALUE;
+            n->ndiscs = 1;
+        }
+    }
     if(n->sliced && (st = slice_values(n)))
         return st;
     for(size_t i = 0; i < n->nkids; i++)

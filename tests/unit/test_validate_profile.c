@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "loopgate/defs.h"
 #include "loopgate/json.h"
@@ -19,6 +21,84 @@
 #define SDOH_SD "http://hl7.org/fhir/us/sdoh-clinicalcare/StructureDefinition/"
 
 static lg_defs *D;
+static char tmpdir[64];
+
+#define TEST_SD "http://loopgate.test/StructureDefinition/"
+
+/* A small package written at start-up: the IGs at hand slice nothing
+ * closed, openAtEnd or ordered, so this profile does. */
+static const char test_profile[] =
+    "{\"resourceType\":\"StructureDefinition\",\"url\":\"" TEST_SD "SlicedPatient\","
+    "\"name\":\"SlicedPatient\",\"kind\":\"resource\",\"abstract\":false,\"type\":\"Patient\","
+    "\"baseDefinition\":\"http://hl7.org/fhir/StructureDefinition/Patient\","
+    "\"derivation\":\"constraint\",\"snapshot\":{\"element\":["
+    "{\"id\":\"Patient\",\"path\":\"Patient\",\"min\":0,\"max\":\"*\"},"
+    "{\"id\":\"Patient.identifier\",\"path\":\"Patient.identifier\",\"min\":0,\"max\":\"*\","
+    "\"base\":{\"path\":\"Patient.identifier\",\"min\":0,\"max\":\"*\"},"
+    "\"type\":[{\"code\":\"Identifier\"}],\"slicing\":{\"discriminator\":[{\"type\":\"value\","
+    "\"path\":\"system\"}],\"rules\":\"closed\"}},"
+    "{\"id\":\"Patient.identifier:mrn\",\"path\":\"Patient.identifier\",\"sliceName\":\"mrn\","
+    "\"min\":1,\"max\":\"1\",\"base\":{\"path\":\"Patient.identifier\",\"min\":0,\"max\":\"*\"},"
+    "\"type\":[{\"code\":\"Identifier\"}]},"
+    "{\"id\":\"Patient.identifier:mrn.system\",\"path\":\"Patient.identifier.system\",\"min\":1,"
+    "\"max\":\"1\",\"base\":{\"path\":\"Identifier.system\",\"min\":0,\"max\":\"1\"},"
+    "\"type\":[{\"code\":\"uri\"}],\"fixedUri\":\"urn:test:mrn\"},"
+    "{\"id\":\"Patient.identifier:nhs\",\"path\":\"Patient.identifier\",\"sliceName\":\"nhs\","
+    "\"min\":0,\"max\":\"1\",\"base\":{\"path\":\"Patient.identifier\",\"min\":0,\"max\":\"*\"},"
+    "\"type\":[{\"code\":\"Identifier\"}]},"
+    "{\"id\":\"Patient.identifier:nhs.system\",\"path\":\"Patient.identifier.system\",\"min\":1,"
+    "\"max\":\"1\",\"base\":{\"path\":\"Identifier.system\",\"min\":0,\"max\":\"1\"},"
+    "\"type\":[{\"code\":\"uri\"}],\"fixedUri\":\"urn:test:nhs\"},"
+    "{\"id\":\"Patient.name\",\"path\":\"Patient.name\",\"min\":1,\"max\":\"*\","
+    "\"base\":{\"path\":\"Patient.name\",\"min\":0,\"max\":\"*\"},\"type\":[{\"code\":\"HumanName\"}],"
+    "\"constraint\":[{\"key\":\"tst-1\",\"severity\":\"error\",\"human\":\"A name has a family name\","
+    "\"expression\":\"family.exists()\"}]},"
+    "{\"id\":\"Patient.telecom\",\"path\":\"Patient.telecom\",\"min\":0,\"max\":\"*\","
+    "\"base\":{\"path\":\"Patient.telecom\",\"min\":0,\"max\":\"*\"},"
+    "\"type\":[{\"code\":\"ContactPoint\"}],\"slicing\":{\"discriminator\":[{\"type\":\"value\","
+    "\"path\":\"system\"}],\"rules\":\"openAtEnd\",\"ordered\":true}},"
+    "{\"id\":\"Patient.telecom:phone\",\"path\":\"Patient.telecom\",\"sliceName\":\"phone\","
+    "\"min\":0,\"max\":\"1\",\"type\":[{\"code\":\"ContactPoint\"}]},"
+    "{\"id\":\"Patient.telecom:phone.system\",\"path\":\"Patient.telecom.system\",\"min\":1,"
+    "\"max\":\"1\",\"type\":[{\"code\":\"code\"}],\"fixedCode\":\"phone\"},"
+    "{\"id\":\"Patient.telecom:email\",\"path\":\"Patient.telecom\",\"sliceName\":\"email\","
+    "\"min\":0,\"max\":\"1\",\"type\":[{\"code\":\"ContactPoint\"}]},"
+    "{\"id\":\"Patient.telecom:email.system\",\"path\":\"Patient.telecom.system\",\"min\":1,"
+    "\"max\":\"1\",\"type\":[{\"code\":\"code\"}],\"fixedCode\":\"email\"}"
+    "]}}";
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void make_test_package(void)
+{
+    char pkg[128];
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/lg_profile_test_XXXXXX");
+    cr_assert_not_null(mkdtemp(tmpdir));
+    snprintf(pkg, sizeof(pkg), "%s/package", tmpdir);
+    cr_assert_eq(mkdir(pkg, 0700), 0);
+    write_file(pkg, "package.json", "{\"name\":\"loopgate.test\",\"version\":\"0.0.1\"}");
+    write_file(pkg, "StructureDefinition-SlicedPatient.json", test_profile);
+}
+
+static void remove_test_package(void)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/package/package.json", tmpdir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/package/StructureDefinition-SlicedPatient.json", tmpdir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/package", tmpdir);
+    rmdir(path);
+    rmdir(tmpdir);
+}
 
 static const char *defs_dir(void)
 {
@@ -36,6 +116,9 @@ static void load(void)
         st = lg_defs_load_package(D, USCORE, &is);
     if(!st)
         st = lg_defs_load_package(D, SDOHCC, &is);
+    make_test_package();
+    if(!st)
+        st = lg_defs_load_package(D, tmpdir, &is);
     for(size_t i = 0; st && i < is.count; i++)
         fprintf(stderr, "%s\n", is.items[i].diagnostics);
     lg_issues_free(&is);
@@ -46,6 +129,7 @@ static void unload(void)
 {
     lg_defs_free(D);
     D = NULL;
+    remove_test_package();
 }
 
 TestSuite(profile, .init = load, .fini = unload, .timeout = 300);
@@ -426,4 +510,85 @@ Test(profile, extra_and_required_profiles)
     cr_assert_eq(lg_validate_full(D, t, unknown, 1, &is), LG_EUNPROCESSABLE);
     lg_issues_free(&is);
     cJSON_Delete(t);
+}
+
+/* ---- slicing rules, on the test package's SlicedPatient ---- */
+
+static cJSON *sliced_patient(const char *identifiers, const char *telecoms)
+{
+    char text[2048];
+    snprintf(text, sizeof(text),
+             "{\"resourceType\":\"Patient\",\"meta\":{\"profile\":[\"" TEST_SD "SlicedPatient\"]},"
+             "\"identifier\":[%s],\"name\":[{\"family\":\"Rivera\"}],\"telecom\":[%s]}",
+             identifiers, telecoms);
+    cJSON *j = cJSON_Parse(text);
+    cr_assert_not_null(j, "%s", text);
+    return j;
+}
+
+#define MRN "{\"system\":\"urn:test:mrn\",\"value\":\"1\"}"
+#define NHS "{\"system\":\"urn:test:nhs\",\"value\":\"2\"}"
+#define OTHER_ID "{\"system\":\"urn:test:other\",\"value\":\"3\"}"
+#define PHONE "{\"system\":\"phone\",\"value\":\"555\"}"
+#define EMAIL "{\"system\":\"email\",\"value\":\"a@b.c\"}"
+#define SMS "{\"system\":\"sms\",\"value\":\"556\"}"
+
+Test(profile, sliced_patient_valid)
+{
+    cJSON *p = sliced_patient(MRN "," NHS, PHONE "," EMAIL "," SMS);
+    lg_issues is = {0};
+    lg_status st = lg_validate_full(D, p, NULL, 0, &is);
+    if(st)
+        dump("sliced", &is);
+    cr_expect_eq(st, LG_OK);
+    lg_issues_free(&is);
+    cJSON_Delete(p);
+}
+
+Test(profile, closed_slicing)
+{
+    expect_issue(sliced_patient(MRN "," OTHER_ID, PHONE), LG_EUNPROCESSABLE, LG_SEV_ERROR,
+                 "Patient.identifier[1]", "does not match any slice defined by profile SlicedPatient, and the slicing of Patient.identifier is closed");
+}
+
+Test(profile, required_slice_by_value)
+{
+    expect_issue(sliced_patient(NHS, PHONE), LG_EUNPROCESSABLE, LG_SEV_ERROR,
+                 "Patient.identifier", "Slice mrn of Patient.identifier requires at least 1 value(s), found 0 (profile SlicedPatient)");
+}
+
+Test(profile, open_at_end)
+{
+    expect_issue(sliced_patient(MRN, SMS "," PHONE), LG_EUNPROCESSABLE, LG_SEV_ERROR,
+                 "Patient.telecom[0]", "only at the end");
+}
+
+Test(profile, ordered_slices)
+{
+    expect_issue(sliced_patient(MRN, EMAIL "," PHONE), LG_EUNPROCESSABLE, LG_SEV_ERROR,
+                 "Patient.telecom[1]", "out of order");
+}
+
+Test(profile, invariant_on_element)
+{
+    cJSON *p = sliced_patient(MRN, PHONE);
+    cJSON *name = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(p, "name"), 0);
+    cJSON_DeleteItemFromObjectCaseSensitive(name, "family");
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(name, "given"), cJSON_CreateString("Ana"));
+    expect_issue(p, LG_EUNPROCESSABLE, LG_SEV_ERROR, "Patient.name[0]",
+                 "tst-1: 'A name has a family name'");
+}
+
+Test(profile, required_profile_configuration)
+{
+    lg_issues is = {0};
+    cr_assert_eq(lg_defs_require_profile(D, "Task", TEST_SD "SlicedPatient", &is), LG_EINVAL,
+                 "a Patient profile cannot be required of Task");
+    cr_assert_eq(lg_defs_require_profile(D, "Patient", "http://example.org/none", &is), LG_EINVAL);
+    cr_assert_eq(lg_defs_require_profile(D, "Patient", TEST_SD "SlicedPatient", &is), LG_OK);
+    lg_issues_free(&is);
+    /* now a Patient that claims nothing is held to SlicedPatient */
+    cJSON *p = cJSON_Parse("{\"resourceType\":\"Patient\",\"name\":[{\"family\":\"X\"}]}");
+    expect_issue(p, LG_EUNPROCESSABLE, LG_SEV_ERROR, "Patient.identifier",
+                 "Slice mrn of Patient.identifier requires at least 1");
 }
