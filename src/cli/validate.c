@@ -6,9 +6,15 @@
  *   *FAILURE*: 1 errors, 0 warnings, 0 notes
  *     Error @ Patient.birthDate: ...
  *
+ * Each file gets lg_validate_full: the base structure, then the profiles it
+ * claims in meta.profile, every --profile URL, and their invariants (the
+ * base definition's invariants when no profile applies). --package loads an
+ * IG package (US Core, SDOHCC, ...) so its profiles can be named.
+ *
  * Exit status: 0 when no file has errors, 1 when some file has, 2 for usage
- * errors, definitions that cannot be loaded, or files that cannot be read
- * (the other files are still checked and reported).
+ * errors, definitions or packages that cannot be loaded, an unknown
+ * --profile, or files that cannot be read (the other files are still
+ * checked and reported).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -20,11 +26,15 @@
 #include "loopgate/defs.h"
 #include "loopgate/json.h"
 #include "loopgate/outcome.h"
+#include "loopgate/profile.h"
 #include "loopgate/validate.h"
 
 /* Largest file read: bigger than any Bundle an EHR would send us, small
  * enough that a mistaken argument (a disk image) fails fast. */
 #define LG_CLI_MAX_FILE (256u << 20)
+/* More than any command line needs; bounds the option arrays. */
+#define LG_CLI_MAX_PACKAGES 32
+#define LG_CLI_MAX_PROFILES 64
 
 lg_status lg_cli_read_file(const char *path, size_t max, char **out, size_t *len)
 {
@@ -153,7 +163,8 @@ static void usage(FILE *f)
 
 /* Validate one file's bytes; returns its error count (a file that is not
  * JSON counts as one fatal error). */
-static size_t validate_text(FILE *out, const char *path, const lg_defs *defs, const char *text,
+static size_t validate_text(FILE *out, const char *path, const lg_defs *defs,
+                            const char *const *profiles, size_t nprofiles, const char *text,
                             size_t len)
 {
     lg_issues is = {0};
@@ -166,7 +177,7 @@ static size_t validate_text(FILE *out, const char *path, const lg_defs *defs, co
         if(!lg_issues_errors(&is))
             lg_issues_add(&is, LG_SEV_FATAL, "structure", NULL, "Not a JSON document");
     } else {
-        st = lg_validate_resource(defs, res, &is);
+        st = lg_validate_full(defs, res, profiles, nprofiles, &is);
         if(st == LG_ENOMEM)
             lg_issues_add(&is, LG_SEV_FATAL, "exception", NULL,
                           "Out of memory; the check did not finish");
@@ -192,14 +203,28 @@ int lg_cli_validate(int argc, char **argv, const char *argv0, FILE *out, FILE *e
      * parameters to compile, which keeps start-up short. */
     static const char *const no_types[] = {"Patient", NULL};
     const char *defs_dir = NULL;
-    int npackages = 0, nprofiles = 0, o;
+    const char *packages[LG_CLI_MAX_PACKAGES], *profiles[LG_CLI_MAX_PROFILES];
+    size_t npackages = 0, nprofiles = 0;
+    int o;
     optind = 1;
     opterr = 0;
     while((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch(o) {
         case O_DEFS: defs_dir = optarg; break;
-        case O_PACKAGE: npackages++; break;
-        case O_PROFILE: nprofiles++; break;
+        case O_PACKAGE:
+            if(npackages == LG_CLI_MAX_PACKAGES) {
+                fprintf(err, "loopgate validate: at most %d --package\n", LG_CLI_MAX_PACKAGES);
+                return LG_CLI_USAGE;
+            }
+            packages[npackages++] = optarg;
+            break;
+        case O_PROFILE:
+            if(nprofiles == LG_CLI_MAX_PROFILES) {
+                fprintf(err, "loopgate validate: at most %d --profile\n", LG_CLI_MAX_PROFILES);
+                return LG_CLI_USAGE;
+            }
+            profiles[nprofiles++] = optarg;
+            break;
         case O_HELP: usage(out); return LG_CLI_VALID;
         default:
             fprintf(err, "loopgate validate: unknown or incomplete option '%s'\n",
@@ -207,11 +232,6 @@ int lg_cli_validate(int argc, char **argv, const char *argv0, FILE *out, FILE *e
             usage(err);
             return LG_CLI_USAGE;
         }
-    }
-    if(npackages || nprofiles) {
-        fprintf(err, "loopgate validate: %s is not supported yet (this build checks the base "
-                     "R4 specification only)\n", npackages ? "--package" : "--profile");
-        return LG_CLI_USAGE;
     }
     if(optind >= argc) {
         fprintf(err, "loopgate validate: no files given\n");
@@ -236,6 +256,26 @@ int lg_cli_validate(int argc, char **argv, const char *argv0, FILE *out, FILE *e
                 lg_status_str(st));
         return LG_CLI_USAGE;
     }
+    int rc = LG_CLI_USAGE;
+    for(size_t i = 0; i < npackages; i++) {
+        st = lg_defs_load_package(defs, packages[i], &li);
+        /* Skipped snapshot-less definitions are warnings: worth one line
+         * each on stderr, as a profile someone asks for may be among them. */
+        for(size_t k = 0; k < li.count; k++)
+            fprintf(err, "loopgate validate: %s: %s\n", packages[i], li.items[k].diagnostics);
+        lg_issues_free(&li);
+        if(st) {
+            fprintf(err, "loopgate validate: cannot load package %s: %s\n", packages[i],
+                    lg_status_str(st));
+            goto done;
+        }
+    }
+    for(size_t i = 0; i < nprofiles; i++)
+        if(!lg_defs_profile(defs, profiles[i])) {
+            fprintf(err, "loopgate validate: profile %s is not loaded (add its --package)\n",
+                    profiles[i]);
+            goto done;
+        }
     size_t files = 0, failed = 0, unreadable = 0;
     for(int i = optind; i < argc; i++) {
         char *text = NULL;
@@ -248,13 +288,15 @@ int lg_cli_validate(int argc, char **argv, const char *argv0, FILE *out, FILE *e
             continue;
         }
         files++;
-        if(validate_text(out, argv[i], defs, text, len))
+        if(validate_text(out, argv[i], defs, profiles, nprofiles, text, len))
             failed++;
         free(text);
     }
-    lg_defs_free(defs);
     if(argc - optind > 1)
         fprintf(out, "Done: %zu files checked, %zu with errors, %zu unreadable\n", files, failed,
                 unreadable);
-    return unreadable ? LG_CLI_USAGE : failed ? LG_CLI_INVALID : LG_CLI_VALID;
+    rc = unreadable ? LG_CLI_USAGE : failed ? LG_CLI_INVALID : LG_CLI_VALID;
+done:
+    lg_defs_free(defs);
+    return rc;
 }

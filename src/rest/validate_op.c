@@ -6,7 +6,8 @@
  * The body is either the resource itself or a Parameters resource with
  * `resource`, optional `profile` (uri, repeatable) and `mode`
  * (create | update | delete | profile). `mode` and `profile` may also be
- * given in the query string when the body is the raw resource.
+ * given in the query string when the body is the raw resource. Profiles are
+ * checked by lg_validate_full against what the server loaded (--package).
  *
  * The answer is always 200 with an OperationOutcome (one "All OK"
  * information issue when nothing was found), because the spec says a 4xx
@@ -183,21 +184,6 @@ static int wraps_resource(const cJSON *body)
     return 0;
 }
 
-/* Profiles: the base validator only knows the core definitions. Saying a
- * resource conforms to a profile nobody checked would be a lie, so each
- * requested profile becomes an error issue until profile validation lands. */
-static lg_status check_profiles(lg_ctx *c, const cJSON *res, const vreq *v, lg_issues *vi)
-{
-    (void)c;
-    (void)res;
-    for(size_t i = 0; i < v->nprofiles; i++)
-        if(lg_issues_add(vi, LG_SEV_ERROR, "not-supported", NULL,
-                         "Profile validation is not supported yet: '%.200s' was not checked",
-                         v->profiles[i]))
-            return LG_ENOMEM;
-    return LG_OK;
-}
-
 /* mode=delete: would DELETE [type]/[id] succeed? Loopgate keeps no
  * referential integrity on delete, so only existence matters. */
 static lg_status check_delete(lg_ctx *c, const char *type, const char *id, lg_issues *vi)
@@ -309,10 +295,11 @@ lg_status lg_do_validate(lg_ctx *c, const char *type, const char *id)
     } else {
         if((st = check_write_rules(c, type, id, v.resource, v.mode, &vi)))
             goto nomem;
-        st = lg_validate_resource(c->rest->defs, v.resource, &vi);
+        /* The full check: structure, then meta.profile claims, the requested
+         * profiles (an unknown one is an error: the client asked for it) and
+         * any profile the server requires, with their invariants. */
+        st = lg_validate_full(c->rest->defs, v.resource, v.profiles, v.nprofiles, &vi);
         if(st == LG_ENOMEM)
-            goto nomem;
-        if((st = check_profiles(c, v.resource, &v, &vi)))
             goto nomem;
     }
     lg_buf b;

@@ -109,16 +109,34 @@ checks=$((checks + 1))
 [ $? = 1 ] || fail "stdin: expected exit 1"
 expect stdin "Error @ Patient.birthDate: "
 
-# --- profiles: either checked, or refused clearly (never silently passed) ---
-"$LG" validate --profile http://hl7.org/fhir/us/core/StructureDefinition/us-core-patient \
-    "$P" >"$TMP/out" 2>"$TMP/err"
-rc=$?
+# --- profiles and IG packages ---
+USC="$SHARED/fhir/packages/hl7.fhir.us.core#7.0.0"
+SDP="$SHARED/fhir/packages/hl7.fhir.us.sdoh-clinicalcare#3.0.0"
+REFERRAL=http://hl7.org/fhir/us/sdoh-clinicalcare/StructureDefinition/SDOHCC-TaskForReferralManagement
+# a profile that is not loaded is refused, never silently passed
+run profile-not-loaded 2 --profile "$REFERRAL" "$P"
+expect profile-not-loaded "is not loaded (add its --package)" "$TMP/err"
+run bad-package 2 --package "$TMP" "$P"
+expect bad-package "cannot load package" "$TMP/err"
+# without the package the claimed profile is only a warning...
+run sdohcc-claims 0 "${sdoh[@]}"
+expect sdohcc-claims "is not known here"
+# ...with it, the examples are checked against it and still pass
+run sdohcc-profiles 0 --package "$USC" --package "$SDP" "${sdoh[@]}"
+expect sdohcc-profiles "Done: ${#sdoh[@]} files checked, 0 with errors"
 checks=$((checks + 1))
-if [ $rc = 2 ]; then
-    expect profile "not supported yet" "$TMP/err"
-elif [ $rc != 0 ] && [ $rc != 1 ]; then
-    fail "profile: exit $rc"
-fi
+grep -q "is not known here" "$TMP/out" && fail "sdohcc-profiles: claimed profiles not loaded"
+# Task.authoredOn is 0..1 in R4 but 1..1 in the referral Task profile
+T="$SDOH/Task-SDOHCC-TaskReferralManagementOrderFulfillmentAcceptedExample.json"
+grep -v '"authoredOn"' "$T" >"$TMP/task-no-authored.json"
+cmp -s "$T" "$TMP/task-no-authored.json" && fail "authoredOn mutation changed nothing"
+run task-base 0 "$TMP/task-no-authored.json"
+run task-profile 1 --package "$USC" --package "$SDP" "$TMP/task-no-authored.json"
+expect task-profile "Error @ Task.authoredOn: "
+# an R4 Task checked against the referral profile it does not claim
+run explicit-profile 1 --package "$USC" --package "$SDP" --profile "$REFERRAL" "$EX/Task-example1.json"
+expect explicit-profile "Error @ Task.code: "
+run explicit-profile-ok 0 --package "$USC" --package "$SDP" --profile "$REFERRAL" "$T"
 
 echo "cli_validate: $checks checks, $fails failures"
 [ "$fails" = 0 ]

@@ -108,9 +108,12 @@ static int all_ok(const cJSON *oo)
            strcmp(str_at(first, "diagnostics"), "All OK") == 0;
 }
 
+/* With a narrative: R4's dom-6 warns about a resource without one. */
+#define NARRATIVE "\"text\":{\"status\":\"generated\",\"div\":\"<div " \
+                  "xmlns=\\\"http://www.w3.org/1999/xhtml\\\">x</div>\"}"
 static const char *const good_patient =
-    "{\"resourceType\":\"Patient\",\"id\":\"p1\",\"name\":[{\"family\":\"Rivera\","
-    "\"given\":[\"Ana\"]}],\"birthDate\":\"2015-02-07\"}";
+    "{\"resourceType\":\"Patient\",\"id\":\"p1\"," NARRATIVE ",\"name\":[{\"family\":"
+    "\"Rivera\",\"given\":[\"Ana\"]}],\"birthDate\":\"2015-02-07\"}";
 static const char *const bad_patient =
     "{\"resourceType\":\"Patient\",\"name\":[{\"family\":\"Rivera\",\"given\":[\"Ana\",7]}],"
     "\"birthDate\":\"2015-02-30\",\"colour\":\"blue\"}";
@@ -214,7 +217,7 @@ Test(validate_op, routing_errors)
 
 Test(validate_op, unserved_r4_type_validates_but_cannot_be_created)
 {
-    const char *acct = "{\"resourceType\":\"Account\",\"status\":\"active\"}";
+    const char *acct = "{\"resourceType\":\"Account\"," NARRATIVE ",\"status\":\"active\"}";
     reply a = call("POST", "/Account/$validate", NULL, acct);
     cr_assert_eq(a.r.status, 200, "%s", a.r.body);
     cr_assert(all_ok(a.json), "%s", a.r.body);
@@ -259,7 +262,7 @@ Test(validate_op, update_mode_checks_the_id)
     cr_assert_eq(count_issues(w.json, "warning", "Patient.id"), 1, "%s", w.r.body);
     /* an update without an id */
     reply n = call("POST", "/Patient/$validate", "mode=update",
-                   "{\"resourceType\":\"Patient\",\"active\":true}");
+                   "{\"resourceType\":\"Patient\"," NARRATIVE ",\"active\":true}");
     cr_assert_eq(count_issues(n.json, "error", "Patient.id"), 1, "%s", n.r.body);
     done(&same); done(&other); done(&q); done(&w); done(&n);
 }
@@ -305,15 +308,55 @@ Test(validate_op, validation_stores_nothing)
     done(&s);
 }
 
-Test(validate_op, unchecked_profiles_are_not_passed)
+Test(validate_op, profiles_are_checked_or_refused)
 {
+    /* not loaded: an error, never a silent pass */
     reply r = call("POST", "/Patient/$validate",
                    "profile=http://hl7.org/fhir/us/core/StructureDefinition/us-core-patient",
                    good_patient);
     cr_assert_eq(r.r.status, 200, "%s", r.r.body);
-    cr_assert_geq(count_issues(r.json, "error", NULL), 1, "%s", r.r.body);
+    cr_assert_eq(count_issues(r.json, "error", NULL), 1, "%s", r.r.body);
     cr_assert(!all_ok(r.json));
-    done(&r);
+    /* the base definition is a profile like any other */
+    reply b = call("POST", "/Patient/$validate", "profile=http://hl7.org/fhir/StructureDefinition/"
+                   "Patient", good_patient);
+    cr_assert(all_ok(b.json), "%s", b.r.body);
+    /* base invariants run: pat-1 (contact needs details or an organization) */
+    reply i = call("POST", "/Patient/$validate", NULL,
+                   "{\"resourceType\":\"Patient\"," NARRATIVE ",\"contact\":[{\"gender\":"
+                   "\"male\"}]}");
+    cr_assert_eq(count_issues(i.json, "error", NULL), 1, "%s", i.r.body);
+    cr_assert_not_null(strstr(i.r.body, "pat-1"), "%s", i.r.body);
+    done(&r); done(&b); done(&i);
+}
+
+/* With the SDOHCC package loaded (serve --package), its profiles apply. */
+Test(validate_op, package_profiles)
+{
+    lg_issues is = {0};
+    cr_assert_eq(lg_defs_load_package(defs, LG_SHARED_DIR "/fhir/packages/hl7.fhir.us.core#7.0.0",
+                                      &is), LG_OK);
+    cr_assert_eq(lg_defs_load_package(defs, LG_SHARED_DIR
+                                      "/fhir/packages/hl7.fhir.us.sdoh-clinicalcare#3.0.0", &is),
+                 LG_OK);
+    lg_issues_free(&is);
+    const char *url = "http://hl7.org/fhir/us/sdoh-clinicalcare/StructureDefinition/"
+                      "SDOHCC-TaskForReferralManagement";
+    /* an R4 Task that is no referral: the profile finds what it lacks */
+    const char *task = "{\"resourceType\":\"Task\"," NARRATIVE ",\"status\":\"requested\","
+                       "\"intent\":\"order\"}";
+    char *params = NULL;
+    cr_assert(asprintf(&params, "{\"resourceType\":\"Parameters\",\"parameter\":[{\"name\":"
+                                "\"profile\",\"valueUri\":\"%s\"},{\"name\":\"resource\","
+                                "\"resource\":%s}]}", url, task) > 0);
+    reply p = call("POST", "/Task/$validate", NULL, params);
+    cr_assert_eq(p.r.status, 200, "%s", p.r.body);
+    cr_assert_geq(count_issues(p.json, "error", "Task.authoredOn"), 1, "%s", p.r.body);
+    /* the same Task without the profile is fine */
+    reply q = call("POST", "/Task/$validate", NULL, task);
+    cr_assert(all_ok(q.json), "%s", q.r.body);
+    free(params);
+    done(&p); done(&q);
 }
 
 Test(validate_op, capability_statement_lists_validate_for_each_type)
