@@ -5,13 +5,16 @@
  *   lg_bench_validate --served-types
  *
  * Each LISTFILE names one JSON file per line. The definitions are loaded
- * once and every file is parsed once, outside the clock; only
- * lg_validate_resource is timed. A round validates the whole set as many
+ * once and every file is parsed once, outside the clock; only validation is
+ * timed, twice: lg_validate_full (structure, then the base definitions'
+ * invariants in FHIRPath and any profile a resource claims that is loaded:
+ * what $validate and the CLI do) and lg_validate_resource (the structure
+ * check alone). A round validates the whole set as many
  * times as fills about --round-ms (calibrated once), so short sets are not
  * measured at the clock's grain; the median of the rounds is reported, as
  * the machines here are shared and noisy. Output, one line per set (TSV):
  *
- *   loopgate  NAME  files  invalid  median_rps  min_rps  max_rps
+ *   loopgate|loopgate-structure  NAME  files  invalid  median_rps  min_rps  max_rps
  *
  * "invalid" counts files with at least one error, so the other validators'
  * work can be compared with ours.
@@ -91,14 +94,15 @@ fail:
 
 /* Validate the set reps times; returns the number of files with errors in
  * the last pass, or -1 when validation ran out of memory. */
-static long pass(const lg_defs *defs, const set *s, long reps)
+static long pass(const lg_defs *defs, const set *s, long reps, int full)
 {
     long invalid = 0;
     for(long r = 0; r < reps; r++) {
         invalid = 0;
         for(size_t i = 0; i < s->n; i++) {
             lg_issues is = {0};
-            lg_status st = lg_validate_resource(defs, s->res[i], &is);
+            lg_status st = full ? lg_validate_full(defs, s->res[i], NULL, 0, &is)
+                                : lg_validate_resource(defs, s->res[i], &is);
             lg_issues_free(&is);
             if(st == LG_ENOMEM)
                 return -1;
@@ -165,31 +169,33 @@ int main(int argc, char **argv)
         goto out;
     }
     lg_issues_free(&is);
-    for(size_t k = 0; k < nsets; k++) {
-        set *s = &sets[k];
-        if(!s->n)
-            continue;
-        /* Calibrate: one warm-up pass, then as many passes as fill round_ms. */
-        int64_t t0 = lg_time_mono_us();
-        long invalid = pass(defs, s, 1);
-        int64_t one = lg_time_mono_us() - t0;
-        if(invalid < 0)
-            goto out;
-        long reps = one > 0 ? (long)(round_ms * 1000 / one) : 1000;
-        if(reps < 1)
-            reps = 1;
-        double rps[MAX_ROUNDS];
-        for(long r = 0; r < rounds; r++) {
-            t0 = lg_time_mono_us();
-            if(pass(defs, s, reps) < 0)
+    for(int full = 1; full >= 0; full--) {
+        for(size_t k = 0; k < nsets; k++) {
+            set *s = &sets[k];
+            if(!s->n)
+                continue;
+            /* Calibrate: a warm-up pass, then as many passes as fill round_ms. */
+            int64_t t0 = lg_time_mono_us();
+            long invalid = pass(defs, s, 1, full);
+            int64_t one = lg_time_mono_us() - t0;
+            if(invalid < 0)
                 goto out;
-            int64_t us = lg_time_mono_us() - t0;
-            rps[r] = (double)s->n * (double)reps * 1e6 / (double)(us > 0 ? us : 1);
+            long reps = one > 0 ? (long)(round_ms * 1000 / one) : 1000;
+            if(reps < 1)
+                reps = 1;
+            double rps[MAX_ROUNDS];
+            for(long r = 0; r < rounds; r++) {
+                t0 = lg_time_mono_us();
+                if(pass(defs, s, reps, full) < 0)
+                    goto out;
+                int64_t us = lg_time_mono_us() - t0;
+                rps[r] = (double)s->n * (double)reps * 1e6 / (double)(us > 0 ? us : 1);
+            }
+            qsort(rps, (size_t)rounds, sizeof(*rps), cmp_double);
+            printf("%s\t%s\t%zu\t%ld\t%.0f\t%.0f\t%.0f\n", full ? "loopgate" : "loopgate-structure",
+                   s->name, s->n, invalid, rps[rounds / 2], rps[0], rps[rounds - 1]);
+            fflush(stdout);
         }
-        qsort(rps, (size_t)rounds, sizeof(*rps), cmp_double);
-        printf("loopgate\t%s\t%zu\t%ld\t%.0f\t%.0f\t%.0f\n", s->name, s->n, invalid,
-               rps[rounds / 2], rps[0], rps[rounds - 1]);
-        fflush(stdout);
     }
     rc = 0;
 out:
