@@ -59,14 +59,20 @@ lg_status lg_cli_read_file(const char *path, size_t max, char **out, size_t *len
         }
     }
     for(;;) {
-        if(cap - n < 4096 + 1) {
-            size_t ncap = cap ? cap * 2 : 65536;
-            if(ncap > max + 1)
-                ncap = max + 1;
-            if(ncap <= n + 1) {
+        if(cap - n < 2) { /* no room for one more byte and the NUL */
+            if(cap == max + 1) {
+                /* Exactly max bytes so far: fine only if that was all. */
+                if(fgetc(f) == EOF) {
+                    if(ferror(f))
+                        goto fail;
+                    break;
+                }
                 st = LG_ETOOLARGE;
                 goto fail;
             }
+            size_t ncap = cap ? cap * 2 : 65536;
+            if(ncap > max + 1)
+                ncap = max + 1;
             char *nb = realloc(buf, ncap);
             if(!nb) {
                 st = LG_ENOMEM;
