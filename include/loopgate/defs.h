@@ -108,6 +108,9 @@ typedef struct lg_defs {
     size_t npackages;
     lg_required_profile *required; /* lg_defs_require_profile */
     size_t nrequired;
+    /* the terminology bindings are checked against (NULL: not checked) */
+    const struct lg_terminology *term;
+    struct lg_terminology *own_term; /* when lg_defs_load_terminology made it */
 } lg_defs;
 
 /* The default served set: the SDOH Clinical Care coordination platform's
@@ -151,6 +154,16 @@ lg_status lg_defs_load_package(lg_defs *d, const char *dir, lg_issues *issues);
  * else LG_EINVAL with an issue. Call before the lg_defs is shared. */
 lg_status lg_defs_require_profile(lg_defs *d, const char *type, const char *url,
                                   lg_issues *issues);
+
+/* Terminology for binding checks and memberOf(): build one owned by d from
+ * the base R4 bundles in r4dir (the dist/fhir/r4 folder; NULL: skip them)
+ * plus every ValueSet and CodeSystem of the packages loaded so far, and seal
+ * it. Call after the packages and before d is shared. Replaces any earlier
+ * terminology. Errors as lg_terminology_load_r4 / lg_terminology_seal. */
+lg_status lg_defs_load_terminology(lg_defs *d, const char *r4dir, lg_issues *issues);
+/* Or use a sealed terminology the caller owns and keeps alive longer than
+ * d (NULL: bindings are not checked). */
+void lg_defs_set_terminology(lg_defs *d, const struct lg_terminology *t);
 
 /* A ValueSet or CodeSystem of a loaded package by canonical url ("|version"
  * ignored); NULL when none. Borrowed from d. */

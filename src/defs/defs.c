@@ -21,6 +21,7 @@
 #include <cjson/cJSON.h>
 
 #include "loopgate/fhirpath.h"
+#include "loopgate/terminology.h"
 #include "defs/pset.h"
 #include "defs/structure.h"
 
@@ -558,6 +559,7 @@ void lg_defs_free(lg_defs *d)
     free(d->all_types);
     lg_structs_free(d);
     lg_pset_free(d);
+    lg_terminology_free(d->own_term);
     for(size_t i = 0; i < d->npkg_res; i++) {
         lg_pkg_resource *r = &d->pkg_res[i];
         free(r->type);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "loopgate/terminology.h"
 #include "defs/pset.h"
 
 #define PKG_MAX_FILE (64u * 1024 * 1024)
@@ -239,4 +240,31 @@ const cJSON *lg_defs_valueset(const lg_defs *d, const char *url)
 const cJSON *lg_defs_codesystem(const lg_defs *d, const char *url)
 {
     return find_res(d, "CodeSystem", url);
+}
+
+lg_status lg_defs_load_terminology(lg_defs *d, const char *r4dir, lg_issues *issues)
+{
+    lg_terminology *t = NULL;
+    lg_status st = lg_terminology_new(&t);
+    if(st)
+        return st;
+    if(r4dir && (st = lg_terminology_load_r4(t, r4dir, issues)))
+        goto fail;
+    for(size_t i = 0; i < d->npkg_res; i++)
+        if((st = lg_terminology_add(t, d->pkg_res[i].json, issues)) == LG_ENOMEM)
+            goto fail;
+    if((st = lg_terminology_seal(t, issues)))
+        goto fail;
+    lg_terminology_free(d->own_term);
+    d->own_term = t;
+    d->term = t;
+    return LG_OK;
+fail:
+    lg_terminology_free(t);
+    return st;
+}
+
+void lg_defs_set_terminology(lg_defs *d, const struct lg_terminology *t)
+{
+    d->term = t;
 }

@@ -27,6 +27,7 @@
 
 #include "loopgate/fhirpath.h"
 #include "loopgate/profile.h"
+#include "loopgate/terminology.h"
 #include "loopgate/validate.h"
 
 #define PATH_MAX_LEN 512
@@ -313,6 +314,19 @@ static int slice_match(pwalk *w, const lg_pnode *base, const lg_pnode *slice, co
     for(size_t i = 0; i < base->ndiscs; i++) {
         const lg_pdisc *d = &base->discs[i];
         const lg_pdisc_value *dv = &slice->disc_values[i];
+        if(!dv->known && (d->type == LG_DISC_PATTERN || d->type == LG_DISC_VALUE) &&
+           strcmp(d->path, "$this") == 0 && slice->binding == LG_BIND_REQUIRED &&
+           slice->valueset && w->d->term) {
+            /* a slice defined by its required binding (US Core's
+             * "slicing by value sets"): membership decides */
+            lg_term_result r = lg_terminology_check_value(w->d->term, slice->valueset, v->v,
+                                                          val_type(base, v), NULL);
+            if(r == LG_TERM_NOT_IN)
+                return 0;
+            if(r == LG_TERM_UNKNOWN)
+                unknown = 1;
+            continue;
+        }
         if(!dv->known) {
             unknown = 1;
             continue;
@@ -488,6 +502,19 @@ static void check_reference(pwalk *w, const lg_pnode *n, const val *v)
 
 /* ---- invariants ---- */
 
+/* memberOf() for the FHIRPath engine, answered by the terminology. */
+static int member_of(void *ud, const lg_fp_item *item, const char *valueset)
+{
+    const lg_terminology *t = ud;
+    if(item->kind == LG_FP_NODE)
+        return lg_terminology_member_of(ud, item->node, item->type, valueset);
+    if(item->kind == LG_FP_STRING) {
+        lg_term_result r = lg_terminology_check(t, valueset, NULL, item->s, NULL);
+        return r == LG_TERM_IN ? 1 : r == LG_TERM_NOT_IN ? 0 : -1;
+    }
+    return -1;
+}
+
 /* 1 if the string "#id" is a value anywhere under j (references, canonicals,
  * uris: what dom-3's descendants() collects), skipping the subtree skip. */
 static int mentions(const cJSON *j, const char *hid, const cJSON *skip, int depth)
@@ -538,8 +565,15 @@ static void check_constraints(pwalk *w, const lg_pnode *n, const val *v)
             continue;
         lg_fp_collection out = {0};
         lg_issues ev = {0};
-        lg_status st = lg_fhirpath_eval_at(c->expr, w->resource, w->root, v->v, v->ext,
-                                           val_type(n, v), &out, &ev);
+        lg_fp_item focus = {.kind = LG_FP_NODE, .node = v->v, .type = val_type(n, v),
+                            .ext = v->ext};
+        lg_fp_env env = {.context_item = &focus, .resource = w->resource,
+                         .root_resource = w->root};
+        if(w->d->term) {
+            env.ud = (void *)w->d->term;
+            env.member_of = member_of;
+        }
+        lg_status st = lg_fhirpath_eval_env(c->expr, &env, &out, &ev);
         int truth = st ? -2 : lg_fp_truth(&out);
         if(truth == 0 && ev.count) {
             /* memberOf/conformsTo answered without terminology (a warning
@@ -578,6 +612,47 @@ static void check_fixed(pwalk *w, const lg_pnode *n, const val *v)
 }
 
 static void check_children(pwalk *w, const lg_pnode *n, const cJSON *obj);
+
+/* Types a binding can apply to (R4 terminologies.html#4.1). */
+static int bindable(const char *t)
+{
+    return t && (!strcmp(t, "code") || !strcmp(t, "Coding") || !strcmp(t, "CodeableConcept") ||
+                 !strcmp(t, "Quantity") || !strcmp(t, "string") || !strcmp(t, "uri"));
+}
+
+/* required: the code must be in the ValueSet (error); extensible: should be
+ * (warning); preferred and example bind nothing. A ValueSet we cannot
+ * decide is reported once as not checked. */
+static void check_binding(pwalk *w, const lg_pnode *n, const val *v)
+{
+    if(n->binding < LG_BIND_EXTENSIBLE || !n->valueset || !w->d->term || cJSON_IsNull(v->v))
+        return;
+    const char *type = val_type(n, v);
+    if(!bindable(type))
+        return;
+    const char *why = NULL;
+    lg_term_result r = lg_terminology_check_value(w->d->term, n->valueset, v->v, type, &why);
+    if(r == LG_TERM_IN)
+        return;
+    if(r == LG_TERM_UNKNOWN) {
+        report(w, LG_SEV_INFORMATION, "informational",
+               "The %s binding to %s (profile %s) was not checked: %s",
+               n->binding == LG_BIND_REQUIRED ? "required" : "extensible", n->valueset, pname(w),
+               why ? why : "the value set cannot be expanded here");
+        return;
+    }
+    const char *shown = cJSON_IsString(v->v) ? v->v->valuestring : NULL;
+    const cJSON *codings = cJSON_GetObjectItemCaseSensitive(v->v, "coding");
+    const cJSON *first = cJSON_IsArray(codings) ? codings->child : v->v;
+    const cJSON *code = cJSON_GetObjectItemCaseSensitive(first, "code");
+    if(!shown && cJSON_IsString(code))
+        shown = code->valuestring;
+    report(w, n->binding == LG_BIND_REQUIRED ? LG_SEV_ERROR : LG_SEV_WARNING, "code-invalid",
+           "The code '%.80s' is not in the value set %s, which %s binds %s (profile %s)%s%s",
+           shown ? shown : "(none)", n->valueset, n->id,
+           n->binding == LG_BIND_REQUIRED ? "(required)" : "(extensible)", pname(w),
+           why ? ": " : "", why ? why : "");
+}
 
 /* Walk a value below a node that lists no children: the definition of its
  * extension (by url) or of its type. */
@@ -643,6 +718,7 @@ static void check_node(pwalk *w, const lg_pnode *n, const val *v)
     check_fixed(w, n, v);
     check_reference(w, n, v);
     check_constraints(w, n, v);
+    check_binding(w, n, v);
     const lg_pnode *kids = n->nkids ? n : n->content_ref;
     if(kids && kids->nkids) {
         if(cJSON_IsObject(v->v))
@@ -791,11 +867,8 @@ static void check_slices(pwalk *w, const lg_pnode *k, val *vals, size_t n)
         for(size_t i = 0; i < n && !unsure; i++)
             if(vals[i].slice < 0 && slice_match(w, k, sl, &vals[i]) < 0)
                 unsure = 1;
-        int unknown_slice = 0;
-        for(size_t d = 0; d < k->ndiscs; d++)
-            unknown_slice |= !sl->disc_values[d].known;
         size_t mark = push(w, ".%s", k->name);
-        if(cnt < sl->min && (unsure || (unknown_slice && n > 0)))
+        if(cnt < sl->min && unsure)
             report(w, LG_SEV_INFORMATION, "informational",
                    "Slice %s of %s (profile %s) needs at least %u value(s); whether the values "
                    "here belong to it was not checked (it is recognised by terminology or "

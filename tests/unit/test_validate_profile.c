@@ -119,6 +119,8 @@ static void load(void)
     make_test_package();
     if(!st)
         st = lg_defs_load_package(D, tmpdir, &is);
+    if(!st)
+        st = lg_defs_load_terminology(D, defs_dir(), &is);
     for(size_t i = 0; st && i < is.count; i++)
         fprintf(stderr, "%s\n", is.items[i].diagnostics);
     lg_issues_free(&is);
@@ -213,6 +215,8 @@ static int sweep(const char *dir, int *bad, int *claimed)
         lg_status st = lg_validate_full(D, j, NULL, 0, &is);
         /* really invalid (see test_validate_structure.c): nested items
          * without linkId; must still fail */
+        if(getenv("LG_TEST_VERBOSE"))
+            dump(de->d_name, &is);
         if(!strcmp(de->d_name, "Questionnaire-qs1.json")) {
             cr_expect_eq(st, LG_EINVAL, "Questionnaire-qs1 is known to be invalid");
         } else if(st != LG_OK || lg_issues_errors(&is)) {
@@ -591,4 +595,43 @@ Test(profile, required_profile_configuration)
     cJSON *p = cJSON_Parse("{\"resourceType\":\"Patient\",\"name\":[{\"family\":\"X\"}]}");
     expect_issue(p, LG_EUNPROCESSABLE, LG_SEV_ERROR, "Patient.identifier",
                  "Slice mrn of Patient.identifier requires at least 1");
+}
+
+/* ---- bindings (terminology from the R4 bundles and the packages) ---- */
+
+Test(profile, required_binding)
+{
+    cJSON *t = example(TASK_EX);
+    set_str(t, "status", "finished"); /* a well-formed code, not a task status */
+    expect_issue(t, LG_EUNPROCESSABLE, LG_SEV_ERROR, "Task.status",
+                 "The code 'finished' is not in the value set "
+                 "http://hl7.org/fhir/us/sdoh-clinicalcare/ValueSet/SDOHCC-ValueSetReferralTaskStatus");
+}
+
+Test(profile, extensible_binding_is_a_warning)
+{
+    cJSON *p = cJSON_Parse("{\"resourceType\":\"Patient\",\"maritalStatus\":{\"coding\":[{"
+                           "\"system\":\"http://terminology.hl7.org/CodeSystem/v3-MaritalStatus\","
+                           "\"code\":\"ZZ\"}]}}");
+    expect_issue(p, LG_OK, LG_SEV_WARNING, "Patient.maritalStatus",
+                 "is not in the value set http://hl7.org/fhir/ValueSet/marital-status");
+}
+
+Test(profile, undecidable_binding_is_information)
+{
+    cJSON *sr = example(SR_EX); /* SNOMED CT is not held here */
+    expect_issue(sr, LG_OK, LG_SEV_INFORMATION, "ServiceRequest.code", "was not checked");
+}
+
+Test(profile, slice_by_value_set)
+{
+    /* SDOHCC-Condition category:screening-assessment (1..*) is recognised
+     * by its required binding (US Core's screening-assessment categories);
+     * without the "sdoh" category it is missing. */
+    cJSON *c = read_json(SDOHCC "/package/Condition-SDOHCC-ConditionHomelessExample.json");
+    cJSON *cats = get(c, "category");
+    cr_assert_eq(cJSON_GetArraySize(cats), 3);
+    cJSON_DeleteItemFromArray(cats, 1); /* us-core-category "sdoh" */
+    expect_issue(c, LG_EUNPROCESSABLE, LG_SEV_ERROR, "Condition.category",
+                 "Slice screening-assessment of Condition.category requires at least 1");
 }
