@@ -172,6 +172,17 @@ static int serve(int argc, char **argv, const char *argv0)
             return 2;
         }
     }
+    /* Terminology for $validate's binding checks: R4's and the packages'
+     * ValueSets, sealed before the definitions are shared. */
+    st = lg_defs_load_terminology(defs, defs_dir, &issues);
+    for(size_t k = 0; st && k < issues.count; k++)
+        fprintf(stderr, "loopgate: terminology: %s\n", issues.items[k].diagnostics);
+    lg_issues_free(&issues);
+    if(st) {
+        fprintf(stderr, "loopgate: cannot build the terminology: %s\n", lg_status_str(st));
+        lg_defs_free(defs);
+        return 2;
+    }
     fprintf(stderr, "loopgate: loaded FHIR %s definitions for %zu resource types in %.0f ms\n",
             defs->fhir_version ? defs->fhir_version : "R4", defs->ntypes,
             (double)(lg_time_mono_us() - t0) / 1000.0);

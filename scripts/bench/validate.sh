@@ -81,6 +81,6 @@ END {
                cell("loopgate-structure", s), cell("medplum", s), cell("fhirjs", s),
                ratio("loopgate", "medplum", s), ratio("loopgate", "fhirjs", s)
     }
-    printf "Loopgate = lg_validate_full (structure + base invariants, as $validate does);\n"
+    printf "Loopgate = lg_validate_full (structure, base invariants, bindings: as $validate);\n"
     printf "LG structure = lg_validate_resource alone. Ratios use the Loopgate column.\n"
 }' "$LISTS/results"

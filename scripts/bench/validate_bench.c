@@ -1,14 +1,15 @@
 /* validate_bench.c - validation throughput of Loopgate's validator, one
  * thread, for scripts/bench/validate.sh.
  *
- *   lg_bench_validate [--defs DIR] [--rounds N] [--round-ms MS] NAME=LISTFILE...
+ *   lg_bench_validate [--defs DIR] [--rounds N] [--round-ms MS] [--slowest N]
+ *                     NAME=LISTFILE...
  *   lg_bench_validate --served-types
  *
  * Each LISTFILE names one JSON file per line. The definitions are loaded
  * once and every file is parsed once, outside the clock; only validation is
  * timed, twice: lg_validate_full (structure, then the base definitions'
- * invariants in FHIRPath and any profile a resource claims that is loaded:
- * what $validate and the CLI do) and lg_validate_resource (the structure
+ * invariants in FHIRPath, bindings against R4's ValueSets, and any profile a
+ * resource claims that is loaded: what $validate and the CLI do) and lg_validate_resource (the structure
  * check alone). A round validates the whole set as many
  * times as fills about --round-ms (calibrated once), so short sets are not
  * measured at the clock's grain; the median of the rounds is reported, as
@@ -17,7 +18,8 @@
  *   loopgate|loopgate-structure  NAME  files  invalid  median_rps  min_rps  max_rps
  *
  * "invalid" counts files with at least one error, so the other validators'
- * work can be compared with ours.
+ * work can be compared with ours. --slowest N lists the N files that take
+ * longest (to stderr).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -37,6 +39,7 @@
 typedef struct set {
     const char *name;
     cJSON **res;
+    char **paths;
     size_t n;
 } set;
 
@@ -78,11 +81,17 @@ static int load_set(set *s, const char *list)
         }
         free(text);
         cJSON **grown = realloc(s->res, (s->n + 1) * sizeof(*s->res));
-        if(!grown) {
+        if(grown)
+            s->res = grown;
+        char **pgrown = grown ? realloc(s->paths, (s->n + 1) * sizeof(*s->paths)) : NULL;
+        if(pgrown)
+            s->paths = pgrown;
+        char *path = pgrown ? strdup(line) : NULL;
+        if(!path) {
             cJSON_Delete(res);
             goto fail;
         }
-        s->res = grown;
+        s->paths[s->n] = path;
         s->res[s->n++] = res;
     }
     fclose(f);
@@ -112,6 +121,47 @@ static long pass(const lg_defs *defs, const set *s, long reps, int full)
     return invalid;
 }
 
+typedef struct file_time {
+    double us;
+    size_t i;
+} file_time;
+
+static int cmp_time_desc(const void *a, const void *b)
+{
+    double x = ((const file_time *)a)->us, y = ((const file_time *)b)->us;
+    return x > y ? -1 : x < y;
+}
+
+/* To stderr: the top files by validation time (best of 3), to show where
+ * the time goes. */
+static void report_slowest(const lg_defs *defs, const set *s, int full, size_t top)
+{
+    file_time *t = calloc(s->n, sizeof(*t));
+    if(!t)
+        return;
+    for(size_t i = 0; i < s->n; i++) {
+        t[i].i = i;
+        t[i].us = 1e18;
+        for(int r = 0; r < 3; r++) {
+            lg_issues is = {0};
+            int64_t t0 = lg_time_mono_us();
+            if(full)
+                lg_validate_full(defs, s->res[i], NULL, 0, &is);
+            else
+                lg_validate_resource(defs, s->res[i], &is);
+            double us = (double)(lg_time_mono_us() - t0);
+            lg_issues_free(&is);
+            if(us < t[i].us)
+                t[i].us = us;
+        }
+    }
+    qsort(t, s->n, sizeof(*t), cmp_time_desc);
+    for(size_t k = 0; k < top && k < s->n; k++)
+        fprintf(stderr, "slowest %s %s: %8.0f us  %s\n", full ? "full" : "structure", s->name,
+                t[k].us, s->paths[t[k].i]);
+    free(t);
+}
+
 static int parse_long(const char *opt, const char *v, long min, long max, long *out)
 {
     char *end;
@@ -128,7 +178,7 @@ static int parse_long(const char *opt, const char *v, long min, long max, long *
 int main(int argc, char **argv)
 {
     const char *defs_dir = NULL;
-    long rounds = 7, round_ms = 300;
+    long rounds = 7, round_ms = 300, slowest = 0;
     set sets[16];
     size_t nsets = 0;
     int rc = 1;
@@ -144,6 +194,9 @@ int main(int argc, char **argv)
         } else if(!strcmp(argv[i], "--rounds") && i + 1 < argc) {
             if(parse_long("--rounds", argv[++i], 1, MAX_ROUNDS, &rounds))
                 return 2;
+        } else if(!strcmp(argv[i], "--slowest") && i + 1 < argc) {
+            if(parse_long("--slowest", argv[++i], 0, 1000, &slowest))
+                return 2;
         } else if(!strcmp(argv[i], "--round-ms") && i + 1 < argc) {
             if(parse_long("--round-ms", argv[++i], 1, 60000, &round_ms))
                 return 2;
@@ -155,7 +208,7 @@ int main(int argc, char **argv)
             if(load_set(&sets[nsets++], eq + 1))
                 goto out;
         } else {
-            fprintf(stderr, "usage: lg_bench_validate [--defs DIR] [--rounds N] [--round-ms MS] "
+            fprintf(stderr, "usage: lg_bench_validate [--defs DIR] [--rounds N] [--round-ms MS] [--slowest N] "
                             "NAME=LISTFILE... | --served-types\n");
             return 2;
         }
@@ -169,11 +222,20 @@ int main(int argc, char **argv)
         goto out;
     }
     lg_issues_free(&is);
+    /* Bindings too, as $validate and the CLI check them. */
+    if(lg_defs_load_terminology(defs, defs_dir, &is)) {
+        fprintf(stderr, "lg_bench_validate: cannot build the terminology\n");
+        lg_issues_free(&is);
+        goto out;
+    }
+    lg_issues_free(&is);
     for(int full = 1; full >= 0; full--) {
         for(size_t k = 0; k < nsets; k++) {
             set *s = &sets[k];
             if(!s->n)
                 continue;
+            if(slowest)
+                report_slowest(defs, s, full, (size_t)slowest);
             /* Calibrate: a warm-up pass, then as many passes as fill round_ms. */
             int64_t t0 = lg_time_mono_us();
             long invalid = pass(defs, s, 1, full);
@@ -200,9 +262,12 @@ int main(int argc, char **argv)
     rc = 0;
 out:
     for(size_t k = 0; k < nsets; k++) {
-        for(size_t i = 0; i < sets[k].n; i++)
+        for(size_t i = 0; i < sets[k].n; i++) {
             cJSON_Delete(sets[k].res[i]);
+            free(sets[k].paths[i]);
+        }
         free(sets[k].res);
+        free(sets[k].paths);
     }
     lg_defs_free(defs);
     return rc;

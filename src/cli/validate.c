@@ -8,8 +8,10 @@
  *
  * Each file gets lg_validate_full: the base structure, then the profiles it
  * claims in meta.profile, every --profile URL, and their invariants (the
- * base definition's invariants when no profile applies). --package loads an
- * IG package (US Core, SDOHCC, ...) so its profiles can be named.
+ * base definition's invariants when no profile applies), with coded values
+ * checked against their bindings (R4's and the packages' ValueSets).
+ * --package loads an IG package (US Core, SDOHCC, ...) so its profiles can
+ * be named.
  *
  * Exit status: 0 when no file has errors, 1 when some file has, 2 for usage
  * errors, definitions or packages that cannot be loaded, an unknown
@@ -162,6 +164,7 @@ static void usage(FILE *f)
         "                   default: $LOOPGATE_DEFS, else node_modules beside the build\n"
         "  --package DIR    load an implementation guide package (repeatable)\n"
         "  --profile URL    also check against this profile (repeatable)\n"
+        "  --no-terminology do not check codes against their bound ValueSets\n"
         "  --help           this text\n"
         "\n"
         "Exit status: 0 no file has errors, 1 some file has errors, 2 usage or I/O error.\n");
@@ -196,11 +199,12 @@ static size_t validate_text(FILE *out, const char *path, const lg_defs *defs,
 
 int lg_cli_validate(int argc, char **argv, const char *argv0, FILE *out, FILE *err)
 {
-    enum { O_DEFS = 1, O_PACKAGE, O_PROFILE, O_HELP };
+    enum { O_DEFS = 1, O_PACKAGE, O_PROFILE, O_NOTERM, O_HELP };
     static const struct option opts[] = {
         {"defs", required_argument, NULL, O_DEFS},
         {"package", required_argument, NULL, O_PACKAGE},
         {"profile", required_argument, NULL, O_PROFILE},
+        {"no-terminology", no_argument, NULL, O_NOTERM},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -211,7 +215,7 @@ int lg_cli_validate(int argc, char **argv, const char *argv0, FILE *out, FILE *e
     const char *defs_dir = NULL;
     const char *packages[LG_CLI_MAX_PACKAGES], *profiles[LG_CLI_MAX_PROFILES];
     size_t npackages = 0, nprofiles = 0;
-    int o;
+    int o, no_terminology = 0;
     optind = 1;
     opterr = 0;
     while((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -231,6 +235,7 @@ int lg_cli_validate(int argc, char **argv, const char *argv0, FILE *out, FILE *e
             }
             profiles[nprofiles++] = optarg;
             break;
+        case O_NOTERM: no_terminology = 1; break;
         case O_HELP: usage(out); return LG_CLI_VALID;
         default:
             fprintf(err, "loopgate validate: unknown or incomplete option '%s'\n",
@@ -272,6 +277,19 @@ int lg_cli_validate(int argc, char **argv, const char *argv0, FILE *out, FILE *e
         lg_issues_free(&li);
         if(st) {
             fprintf(err, "loopgate validate: cannot load package %s: %s\n", packages[i],
+                    lg_status_str(st));
+            goto done;
+        }
+    }
+    /* Bindings need the R4 and package ValueSets/CodeSystems; built once,
+     * after the packages, as lg_defs_load_terminology requires. */
+    if(!no_terminology) {
+        st = lg_defs_load_terminology(defs, defs_dir, &li);
+        for(size_t k = 0; st && k < li.count; k++)
+            fprintf(err, "loopgate validate: terminology: %s\n", li.items[k].diagnostics);
+        lg_issues_free(&li);
+        if(st) {
+            fprintf(err, "loopgate validate: cannot build the terminology: %s\n",
                     lg_status_str(st));
             goto done;
         }

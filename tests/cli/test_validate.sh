@@ -68,8 +68,9 @@ P=$EX/Patient-example.json
 sed 's/"birthDate": "1974-12-25"/"birthDate": "1974-02-30"/' "$P" >"$TMP/bad-date.json"
 sed 's/"active": true/"active": "yes"/' "$P" >"$TMP/bad-bool.json"
 sed 's/"gender": "male",/"gender": "male", "favouriteColour": "blue",/' "$P" >"$TMP/unknown.json"
+sed 's/"gender": "male",/"gender": "mail",/' "$P" >"$TMP/bad-code.json"
 head -c 300 "$P" >"$TMP/truncated.json"
-for f in bad-date bad-bool unknown truncated; do
+for f in bad-date bad-bool unknown bad-code truncated; do
     cmp -s "$P" "$TMP/$f.json" && fail "mutation $f changed nothing"
 done
 run bad-date 1 "$TMP/bad-date.json"
@@ -79,6 +80,10 @@ run bad-bool 1 "$TMP/bad-bool.json"
 expect bad-bool "Error @ Patient.active: "
 run unknown 1 "$TMP/unknown.json"
 expect unknown "Error @ Patient.favouriteColour: "
+# gender is bound (required) to AdministrativeGender
+run bad-code 1 "$TMP/bad-code.json"
+expect bad-code "Error @ Patient.gender: "
+run bad-code-no-terminology 0 --no-terminology "$TMP/bad-code.json"
 run truncated 1 "$TMP/truncated.json"
 expect truncated "JSON syntax error"
 

@@ -191,6 +191,11 @@ Test(validate_op, request_errors_over_http)
     r = validate("/NotAType/$validate", "{\"resourceType\":\"NotAType\"}");
     cr_assert_eq(r.status, 404, "%s", r.body);
     lg_resp_free(&r);
+    /* a code outside its required ValueSet (the server builds terminology) */
+    r = validate("/Patient/$validate", "{\"resourceType\":\"Patient\",\"gender\":\"mail\"}");
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_eq(count_issues(r.json, "error", "Patient.gender"), 1, "%s", r.body);
+    lg_resp_free(&r);
     r = lg_http(&S, "GET", "/Patient/$validate", NULL, NULL);
     cr_assert_eq(r.status, 405, "%s", r.body);
     cr_assert_str_eq(r.allow, "POST");

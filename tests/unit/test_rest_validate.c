@@ -330,6 +330,21 @@ Test(validate_op, profiles_are_checked_or_refused)
     done(&r); done(&b); done(&i);
 }
 
+/* With the terminology built (as serve does), required bindings hold. */
+Test(validate_op, required_binding)
+{
+    lg_issues is = {0};
+    cr_assert_eq(lg_defs_load_terminology(defs, defs_dir(), &is), LG_OK);
+    lg_issues_free(&is);
+    reply r = call("POST", "/Patient/$validate", NULL,
+                   "{\"resourceType\":\"Patient\"," NARRATIVE ",\"gender\":\"mail\"}");
+    cr_assert_eq(r.r.status, 200, "%s", r.r.body);
+    cr_assert_eq(count_issues(r.json, "error", "Patient.gender"), 1, "%s", r.r.body);
+    reply g = call("POST", "/Patient/$validate", NULL, good_patient);
+    cr_assert(all_ok(g.json), "%s", g.r.body);
+    done(&r); done(&g);
+}
+
 /* With the SDOHCC package loaded (serve --package), its profiles apply. */
 Test(validate_op, package_profiles)
 {
