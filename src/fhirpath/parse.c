@@ -684,6 +684,7 @@ lg_status lg_fhirpath_compile(const char *src, lg_fhirpath **out, lg_issues *iss
         return LG_ENOMEM;
     }
     resolve_ids(root);
+    e->nmemo = fp_analyse(root);
     e->root = root;
     *out = e;
     return LG_OK;

@@ -82,16 +82,30 @@ static void report(pwalk *w, lg_severity sev, const char *code, const char *fmt,
         w->oom = LG_ENOMEM;
 }
 
-static size_t push(pwalk *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static size_t push(pwalk *w, const char *fmt, ...)
+/* Append to the location without printf (this runs for every value):
+ * sep (may be 0), then s, then "[index]" when index >= 0. Truncates at the
+ * buffer's end. Returns the mark to restore. */
+static size_t push_seg(pwalk *w, char sep, const char *s, int index)
 {
-    size_t mark = w->len;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(w->path + w->len, sizeof(w->path) - w->len, fmt, ap);
-    va_end(ap);
-    if(n > 0)
-        w->len = w->len + (size_t)n >= sizeof(w->path) ? sizeof(w->path) - 1 : w->len + (size_t)n;
+    size_t mark = w->len, cap = sizeof(w->path) - 1, n = w->len;
+    if(sep && n < cap)
+        w->path[n++] = sep;
+    for(; *s && n < cap; s++)
+        w->path[n++] = *s;
+    if(index >= 0 && n + 13 < cap) {
+        char digits[12];
+        int k = 0;
+        unsigned u = (unsigned)index;
+        do
+            digits[k++] = (char)('0' + u % 10);
+        while((u /= 10) && k < (int)sizeof(digits));
+        w->path[n++] = '[';
+        while(k)
+            w->path[n++] = digits[--k];
+        w->path[n++] = ']';
+    }
+    w->path[n] = '\0';
+    w->len = n;
     return mark;
 }
 
@@ -542,7 +556,7 @@ static void check_dom3(pwalk *w, const lg_pconstraint *c, const cJSON *res)
         char hid[160];
         if(cJSON_IsString(id) && snprintf(hid, sizeof(hid), "#%s", id->valuestring) < (int)sizeof(hid) &&
            !mentions(res, hid, ct, 0) && !mentions(ct, "#", NULL, 0)) {
-            size_t mark = push(w, ".contained[%d]", i);
+            size_t mark = push_seg(w, '.', "contained", i);
             report(w, c->severity, "invariant", "Constraint failed: %s: '%s' (profile %s)", c->key,
                    c->human, pname(w));
             pop(w, mark);
@@ -741,7 +755,7 @@ static size_t collect(pwalk *w, const lg_pnode *k, const cJSON *obj, val **out)
         const char *key = item->string;
         int ext = key[0] == '_';
         const char *type = NULL;
-        if(strncmp(key + ext, k->name, nlen) != 0)
+        if(key[ext] != k->name[0] || strncmp(key + ext, k->name, nlen) != 0)
             continue;
         if(key[ext + nlen]) {
             if(!k->choice || key[ext + nlen] < 'A' || key[ext + nlen] > 'Z')
@@ -750,7 +764,7 @@ static size_t collect(pwalk *w, const lg_pnode *k, const cJSON *obj, val **out)
             if(!type) {
                 /* the base check accepted the name, so the profile narrowed the types */
                 if(!ext) {
-                    size_t mark = push(w, ".%s", key);
+                    size_t mark = push_seg(w, '.', key, -1);
                     report(w, LG_SEV_ERROR, "structure",
                            "Type %s is not allowed for %s[x] by profile %s", key + nlen, k->name,
                            pname(w));
@@ -804,7 +818,7 @@ static size_t collect(pwalk *w, const lg_pnode *k, const cJSON *obj, val **out)
 
 static size_t push_val(pwalk *w, const val *v)
 {
-    return v->index >= 0 ? push(w, ".%s[%d]", v->key, v->index) : push(w, ".%s", v->key);
+    return push_seg(w, '.', v->key, v->index);
 }
 
 static void check_slices(pwalk *w, const lg_pnode *k, val *vals, size_t n)
@@ -867,7 +881,7 @@ static void check_slices(pwalk *w, const lg_pnode *k, val *vals, size_t n)
         for(size_t i = 0; i < n && !unsure; i++)
             if(vals[i].slice < 0 && slice_match(w, k, sl, &vals[i]) < 0)
                 unsure = 1;
-        size_t mark = push(w, ".%s", k->name);
+        size_t mark = push_seg(w, '.', k->name, -1);
         if(cnt < sl->min && unsure)
             report(w, LG_SEV_INFORMATION, "informational",
                    "Slice %s of %s (profile %s) needs at least %u value(s); whether the values "
@@ -898,7 +912,7 @@ static void check_children(pwalk *w, const lg_pnode *n, const cJSON *obj)
         }
         /* the base check already reported what the base definition requires */
         if((cnt < k->min && k->min > k->base_min) || (cnt > k->max && k->max < k->base_max)) {
-            size_t mark = push(w, ".%s", k->name);
+            size_t mark = push_seg(w, '.', k->name, -1);
             if(cnt < k->min)
                 report(w, LG_SEV_ERROR, "required",
                        "%s: minimum required = %u, but only found %zu (profile %s)", k->id, k->min,
@@ -948,7 +962,7 @@ static lg_status walk_profile(const lg_defs *d, const cJSON *res, const lg_profi
 {
     pwalk w = {.d = d, .resource = res, .root = res, .prof = p, .issues = issues, .seen = seen};
     const cJSON *rt = cJSON_GetObjectItemCaseSensitive(res, "resourceType");
-    push(&w, "%s", cJSON_IsString(rt) ? rt->valuestring : p->type);
+    push_seg(&w, 0, cJSON_IsString(rt) ? rt->valuestring : p->type, -1);
     val v = {.v = res, .type = p->type, .index = -1, .slice = -1};
     check_node(&w, p->root, &v);
     if(w.reported > LG_VALIDATE_MAX_ISSUES)

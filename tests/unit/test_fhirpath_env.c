@@ -352,3 +352,38 @@ Test(fhirpath_env, model_from_single_definitions)
     cJSON_Delete(sd);
     lg_fp_model_free(m);
 }
+
+/* Constant subexpressions (%resource.descendants() ...) are computed once
+ * per evaluation and shared; results must be those of evaluating each
+ * occurrence on its own, in iterations too. */
+Test(fhirpath_env, shared_constant_subexpressions_keep_their_meaning)
+{
+    cJSON *p = cJSON_Parse(
+        "{\"resourceType\":\"Patient\",\"id\":\"p\","
+        "\"contained\":[{\"resourceType\":\"Organization\",\"id\":\"o1\",\"name\":\"A\"},"
+        "{\"resourceType\":\"Organization\",\"id\":\"o2\",\"name\":\"B\"},"
+        "{\"resourceType\":\"Practitioner\",\"id\":\"x3\"}],"
+        "\"managingOrganization\":{\"reference\":\"#o2\"},"
+        "\"generalPractitioner\":[{\"reference\":\"#x3\"}],"
+        "\"name\":[{\"family\":\"F\",\"given\":[\"a\",\"b\"]},{\"family\":\"G\",\"given\":[\"c\"]}]}");
+    lg_fp_env env = {.resource = p};
+    lg_fp_env typed = {.resource = p, .model = model};
+    const lg_fp_env *envs[] = {&env, &typed};
+    for(int k = 0; k < 2; k++) {
+        const lg_fp_env *v = envs[k];
+        /* unreferenced contained resources: the dom-3 idea */
+        expect_env("contained.where(('#' + id in %resource.descendants().reference).not()).id", v, "o1");
+        expect_env("contained.where(('#' + id) in %resource.descendants().reference).id", v, "o2|x3");
+        /* the same constant twice, and inside an iteration */
+        expect_env("%resource.name.given.count() + %resource.name.given.count()", v, "6");
+        expect_env("name.where(given.count() = %resource.name.first().given.count()).family", v, "F");
+        expect_env("name.select(%resource.name.given.count() - given.count())", v, "1|2");
+        /* $this inside a constant expression is the iteration's item */
+        expect_env("%resource.name.where($this.family = 'G').given", v, "c");
+        expect_env("name.select(%resource.name.where(family = 'F').given.count())", v, "2|2");
+        /* look-alikes that depend on the focus are not shared */
+        expect_env("name.select(given.count())", v, "2|1");
+        expect_env("name.select(given.first() | %resource.name.given.first())", v, "a|c|a");
+    }
+    cJSON_Delete(p);
+}

@@ -635,3 +635,21 @@ Test(profile, slice_by_value_set)
     expect_issue(c, LG_EUNPROCESSABLE, LG_SEV_ERROR, "Condition.category",
                  "Slice screening-assessment of Condition.category requires at least 1");
 }
+
+/* Loopgate's own package (profiles/, written on another branch): when it is
+ * in the tree, its examples conform to its profiles. */
+Test(profile, loopgate_package_examples)
+{
+    const char *dir = LG_SOURCE_DIR "/profiles";
+    if(access(LG_SOURCE_DIR "/profiles/package/package.json", R_OK) != 0)
+        cr_skip_test("no profiles/ package in this tree");
+    lg_issues is = {0};
+    cr_assert_eq(lg_defs_load_package(D, dir, &is), LG_OK);
+    lg_issues_free(&is);
+    int bad = 0, claimed = 0;
+    int n = sweep(LG_SOURCE_DIR "/profiles/package/example", &bad, &claimed);
+    fprintf(stderr, "Loopgate examples: %d checked, %d claim profiles, %d with errors\n", n,
+            claimed, bad);
+    cr_expect_gt(n, 0);
+    cr_expect_eq(bad, 0);
+}
