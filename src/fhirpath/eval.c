@@ -40,7 +40,8 @@ typedef struct ev {
     const coll *this_; /* $this: the focus of the innermost iteration */
     int64_t index;
     const coll *root;  /* %context (the initial focus) */
-    const coll *res_c, *rootres_c; /* %resource, %rootResource */
+    coll *res_c, *rootres_c; /* %resource, %rootResource: built on first use */
+    int res_ready, rootres_ready;
     const coll *total; /* $total inside aggregate() */
     size_t steps;      /* work done, bounded by FP_MAX_STEPS */
     const char *tcache_name;    /* the last type name type_is() looked up */
@@ -713,15 +714,18 @@ static item *add_ext_node(ev *e, coll *c, const cJSON *n, const char *type, cons
 /* Add the value(s) of JSON member v (with its "_name" sibling ext) typed t. */
 static void add_typed(ev *e, coll *out, const cJSON *v, const cJSON *ext, const fp_mtype *t)
 {
+    /* a known type spares add_ext_node the resourceType look-up; set_mtype
+     * still looks at resourceType where t is Resource (contained, entries) */
+    const char *tn = t ? t->fhir_name : NULL;
     if(!v) {
         /* only extensions: items without a value */
         if(cJSON_IsArray(ext)) {
             for(const cJSON *x = ext->child; x && !e->err; x = x->next) {
-                item *it = add_ext_node(e, out, &null_node, NULL, x);
+                item *it = add_ext_node(e, out, &null_node, tn, x);
                 if(it) set_mtype(e, it, t);
             }
         } else {
-            item *it = add_ext_node(e, out, &null_node, NULL, ext);
+            item *it = add_ext_node(e, out, &null_node, tn, ext);
             if(it) set_mtype(e, it, t);
         }
         return;
@@ -729,12 +733,12 @@ static void add_typed(ev *e, coll *out, const cJSON *v, const cJSON *ext, const 
     if(cJSON_IsArray(v)) {
         const cJSON *xe = cJSON_IsArray(ext) ? ext->child : NULL;
         for(const cJSON *x = v->child; x && !e->err; x = x->next) {
-            item *it = add_ext_node(e, out, x, NULL, xe);
+            item *it = add_ext_node(e, out, x, tn, xe);
             if(it) set_mtype(e, it, t);
             xe = xe ? xe->next : NULL;
         }
     } else {
-        item *it = add_ext_node(e, out, v, NULL, cJSON_IsObject(ext) ? ext : NULL);
+        item *it = add_ext_node(e, out, v, tn, cJSON_IsObject(ext) ? ext : NULL);
         if(it) set_mtype(e, it, t);
     }
 }
@@ -767,15 +771,6 @@ static void find_pair(const cJSON *obj, const char *key, const cJSON **v, const 
             *v = ch;
         }
     }
-}
-
-/* 1 when obj has a "_name" member (a primitive with id or extensions). */
-static int has_ext_members(const cJSON *obj)
-{
-    for(const cJSON *ch = obj->child; ch; ch = ch->next)
-        if(ch->string && ch->string[0] == '_')
-            return 1;
-    return 0;
 }
 
 /* Navigation with the model: the element's type comes from the
@@ -945,14 +940,33 @@ static void children_of(ev *e, const item *src, coll *out)
     const item self = *src, *it = &self;
     if(it->kind != LG_FP_NODE || !cJSON_IsObject(it->node))
         return;
-    int exts = it->mtype && e->model && has_ext_members(it->node);
+    /* the object's "_name" members, gathered once, so pairing each child
+     * with its extensions does not rescan the object */
+    const cJSON *unders[16];
+    int nunders = 0, overflow = 0;
+    if(it->mtype && e->model)
+        for(const cJSON *ch = it->node->child; ch; ch = ch->next)
+            if(ch->string && ch->string[0] == '_') {
+                if(nunders < 16)
+                    unders[nunders++] = ch;
+                else
+                    overflow = 1;
+            }
     for(const cJSON *ch = it->node->child; ch && !e->err; ch = ch->next) {
         if(ch->string && (ch->string[0] == '_' || !strcmp(ch->string, "resourceType")))
             continue;
         if(it->mtype && e->model && ch->string) {
             const fp_mtype *t = NULL;
             if(fp_model_key(it->mtype, ch->string, &t)) {
-                add_typed(e, out, ch, exts ? ext_of(it->node, ch->string) : NULL, t);
+                const cJSON *x = NULL;
+                if(overflow) {
+                    x = ext_of(it->node, ch->string);
+                } else {
+                    for(int u = 0; u < nunders && !x; u++)
+                        if(!strcmp(unders[u]->string + 1, ch->string))
+                            x = unders[u];
+                }
+                add_typed(e, out, ch, x, t);
                 continue;
             }
         }
@@ -2572,8 +2586,14 @@ static void eval_kind(ev *e, const fp_node *n, const coll *focus, coll *out)
         } else if((n->id == VAR_CONTEXT)) {
             for(size_t i = 0; i < e->root->count; i++) add_copy(e, out, &e->root->items[i]);
         } else if((n->id == VAR_RESOURCE)) {
+            if(!e->res_ready && e->resource)
+                add_node(e, e->res_c, e->resource, NULL);
+            e->res_ready = 1;
             for(size_t i = 0; i < e->res_c->count; i++) add_copy(e, out, &e->res_c->items[i]);
         } else if((n->id == VAR_ROOT_RESOURCE)) {
+            if(!e->rootres_ready && e->root_resource)
+                add_node(e, e->rootres_c, e->root_resource, NULL);
+            e->rootres_ready = 1;
             for(size_t i = 0; i < e->rootres_c->count; i++) add_copy(e, out, &e->rootres_c->items[i]);
         } else if((n->id == VAR_UCUM)) {
             add_str(e, out, "http://unitsofmeasure.org");
@@ -2671,7 +2691,11 @@ static void eval_kind(ev *e, const fp_node *n, const coll *focus, coll *out)
 lg_status lg_fhirpath_eval_env(const lg_fhirpath *expr, const lg_fp_env *env, lg_fp_collection *out,
                                lg_issues *issues)
 {
-    coll ctx = {0}, res = {0}, rootres = {0};
+    /* one item each, on the stack: no allocation per evaluation for them
+     * (each is pushed once, so they never grow) */
+    item ctx_it, res_it, root_it;
+    coll ctx = {.items = &ctx_it, .cap = 1}, res = {.items = &res_it, .cap = 1},
+         rootres = {.items = &root_it, .cap = 1};
     const cJSON *context = env->context_item && env->context_item->kind == LG_FP_NODE
                            ? env->context_item->node
                            : env->context ? env->context : env->resource;
@@ -2694,10 +2718,6 @@ lg_status lg_fhirpath_eval_env(const lg_fhirpath *expr, const lg_fp_env *env, lg
             ctx.items[0].type = env->context_type;
         }
     }
-    if(e.resource)
-        add_node(&e, &res, e.resource, NULL);
-    if(e.root_resource)
-        add_node(&e, &rootres, e.root_resource, NULL);
     e.this_ = &ctx;
     e.root = &ctx;
     e.res_c = &res;
@@ -2716,9 +2736,10 @@ lg_status lg_fhirpath_eval_env(const lg_fhirpath *expr, const lg_fp_env *env, lg
         eval(&e, expr->root, &ctx, out);
     for(int i = 0; i < e.nmemo; i++)
         lg_fp_collection_free(&memo[i]);
-    lg_fp_collection_free(&ctx);
-    lg_fp_collection_free(&res);
-    lg_fp_collection_free(&rootres);
+    const coll *mine[] = {&ctx, &res, &rootres};
+    for(int i = 0; i < 3; i++)
+        if(mine[i]->count)
+            free(mine[i]->items[0].own); /* not the stack items themselves */
     return e.err ? LG_EINVAL : LG_OK;
 }
 

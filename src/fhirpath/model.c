@@ -283,7 +283,8 @@ static lg_status add_sd(lg_fp_model *m, const cJSON *sd)
             return LG_ENOMEM;
         e->choice = choice;
         const cJSON *max = cJSON_GetObjectItemCaseSensitive(el, "max");
-        e->many = cJSON_IsString(max) && (!strcmp(max->valuestring, "*") || atoi(max->valuestring) > 1);
+        e->many = cJSON_IsString(max) &&
+                  (!strcmp(max->valuestring, "*") || strtol(max->valuestring, NULL, 10) > 1);
         const cJSON *cref = cJSON_GetObjectItemCaseSensitive(el, "contentReference");
         if(cJSON_IsString(cref) && cref->valuestring[0] == '#') {
             if(!e->ntypes && add_tname(e, cref->valuestring + 1))
