@@ -275,3 +275,55 @@ Test(validate_op_packages, claimed_and_requested_profiles)
     lg_resp_free(&r);
     free(body); free(r4); free(bad); cJSON_Delete(t); free(ex);
 }
+
+/* ---- $validate predicts the write: serve --require-profile ---- */
+
+static lg_server R;
+static const char *const req_flags[] = {
+    "--package", PKG_DIR "hl7.fhir.us.core#7.0.0",
+    "--package", PKG_DIR "hl7.fhir.us.sdoh-clinicalcare#3.0.0",
+    "--require-profile", REFERRAL, NULL,
+};
+static void req_up(void) { lg_it_start(&R, req_flags); }
+static void req_down(void) { lg_it_cleanup(&R); }
+TestSuite(validate_op_required, .init = req_up, .fini = req_down, .timeout = 120);
+
+/* For every Task example (R4 and SDOHCC), POST /Task/$validate?mode=create
+ * reports an error exactly when POST /Task refuses the resource, and then
+ * the required profile is named. */
+Test(validate_op_required, validate_agrees_with_create)
+{
+    FILE *ls = popen("ls " LG_SHARED_DIR "/fhir/r4-examples/Task-*.json '" LG_SHARED_DIR
+                     "/fhir/packages/hl7.fhir.us.sdoh-clinicalcare#3.0.0/package/'Task-*.json",
+                     "r");
+    cr_assert_not_null(ls);
+    char path[1024];
+    int accepted = 0, refused = 0;
+    while(fgets(path, sizeof(path), ls)) {
+        path[strcspn(path, "\n")] = '\0';
+        const char *rel = strstr(path, "/fhir/") + 6;
+        char *text = lg_shared_file(rel);
+        lg_resp v = lg_http_json(&R, "POST", "/Task/$validate?mode=create", text);
+        cr_assert_eq(v.status, 200, "%s: %s", rel, v.body);
+        int errors = count_issues(v.json, "error", NULL);
+        lg_resp w = lg_http_json(&R, "POST", "/Task", text);
+        if(errors) {
+            cr_assert(w.status == 400 || w.status == 422, "%s: $validate found %d errors, "
+                      "create answered %ld", rel, errors, w.status);
+            cr_assert_not_null(strstr(v.body, "SDOHCCTaskForReferralManagement"), "%s: %.400s",
+                               rel, v.body);
+            refused++;
+        } else {
+            cr_assert_eq(w.status, 201, "%s: $validate found no error, create answered %ld "
+                         "%.400s", rel, w.status, w.body);
+            accepted++;
+        }
+        lg_resp_free(&v);
+        lg_resp_free(&w);
+        free(text);
+    }
+    pclose(ls);
+    /* both outcomes occur, or the comparison proves little */
+    cr_assert_geq(accepted, 1, "no Task accepted");
+    cr_assert_geq(refused, 1, "no Task refused");
+}
