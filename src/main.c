@@ -36,6 +36,7 @@ static void usage(FILE *f)
         "  --max-count N        largest page size; larger _count is clamped (default 1000)\n"
         "  --max-entries N      largest batch/transaction Bundle (default 10000)\n"
         "  --base-url URL       base URL used in links (default: from the Host header)\n"
+        "  --search-cache-mb N  per-thread cache of repeated search results (default 16; 0: off)\n"
         "  --allow-remote       permit a non-loopback --listen address (no auth yet!)\n"
         "  --quiet              do not log one line per request\n"
         "  --package DIR        load a FHIR IG package (DIR/package/package.json + resources);\n"
@@ -66,7 +67,8 @@ static int parse_num(const char *opt, const char *v, long long min, long long ma
 static int serve(int argc, char **argv, const char *argv0)
 {
     enum { O_LISTEN = 1, O_DATA, O_DEFS, O_THREADS, O_MAXBODY, O_MAXDEPTH, O_DEFCOUNT,
-           O_MAXCOUNT, O_MAXENTRIES, O_BASE, O_REMOTE, O_QUIET, O_HELP, O_PACKAGE, O_REQUIRE };
+           O_MAXCOUNT, O_MAXENTRIES, O_BASE, O_REMOTE, O_QUIET, O_HELP, O_PACKAGE, O_REQUIRE,
+           O_SEARCHCACHE };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"data", required_argument, NULL, O_DATA},
@@ -78,6 +80,7 @@ static int serve(int argc, char **argv, const char *argv0)
         {"max-count", required_argument, NULL, O_MAXCOUNT},
         {"max-entries", required_argument, NULL, O_MAXENTRIES},
         {"base-url", required_argument, NULL, O_BASE},
+        {"search-cache-mb", required_argument, NULL, O_SEARCHCACHE},
         {"allow-remote", no_argument, NULL, O_REMOTE},
         {"quiet", no_argument, NULL, O_QUIET},
         {"help", no_argument, NULL, O_HELP},
@@ -85,7 +88,8 @@ static int serve(int argc, char **argv, const char *argv0)
         {"require-profile", required_argument, NULL, O_REQUIRE},
         {NULL, 0, NULL, 0},
     };
-    lg_server_config cfg = {.listen = "127.0.0.1:8080", .data_dir = "./var"};
+    lg_server_config cfg = {.listen = "127.0.0.1:8080", .data_dir = "./var",
+                            .search_cache_bytes = 16u << 20};
     const char *defs_dir = NULL;
     /* bounded: a command line names a handful of packages and profiles */
     enum { MAX_PKGS = 32 };
@@ -127,6 +131,10 @@ static int serve(int argc, char **argv, const char *argv0)
             cfg.rest.max_bundle_entries = (size_t)n;
             break;
         case O_BASE: cfg.rest.base_url = optarg; break;
+        case O_SEARCHCACHE:
+            if(parse_num("--search-cache-mb", optarg, 0, 4096, &n)) return 2;
+            cfg.search_cache_bytes = (size_t)n << 20;
+            break;
         case O_REMOTE: cfg.allow_remote = 1; break;
         case O_QUIET: cfg.quiet = 1; break;
         case O_HELP: usage(stdout); return 0;

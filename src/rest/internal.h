@@ -22,6 +22,29 @@ typedef struct lg_ctx {
     const char *forced_id; /* transaction: the id a create must use (urn:uuid mapping) */
 } lg_ctx;
 
+/* ---- search cache (search_cache.c) ----
+ * lg_search_cache_note, called BEFORE a search runs, notes the store's
+ * generation and the last write of each type the result depends on (types
+ * are borrowed until lg_search_cache_put). lg_search_cache_put keeps the
+ * computed Bundle tail under key. lg_search_cache_get returns 1 and points
+ * *tail at the cached tail (valid until the next call on sc) when the entry
+ * is still right, else 0. */
+#define LG_SEARCH_NOTE_TYPES 32
+typedef struct lg_search_note {
+    uint64_t gen;
+    const char *types[LG_SEARCH_NOTE_TYPES];
+    int64_t seqs[LG_SEARCH_NOTE_TYPES];
+    size_t ntypes;
+    int valid;
+} lg_search_note;
+
+int lg_search_cache_get(lg_search_cache *sc, lg_store *st, const char *key, size_t key_len,
+                        const char **tail, size_t *tail_len);
+lg_status lg_search_cache_note(lg_store *st, const char *const *types, size_t ntypes,
+                               lg_search_note *n);
+void lg_search_cache_put(lg_search_cache *sc, const lg_search_note *n, const char *key,
+                         size_t key_len, const char *tail, size_t tail_len);
+
 /* Percent-decoded key/value pairs of a query string or form body. */
 typedef struct lg_param {
     char *name;
