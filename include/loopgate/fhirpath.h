@@ -165,7 +165,9 @@ typedef struct lg_fp_env {
     const char *context_type;
     /* Or the focus as an item a previous evaluation returned (borrowed),
      * which keeps its type: evaluate an element's path, then each
-     * invariant on each item. Takes precedence over context. */
+     * invariant on each item (tests/unit/test_fhirpath_invariants.c does
+     * this for every R4 invariant). The item must come from an evaluation
+     * with the same model. Takes precedence over context. */
     const lg_fp_item *context_item;
     const cJSON *resource;      /* %resource: the resource holding context */
     const cJSON *root_resource; /* %rootResource: the Bundle or container

@@ -48,6 +48,7 @@ typedef struct lg_ptype {
     const lg_profile **target_defs;  /* parallel; NULL when not loaded */
     size_t ntargets;
     const lg_profile *type_def;   /* base definition of code (complex types), or NULL */
+    int extension;                /* code is "Extension" */
 } lg_ptype;
 
 typedef enum lg_disc_type {
@@ -75,6 +76,9 @@ typedef struct lg_pdisc_value {
     int pattern;           /* 1: match as a pattern, 0: exactly */
     const char *type;      /* type: the type code the slice allows */
     const lg_ptype *profile_type; /* profile: the type entry naming the profiles */
+    int resolve;           /* profile on "resolve()": the type's target profiles apply
+                              to the referenced resource (decidable only when it is
+                              contained or in the same Bundle) */
     int exists;            /* exists: 1 must exist, 0 must not, -1 unknown */
     int known;             /* 0: the slice does not say (e.g. a binding-only slice) */
     cJSON *owned;          /* what value points to when made here (an extension url) */
@@ -108,6 +112,8 @@ struct lg_pnode {
     size_t nslices;
     lg_pdisc_value *disc_values; /* slices only: one per discriminator of the sliced element */
     const lg_pnode *content_ref; /* contentReference: the node whose children apply */
+    const lg_ptype *reference;   /* the "Reference" type entry when it names target
+                                    profiles, else NULL (saves a search per value) */
 };
 
 struct lg_profile {

@@ -70,7 +70,8 @@ void lg_terminology_free(lg_terminology *t);
  * CodeSystem, ValueSet nor Bundle is LG_EINVAL with an issue. CodeSystems
  * with content "supplement" are ignored (they add no codes). When a url is
  * added twice, a complete CodeSystem is kept over a partial one, otherwise
- * the later wins; ValueSets keep every version. After seal: LG_EINVAL. */
+ * the later wins; ValueSets keep every version. After seal: LG_EINVAL.
+ * LG_ENOMEM when out of memory (what was added before stays usable). */
 lg_status lg_terminology_add(lg_terminology *t, const cJSON *res, lg_issues *issues);
 
 /* Load valuesets.json, v3-codesystems.json and v2-tables.json from r4dir

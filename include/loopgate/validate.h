@@ -40,9 +40,16 @@ lg_status lg_validate_resource(const lg_defs *defs, const cJSON *res, lg_issues 
  * discriminators; closed/open/openAtEnd; slice cardinality), extensions
  * against their own definitions when loaded, reference targets against
  * targetProfile (relative references, "#id" contained, Bundle entries by
- * fullUrl), and invariants (constraint, FHIRPath; error or warning as
- * declared). Issues carry FHIRPath locations ("ServiceRequest.category[1]")
- * and messages naming the profile and slice.
+ * fullUrl; a contained or Bundle target is also checked against a
+ * constraint target profile), invariants (constraint, FHIRPath; error or
+ * warning as declared; memberOf() through the terminology), and bindings
+ * when the defs have a terminology (lg_defs_load_terminology): required
+ * -> error, extensible -> warning, a ValueSet that cannot be decided ->
+ * information "not checked". A slice that only terminology or resolution
+ * could recognise and cannot be decided is information, never an error.
+ * Issues carry FHIRPath locations ("ServiceRequest.category[1]"; a choice
+ * element is named by its JSON key, "Observation.valueQuantity", as in
+ * lg_validate_resource) and messages naming the profile and slice.
  * Returns LG_OK when no issue is an error; LG_EINVAL when the base structure
  * check failed (the profile walk is then skipped); LG_EUNPROCESSABLE when
  * only profile rules failed; LG_ENOMEM when the check could not finish.

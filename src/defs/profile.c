@@ -307,6 +307,7 @@ static lg_status fill_types(lg_pnode *n, const cJSON *el)
             return LG_ENOMEM;
         if(t->ntargets && !(t->target_defs = calloc(t->ntargets, sizeof(*t->target_defs))))
             return LG_ENOMEM;
+        t->extension = strcmp(t->code, "Extension") == 0;
     }
     return LG_OK;
 }
@@ -339,6 +340,9 @@ static lg_status fill_node(struct lg_profile_set *s, lg_pnode *n, const cJSON *e
     }
     if((st = fill_types(n, el)))
         return st;
+    for(size_t i = 0; i < n->ntypes; i++)
+        if(n->types[i].ntargets && strcmp(n->types[i].code, "Reference") == 0)
+            n->reference = &n->types[i];
     const cJSON *c;
     cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(el, "constraint")) {
         const char *key = str_of(c, "key");
@@ -527,6 +531,11 @@ static lg_status slice_values(lg_pnode *sliced)
                 /* "$this" or "resolve()": the slice's type profiles */
                 if(sl->ntypes >= 1 && strcmp(d->path, "$this") == 0 && sl->types[0].nprofiles) {
                     v->profile_type = &sl->types[0];
+                    v->known = 1;
+                } else if(sl->ntypes >= 1 && strstr(d->path, "resolve()") &&
+                          sl->types[0].ntargets) {
+                    v->profile_type = &sl->types[0];
+                    v->resolve = 1;
                     v->known = 1;
                 }
                 break;

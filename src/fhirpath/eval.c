@@ -1802,16 +1802,14 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         return;
     }
     if(IS(children) || IS(descendants)) {
-        coll level = {0};
+        size_t start = out->count;
         for(size_t i = 0; i < in->count; i++)
-            children_of(e, &in->items[i], IS(children) ? out : &level);
-        if(IS(descendants)) {
-            for(size_t i = 0; i < level.count && !e->err; i++) {
-                add_copy(e, out, &level.items[i]);
-                children_of(e, &level.items[i], &level);
-            }
-            lg_fp_collection_free(&level);
-        }
+            children_of(e, &in->items[i], out);
+        /* descendants: breadth first, the collection itself the queue
+         * (children_of copies its item before pushing) */
+        if(IS(descendants))
+            for(size_t i = start; i < out->count && !e->err; i++)
+                children_of(e, &out->items[i], out);
         return;
     }
     if(IS(extension)) {
@@ -1840,7 +1838,6 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
     }
     if(IS(trace)) { for(size_t i = 0; i < in->count; i++) add_copy(e, out, &in->items[i]); return; }
     if(IS(memberOf)) {
-        if(in->count > 1) { ev_error(e, "memberOf() expects a single item%s", NULL); return; }
         if(!in->count)
             return;
         char *vs = a0 ? arg_str(e, a0) : NULL;
@@ -1848,7 +1845,15 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
             if(!e->err) ev_error(e, "memberOf() needs a value set url%s", NULL);
             return;
         }
-        int r = e->env->member_of ? e->env->member_of(e->env->ud, &in->items[0], vs) : -1;
+        /* The spec defines it on one element; profiles write
+         * coding.memberOf(vs) over several codings and mean "any": true when
+         * one is in, false when all are known not to be, else unknown. */
+        int r = 0;
+        for(size_t i = 0; i < in->count && r != 1; i++) {
+            int one = e->env->member_of ? e->env->member_of(e->env->ud, &in->items[i], vs) : -1;
+            if(one == 1 || one < 0)
+                r = one;
+        }
         if(r >= 0)
             add_bool(e, out, r);
         else if(e->issues) /* unknown, and say so */

@@ -52,10 +52,12 @@ typedef struct seen_set {
 typedef struct pwalk {
     const lg_defs *d;
     const cJSON *resource;  /* %resource: the resource holding the focus */
-    const cJSON *root;      /* %rootResource: the outermost resource */
+    const cJSON *root;      /* the outermost resource (a Bundle's fullUrls resolve in it) */
+    const cJSON *fp_root;   /* %rootResource: the container of a contained resource,
+                               else the resource itself (a Bundle entry is its own root) */
     const lg_profile *prof; /* for messages */
     lg_issues *issues;
-    size_t reported, errors;
+    size_t reported, errors, omitted_errors;
     int depth;
     int quiet;              /* conformance probe: count errors, report nothing */
     seen_set *seen;
@@ -71,8 +73,12 @@ static void report(pwalk *w, lg_severity sev, const char *code, const char *fmt,
 {
     if(sev <= LG_SEV_ERROR)
         w->errors++;
-    if(w->quiet || w->reported++ >= LG_VALIDATE_MAX_ISSUES)
+    if(w->quiet)
         return;
+    if(w->reported++ >= LG_VALIDATE_MAX_ISSUES) {
+        w->omitted_errors += sev <= LG_SEV_ERROR;
+        return;
+    }
     char msg[768];
     va_list ap;
     va_start(ap, fmt);
@@ -223,6 +229,10 @@ static const char *choice_type(const lg_pnode *n, const char *suffix)
 
 static const lg_ptype *type_entry(const lg_pnode *n, const char *code)
 {
+    if(n->ntypes == 1)
+        return !code || n->types[0].code == code || strcmp(n->types[0].code, code) == 0
+                   ? &n->types[0]
+                   : NULL;
     for(size_t i = 0; i < n->ntypes; i++)
         if(!code || strcmp(n->types[i].code, code) == 0)
             return &n->types[i];
@@ -313,6 +323,8 @@ static int type_matches(const char *have, const char *want)
 
 static void check_node(pwalk *w, const lg_pnode *n, const val *v);
 static int conforms(pwalk *w, const lg_profile *p, const val *v);
+static int conforms_resource(pwalk *w, const lg_profile *p, const cJSON *res);
+static const cJSON *resolve_local(pwalk *w, const cJSON *ref);
 
 /* 1 matches, 0 does not, -1 the slice cannot be recognised here. */
 static int slice_match(pwalk *w, const lg_pnode *base, const lg_pnode *slice, const val *v)
@@ -383,6 +395,26 @@ static int slice_match(pwalk *w, const lg_pnode *base, const lg_pnode *slice, co
             }
             break;
         case LG_DISC_PROFILE:
+            if(dv->resolve) {
+                /* the referenced resource, when we hold it, against the
+                 * slice's target profiles */
+                const cJSON *target = w->quiet ? NULL : resolve_local(w, v->v);
+                if(!target) {
+                    unknown = 1;
+                    continue;
+                }
+                const lg_ptype *pt = dv->profile_type;
+                for(size_t k = 0; k < pt->ntargets && !ok; k++) {
+                    if(!pt->target_defs[k]) {
+                        unknown = 1;
+                        continue;
+                    }
+                    ok = conforms_resource(w, pt->target_defs[k], target);
+                }
+                if(!ok && unknown)
+                    continue;
+                break;
+            }
             for(size_t k = 0; k < dv->profile_type->nprofiles && !ok; k++) {
                 const lg_profile *p = dv->profile_type->profile_defs[k];
                 if(!p) {
@@ -409,6 +441,8 @@ static int slice_match(pwalk *w, const lg_pnode *base, const lg_pnode *slice, co
 static const cJSON *find_contained(const cJSON *res, const char *id)
 {
     const cJSON *c;
+    if(!id)
+        return NULL;
     cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(res, "contained")) {
         const cJSON *cid = cJSON_GetObjectItemCaseSensitive(c, "id");
         if(cJSON_IsString(cid) && strcmp(cid->valuestring, id) == 0)
@@ -417,26 +451,35 @@ static const cJSON *find_contained(const cJSON *res, const char *id)
     return NULL;
 }
 
-static const cJSON *find_entry(const cJSON *bundle, const char *full)
+/* The entry whose fullUrl is ref, or - for a relative "Type/id" - ends in
+ * "/Type/id" (R4 bundle.html#references: relative to the fullUrl's base). */
+static const cJSON *find_entry(const cJSON *bundle, const char *ref)
 {
     const cJSON *e;
+    size_t rlen = strlen(ref);
+    int relative = !strstr(ref, "://") && strncmp(ref, "urn:", 4) != 0;
     cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(bundle, "entry")) {
         const cJSON *fu = cJSON_GetObjectItemCaseSensitive(e, "fullUrl");
-        if(cJSON_IsString(fu) && strcmp(fu->valuestring, full) == 0)
+        if(!cJSON_IsString(fu))
+            continue;
+        const char *f = fu->valuestring;
+        size_t flen = strlen(f);
+        if(strcmp(f, ref) == 0 ||
+           (relative && flen > rlen && f[flen - rlen - 1] == '/' && strcmp(f + flen - rlen, ref) == 0))
             return cJSON_GetObjectItemCaseSensitive(e, "resource");
     }
     return NULL;
 }
 
-/* The type a reference points at, written into buf; NULL when unknown. */
-static const char *ref_target_type(pwalk *w, const cJSON *ref, char *buf, size_t bufsz)
+/* The resource a Reference points at when it is here: contained ("#id")
+ * or an entry of the Bundle being validated (by fullUrl). NULL otherwise. */
+static const cJSON *resolve_local(pwalk *w, const cJSON *ref)
 {
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(ref, "reference");
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(ref, "type");
-    const cJSON *target = NULL;
     if(!cJSON_IsString(r))
-        return cJSON_IsString(t) ? t->valuestring : NULL;
+        return NULL;
     const char *s = r->valuestring;
+    const cJSON *target = NULL;
     if(s[0] == '#') {
         target = find_contained(w->resource, s + 1);
         if(!target && w->root != w->resource)
@@ -446,6 +489,18 @@ static const char *ref_target_type(pwalk *w, const cJSON *ref, char *buf, size_t
         if(cJSON_IsString(rt) && strcmp(rt->valuestring, "Bundle") == 0)
             target = find_entry(w->root, s);
     }
+    return cJSON_IsObject(target) ? target : NULL;
+}
+
+/* The type a reference points at, written into buf; NULL when unknown. */
+static const char *ref_target_type(pwalk *w, const cJSON *ref, char *buf, size_t bufsz)
+{
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(ref, "reference");
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(ref, "type");
+    if(!cJSON_IsString(r))
+        return cJSON_IsString(t) ? t->valuestring : NULL;
+    const char *s = r->valuestring;
+    const cJSON *target = resolve_local(w, ref);
     if(target) {
         const cJSON *rt = cJSON_GetObjectItemCaseSensitive(target, "resourceType");
         return cJSON_IsString(rt) ? rt->valuestring : NULL;
@@ -482,8 +537,8 @@ static const char *target_type_name(const lg_ptype *t, size_t k)
 
 static void check_reference(pwalk *w, const lg_pnode *n, const val *v)
 {
-    const lg_ptype *t = type_entry(n, "Reference");
-    if(!t || !t->ntargets || !cJSON_IsObject(v->v))
+    const lg_ptype *t = n->reference;
+    if(!t || !cJSON_IsObject(v->v))
         return;
     char buf[128];
     const char *have = ref_target_type(w, v->v, buf, sizeof(buf));
@@ -492,6 +547,8 @@ static void check_reference(pwalk *w, const lg_pnode *n, const val *v)
     char allowed[384];
     size_t alen = 0;
     allowed[0] = '\0';
+    const cJSON *target = resolve_local(w, v->v);
+    int type_ok = 0, need_profile = 0, conforms_one = 0;
     for(size_t k = 0; k < t->ntargets; k++) {
         if(!t->target_defs[k] && strncmp(t->targets[k], "http://hl7.org/fhir/StructureDefinition/",
                                          40) != 0)
@@ -499,8 +556,29 @@ static void check_reference(pwalk *w, const lg_pnode *n, const val *v)
         const char *tn = target_type_name(t, k);
         if(strcmp(tn, have) == 0 || strcmp(tn, "Resource") == 0 ||
            (strcmp(tn, "DomainResource") == 0 && strcmp(have, "Bundle") && strcmp(have, "Binary") &&
-            strcmp(have, "Parameters")))
-            return;
+            strcmp(have, "Parameters"))) {
+            type_ok = 1;
+            const lg_profile *tp = t->target_defs[k];
+            /* inside a conformance probe, targets are not probed again: a
+             * Bundle whose entries point at each other stays linear */
+            if(!target || !tp || !tp->constraint || w->quiet) {
+                conforms_one = 1; /* a base type: the type is all it asks */
+            } else if(!conforms_one) {
+                need_profile = 1;
+                conforms_one = conforms_resource(w, tp, target);
+            }
+        }
+    }
+    if(type_ok) {
+        if(need_profile && !conforms_one)
+            report(w, LG_SEV_ERROR, "structure",
+                   "The referenced %s does not conform to the target profile(s) profile %s "
+                   "requires here (%s)",
+                   have, pname(w), n->id);
+        return;
+    }
+    for(size_t k = 0; k < t->ntargets; k++) {
+        const char *tn = target_type_name(t, k);
         const lg_profile *tp = t->target_defs[k];
         int m = tp && tp->constraint
                     ? snprintf(allowed + alen, sizeof(allowed) - alen, "%s%s (%s)", alen ? ", " : "",
@@ -582,7 +660,7 @@ static void check_constraints(pwalk *w, const lg_pnode *n, const val *v)
         lg_fp_item focus = {.kind = LG_FP_NODE, .node = v->v, .type = val_type(n, v),
                             .ext = v->ext};
         lg_fp_env env = {.context_item = &focus, .resource = w->resource,
-                         .root_resource = w->root};
+                         .root_resource = w->fp_root};
         if(w->d->term) {
             env.ud = (void *)w->d->term;
             env.member_of = member_of;
@@ -679,8 +757,10 @@ static void descend(pwalk *w, const lg_pnode *n, const val *v, const lg_ptype *t
     if(cJSON_IsString(rt)) {
         /* a contained or Bundle entry resource: its own base definition,
          * with %resource moved to it */
-        const cJSON *res = w->resource;
+        const cJSON *res = w->resource, *fp_root = w->fp_root;
         w->resource = v->v;
+        if(!v->key || strcmp(v->key, "contained") != 0)
+            w->fp_root = v->v;
         val rv = {.v = v->v, .type = rt->valuestring, .index = -1, .slice = -1};
         int walked = 0;
         const cJSON *u;
@@ -701,6 +781,7 @@ static void descend(pwalk *w, const lg_pnode *n, const val *v, const lg_ptype *t
             check_node(w, p->root, &rv);
         }
         w->resource = res;
+        w->fp_root = fp_root;
         w->prof = saved;
         return;
     }
@@ -709,7 +790,7 @@ static void descend(pwalk *w, const lg_pnode *n, const val *v, const lg_ptype *t
         for(size_t k = 0; k < t->nprofiles && !p; k++)
             p = t->profile_defs[k];
     }
-    if(!p && t && strcmp(t->code, "Extension") == 0) {
+    if(!p && t && t->extension) {
         const cJSON *url = cJSON_GetObjectItemCaseSensitive(v->v, "url");
         if(cJSON_IsString(url))
             p = lg_defs_profile(w->d, url->valuestring);
@@ -746,7 +827,7 @@ static void check_node(pwalk *w, const lg_pnode *n, const val *v)
 
 /* Collect k's values from obj into vals (malloc'd, the caller frees);
  * returns how many, or (size_t)-1 when out of memory. */
-static size_t collect(pwalk *w, const lg_pnode *k, const cJSON *obj, val **out)
+static size_t collect(pwalk *w, const lg_pnode *k, const cJSON *obj, int underscore, val **out)
 {
     size_t n = 0, cap = 0;
     val *vals = NULL;
@@ -778,13 +859,16 @@ static size_t collect(pwalk *w, const lg_pnode *k, const cJSON *obj, val **out)
         char other[160];
         if(ext) {
             /* "_name" alone (no value): a primitive with only extensions */
-            if(snprintf(other, sizeof(other), "%s", key + 1) >= (int)sizeof(other) ||
-               cJSON_GetObjectItemCaseSensitive(obj, other))
+            if(cJSON_GetObjectItemCaseSensitive(obj, key + 1))
                 continue;
         }
         const cJSON *sib = NULL;
-        if(!ext && snprintf(other, sizeof(other), "_%s", key) < (int)sizeof(other))
+        size_t klen = strlen(key);
+        if(!ext && underscore && klen + 1 < sizeof(other)) {
+            other[0] = '_';
+            memcpy(other + 1, key, klen + 1);
             sib = cJSON_GetObjectItemCaseSensitive(obj, other);
+        }
         int arr = cJSON_IsArray(item);
         size_t cnt = arr ? (size_t)cJSON_GetArraySize(item) : 1;
         if(n + cnt > cap) {
@@ -902,10 +986,14 @@ static void check_slices(pwalk *w, const lg_pnode *k, val *vals, size_t n)
 
 static void check_children(pwalk *w, const lg_pnode *n, const cJSON *obj)
 {
+    /* "_name" siblings are rare: look for them only in objects that have one */
+    int underscore = 0;
+    for(const cJSON *c = obj->child; c && !underscore; c = c->next)
+        underscore = c->string && c->string[0] == '_';
     for(size_t i = 0; i < n->nkids && !w->oom; i++) {
         const lg_pnode *k = n->kids[i];
         val *vals = NULL;
-        size_t cnt = collect(w, k, obj, &vals);
+        size_t cnt = collect(w, k, obj, underscore, &vals);
         if(cnt == (size_t)-1) {
             w->oom = LG_ENOMEM;
             return;
@@ -957,18 +1045,36 @@ static int conforms(pwalk *w, const lg_profile *p, const val *v)
     return q.errors == 0;
 }
 
+/* Does the resource res (contained or a Bundle entry) conform to p? */
+static int conforms_resource(pwalk *w, const lg_profile *p, const cJSON *res)
+{
+    const cJSON *rt = cJSON_GetObjectItemCaseSensitive(res, "resourceType");
+    if(!cJSON_IsString(rt) || strcmp(rt->valuestring, p->type) != 0)
+        return 0;
+    const cJSON *saved = w->resource, *fp_root = w->fp_root;
+    w->resource = res;
+    if(!find_contained(saved, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(res, "id"))))
+        w->fp_root = res; /* a Bundle entry: its own root */
+    val rv = {.v = res, .type = p->type, .index = -1, .slice = -1};
+    int ok = conforms(w, p, &rv);
+    w->resource = saved;
+    w->fp_root = fp_root;
+    return ok;
+}
+
 static lg_status walk_profile(const lg_defs *d, const cJSON *res, const lg_profile *p,
                               seen_set *seen, lg_issues *issues, size_t *errors)
 {
-    pwalk w = {.d = d, .resource = res, .root = res, .prof = p, .issues = issues, .seen = seen};
+    pwalk w = {.d = d, .resource = res, .root = res, .fp_root = res, .prof = p, .issues = issues,
+               .seen = seen};
     const cJSON *rt = cJSON_GetObjectItemCaseSensitive(res, "resourceType");
     push_seg(&w, 0, cJSON_IsString(rt) ? rt->valuestring : p->type, -1);
     val v = {.v = res, .type = p->type, .index = -1, .slice = -1};
     check_node(&w, p->root, &v);
     if(w.reported > LG_VALIDATE_MAX_ISSUES)
-        lg_issues_add(issues, LG_SEV_ERROR, "too-costly", NULL,
-                      "%zu more issues were found against profile %s and not listed",
-                      w.reported - LG_VALIDATE_MAX_ISSUES, pname(&w));
+        lg_issues_add(issues, w.omitted_errors ? LG_SEV_ERROR : LG_SEV_WARNING, "too-costly", NULL,
+                      "%zu more issues (%zu errors) were found against profile %s and not listed",
+                      w.reported - LG_VALIDATE_MAX_ISSUES, w.omitted_errors, pname(&w));
     *errors += w.errors;
     return w.oom;
 }
@@ -1015,6 +1121,13 @@ lg_status lg_validate_full(const lg_defs *defs, const cJSON *res, const char *co
     int i = 0;
     const cJSON *u;
     cJSON_ArrayForEach(u, mp) {
+        if(i >= MAX_PROFILES) {
+            /* a hostile list of thousands of canonicals: one issue, not thousands */
+            lg_issues_add(issues, LG_SEV_WARNING, "too-costly", NULL,
+                          "meta.profile lists more than %d profiles; the rest were not checked",
+                          MAX_PROFILES);
+            break;
+        }
         const lg_profile *p = cJSON_IsString(u) ? lg_defs_profile(defs, u->valuestring) : NULL;
         char loc[160];
         snprintf(loc, sizeof(loc), "%s.meta.profile[%d]", type, i);

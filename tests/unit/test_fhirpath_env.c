@@ -206,6 +206,9 @@ Test(fhirpath_env, member_of_callback)
     cr_assert_eq(log.member_calls, 1);
     cr_assert_str_eq(log.last_vs, "http://example.org/vs/female");
     expect_env("'male'.memberOf('http://example.org/vs/female')", &env, "false");
+    /* several codes (coding.memberOf(vs) in profiles): any one in is enough */
+    expect_env("('male' | 'female').memberOf('http://example.org/vs/female')", &env, "true");
+    expect_env("('male' | 'other').memberOf('http://example.org/vs/female')", &env, "false");
     expect_env("gender.memberOf(%\"vs-administrative-gender\")", &env, ""); /* unknown */
     cr_assert_str_eq(log.last_vs, "http://hl7.org/fhir/ValueSet/administrative-gender");
     int w = 0;

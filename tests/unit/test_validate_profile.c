@@ -3,6 +3,7 @@
  * example still passes, and one mutation per rule of a valid SDOHCC
  * ServiceRequest / Task is refused with the exact severity and location. */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -652,4 +653,140 @@ Test(profile, loopgate_package_examples)
             claimed, bad);
     cr_expect_gt(n, 0);
     cr_expect_eq(bad, 0);
+}
+
+/* A transaction: Task (SDOHCC) whose focus is the ServiceRequest entry; the
+ * entry must conform to SDOHCC-ServiceRequest, the focus's target profile. */
+static cJSON *task_and_request(int break_request)
+{
+    cJSON *sr = read_json(SR_EX);
+    if(break_request)
+        cJSON_DeleteItemFromObjectCaseSensitive(sr, "code"); /* 0..1 in R4, 1..1 in SDOHCC */
+    cJSON_DeleteItemFromObjectCaseSensitive(sr, "meta"); /* judged by the Task's target only */
+    cJSON *t = read_json(TASK_EX);
+    set_str(get(t, "focus"), "reference", "urn:uuid:1d6a4d5e-7a4b-4c1e-9a55-3f1a9f0c2b01");
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "resourceType", "Bundle");
+    cJSON_AddStringToObject(b, "type", "collection");
+    cJSON *entries = cJSON_AddArrayToObject(b, "entry");
+    cJSON *e0 = cJSON_CreateObject();
+    cJSON_AddStringToObject(e0, "fullUrl", "urn:uuid:9a7e5b39-5d2c-4a8e-a4f9-0b1e6d3c2f10");
+    cJSON_AddItemToObject(e0, "resource", t);
+    cJSON_AddItemToArray(entries, e0);
+    cJSON *e1 = cJSON_CreateObject();
+    cJSON_AddStringToObject(e1, "fullUrl", "urn:uuid:1d6a4d5e-7a4b-4c1e-9a55-3f1a9f0c2b01");
+    cJSON_AddItemToObject(e1, "resource", sr);
+    cJSON_AddItemToArray(entries, e1);
+    return b;
+}
+
+Test(profile, bundle_target_conforms_to_target_profile)
+{
+    cJSON *b = task_and_request(0);
+    lg_issues is = {0};
+    lg_status st = lg_validate_full(D, b, NULL, 0, &is);
+    if(st)
+        dump("bundle", &is);
+    cr_expect_eq(st, LG_OK);
+    lg_issues_free(&is);
+    cJSON_Delete(b);
+}
+
+Test(profile, bundle_target_breaks_target_profile)
+{
+    expect_issue(task_and_request(1), LG_EUNPROCESSABLE, LG_SEV_ERROR,
+                 "Bundle.entry[0].resource.focus",
+                 "The referenced ServiceRequest does not conform to the target profile");
+}
+
+Test(profile, many_claimed_profiles_are_bounded)
+{
+    cJSON *t = example(TASK_EX);
+    cJSON *mp = get(get(t, "meta"), "profile");
+    for(int i = 0; i < 1000; i++) {
+        char u[64];
+        snprintf(u, sizeof(u), "http://example.org/StructureDefinition/p%d", i);
+        cJSON_AddItemToArray(mp, cJSON_CreateString(u));
+    }
+    lg_issues is = {0};
+    cr_expect_eq(lg_validate_full(D, t, NULL, 0, &is), LG_OK);
+    cr_expect_lt(is.count, 100, "%zu issues", is.count);
+    lg_issues_free(&is);
+    cJSON_Delete(t);
+}
+
+/* The loaded definitions are shared by every worker thread: validating at
+ * once gives each thread the same answer. */
+typedef struct job {
+    const cJSON *res;
+    size_t errors, count;
+    int mismatch;
+} job;
+
+static void *validate_many(void *arg)
+{
+    job *j = arg;
+    for(int i = 0; i < 50; i++) {
+        lg_issues is = {0};
+        lg_validate_full(D, j->res, NULL, 0, &is);
+        if(i == 0) {
+            j->errors = lg_issues_errors(&is);
+            j->count = is.count;
+        } else if(lg_issues_errors(&is) != j->errors || is.count != j->count) {
+            j->mismatch = 1;
+        }
+        lg_issues_free(&is);
+    }
+    return NULL;
+}
+
+Test(profile, concurrent_validation)
+{
+    cJSON *t = example(TASK_EX);
+    set_str(t, "intent", "plan");
+    set_str(t, "status", "finished");
+    job jobs[4] = {{.res = t}, {.res = t}, {.res = t}, {.res = t}};
+    pthread_t th[4];
+    for(int i = 0; i < 4; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, validate_many, &jobs[i]), 0);
+    for(int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    for(int i = 0; i < 4; i++) {
+        cr_expect_eq(jobs[i].mismatch, 0);
+        cr_expect_eq(jobs[i].errors, 2, "intent and status: %zu", jobs[i].errors);
+        cr_expect_eq(jobs[i].count, jobs[0].count);
+    }
+    cJSON_Delete(t);
+}
+
+/* Synthea batch Bundles: entries with contained resources referenced as
+ * "#id" (ref-1 needs %rootResource to be the entry, not the Bundle). */
+Test(profile, synthea_bundles_pass)
+{
+    int bad = 0;
+    int n = sweep(LG_SHARED_DIR "/fhir/synthea", &bad, NULL);
+    fprintf(stderr, "Synthea Bundles: %d checked, %d with errors\n", n, bad);
+    cr_assert_geq(n, 10);
+    cr_expect_eq(bad, 0);
+}
+
+Test(profile, contained_reference_invariant)
+{
+    /* ref-1: a local reference needs its contained resource */
+    cJSON *p = cJSON_Parse("{\"resourceType\":\"Patient\",\"generalPractitioner\":[{\"reference\":"
+                           "\"#gp\"}]}");
+    expect_issue(p, LG_EUNPROCESSABLE, LG_SEV_ERROR, "Patient.generalPractitioner[0]", "ref-1");
+}
+
+Test(profile, bundle_relative_reference_resolves_by_fullurl)
+{
+    /* "ServiceRequest/sr1" resolves to the entry http://example.org/fhir/ServiceRequest/sr1 */
+    cJSON *b = task_and_request(1);
+    cJSON *entries = get(b, "entry");
+    cJSON *e1 = cJSON_GetArrayItem(entries, 1);
+    set_str(e1, "fullUrl", "http://example.org/fhir/ServiceRequest/sr1");
+    cJSON *t = get(cJSON_GetArrayItem(entries, 0), "resource");
+    set_str(get(t, "focus"), "reference", "ServiceRequest/sr1");
+    expect_issue(b, LG_EUNPROCESSABLE, LG_SEV_ERROR, "Bundle.entry[0].resource.focus",
+                 "does not conform to the target profile");
 }
