@@ -1,4 +1,5 @@
-/* main.c - the loopgate command line: `loopgate serve`, `--help`, `--version`. */
+/* main.c - the loopgate command line: `loopgate serve`, `loopgate validate`
+ * (src/cli/), `--help`, `--version`. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -6,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "loopgate/cli.h"
 #include "loopgate/defs.h"
 #include "loopgate/profile.h"
 #include "loopgate/server.h"
@@ -19,6 +21,7 @@ static void usage(FILE *f)
         "Loopgate %s - FHIR R4 gateway for closed-loop referrals\n"
         "\n"
         "Usage: loopgate serve [options]\n"
+        "       loopgate validate [--defs DIR] [--package DIR]... [--profile URL]... FILE...\n"
         "       loopgate --help | --version\n"
         "\n"
         "Options for serve:\n"
@@ -208,6 +211,8 @@ int main(int argc, char **argv)
     }
     if(strcmp(argv[1], "serve") == 0)
         return serve(argc - 1, argv + 1, argv[0]);
+    if(strcmp(argv[1], "validate") == 0)
+        return lg_cli_validate(argc - 1, argv + 1, argv[0], stdout, stderr);
     fprintf(stderr, "loopgate: unknown command '%s' (try --help)\n", argv[1]);
     return 2;
 }

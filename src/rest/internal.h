@@ -132,6 +132,24 @@ lg_status lg_do_search(lg_ctx *c, const char *type, const char *query, const cha
 lg_status lg_do_history(lg_ctx *c, const char *type, const char *id, const char *query);
 lg_status lg_do_capabilities(lg_ctx *c);
 lg_status lg_do_bundle(lg_ctx *c);
+/* POST [type]/$validate and [type]/[id]/$validate (validate_op.c); id is NULL
+ * at type level. Always 200 with an OperationOutcome unless the request
+ * itself is malformed. */
+lg_status lg_do_validate(lg_ctx *c, const char *type, const char *id);
+
+/* The operations lg_dispatch routes on a type or an instance ("$validate").
+ * /metadata lists this same table, so the CapabilityStatement cannot claim
+ * an operation the router does not serve. */
+typedef struct lg_operation {
+    const char *name;        /* URL segment without the '$' */
+    const char *definition;  /* canonical URL of the OperationDefinition */
+    const char *methods;     /* the methods allowed (Allow header of a 405) */
+    int any_r4_type;         /* 1: the type level accepts every R4 resource type,
+                              * not only served ones (it touches no storage) */
+    lg_status (*run)(lg_ctx *c, const char *type, const char *id);
+} lg_operation;
+extern const lg_operation lg_operations[];
+extern const size_t lg_noperations;
 
 /* Route a request into the interactions above (also used for Bundle entries). */
 lg_status lg_dispatch(lg_ctx *c);
