@@ -65,6 +65,8 @@ typedef struct lg_rest_request {
     const char *body;
     size_t body_len;
     lg_search_cache *search_cache; /* the calling thread's, or NULL */
+    int rebuilt_body;              /* 1: body was re-serialised by the server (a Bundle
+                                      entry), so issues get no line/column */
 } lg_rest_request;
 
 #define LG_REST_MAX_HEADER 160

@@ -142,7 +142,10 @@ static size_t report(FILE *out, const char *path, const lg_issues *is)
         fprintf(out, "  Information: All OK\n");
     for(size_t i = 0; i < is->count; i++) {
         const lg_issue *it = &is->items[i];
-        if(it->location)
+        if(it->location && it->line > 0)
+            fprintf(out, "  %s @ %s (line %d, col %d): %s\n", sev_label(it->severity),
+                    it->location, it->line, it->col, it->diagnostics ? it->diagnostics : "");
+        else if(it->location)
             fprintf(out, "  %s @ %s: %s\n", sev_label(it->severity), it->location,
                     it->diagnostics ? it->diagnostics : "");
         else
@@ -190,6 +193,7 @@ static size_t validate_text(FILE *out, const char *path, const lg_defs *defs,
         if(st == LG_ENOMEM)
             lg_issues_add(&is, LG_SEV_FATAL, "exception", NULL,
                           "Out of memory; the check did not finish");
+        lg_issues_locate(&is, 0, text, len);
     }
     size_t errors = report(out, path, &is);
     cJSON_Delete(res);

@@ -160,7 +160,7 @@ static lg_status run_entry(lg_ctx *parent, entry *e, int in_txn)
         .base = parent->req->base, .content_type = body ? "application/fhir+json" : NULL,
         .if_match = e->if_match, .if_none_match = e->if_none_match,
         .if_none_exist = e->if_none_exist, .prefer = parent->req->prefer,
-        .body = body, .body_len = body ? strlen(body) : 0,
+        .body = body, .body_len = body ? strlen(body) : 0, .rebuilt_body = 1,
     };
     lg_ctx sub = {.rest = parent->rest, .st = parent->st, .req = &r, .resp = &e->resp,
                   .in_txn = in_txn, .now = parent->now, .forced_id = e->forced_id};

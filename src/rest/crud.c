@@ -122,7 +122,8 @@ lg_status lg_parse_resource_body(lg_ctx *c, const char *type, cJSON **out)
      * not what a claimed or required profile allows) */
     if((st = lg_validate_full(c->rest->defs, res, NULL, 0, &c->issues))) {
         cJSON_Delete(res);
-        lg_issues_locate(&c->issues, 0, c->req->body, c->req->body_len);
+        if(!c->req->rebuilt_body)
+            lg_issues_locate(&c->issues, 0, c->req->body, c->req->body_len);
         return lg_fail_issues(c, st);
     }
     *out = res;

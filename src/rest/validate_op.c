@@ -247,6 +247,7 @@ lg_status lg_do_validate(lg_ctx *c, const char *type, const char *id)
     lg_issues vi = {0};
     cJSON *body = NULL;
     vreq v = {0};
+    int raw = 0;
     lg_status st = lg_params_parse(req->query, req->query ? strlen(req->query) : 0, &qp);
     if(st) {
         st = lg_fail(c, st, st == LG_ETOOLARGE ? "too-costly" : "exception", NULL,
@@ -273,6 +274,7 @@ lg_status lg_do_validate(lg_ctx *c, const char *type, const char *id)
                 goto out;
         } else {
             v.resource = body;
+            raw = 1;
         }
     }
     if(v.mode == MODE_PROFILE && !v.nprofiles) {
@@ -301,6 +303,10 @@ lg_status lg_do_validate(lg_ctx *c, const char *type, const char *id)
         st = lg_validate_full(c->rest->defs, v.resource, v.profiles, v.nprofiles, &vi);
         if(st == LG_ENOMEM)
             goto nomem;
+        /* Positions only for a raw body: a resource inside Parameters has
+         * locations relative to itself, not to the posted text. */
+        if(raw && !c->req->rebuilt_body)
+            lg_issues_locate(&vi, 0, c->req->body, c->req->body_len);
     }
     lg_buf b;
     lg_buf_init(&b, c->rest->cfg.max_response);

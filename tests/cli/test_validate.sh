@@ -61,7 +61,7 @@ expect sdohcc "0 with errors"
 # --- the official example that breaks Questionnaire.item.linkId 1..1 ---
 run qs1 1 "$EX/Questionnaire-qs1.json"
 expect qs1 "*FAILURE*: 32 errors, 0 warnings, 0 notes"
-expect qs1 "  Error @ Questionnaire.item[0].item[0].linkId: "
+expect qs1 "  Error @ Questionnaire.item[0].item[0].linkId (line "
 
 # --- mutated copies ---
 P=$EX/Patient-example.json
@@ -75,14 +75,16 @@ for f in bad-date bad-bool unknown bad-code truncated; do
 done
 run bad-date 1 "$TMP/bad-date.json"
 expect bad-date "*FAILURE*: 1 errors"
-expect bad-date "Error @ Patient.birthDate: "
+expect bad-date "Error @ Patient.birthDate (line "
+# the key's line and column in the file (Patient-example.json, line 83)
+expect bad-date-pos "Error @ Patient.birthDate (line 83, col 3): "
 run bad-bool 1 "$TMP/bad-bool.json"
-expect bad-bool "Error @ Patient.active: "
+expect bad-bool "Error @ Patient.active (line "
 run unknown 1 "$TMP/unknown.json"
-expect unknown "Error @ Patient.favouriteColour: "
+expect unknown "Error @ Patient.favouriteColour (line "
 # gender is bound (required) to AdministrativeGender
 run bad-code 1 "$TMP/bad-code.json"
-expect bad-code "Error @ Patient.gender: "
+expect bad-code "Error @ Patient.gender (line "
 run bad-code-no-terminology 0 --no-terminology "$TMP/bad-code.json"
 run truncated 1 "$TMP/truncated.json"
 expect truncated "JSON syntax error"
@@ -94,7 +96,7 @@ cat >"$TMP/bundle.json" <<'JSON'
  {"resource":{"resourceType":"Task","intent":"order"},"request":{"method":"POST","url":"Task"}}]}
 JSON
 run bundle 1 "$TMP/bundle.json"
-expect bundle "Error @ Bundle.entry[1].resource.status: "
+expect bundle "Error @ Bundle.entry[1].resource.status (line "
 
 # --- several files: one bad one makes the run fail, all are reported ---
 run mixed 1 "$P" "$TMP/bad-date.json" "$EX/Task-example1.json"
@@ -112,7 +114,7 @@ run directory 2 "$TMP"
 checks=$((checks + 1))
 "$LG" validate - <"$TMP/bad-date.json" >"$TMP/out" 2>&1
 [ $? = 1 ] || fail "stdin: expected exit 1"
-expect stdin "Error @ Patient.birthDate: "
+expect stdin "Error @ Patient.birthDate (line "
 
 # --- profiles and IG packages ---
 USC="$SHARED/fhir/packages/hl7.fhir.us.core#7.0.0"
@@ -137,10 +139,10 @@ grep -v '"authoredOn"' "$T" >"$TMP/task-no-authored.json"
 cmp -s "$T" "$TMP/task-no-authored.json" && fail "authoredOn mutation changed nothing"
 run task-base 0 "$TMP/task-no-authored.json"
 run task-profile 1 --package "$USC" --package "$SDP" "$TMP/task-no-authored.json"
-expect task-profile "Error @ Task.authoredOn: "
+expect task-profile "Error @ Task.authoredOn (line "
 # an R4 Task checked against the referral profile it does not claim
 run explicit-profile 1 --package "$USC" --package "$SDP" --profile "$REFERRAL" "$EX/Task-example1.json"
-expect explicit-profile "Error @ Task.code: "
+expect explicit-profile "Error @ Task.code (line "
 run explicit-profile-ok 0 --package "$USC" --package "$SDP" --profile "$REFERRAL" "$T"
 
 echo "cli_validate: $checks checks, $fails failures"

@@ -138,6 +138,29 @@ Test(validate_op, raw_invalid_resource_is_200_with_located_errors)
     done(&r);
 }
 
+/* A raw body's issues say where they are in the posted text; a resource
+ * inside Parameters gets none (its locations are not the posted text's). */
+Test(validate_op, raw_body_issues_carry_line_and_column)
+{
+    const char *body = "{\n \"resourceType\": \"Patient\",\n \"birthDate\": \"1974-02-30\"\n}";
+    reply r = call("POST", "/Patient/$validate", NULL, body);
+    cr_assert_eq(r.r.status, 200, "%s", r.r.body);
+    const cJSON *iss = cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "issue"), 0);
+    const cJSON *ext = cJSON_GetObjectItem(iss, "extension");
+    cr_assert_eq(cJSON_GetArraySize(ext), 2, "%s", r.r.body);
+    cr_assert_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(ext, 0), "valueInteger")->valueint, 3);
+    cr_assert_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(ext, 1), "valueInteger")->valueint, 2);
+    done(&r);
+    char *wrapped = NULL;
+    cr_assert(asprintf(&wrapped, "{\"resourceType\":\"Parameters\",\"parameter\":[{\"name\":"
+                                 "\"resource\",\"resource\":%s}]}", body) > 0);
+    reply w = call("POST", "/Patient/$validate", NULL, wrapped);
+    iss = cJSON_GetArrayItem(cJSON_GetObjectItem(w.json, "issue"), 0);
+    cr_assert_null(cJSON_GetObjectItem(iss, "extension"), "%s", w.r.body);
+    free(wrapped);
+    done(&w);
+}
+
 Test(validate_op, parameters_wrapper_gives_the_same_findings)
 {
     char *body = NULL;
