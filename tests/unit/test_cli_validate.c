@@ -88,7 +88,7 @@ Test(cli, exit_codes_and_summary)
     cr_assert_eq(run(a1, &out, &err), LG_CLI_INVALID, "%s%s", out, err);
     cr_assert_not_null(strstr(out, "Success: 0 errors"), "%s", out);
     cr_assert_not_null(strstr(out, "*FAILURE*: 1 errors"), "%s", out);
-    cr_assert_not_null(strstr(out, "  Error @ Patient.gender: "), "%s", out);
+    cr_assert_not_null(strstr(out, "  Error @ Patient.gender (line 1, col 27): "), "%s", out);
     cr_assert_not_null(strstr(out, "Done: 2 files checked, 1 with errors, 0 unreadable"), "%s",
                        out);
     free(out); free(err);
