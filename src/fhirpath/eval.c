@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <math.h>
+#include <pthread.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1419,8 +1420,97 @@ static int regex_compile(ev *e, const char *pat, int whole, int flags, regex_t *
     return 0;
 }
 
+/* matches() runs for every value an invariant looks at (the R4 invariants
+ * test identifiers, codes and urls with it), and compiling a POSIX regex
+ * costs far more than running it. Each thread keeps its last few compiled
+ * patterns; a pthread key frees them when the thread ends. */
+#define RX_CACHE 16
+
+typedef struct rx_entry {
+    char *pat;     /* NULL: empty slot */
+    int whole;
+    regex_t re;
+    unsigned long used;
+} rx_entry;
+
+typedef struct rx_cache {
+    rx_entry e[RX_CACHE];
+    unsigned long tick;
+} rx_cache;
+
+static pthread_key_t rx_key;
+static pthread_once_t rx_once = PTHREAD_ONCE_INIT;
+
+static void rx_cache_free(void *p)
+{
+    rx_cache *c = p;
+    for(int i = 0; c && i < RX_CACHE; i++)
+        if(c->e[i].pat) {
+            regfree(&c->e[i].re);
+            free(c->e[i].pat);
+        }
+    free(c);
+}
+
+static void rx_key_make(void)
+{
+    if(pthread_key_create(&rx_key, rx_cache_free) != 0)
+        rx_key = (pthread_key_t)-1;
+}
+
+/* The compiled form of pat (REG_NOSUB) from this thread's cache, or NULL
+ * when the cache is unavailable (the caller compiles its own). */
+static const regex_t *rx_cached(ev *e, const char *pat, int whole, int *failed)
+{
+    *failed = 0;
+    pthread_once(&rx_once, rx_key_make);
+    if(rx_key == (pthread_key_t)-1)
+        return NULL;
+    rx_cache *c = pthread_getspecific(rx_key);
+    if(!c) {
+        if(!(c = calloc(1, sizeof(*c))) || pthread_setspecific(rx_key, c) != 0) {
+            free(c);
+            return NULL;
+        }
+    }
+    rx_entry *slot = &c->e[0];
+    for(int i = 0; i < RX_CACHE; i++) {
+        rx_entry *x = &c->e[i];
+        if(x->pat && x->whole == whole && strcmp(x->pat, pat) == 0) {
+            x->used = ++c->tick;
+            return &x->re;
+        }
+        if(!x->pat || (slot->pat && x->used < slot->used))
+            slot = x;
+    }
+    char *copy = strdup(pat);
+    if(!copy)
+        return NULL;
+    regex_t re;
+    if(regex_compile(e, pat, whole, REG_NOSUB, &re)) {
+        free(copy);
+        *failed = 1;
+        return NULL;
+    }
+    if(slot->pat) {
+        regfree(&slot->re);
+        free(slot->pat);
+    }
+    slot->pat = copy;
+    slot->whole = whole;
+    slot->re = re;
+    slot->used = ++c->tick;
+    return &slot->re;
+}
+
 static int regex_match(ev *e, const char *s, const char *pat, int whole)
 {
+    int failed;
+    const regex_t *cached = rx_cached(e, pat, whole, &failed);
+    if(failed)
+        return -1;
+    if(cached)
+        return regexec(cached, s, 0, NULL, 0) == 0;
     regex_t re;
     if(regex_compile(e, pat, whole, REG_NOSUB, &re))
         return -1;
