@@ -446,6 +446,41 @@ static lg_status load_params(lg_defs *d, const cJSON *bundle, lg_issues *issues)
     return st;
 }
 
+lg_status lg_defs_add_search_param(lg_defs *d, const cJSON *r, lg_issues *issues)
+{
+    const char *code = str_of(r, "code");
+    size_t joined = 0;
+    if(!code)
+        return LG_OK;
+    for(size_t ti = 0; ti < d->ntypes; ti++) {
+        lg_resource_def *t = &d->types[ti];
+        lg_search_param p;
+        if(!base_applies(cJSON_GetObjectItemCaseSensitive(r, "base"), t->name))
+            continue;
+        /* IGs restate base parameters (US Core's us-core-careplan-status is
+         * derivedFrom CarePlan-status): the first definition of a code wins,
+         * quietly. */
+        if(has_param(t, code))
+            continue;
+        lg_status st = make_param(r, t->name, &p, issues);
+        if(st)
+            return st;
+        if(!p.code)
+            continue;
+        /* exact growth: packages add a handful of parameters, once, at start */
+        size_t cap = t->nparams;
+        if((st = push_param(t, &cap, &p))) {
+            param_clear(&p);
+            return st;
+        }
+        joined++;
+    }
+    if(!joined)
+        lg_issues_add(issues, LG_SEV_INFORMATION, "informational", NULL,
+                      "SearchParameter %s applies to no served type", code);
+    return LG_OK;
+}
+
 /* The base R4 StructureDefinitions are profiles too: the profile walker
  * checks their invariants, and profiles' type links point at them. */
 static lg_status load_base_profiles(lg_defs *d, const cJSON *const *bundles, size_t n,

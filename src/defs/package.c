@@ -1,7 +1,8 @@
 /* package.c - loads FHIR IG packages (package/package.json plus one JSON
  * resource per file) into an lg_defs: StructureDefinitions become profiles
  * (profile.c), ValueSets and CodeSystems are kept whole for the terminology
- * module, everything else (examples, SearchParameters, ...) is ignored.
+ * module, SearchParameters join the served types they apply to (defs.c),
+ * everything else (examples, ...) is ignored.
  * Also the per-type required profiles (configuration).
  */
 #include <dirent.h>
@@ -154,6 +155,11 @@ lg_status lg_defs_load_package(lg_defs *d, const char *dir, lg_issues *issues)
         const char *rt = str_of(res, "resourceType");
         if(rt && strcmp(rt, "StructureDefinition") == 0) {
             st = lg_pset_add(d, res, pkg, issues);
+            cJSON_Delete(res);
+            if(st)
+                goto fail;
+        } else if(rt && strcmp(rt, "SearchParameter") == 0) {
+            st = lg_defs_add_search_param(d, res, issues);
             cJSON_Delete(res);
             if(st)
                 goto fail;

@@ -29,6 +29,11 @@ lg_status lg_pset_add(lg_defs *d, const cJSON *sd, const char *pkg, lg_issues *i
 void lg_pset_link(lg_defs *d);
 void lg_pset_free(lg_defs *d);
 
+/* Serve an IG's SearchParameter (borrowed): it joins every served type its
+ * base names that has no parameter of that code yet (defs.c). One that
+ * does not apply, or cannot be compiled, is skipped with a warning. */
+lg_status lg_defs_add_search_param(lg_defs *d, const cJSON *sp, lg_issues *issues);
+
 /* Strip "|version" while hashing and comparing. */
 size_t lg_canon_len(const char *url);
 

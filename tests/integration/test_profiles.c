@@ -121,3 +121,68 @@ Test(profiles, required_profile, .init = NULL, .fini = NULL)
     lg_resp_free(&r);
     lg_it_cleanup(&R);
 }
+
+/* Loopgate's own package (profiles/): its examples conform, and its
+ * SearchParameters are served, so a CBO can find children by PHM tier. */
+static lg_server M;
+static const char *const medi_cal[] = {"--package", PKGS "hl7.fhir.us.core#7.0.0", "--package",
+                                       PKGS "hl7.fhir.us.sdoh-clinicalcare#3.0.0", "--package",
+                                       LG_SOURCE_DIR "/profiles", NULL};
+static void mc_up(void) { lg_it_start(&M, medi_cal); }
+static void mc_down(void) { lg_it_cleanup(&M); }
+TestSuite(medi_cal, .init = mc_up, .fini = mc_down, .timeout = 120);
+
+static char *source_file(const char *rel)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", LG_SOURCE_DIR, rel);
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s", path);
+    char *buf = calloc(1, 1 << 20);
+    size_t n = fread(buf, 1, (1 << 20) - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    return buf;
+}
+
+Test(medi_cal, examples_conform_and_extension_search_works)
+{
+    static const char *const ex[][2] = {
+        {"Patient", "profiles/package/example/Patient-loopgate-patient-example.json"},
+        {"ServiceRequest", "profiles/package/example/ServiceRequest-loopgate-servicerequest-example.json"},
+        {"Task", "profiles/package/example/Task-loopgate-task-example.json"},
+    };
+    for(size_t i = 0; i < 3; i++) {
+        char *body = source_file(ex[i][1]);
+        const cJSON *id = NULL;
+        cJSON *j = cJSON_Parse(body);
+        id = cJSON_GetObjectItem(j, "id");
+        char *path = lg_fmt("/%s/%s", ex[i][0], id->valuestring);
+        lg_resp r = lg_http_json(&M, "PUT", path, body);
+        cr_expect(r.status == 201 || r.status == 200, "%s: %ld %s", ex[i][1], r.status, r.body);
+        lg_resp_free(&r);
+        free(path);
+        cJSON_Delete(j);
+        free(body);
+    }
+    lg_resp s = lg_http(&M, "GET", "/Patient?phm-tier=enhanced", NULL, NULL);
+    cr_assert_eq(s.status, 200, "%s", s.body);
+    cr_assert_eq(lg_entries(s.json), 1, "%s", s.body);
+    lg_resp_free(&s);
+    s = lg_http(&M, "GET", "/Patient?phm-tier=https://loopgate.dev/fhir/CodeSystem/phm-tier|basic",
+                NULL, NULL);
+    cr_assert_eq(s.status, 200, "%s", s.body);
+    cr_assert_eq(lg_entries(s.json), 0, "%s", s.body);
+    lg_resp_free(&s);
+}
+
+Test(medi_cal, a_wrong_tier_code_breaks_the_profile)
+{
+    char *body = source_file("profiles/package/example/Patient-loopgate-patient-example.json");
+    char *bad = with_replaced(body, "\"code\": \"enhanced\"", "\"code\": \"platinum\"");
+    lg_resp r = lg_http_json(&M, "POST", "/Patient", bad);
+    cr_assert_eq(r.status, 422, "%s", r.body);
+    lg_resp_free(&r);
+    free(bad);
+    free(body);
+}
