@@ -67,6 +67,13 @@ struct lg_type_def {
     int abstract;              /* Resource, DomainResource: the JSON names the real type */
     lg_elem_def *elems;
     size_t nelems;
+    /* Look-up index for lg_defs_elem, built once at load: open addressing
+     * by name of the non-choice elements (slot = element index + 1, 0 =
+     * empty; nslots a power of two), and the indexes of the choice ones. */
+    unsigned *slots;
+    size_t nslots;
+    unsigned *choices;
+    size_t nchoices;
     /* primitives only */
     lg_json_kind json;
     void *regex;               /* compiled spec regex (pcre2_code), or NULL */
