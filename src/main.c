@@ -1,4 +1,5 @@
-/* main.c - the loopgate command line: `loopgate serve`, `--help`, `--version`. */
+/* main.c - the loopgate command line: `loopgate serve`, `loopgate validate`
+ * (src/cli/), `--help`, `--version`. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -6,7 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "loopgate/cli.h"
 #include "loopgate/defs.h"
+#include "loopgate/profile.h"
 #include "loopgate/server.h"
 #include "loopgate/time.h"
 
@@ -18,6 +21,7 @@ static void usage(FILE *f)
         "Loopgate %s - FHIR R4 gateway for closed-loop referrals\n"
         "\n"
         "Usage: loopgate serve [options]\n"
+        "       loopgate validate [--defs DIR] [--package DIR]... [--profile URL]... FILE...\n"
         "       loopgate --help | --version\n"
         "\n"
         "Options for serve:\n"
@@ -32,8 +36,13 @@ static void usage(FILE *f)
         "  --max-count N        largest page size; larger _count is clamped (default 1000)\n"
         "  --max-entries N      largest batch/transaction Bundle (default 10000)\n"
         "  --base-url URL       base URL used in links (default: from the Host header)\n"
+        "  --search-cache-mb N  per-thread cache of repeated search results (default 16; 0: off)\n"
         "  --allow-remote       permit a non-loopback --listen address (no auth yet!)\n"
         "  --quiet              do not log one line per request\n"
+        "  --package DIR        load a FHIR IG package (DIR/package/package.json + resources);\n"
+        "                       repeatable; its profiles are checked when resources claim them\n"
+        "  --require-profile URL  every resource of the profile's type must conform to it\n"
+        "                       (repeatable; the profile must come from a loaded package)\n"
         "\n"
         "Logs one line per request to stderr: method, path, status, milliseconds.\n"
         "SIGTERM or SIGINT: stop accepting, finish in-flight requests, close the store.\n",
@@ -58,7 +67,8 @@ static int parse_num(const char *opt, const char *v, long long min, long long ma
 static int serve(int argc, char **argv, const char *argv0)
 {
     enum { O_LISTEN = 1, O_DATA, O_DEFS, O_THREADS, O_MAXBODY, O_MAXDEPTH, O_DEFCOUNT,
-           O_MAXCOUNT, O_MAXENTRIES, O_BASE, O_REMOTE, O_QUIET, O_HELP };
+           O_MAXCOUNT, O_MAXENTRIES, O_BASE, O_REMOTE, O_QUIET, O_HELP, O_SEARCHCACHE,
+           O_PACKAGE, O_REQUIRE };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"data", required_argument, NULL, O_DATA},
@@ -70,13 +80,21 @@ static int serve(int argc, char **argv, const char *argv0)
         {"max-count", required_argument, NULL, O_MAXCOUNT},
         {"max-entries", required_argument, NULL, O_MAXENTRIES},
         {"base-url", required_argument, NULL, O_BASE},
+        {"search-cache-mb", required_argument, NULL, O_SEARCHCACHE},
         {"allow-remote", no_argument, NULL, O_REMOTE},
         {"quiet", no_argument, NULL, O_QUIET},
         {"help", no_argument, NULL, O_HELP},
+        {"package", required_argument, NULL, O_PACKAGE},
+        {"require-profile", required_argument, NULL, O_REQUIRE},
         {NULL, 0, NULL, 0},
     };
-    lg_server_config cfg = {.listen = "127.0.0.1:8080", .data_dir = "./var"};
+    lg_server_config cfg = {.listen = "127.0.0.1:8080", .data_dir = "./var",
+                            .search_cache_bytes = 16u << 20};
     const char *defs_dir = NULL;
+    /* bounded: a command line names a handful of packages and profiles */
+    enum { MAX_PKGS = 32 };
+    const char *pkgs[MAX_PKGS], *required[MAX_PKGS];
+    size_t npkgs = 0, nrequired = 0;
     long long n;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     cfg.threads = ncpu > 0 ? (int)ncpu : 2;
@@ -113,9 +131,24 @@ static int serve(int argc, char **argv, const char *argv0)
             cfg.rest.max_bundle_entries = (size_t)n;
             break;
         case O_BASE: cfg.rest.base_url = optarg; break;
+        case O_SEARCHCACHE:
+            if(parse_num("--search-cache-mb", optarg, 0, 4096, &n)) return 2;
+            cfg.search_cache_bytes = (size_t)n << 20;
+            break;
         case O_REMOTE: cfg.allow_remote = 1; break;
         case O_QUIET: cfg.quiet = 1; break;
         case O_HELP: usage(stdout); return 0;
+        case O_PACKAGE:
+        case O_REQUIRE: {
+            size_t *cnt = o == O_PACKAGE ? &npkgs : &nrequired;
+            if(*cnt >= MAX_PKGS) {
+                fprintf(stderr, "loopgate: at most %d --%s options\n", MAX_PKGS,
+                        o == O_PACKAGE ? "package" : "require-profile");
+                return 2;
+            }
+            (o == O_PACKAGE ? pkgs : required)[(*cnt)++] = optarg;
+            break;
+        }
         default: usage(stderr); return 2;
         }
     }
@@ -136,16 +169,29 @@ static int serve(int argc, char **argv, const char *argv0)
     lg_issues issues = {0};
     int64_t t0 = lg_time_mono_us();
     lg_status st = lg_defs_load(defs_dir, lg_defs_default_types, &defs, &issues);
+    for(size_t i = 0; !st && i < npkgs; i++)
+        st = lg_defs_load_package(defs, pkgs[i], &issues);
+    /* bindings are checked against the base R4 and the packages' terminology */
+    if(!st)
+        st = lg_defs_load_terminology(defs, defs_dir, &issues);
+    for(size_t i = 0; !st && i < nrequired; i++) {
+        const lg_profile *p = lg_defs_profile(defs, required[i]);
+        st = lg_defs_require_profile(defs, p ? p->type : "?", required[i], &issues);
+    }
     for(size_t i = 0; i < issues.count; i++)
-        fprintf(stderr, "loopgate: definitions: %s\n", issues.items[i].diagnostics);
+        if(issues.items[i].severity <= LG_SEV_WARNING || st)
+            fprintf(stderr, "loopgate: definitions: %s\n", issues.items[i].diagnostics);
     lg_issues_free(&issues);
     if(st) {
         fprintf(stderr, "loopgate: cannot load definitions from %s: %s\n", defs_dir,
                 lg_status_str(st));
+        lg_defs_free(defs);
         return 2;
     }
-    fprintf(stderr, "loopgate: loaded FHIR %s definitions for %zu resource types in %.0f ms\n",
+    fprintf(stderr, "loopgate: loaded FHIR %s definitions for %zu resource types, %zu profiles "
+                    "from %zu package(s), in %.0f ms\n",
             defs->fhir_version ? defs->fhir_version : "R4", defs->ntypes,
+            lg_defs_profile_count(defs), defs->npackages,
             (double)(lg_time_mono_us() - t0) / 1000.0);
     int rc = lg_server_run(&cfg, defs);
     lg_defs_free(defs);
@@ -165,6 +211,8 @@ int main(int argc, char **argv)
     }
     if(strcmp(argv[1], "serve") == 0)
         return serve(argc - 1, argv + 1, argv[0]);
+    if(strcmp(argv[1], "validate") == 0)
+        return lg_cli_validate(argc - 1, argv + 1, argv[0], stdout, stderr);
     fprintf(stderr, "loopgate: unknown command '%s' (try --help)\n", argv[1]);
     return 2;
 }

@@ -16,6 +16,7 @@
 #include "loopgate/status.h"
 
 typedef struct lg_fhirpath lg_fhirpath;
+typedef struct cJSON cJSON;
 
 typedef struct lg_search_param {
     char *code;            /* "owner", "_lastUpdated", ... */
@@ -66,11 +67,36 @@ struct lg_type_def {
     int abstract;              /* Resource, DomainResource: the JSON names the real type */
     lg_elem_def *elems;
     size_t nelems;
+    /* Look-up index for lg_defs_elem, built once at load: open addressing
+     * by name of the non-choice elements (slot = element index + 1, 0 =
+     * empty; nslots a power of two), and the indexes of the choice ones. */
+    unsigned *slots;
+    size_t nslots;
+    unsigned *choices;
+    size_t nchoices;
     /* primitives only */
     lg_json_kind json;
     void *regex;               /* compiled spec regex (pcre2_code), or NULL */
     long long min_int;         /* integer range (integer, positiveInt, unsignedInt) */
 };
+
+/* A terminology resource (ValueSet, CodeSystem) kept from a loaded package
+ * for the terminology module; json is the whole resource. */
+typedef struct lg_pkg_resource {
+    char *type;     /* "ValueSet" or "CodeSystem" */
+    char *url;      /* canonical without |version */
+    char *version;  /* or NULL */
+    char *package;  /* "hl7.fhir.us.core#7.0.0" */
+    cJSON *json;
+} lg_pkg_resource;
+
+/* A profile every resource of a type must conform to (configuration). */
+typedef struct lg_required_profile {
+    char *type;     /* "ServiceRequest" */
+    char *url;      /* canonical */
+} lg_required_profile;
+
+struct lg_profile_set;
 
 typedef struct lg_defs {
     lg_resource_def *types;     /* the served types, in configuration order */
@@ -80,6 +106,18 @@ typedef struct lg_defs {
     size_t nall_types;
     lg_type_def **structs;      /* every R4 type and backbone element, sorted by name */
     size_t nstructs;
+    /* profiles: every StructureDefinition with a snapshot (base R4 and the
+     * loaded packages) compiled into element trees; see profile.h */
+    struct lg_profile_set *profiles;
+    lg_pkg_resource *pkg_res;   /* ValueSets and CodeSystems of the loaded packages */
+    size_t npkg_res;
+    char **packages;            /* "name#version" of each loaded package, in load order */
+    size_t npackages;
+    lg_required_profile *required; /* lg_defs_require_profile */
+    size_t nrequired;
+    /* the terminology bindings are checked against (NULL: not checked) */
+    const struct lg_terminology *term;
+    struct lg_terminology *own_term; /* when lg_defs_load_terminology made it */
 } lg_defs;
 
 /* The default served set: the SDOH Clinical Care coordination platform's
@@ -103,6 +141,46 @@ const lg_type_def *lg_defs_struct(const lg_defs *d, const char *name);
 /* The element of t whose JSON name is key ("valueQuantity" finds value[x]);
  * *type receives the type the name selects for a choice, else NULL. */
 const lg_elem_def *lg_defs_elem(const lg_type_def *t, const char *key, const lg_type_def **type);
+
+/* ---- IG packages ----
+ * Load a FHIR package directory (DIR/package/package.json plus one JSON
+ * resource per file; DIR itself may be the "package" folder). Every
+ * StructureDefinition with a snapshot is compiled into a profile (see
+ * profile.h); one without a snapshot is skipped with a warning naming it
+ * (snapshots are not generated here). ValueSets and CodeSystems are kept
+ * as JSON in d->pkg_res. Other resources (examples, SearchParameters,
+ * CapabilityStatements) are ignored. Call before the lg_defs is shared:
+ * loading mutates d. Types and target profiles of every profile are
+ * (re)linked after each package, so packages may come in any order.
+ * LG_EINVAL (with an issue) when DIR is not a package; a file that is not
+ * JSON is a warning. Files larger than 64 MiB are refused. */
+lg_status lg_defs_load_package(lg_defs *d, const char *dir, lg_issues *issues);
+
+/* Add one StructureDefinition (sd is only read) as lg_defs_load_package
+ * would, under the package name "local": for tools and tests that hold a
+ * profile in memory. Same warnings (no snapshot, duplicate url). */
+lg_status lg_defs_add_profile(lg_defs *d, const cJSON *sd, lg_issues *issues);
+
+/* Require every resource of type to conform to the profile url (checked by
+ * lg_validate_full). The profile must be loaded and constrain that type:
+ * else LG_EINVAL with an issue. Call before the lg_defs is shared. */
+lg_status lg_defs_require_profile(lg_defs *d, const char *type, const char *url,
+                                  lg_issues *issues);
+
+/* Terminology for binding checks and memberOf(): build one owned by d from
+ * the base R4 bundles in r4dir (the dist/fhir/r4 folder; NULL: skip them)
+ * plus every ValueSet and CodeSystem of the packages loaded so far, and seal
+ * it. Call after the packages and before d is shared. Replaces any earlier
+ * terminology. Errors as lg_terminology_load_r4 / lg_terminology_seal. */
+lg_status lg_defs_load_terminology(lg_defs *d, const char *r4dir, lg_issues *issues);
+/* Or use a sealed terminology the caller owns and keeps alive longer than
+ * d (NULL: bindings are not checked). */
+void lg_defs_set_terminology(lg_defs *d, const struct lg_terminology *t);
+
+/* A ValueSet or CodeSystem of a loaded package by canonical url ("|version"
+ * ignored); NULL when none. Borrowed from d. */
+const cJSON *lg_defs_valueset(const lg_defs *d, const char *url);
+const cJSON *lg_defs_codesystem(const lg_defs *d, const char *url);
 
 /* 1 if name is any R4 resource type (served or not). */
 int lg_defs_is_resource_type(const lg_defs *d, const char *name);

@@ -37,4 +37,17 @@ lg_status lg_json_parse(const char *buf, size_t len, const lg_json_limits *lim,
  * cJSON_InsertItemInArray in Debian's cJSON 1.7.15 refuses valid inserts. */
 int lg_json_insert(cJSON *container, int pos, cJSON *item);
 
+/* Where, in the JSON text a resource was parsed from, the element named by
+ * a FHIRPath location such as "Patient.name[0].given[1]" is: *line and
+ * *col (1-based; columns count characters) of its key, or of the item for
+ * an index. Returns 1 when the whole location was found, 0 when only an
+ * ancestor was (e.g. a required element that is absent, or a function step
+ * like extension('url')) - *line and *col then name that ancestor - and -1 for
+ * text that is not a JSON object (nothing set). Reads at most len bytes. */
+int lg_json_locate(const char *text, size_t len, const char *location, int *line, int *col);
+
+/* Give issues [from, count) with a location and no position yet the
+ * position lg_json_locate finds in text. */
+void lg_issues_locate(lg_issues *issues, size_t from, const char *text, size_t len);
+
 #endif

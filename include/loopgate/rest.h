@@ -38,6 +38,15 @@ typedef struct lg_rest {
     lg_rest_config cfg;
 } lg_rest;
 
+/* A worker thread's cache of search results (src/rest/search_cache.c):
+ * repeated identical searches are answered without running them while no
+ * resource of a type they depend on has been written. Used by one thread
+ * only. max_bytes 0 gives *out = NULL (no caching). The caller frees it
+ * with lg_search_cache_free. */
+typedef struct lg_search_cache lg_search_cache;
+lg_status lg_search_cache_new(size_t max_bytes, lg_search_cache **out);
+void lg_search_cache_free(lg_search_cache *sc);
+
 /* One request. Every pointer is borrowed for the duration of the call;
  * absent headers are NULL. path is the decoded path ("/Patient/1"), query the
  * raw (still percent-encoded) query string without '?', or NULL. */
@@ -55,6 +64,9 @@ typedef struct lg_rest_request {
     const char *prefer;
     const char *body;
     size_t body_len;
+    lg_search_cache *search_cache; /* the calling thread's, or NULL */
+    int rebuilt_body;              /* 1: body was re-serialised by the server (a Bundle
+                                      entry), so issues get no line/column */
 } lg_rest_request;
 
 #define LG_REST_MAX_HEADER 160

@@ -58,6 +58,10 @@ typedef struct lg_index {
 lg_status lg_index_extract(const lg_defs *defs, const char *type,
                            const cJSON *resource, lg_index *out,
                            lg_issues *issues);
+/* The entries of one search parameter only (code, e.g. "focus"): what
+ * _include needs from each match, without evaluating every parameter. */
+lg_status lg_index_extract_param(const lg_defs *defs, const char *type, const cJSON *resource,
+                                 const char *code, lg_index *out, lg_issues *issues);
 void lg_index_free(lg_index *ix);
 
 /* Search prefixes (number, date, quantity). */

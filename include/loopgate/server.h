@@ -12,6 +12,7 @@ typedef struct lg_server_config {
     int allow_remote;      /* permit a non-loopback listen address */
     int quiet;             /* no per-request log lines */
     int idle_timeout;      /* seconds a keep-alive connection may idle */
+    size_t search_cache_bytes; /* per worker; 0 disables the search cache */
     lg_rest_config rest;
 } lg_server_config;
 

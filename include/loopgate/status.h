@@ -38,6 +38,7 @@ typedef struct lg_issue {
     char *code;        /* IssueType code: "invalid", "structure", "not-found", ... */
     char *location;    /* FHIRPath expression, or NULL */
     char *diagnostics; /* human-readable message */
+    int line, col;     /* where in the input text (1-based), 0 when unknown */
 } lg_issue;
 
 /* A growable list of issues. Zero-initialise it ({0}) before first use and

@@ -76,12 +76,14 @@ lg_status lg_store_commit(lg_store *st);
 void lg_store_rollback(lg_store *st);
 
 /* Group commit, for callers that can wait without holding a thread.
- * lg_store_commit_nowait ends the transaction like lg_store_commit - its
- * writes are visible to every reader at once - but returns before they are
- * on disk; *ticket (> 0) names the commit. It is durable once
+ * lg_store_commit_nowait ends the transaction like lg_store_commit but
+ * returns before its writes are on disk - and before other handles' reads
+ * outside a transaction see them (later transactions of any handle do);
+ * *ticket (> 0) names the commit. It is durable once
  * lg_store_synced() >= ticket, which lg_store_sync(st, ticket) brings about:
  * one flush covers every commit made before it began, so writers waiting
- * together share it. Nothing may be acknowledged before that. Tickets are
+ * together share it. Once lg_store_sync(st, ticket) returned LG_OK every
+ * handle sees the writes. Nothing may be acknowledged before that. Tickets are
  * per store location and increase with commit order. lg_store_commit is
  * commit_nowait followed by sync. After a failed flush every sync returns
  * LG_EIO and lg_store_synced() returns 0: durability is lost, stop. */
@@ -126,5 +128,25 @@ lg_status lg_store_history(lg_store *st, const char *type, const char *id,
 
 /* Highest seq written so far (0 for an empty store). */
 lg_status lg_store_max_seq(lg_store *st, int64_t *out);
+
+/* Reads between lg_store_snapshot_begin and _end (outside a write
+ * transaction) all see the store as it was at the first of them, and cost
+ * less than the same reads one by one (SQLite: one read transaction
+ * instead of one per statement). No write may be begun in between. Every
+ * successful begin needs its end. */
+lg_status lg_store_snapshot_begin(lg_store *st);
+void lg_store_snapshot_end(lg_store *st);
+
+/* Highest seq of any version of a resource of type (0 if none): it changes
+ * whenever a resource of that type is created, updated or deleted, so a
+ * result computed from that type alone is still right while it holds. */
+lg_status lg_store_type_seq(lg_store *st, const char *type, int64_t *out);
+
+/* A number that changes whenever a write transaction commits at this
+ * store's location (in this process - a location is used by one process
+ * only: lg_store_open refuses a second one with LG_ECONFLICT). Costs no
+ * I/O. A result computed after reading generation g is still right while
+ * lg_store_generation() == g. */
+uint64_t lg_store_generation(lg_store *st);
 
 #endif

@@ -21,6 +21,8 @@
 #include <cjson/cJSON.h>
 
 #include "loopgate/fhirpath.h"
+#include "loopgate/terminology.h"
+#include "defs/pset.h"
 #include "defs/structure.h"
 
 /* The largest definitions file (profiles-resources.json) is ~35 MB. */
@@ -444,6 +446,63 @@ static lg_status load_params(lg_defs *d, const cJSON *bundle, lg_issues *issues)
     return st;
 }
 
+lg_status lg_defs_add_search_param(lg_defs *d, const cJSON *r, lg_issues *issues)
+{
+    const char *code = str_of(r, "code");
+    size_t joined = 0;
+    if(!code)
+        return LG_OK;
+    for(size_t ti = 0; ti < d->ntypes; ti++) {
+        lg_resource_def *t = &d->types[ti];
+        lg_search_param p;
+        if(!base_applies(cJSON_GetObjectItemCaseSensitive(r, "base"), t->name))
+            continue;
+        /* IGs restate base parameters (US Core's us-core-careplan-status is
+         * derivedFrom CarePlan-status): the first definition of a code wins,
+         * quietly. */
+        if(has_param(t, code))
+            continue;
+        lg_status st = make_param(r, t->name, &p, issues);
+        if(st)
+            return st;
+        if(!p.code)
+            continue;
+        /* exact growth: packages add a handful of parameters, once, at start */
+        size_t cap = t->nparams;
+        if((st = push_param(t, &cap, &p))) {
+            param_clear(&p);
+            return st;
+        }
+        joined++;
+    }
+    if(!joined)
+        lg_issues_add(issues, LG_SEV_INFORMATION, "informational", NULL,
+                      "SearchParameter %s applies to no served type", code);
+    return LG_OK;
+}
+
+/* The base R4 StructureDefinitions are profiles too: the profile walker
+ * checks their invariants, and profiles' type links point at them. */
+static lg_status load_base_profiles(lg_defs *d, const cJSON *const *bundles, size_t n,
+                                    lg_issues *issues)
+{
+    lg_status st = lg_pset_init(d);
+    for(size_t i = 0; !st && i < n; i++) {
+        const cJSON *e;
+        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(bundles[i], "entry")) {
+            const cJSON *r = cJSON_GetObjectItemCaseSensitive(e, "resource");
+            const char *rt = str_of(r, "resourceType");
+            if(!rt || strcmp(rt, "StructureDefinition"))
+                continue;
+            if((st = lg_pset_add(d, r, "hl7.fhir.r4.core#4.0.1", issues)))
+                break;
+        }
+    }
+    if(!st)
+        lg_pset_link(d);
+    return st;
+}
+
 lg_status lg_defs_load(const char *dir, const char *const *types, lg_defs **out,
                        lg_issues *issues)
 {
@@ -474,6 +533,8 @@ lg_status lg_defs_load(const char *dir, const char *const *types, lg_defs **out,
         goto fail;
     const cJSON *sds[] = {datatypes, profiles};
     if((st = lg_structs_build(d, sds, 2, issues)))
+        goto fail;
+    if((st = load_base_profiles(d, sds, 2, issues)))
         goto fail;
     cJSON_Delete(profiles);
     cJSON_Delete(datatypes);
@@ -532,6 +593,25 @@ void lg_defs_free(lg_defs *d)
         free(d->all_types[i]);
     free(d->all_types);
     lg_structs_free(d);
+    lg_pset_free(d);
+    lg_terminology_free(d->own_term);
+    for(size_t i = 0; i < d->npkg_res; i++) {
+        lg_pkg_resource *r = &d->pkg_res[i];
+        free(r->type);
+        free(r->url);
+        free(r->version);
+        free(r->package);
+        cJSON_Delete(r->json);
+    }
+    free(d->pkg_res);
+    for(size_t i = 0; i < d->npackages; i++)
+        free(d->packages[i]);
+    free(d->packages);
+    for(size_t i = 0; i < d->nrequired; i++) {
+        free(d->required[i].type);
+        free(d->required[i].url);
+    }
+    free(d->required);
     free(d->fhir_version);
     free(d);
 }

@@ -76,30 +76,91 @@ const lg_type_def *lg_defs_struct(const lg_defs *d, const char *name)
     return t ? *t : NULL;
 }
 
+static size_t name_hash(const char *s)
+{
+    size_t h = 1469598103934665603ULL;
+    while(*s)
+        h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+    return h;
+}
+
+/* A choice element e matches key when key is e's name followed by one of
+ * its type names with the first letter upper-cased (R4 formats.html#choice):
+ * valueQuantity. */
+static const lg_type_def *choice_type(const lg_elem_def *e, const char *key)
+{
+    size_t n = strlen(e->name);
+    if(strncmp(e->name, key, n) != 0 || key[n] < 'A' || key[n] > 'Z')
+        return NULL;
+    for(size_t k = 0; k < e->ntypes; k++) {
+        const char *tn = e->types[k]->name;
+        if((tn[0] == key[n] || tn[0] - 'a' + 'A' == key[n]) && strcmp(tn + 1, key + n + 1) == 0)
+            return e->types[k];
+    }
+    return NULL;
+}
+
+/* Every JSON key of every value validated comes through here, so the
+ * index answers it with one hash and (usually) one string compare. */
 const lg_elem_def *lg_defs_elem(const lg_type_def *t, const char *key, const lg_type_def **type)
 {
     *type = NULL;
-    for(size_t i = 0; t && i < t->nelems; i++) {
+    if(!t)
+        return NULL;
+    if(t->slots) {
+        size_t mask = t->nslots - 1;
+        for(size_t i = name_hash(key) & mask; t->slots[i]; i = (i + 1) & mask) {
+            const lg_elem_def *e = &t->elems[t->slots[i] - 1];
+            if(strcmp(e->name, key) == 0)
+                return e;
+        }
+        for(size_t i = 0; i < t->nchoices; i++) {
+            const lg_elem_def *e = &t->elems[t->choices[i]];
+            if((*type = choice_type(e, key)) != NULL)
+                return e;
+        }
+        return NULL;
+    }
+    for(size_t i = 0; i < t->nelems; i++) {
         const lg_elem_def *e = &t->elems[i];
-        size_t n = strlen(e->name);
         if(!e->choice) {
             if(strcmp(e->name, key) == 0)
                 return e;
-            continue;
-        }
-        /* valueQuantity: the suffix is the type name with its first letter
-         * upper-cased (R4 formats.html#choice). */
-        if(strncmp(e->name, key, n) != 0 || key[n] < 'A' || key[n] > 'Z')
-            continue;
-        for(size_t k = 0; k < e->ntypes; k++) {
-            const char *tn = e->types[k]->name;
-            if((tn[0] == key[n] || tn[0] - 'a' + 'A' == key[n]) && strcmp(tn + 1, key + n + 1) == 0) {
-                *type = e->types[k];
-                return e;
-            }
+        } else if((*type = choice_type(e, key)) != NULL) {
+            return e;
         }
     }
     return NULL;
+}
+
+/* Build t's look-up index; without memory t keeps the linear search. */
+static void index_def(lg_type_def *t)
+{
+    size_t nslots = 8;
+    while(nslots < t->nelems * 2)
+        nslots *= 2;
+    unsigned *slots = calloc(nslots, sizeof(*slots));
+    unsigned *choices = calloc(t->nelems ? t->nelems : 1, sizeof(*choices));
+    if(!slots || !choices) {
+        free(slots);
+        free(choices);
+        return;
+    }
+    size_t nchoices = 0;
+    for(size_t i = 0; i < t->nelems; i++) {
+        if(t->elems[i].choice) {
+            choices[nchoices++] = (unsigned)i;
+            continue;
+        }
+        size_t k = name_hash(t->elems[i].name) & (nslots - 1);
+        while(slots[k])
+            k = (k + 1) & (nslots - 1);
+        slots[k] = (unsigned)i + 1;
+    }
+    t->slots = slots;
+    t->nslots = nslots;
+    t->choices = choices;
+    t->nchoices = nchoices;
 }
 
 static lg_type_def *add_def(builder *b, const char *name, lg_type_kind kind)
@@ -344,6 +405,8 @@ static void free_def(lg_type_def *t)
         free((void *)t->elems[i].types);
     }
     free(t->elems);
+    free(t->slots);
+    free(t->choices);
     pcre2_code_free(t->regex);
     free(t->name);
     free(t);
@@ -385,6 +448,8 @@ lg_status lg_structs_build(lg_defs *d, const cJSON *const *bundles, size_t nbund
                 set_primitive_json(d->structs[i]);
         st = resolve(&b, issues);
     }
+    for(size_t i = 0; !st && i < d->nstructs; i++)
+        index_def(d->structs[i]);
     for(size_t i = 0; i < b.ntodo; i++) {
         for(size_t k = 0; k < b.todo[i].nnames; k++)
             free(b.todo[i].names[k]);

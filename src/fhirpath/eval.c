@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <math.h>
+#include <pthread.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include <strings.h>
 
 #include "ast.h"
+#include "model.h"
 #include "temporal.h"
 #include "loopgate/time.h"
 
@@ -28,15 +30,26 @@ typedef lg_fp_collection coll;
 typedef lg_fp_item item;
 
 typedef struct ev {
-    const cJSON *resource;
+    const cJSON *resource;      /* %resource */
+    const cJSON *root_resource; /* %rootResource */
+    const lg_fp_env *env;       /* never NULL */
+    const lg_fp_model *model;   /* env->model */
+    int strict;                 /* model and env->strict */
     lg_issues *issues;
     int err;
     int depth;
     const coll *this_; /* $this: the focus of the innermost iteration */
     int64_t index;
-    const coll *root;  /* %resource / %context */
+    const coll *root;  /* %context (the initial focus) */
+    coll *res_c, *rootres_c; /* %resource, %rootResource: built on first use */
+    int res_ready, rootres_ready;
     const coll *total; /* $total inside aggregate() */
     size_t steps;      /* work done, bounded by FP_MAX_STEPS */
+    const char *tcache_name;    /* the last type name type_is() looked up */
+    const fp_mtype *tcache_type;
+    coll *memo;        /* values of constant subexpressions (fp_node.memo) */
+    unsigned char *memo_done;
+    int nmemo;
 } ev;
 
 static void ev_error(ev *e, const char *fmt, const char *arg)
@@ -54,7 +67,9 @@ void lg_fp_collection_free(coll *c)
     memset(c, 0, sizeof(*c));
 }
 
-static item *push(ev *e, coll *c)
+/* A new last item of c, uninitialised (the caller fills it whole), or
+ * NULL on error. */
+static item *push_raw(ev *e, coll *c)
 {
     if(e->err)
         return NULL;
@@ -72,14 +87,21 @@ static item *push(ev *e, coll *c)
         c->items = n;
         c->cap = ncap;
     }
-    item *it = &c->items[c->count++];
-    memset(it, 0, sizeof(*it));
+    return &c->items[c->count++];
+}
+
+/* A new, zeroed last item of c, or NULL on error. */
+static item *push(ev *e, coll *c)
+{
+    item *it = push_raw(e, c);
+    if(it)
+        memset(it, 0, sizeof(*it));
     return it;
 }
 
 static void add_copy(ev *e, coll *c, const item *src)
 {
-    item *it = push(e, c);
+    item *it = push_raw(e, c);
     if(!it)
         return;
     *it = *src;
@@ -89,6 +111,27 @@ static void add_copy(ev *e, coll *c, const item *src)
             it->s = it->own;
         if(src->type == src->own)
             it->type = it->own;
+    }
+}
+
+/* Type a node from the model: t is the element's declared type; a
+ * resource in a Resource-typed element (contained, entry.resource) takes
+ * its resourceType. */
+static void set_mtype(ev *e, item *it, const fp_mtype *t)
+{
+    if(!e->model)
+        return;
+    if((!t || t->kind == FP_MK_RESOURCE) && cJSON_IsObject(it->node)) {
+        const cJSON *rt = cJSON_GetObjectItemCaseSensitive(it->node, "resourceType");
+        if(cJSON_IsString(rt)) {
+            const fp_mtype *r = fp_model_type(e->model, rt->valuestring);
+            if(r)
+                t = r;
+        }
+    }
+    if(t) {
+        it->mtype = t;
+        it->type = t->fhir_name;
     }
 }
 
@@ -107,6 +150,8 @@ static void add_node(ev *e, coll *c, const cJSON *n, const char *type)
         if(cJSON_IsString(rt))
             it->type = rt->valuestring;
     }
+    if(e->model)
+        set_mtype(e, it, type ? fp_model_type(e->model, type) : NULL);
 }
 
 static void add_bool(ev *e, coll *c, int b)
@@ -213,13 +258,13 @@ typedef struct val {
 
 static int is_time_type(const char *t)
 {
-    return t && (!strcmp(t, "date") || !strcmp(t, "dateTime") || !strcmp(t, "instant") ||
+    return t && (t[0] == 'd' || t[0] == 'i' || t[0] == 't') && (!strcmp(t, "date") || !strcmp(t, "dateTime") || !strcmp(t, "instant") ||
                  !strcmp(t, "time"));
 }
 
 static int is_qty_type(const char *t)
 {
-    return t && (!strcmp(t, "Quantity") || !strcmp(t, "Age") || !strcmp(t, "Duration") ||
+    return t && isupper((unsigned char)t[0]) && (!strcmp(t, "Quantity") || !strcmp(t, "Age") || !strcmp(t, "Duration") ||
                  !strcmp(t, "Distance") || !strcmp(t, "Count") || !strcmp(t, "SimpleQuantity") ||
                  !strcmp(t, "MoneyQuantity"));
 }
@@ -322,6 +367,8 @@ static const char *unit_base(const char *u, double *factor)
         {"ms", "s", 1e-3}, {"millisecond", "s", 1e-3}, {"milliseconds", "s", 1e-3},
         {"year", "year", 1}, {"years", "year", 1}, {"month", "month", 1}, {"months", "month", 1},
         {"a", "a", 1}, {"mo", "mo", 1},
+        {"[in_i]", "m", 0.0254}, {"[ft_i]", "m", 0.3048}, {"[yd_i]", "m", 0.9144},
+        {"[mi_i]", "m", 1609.344}, {"[lb_av]", "g", 453.59237}, {"[oz_av]", "g", 28.349523125},
     };
     for(size_t i = 0; i < sizeof(units) / sizeof(*units); i++)
         if(!strcmp(u, units[i].u)) {
@@ -515,13 +562,56 @@ static const char *choice_type(const char *suffix)
     return suffix;
 }
 
-static int type_is(const item *it, const char *t)
+/* The System types (FHIRPath's own), with or without "System.". */
+static int is_system_type(const char *t)
 {
+    static const char *const sys[] = {"Boolean", "String", "Integer", "Decimal", "Date",
+                                      "DateTime", "Time", "Quantity"};
+    if(!strncmp(t, "System.", 7))
+        t += 7;
+    for(size_t i = 0; i < sizeof(sys) / sizeof(*sys); i++)
+        if(!strcmp(t, sys[i]))
+            return 1;
+    return 0;
+}
+
+/* Whether it is of type t. inherit: is() answers for base types too (a
+ * code is a string); as() and ofType() match FHIR primitives exactly, as
+ * the R4 suite expects (gender.as(string) is empty), and complex types and
+ * resources by inheritance (a Patient is a Resource). */
+static int type_is(ev *e, const item *it, const char *t, int inherit)
+{
+    if(e->model) {
+        /* names come from the expression, so one pointer is one name: an
+         * ofType() over every descendant looks its type up once */
+        const fp_mtype *target;
+        if(e->tcache_name == t) {
+            target = e->tcache_type;
+        } else {
+            const char *bare = !strncmp(t, "FHIR.", 5) ? t + 5 : t;
+            target = strncmp(t, "System.", 7) ? fp_model_type(e->model, bare) : NULL;
+            e->tcache_name = t;
+            e->tcache_type = target;
+        }
+        if(!target && e->strict && strncmp(t, "System.", 7) && !is_system_type(t)) {
+            ev_error(e, "unknown type '%s'", t);
+            return 0;
+        }
+        if(it->kind == LG_FP_NODE && it->mtype) {
+            /* a FHIR value is never of a System type (Boolean vs boolean) */
+            const fp_mtype *mt = it->mtype;
+            if(!target)
+                return 0;
+            if(inherit || target->kind != FP_MK_PRIMITIVE)
+                return fp_mtype_derives(mt, target);
+            return mt == target;
+        }
+    }
     int sys = 0, fhir = 0;
-    if(!strncmp(t, "System.", 7)) {
+    if(t[0] == 'S' && !strncmp(t, "System.", 7)) {
         sys = 1;
         t += 7;
-    } else if(!strncmp(t, "FHIR.", 5)) {
+    } else if(t[0] == 'F' && !strncmp(t, "FHIR.", 5)) {
         fhir = 1;
         t += 5;
     }
@@ -603,13 +693,13 @@ static int is_data_type(const char *suffix)
 /* A JSON null standing for a primitive that has extensions but no value. */
 static const cJSON null_node = {.type = cJSON_NULL};
 
-static void add_ext_node(ev *e, coll *c, const cJSON *n, const char *type, const cJSON *ext)
+static item *add_ext_node(ev *e, coll *c, const cJSON *n, const char *type, const cJSON *ext)
 {
     if(cJSON_IsNull(n) && !cJSON_IsObject(ext))
-        return;
+        return NULL;
     item *it = push(e, c);
     if(!it)
-        return;
+        return NULL;
     it->kind = LG_FP_NODE;
     it->node = n;
     it->type = type;
@@ -619,9 +709,133 @@ static void add_ext_node(ev *e, coll *c, const cJSON *n, const char *type, const
         if(cJSON_IsString(rt))
             it->type = rt->valuestring;
     }
+    return it;
 }
 
-static void member(ev *e, const item *it, const char *name, coll *out)
+/* Add the value(s) of JSON member v (with its "_name" sibling ext) typed t. */
+static void add_typed(ev *e, coll *out, const cJSON *v, const cJSON *ext, const fp_mtype *t)
+{
+    /* a known type spares add_ext_node the resourceType look-up; set_mtype
+     * still looks at resourceType where t is Resource (contained, entries) */
+    const char *tn = t ? t->fhir_name : NULL;
+    if(!v) {
+        /* only extensions: items without a value */
+        if(cJSON_IsArray(ext)) {
+            for(const cJSON *x = ext->child; x && !e->err; x = x->next) {
+                item *it = add_ext_node(e, out, &null_node, tn, x);
+                if(it) set_mtype(e, it, t);
+            }
+        } else {
+            item *it = add_ext_node(e, out, &null_node, tn, ext);
+            if(it) set_mtype(e, it, t);
+        }
+        return;
+    }
+    if(cJSON_IsArray(v)) {
+        const cJSON *xe = cJSON_IsArray(ext) ? ext->child : NULL;
+        for(const cJSON *x = v->child; x && !e->err; x = x->next) {
+            item *it = add_ext_node(e, out, x, tn, xe);
+            if(it) set_mtype(e, it, t);
+            xe = xe ? xe->next : NULL;
+        }
+    } else {
+        item *it = add_ext_node(e, out, v, tn, cJSON_IsObject(ext) ? ext : NULL);
+        if(it) set_mtype(e, it, t);
+    }
+}
+
+/* The "_key" sibling of a JSON member, or NULL. */
+static const cJSON *ext_of(const cJSON *obj, const char *key)
+{
+    char uname[128];
+    size_t n = strlen(key);
+    if(n + 2 > sizeof(uname))
+        return NULL;
+    uname[0] = '_';
+    memcpy(uname + 1, key, n + 1);
+    return cJSON_GetObjectItemCaseSensitive(obj, uname);
+}
+
+/* key and its "_key" sibling in one pass over obj (two look-ups would scan
+ * it twice: this runs for every member step). */
+static void find_pair(const cJSON *obj, const char *key, const cJSON **v, const cJSON **ext)
+{
+    *v = *ext = NULL;
+    for(const cJSON *ch = obj->child; ch; ch = ch->next) {
+        const char *k = ch->string;
+        if(!k)
+            continue;
+        if(k[0] == '_') {
+            if(!*ext && !strcmp(k + 1, key))
+                *ext = ch;
+        } else if(!*v && k[0] == key[0] && !strcmp(k, key)) {
+            *v = ch;
+        }
+    }
+}
+
+/* Navigation with the model: the element's type comes from the
+ * definition, a choice takes the type its JSON suffix names. Returns 1
+ * when name is an element (or a type) of the item's type, 0 when not,
+ * -1 when it names another resource type than the item's. */
+static int member_typed(ev *e, const item *it, const char *name, coll *out)
+{
+    const fp_mtype *mt = it->mtype;
+    const cJSON *obj = it->node;
+    if(isupper((unsigned char)name[0])) {
+        /* a type name: the item itself when it is of that type */
+        const fp_mtype *t = fp_model_type(e->model, name);
+        if(!t)
+            return 0;
+        if(fp_mtype_derives(mt, t))
+            add_copy(e, out, it);
+        else if(t->kind == FP_MK_RESOURCE && mt->kind == FP_MK_RESOURCE)
+            return -1;
+        return 1;
+    }
+    const fp_melem *el = fp_model_elem(mt, name);
+    if(!el)
+        return 0;
+    if(!cJSON_IsObject(obj))
+        return 1;
+    if(!el->choice) {
+        const cJSON *v, *ext;
+        find_pair(obj, name, &v, &ext);
+        if(v || ext)
+            add_typed(e, out, v, ext, el->ntypes ? el->types[0] : NULL);
+        return 1;
+    }
+    size_t n = strlen(name);
+    for(const cJSON *ch = obj->child; ch; ch = ch->next) {
+        const char *k = ch->string;
+        if(!k)
+            continue;
+        int under = k[0] == '_';
+        if(strncmp(k + under, name, n) || !k[under + n])
+            continue;
+        const fp_mtype *st = NULL;
+        for(size_t i = 0; i < el->ntypes && !st; i++)
+            if(el->types[i] && !strcasecmp(el->types[i]->name, k + under + n) &&
+               !strcmp(el->types[i]->name + 1, k + under + n + 1))
+                st = el->types[i];
+        if(!st)
+            continue;
+        if(under) {
+            /* "_valueString" without "valueString": extensions only */
+            if(!cJSON_GetObjectItemCaseSensitive(obj, k + 1))
+                add_typed(e, out, NULL, ch, st);
+        } else {
+            add_typed(e, out, ch, ext_of(obj, k), st);
+        }
+        return 1;
+    }
+    return 1;
+}
+
+/* Append member name of it to out. Returns 1 when the model knows the
+ * name for it (or it is untyped), 0 when its type has no such element, -1
+ * when name is another resource type (see member_typed). */
+static int member(ev *e, const item *it, const char *name, coll *out)
 {
     if(it->kind == LG_FP_TYPED && it->type && strchr(it->type, '.')) {
         /* a type() answer: TypeInfo's namespace and name */
@@ -630,7 +844,7 @@ static void member(ev *e, const item *it, const char *name, coll *out)
             add_str_own(e, out, strndup(it->type, (size_t)(dot - it->type)));
         else if(!strcmp(name, "name"))
             add_str(e, out, dot + 1);
-        return;
+        return 1;
     }
     if(it->kind == LG_FP_NODE && it->ext && cJSON_IsObject(it->ext) &&
        (!strcmp(name, "extension") || !strcmp(name, "id"))) {
@@ -640,10 +854,19 @@ static void member(ev *e, const item *it, const char *name, coll *out)
             add_node(e, out, k, "Extension");
         if(x && !cJSON_IsArray(x))
             add_node(e, out, x, "string");
-        return;
+        return 1;
     }
+    if(it->kind == LG_FP_NODE && cJSON_IsObject(it->node) && !it->mtype && e->model &&
+       isupper((unsigned char)name[0]) && e->strict) {
+        /* an untyped object under a model: only a resource root gets here */
+        const cJSON *rt = cJSON_GetObjectItemCaseSensitive(it->node, "resourceType");
+        if(cJSON_IsString(rt) && !fp_model_type(e->model, name))
+            ev_error(e, "unknown type '%s'", name);
+    }
+    if(it->kind == LG_FP_NODE && it->mtype && e->model)
+        return member_typed(e, it, name, out);
     if(it->kind != LG_FP_NODE || !cJSON_IsObject(it->node))
-        return;
+        return 1;
     const cJSON *obj = it->node;
     if(isupper((unsigned char)name[0])) {
         /* A type name: the resource itself when it is of that type. */
@@ -651,9 +874,10 @@ static void member(ev *e, const item *it, const char *name, coll *out)
         if(cJSON_IsString(rt) && (!strcmp(rt->valuestring, name) || !strcmp(name, "Resource") ||
                                   !strcmp(name, "DomainResource")))
             add_copy(e, out, it);
-        return;
+        return 1;
     }
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+    const cJSON *v, *ext;
+    find_pair(obj, name, &v, &ext);
     const char *type = NULL;
     if(!v) {
         /* Choice element name[x]: valueQuantity etc.; the suffix is the type. */
@@ -667,14 +891,10 @@ static void member(ev *e, const item *it, const char *name, coll *out)
     }
     /* "_name": the id and extensions of primitive values, index-aligned
      * for arrays; it may stand where the value itself is null or absent */
-    const cJSON *ext = NULL;
-    if(strlen(name) < 120) {
-        char uname[128];
-        snprintf(uname, sizeof(uname), "_%s", v && v->string ? v->string : name);
-        ext = cJSON_GetObjectItemCaseSensitive(obj, uname);
-    }
+    if(v && v->string && strcmp(v->string, name))
+        ext = ext_of(obj, v->string); /* a choice: "_valueString" */
     if(!v && !ext)
-        return;
+        return 1;
     if(!v) {
         /* only extensions: items without a value */
         if(cJSON_IsArray(ext)) {
@@ -683,7 +903,7 @@ static void member(ev *e, const item *it, const char *name, coll *out)
         } else {
             add_ext_node(e, out, &null_node, type, ext);
         }
-        return;
+        return 1;
     }
     if(cJSON_IsArray(v)) {
         const cJSON *xe = cJSON_IsArray(ext) ? ext->child : NULL;
@@ -694,15 +914,63 @@ static void member(ev *e, const item *it, const char *name, coll *out)
     } else {
         add_ext_node(e, out, v, type, cJSON_IsObject(ext) ? ext : NULL);
     }
+    return 1;
 }
 
-static void children_of(ev *e, const item *it, coll *out)
+/* name on every item of focus. Strict mode: an error when no item's type
+ * has the element (name.given1), or when name is a resource type other
+ * than the focus's (Encounter.name on a Patient). Items of several types
+ * (descendants()) pass when any of them has it. */
+static void members(ev *e, const coll *focus, const char *name, coll *out)
 {
+    int known = 0, other = 0;
+    for(size_t i = 0; i < focus->count && !e->err; i++) {
+        int r = member(e, &focus->items[i], name, out);
+        known |= r == 1;
+        other |= r == -1;
+    }
+    if(e->strict && focus->count && !known && !e->err)
+        ev_error(e, other ? "the expression is about '%s', not the type of its focus"
+                          : "'%s' is not an element of the focus's type", name);
+}
+
+static void children_of(ev *e, const item *src, coll *out)
+{
+    /* a copy: descendants() passes an item of out itself, which pushing
+     * may move */
+    const item self = *src, *it = &self;
     if(it->kind != LG_FP_NODE || !cJSON_IsObject(it->node))
         return;
+    /* the object's "_name" members, gathered once, so pairing each child
+     * with its extensions does not rescan the object */
+    const cJSON *unders[16];
+    int nunders = 0, overflow = 0;
+    if(it->mtype && e->model)
+        for(const cJSON *ch = it->node->child; ch; ch = ch->next)
+            if(ch->string && ch->string[0] == '_') {
+                if(nunders < 16)
+                    unders[nunders++] = ch;
+                else
+                    overflow = 1;
+            }
     for(const cJSON *ch = it->node->child; ch && !e->err; ch = ch->next) {
         if(ch->string && (ch->string[0] == '_' || !strcmp(ch->string, "resourceType")))
             continue;
+        if(it->mtype && e->model && ch->string) {
+            const fp_mtype *t = NULL;
+            if(fp_model_key(it->mtype, ch->string, &t)) {
+                const cJSON *x = NULL;
+                if(overflow) {
+                    x = ext_of(it->node, ch->string);
+                } else {
+                    for(int u = 0; u < nunders && !x; u++)
+                        if(!strcmp(unders[u]->string + 1, ch->string))
+                            x = unders[u];
+                }
+                add_typed(e, out, ch, x, t);
+                continue;
+            }
+        }
         if(cJSON_IsArray(ch))
             for(const cJSON *x = ch->child; x; x = x->next)
                 add_node(e, out, x, NULL);
@@ -735,6 +1003,38 @@ static char *ref_type(const char *ref)
     return strndup(ts, n);
 }
 
+/* The entry of a Bundle that ref names: by fullUrl, else a relative
+ * "Type/id" against each entry's resource type and id. NULL if none. */
+static const cJSON *bundle_find(const cJSON *bundle, const char *ref)
+{
+    const cJSON *rt = cJSON_GetObjectItemCaseSensitive(bundle, "resourceType");
+    if(!cJSON_IsString(rt) || strcmp(rt->valuestring, "Bundle"))
+        return NULL;
+    const char *slash = strchr(ref, '/');
+    size_t tlen = slash ? (size_t)(slash - ref) : 0;
+    const char *id = slash ? slash + 1 : NULL;
+    size_t idlen = id ? strcspn(id, "/") : 0;
+    int relative = slash && !strstr(ref, "://") && strncmp(ref, "urn:", 4);
+    const cJSON *entries = cJSON_GetObjectItemCaseSensitive(bundle, "entry");
+    for(const cJSON *en = entries ? entries->child : NULL; en; en = en->next) {
+        const cJSON *fu = cJSON_GetObjectItemCaseSensitive(en, "fullUrl");
+        const cJSON *r = cJSON_GetObjectItemCaseSensitive(en, "resource");
+        if(!cJSON_IsObject(r))
+            continue;
+        if(cJSON_IsString(fu) && !strcmp(fu->valuestring, ref))
+            return r;
+        if(relative) {
+            const cJSON *t = cJSON_GetObjectItemCaseSensitive(r, "resourceType");
+            const cJSON *rid = cJSON_GetObjectItemCaseSensitive(r, "id");
+            if(cJSON_IsString(t) && cJSON_IsString(rid) && strlen(t->valuestring) == tlen &&
+               !strncmp(t->valuestring, ref, tlen) && strlen(rid->valuestring) == idlen &&
+               !strncmp(rid->valuestring, id, idlen))
+                return r;
+        }
+    }
+    return NULL;
+}
+
 static void resolve_item(ev *e, const item *it, coll *out)
 {
     const char *ref = NULL;
@@ -747,12 +1047,32 @@ static void resolve_item(ev *e, const item *it, coll *out)
     if(!ref)
         return;
     if(ref[0] == '#') {
-        const cJSON *contained = cJSON_GetObjectItemCaseSensitive(e->resource, "contained");
-        for(const cJSON *c = contained ? contained->child : NULL; c; c = c->next) {
-            const cJSON *id = cJSON_GetObjectItemCaseSensitive(c, "id");
-            if(cJSON_IsString(id) && !strcmp(id->valuestring, ref + 1))
-                add_node(e, out, c, NULL);
+        /* contained: in %resource, or in the container when %resource is
+         * itself contained ("#" alone is the container) */
+        if(!ref[1]) {
+            add_node(e, out, e->root_resource, NULL);
+            return;
         }
+        const cJSON *holders[2] = {e->resource, e->root_resource};
+        for(int h = 0; h < 2; h++) {
+            if(h == 1 && holders[1] == holders[0])
+                break;
+            const cJSON *contained = cJSON_GetObjectItemCaseSensitive(holders[h], "contained");
+            for(const cJSON *c = contained ? contained->child : NULL; c; c = c->next) {
+                const cJSON *id = cJSON_GetObjectItemCaseSensitive(c, "id");
+                if(cJSON_IsString(id) && !strcmp(id->valuestring, ref + 1)) {
+                    add_node(e, out, c, NULL);
+                    return;
+                }
+            }
+        }
+        return;
+    }
+    const cJSON *found = bundle_find(e->root_resource, ref);
+    if(!found && e->env->resolve)
+        found = e->env->resolve(e->env->ud, ref);
+    if(found) {
+        add_node(e, out, found, NULL);
         return;
     }
     char *t = ref_type(ref);
@@ -774,8 +1094,11 @@ static void eval(ev *e, const fp_node *n, const coll *focus, coll *out);
 
 static void eval_with_this(ev *e, const fp_node *n, const item *it, int64_t index, coll *out)
 {
-    coll one = {0};
-    add_copy(e, &one, it);
+    /* the item is borrowed for the call: $this and the focus are only read,
+     * and it outlives the call, so no copy (this runs once per item of
+     * every where/select/exists/all) */
+    item borrowed = *it;
+    coll one = {.items = &borrowed, .count = 1, .cap = 1};
     const coll *saved = e->this_;
     int64_t saved_index = e->index;
     e->this_ = &one;
@@ -783,7 +1106,6 @@ static void eval_with_this(ev *e, const fp_node *n, const item *it, int64_t inde
     eval(e, n, &one, out);
     e->this_ = saved;
     e->index = saved_index;
-    lg_fp_collection_free(&one);
 }
 
 static int arg_int(ev *e, const fp_node *n, int64_t *v)
@@ -1231,8 +1553,97 @@ static int regex_compile(ev *e, const char *pat, int whole, int flags, regex_t *
     return 0;
 }
 
+/* matches() runs for every value an invariant looks at (the R4 invariants
+ * test identifiers, codes and urls with it), and compiling a POSIX regex
+ * costs far more than running it. Each thread keeps its last few compiled
+ * patterns; a pthread key frees them when the thread ends. */
+#define RX_CACHE 16
+
+typedef struct rx_entry {
+    char *pat;     /* NULL: empty slot */
+    int whole;
+    regex_t re;
+    unsigned long used;
+} rx_entry;
+
+typedef struct rx_cache {
+    rx_entry e[RX_CACHE];
+    unsigned long tick;
+} rx_cache;
+
+static pthread_key_t rx_key;
+static pthread_once_t rx_once = PTHREAD_ONCE_INIT;
+
+static void rx_cache_free(void *p)
+{
+    rx_cache *c = p;
+    for(int i = 0; c && i < RX_CACHE; i++)
+        if(c->e[i].pat) {
+            regfree(&c->e[i].re);
+            free(c->e[i].pat);
+        }
+    free(c);
+}
+
+static void rx_key_make(void)
+{
+    if(pthread_key_create(&rx_key, rx_cache_free) != 0)
+        rx_key = (pthread_key_t)-1;
+}
+
+/* The compiled form of pat (REG_NOSUB) from this thread's cache, or NULL
+ * when the cache is unavailable (the caller compiles its own). */
+static const regex_t *rx_cached(ev *e, const char *pat, int whole, int *failed)
+{
+    *failed = 0;
+    pthread_once(&rx_once, rx_key_make);
+    if(rx_key == (pthread_key_t)-1)
+        return NULL;
+    rx_cache *c = pthread_getspecific(rx_key);
+    if(!c) {
+        if(!(c = calloc(1, sizeof(*c))) || pthread_setspecific(rx_key, c) != 0) {
+            free(c);
+            return NULL;
+        }
+    }
+    rx_entry *slot = &c->e[0];
+    for(int i = 0; i < RX_CACHE; i++) {
+        rx_entry *x = &c->e[i];
+        if(x->pat && x->whole == whole && strcmp(x->pat, pat) == 0) {
+            x->used = ++c->tick;
+            return &x->re;
+        }
+        if(!x->pat || (slot->pat && x->used < slot->used))
+            slot = x;
+    }
+    char *copy = strdup(pat);
+    if(!copy)
+        return NULL;
+    regex_t re;
+    if(regex_compile(e, pat, whole, REG_NOSUB, &re)) {
+        free(copy);
+        *failed = 1;
+        return NULL;
+    }
+    if(slot->pat) {
+        regfree(&slot->re);
+        free(slot->pat);
+    }
+    slot->pat = copy;
+    slot->whole = whole;
+    slot->re = re;
+    slot->used = ++c->tick;
+    return &slot->re;
+}
+
 static int regex_match(ev *e, const char *s, const char *pat, int whole)
 {
+    int failed;
+    const regex_t *cached = rx_cached(e, pat, whole, &failed);
+    if(failed)
+        return -1;
+    if(cached)
+        return regexec(cached, s, 0, NULL, 0) == 0;
     regex_t re;
     if(regex_compile(e, pat, whole, REG_NOSUB, &re))
         return -1;
@@ -1346,6 +1757,36 @@ static char *str_replace(ev *e, const char *s, const char *x, const char *y)
     return b.p;
 }
 
+/* Digits after the point of a decimal: the literal's, else the shortest
+ * form of the double's. */
+static int dec_scale(const val *v)
+{
+    if(v->scale >= 0)
+        return v->scale;
+    char buf[64];
+    snprintf(buf, sizeof(buf), "%.15g", v->d);
+    const char *dot = strchr(buf, '.');
+    return dot && !strchr(buf, 'e') ? (int)strlen(dot + 1) : 0;
+}
+
+static double floor_p(double y, int p)
+{
+    double m = pow(10, p);
+    return floor(y * m + 1e-7) / m; /* 12.4995 * 1e4 is 124994.99999... */
+}
+
+/* low/highBoundary of x given to scale digits, at precision p: the value
+ * stands for [x - 0.5e-scale, x + 0.5e-scale]. A negative value's low
+ * boundary is the negated high boundary of its magnitude (as the R4 suite
+ * and the Java reference compute it). */
+static double dec_boundary(double x, int scale, int high, int p)
+{
+    double a = fabs(x), half = 0.5 * pow(10, -scale);
+    int up = x < 0 ? !high : high;
+    double r = up ? floor_p(a + half + 0.5 * pow(10, -p), p) : floor_p(a - half, p);
+    return x < 0 ? -r : r;
+}
+
 static int cmp_vals(const item *a, const item *b, int *res);
 static void sort_items(ev *e, const fp_node *n, const coll *in, coll *out);
 
@@ -1354,10 +1795,11 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
     const char *f = n->str;
     int na = n->nargs;
     const fp_node *a0 = na > 0 ? n->args[0] : NULL, *a1 = na > 1 ? n->args[1] : NULL;
-#define IS(name) (strcmp(f, name) == 0)
+    const int fn = n->id;
+#define IS(name) (fn == FN_##name)
     /* --- existence and filtering --- */
-    if(IS("empty")) { add_bool(e, out, in->count == 0); return; }
-    if(IS("exists")) {
+    if(IS(empty)) { add_bool(e, out, in->count == 0); return; }
+    if(IS(exists)) {
         if(!a0) { add_bool(e, out, in->count > 0); return; }
         for(size_t i = 0; i < in->count && !e->err; i++) {
             coll r = {0};
@@ -1369,9 +1811,9 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         add_bool(e, out, 0);
         return;
     }
-    if(IS("where") || IS("select") || IS("all") || IS("repeat")) {
+    if(IS(where) || IS(select) || IS(all) || IS(repeat)) {
         if(!a0) { ev_error(e, "%s() needs an argument", f); return; }
-        if(IS("repeat")) {
+        if(IS(repeat)) {
             coll work = {0};
             for(size_t i = 0; i < in->count; i++)
                 add_copy(e, &work, &in->items[i]);
@@ -1396,23 +1838,23 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         for(size_t i = 0; i < in->count && !e->err; i++) {
             coll r = {0};
             eval_with_this(e, a0, &in->items[i], (int64_t)i, &r);
-            if(IS("select")) {
+            if(IS(select)) {
                 for(size_t k = 0; k < r.count; k++)
                     add_copy(e, out, &r.items[k]);
             } else {
                 int t = truth(e, &r);
-                if(IS("where") && t == 1)
+                if(IS(where) && t == 1)
                     add_copy(e, out, &in->items[i]);
                 if(t != 1)
                     all = 0;
             }
             lg_fp_collection_free(&r);
         }
-        if(IS("all"))
+        if(IS(all))
             add_bool(e, out, all);
         return;
     }
-    if(IS("allTrue") || IS("anyTrue") || IS("allFalse") || IS("anyFalse")) {
+    if(IS(allTrue) || IS(anyTrue) || IS(allFalse) || IS(anyFalse)) {
         int want = strstr(f, "True") != NULL, any = f[1] == 'n';
         int res = any ? 0 : 1;
         for(size_t i = 0; i < in->count; i++) {
@@ -1425,13 +1867,13 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         add_bool(e, out, res);
         return;
     }
-    if(IS("count")) { add_int(e, out, (int64_t)in->count); return; }
-    if(IS("distinct") || IS("isDistinct")) {
+    if(IS(count)) { add_int(e, out, (int64_t)in->count); return; }
+    if(IS(distinct) || IS(isDistinct)) {
         coll d = {0};
         for(size_t i = 0; i < in->count; i++)
             if(!contains_item(e, &d, &in->items[i]))
                 add_copy(e, &d, &in->items[i]);
-        if(IS("isDistinct")) {
+        if(IS(isDistinct)) {
             add_bool(e, out, d.count == in->count);
         } else {
             for(size_t i = 0; i < d.count; i++)
@@ -1440,27 +1882,27 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         lg_fp_collection_free(&d);
         return;
     }
-    if(IS("subsetOf") || IS("supersetOf") || IS("intersect") || IS("exclude") || IS("union") ||
-       IS("combine")) {
+    if(IS(subsetOf) || IS(supersetOf) || IS(intersect) || IS(exclude) || IS(union) ||
+       IS(combine)) {
         coll other = {0};
         if(!a0) { ev_error(e, "%s() needs an argument", f); return; }
         eval(e, a0, e->this_, &other);
-        if(IS("subsetOf") || IS("supersetOf")) {
-            const coll *sub = IS("subsetOf") ? in : &other, *sup = IS("subsetOf") ? &other : in;
+        if(IS(subsetOf) || IS(supersetOf)) {
+            const coll *sub = IS(subsetOf) ? in : &other, *sup = IS(subsetOf) ? &other : in;
             int ok = 1;
             for(size_t i = 0; i < sub->count && ok; i++)
                 ok = contains_item(e, sup, &sub->items[i]);
             add_bool(e, out, ok);
-        } else if(IS("intersect")) {
+        } else if(IS(intersect)) {
             for(size_t i = 0; i < in->count; i++)
                 if(contains_item(e, &other, &in->items[i]) && !contains_item(e, out, &in->items[i]))
                     add_copy(e, out, &in->items[i]);
-        } else if(IS("exclude")) {
+        } else if(IS(exclude)) {
             for(size_t i = 0; i < in->count; i++)
                 if(!contains_item(e, &other, &in->items[i]))
                     add_copy(e, out, &in->items[i]);
         } else {
-            int dedup = IS("union");
+            int dedup = IS(union);
             for(size_t i = 0; i < in->count; i++)
                 if(!dedup || !contains_item(e, out, &in->items[i]))
                     add_copy(e, out, &in->items[i]);
@@ -1472,36 +1914,42 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         return;
     }
     /* --- subsetting --- */
-    if(IS("first")) { if(in->count) add_copy(e, out, &in->items[0]); return; }
-    if(IS("last")) { if(in->count) add_copy(e, out, &in->items[in->count - 1]); return; }
-    if(IS("single")) {
+    if(IS(first)) { if(in->count) add_copy(e, out, &in->items[0]); return; }
+    if(IS(last)) { if(in->count) add_copy(e, out, &in->items[in->count - 1]); return; }
+    if(IS(single)) {
         if(in->count > 1) { ev_error(e, "single() on a collection of several items%s", NULL); return; }
         if(in->count) add_copy(e, out, &in->items[0]);
         return;
     }
-    if(IS("tail")) { for(size_t i = 1; i < in->count; i++) add_copy(e, out, &in->items[i]); return; }
-    if(IS("skip") || IS("take")) {
+    if(IS(tail)) { for(size_t i = 1; i < in->count; i++) add_copy(e, out, &in->items[i]); return; }
+    if(IS(skip) || IS(take)) {
         int64_t k;
         if(!a0 || arg_int(e, a0, &k)) { ev_error(e, "%s() needs an integer", f); return; }
         for(size_t i = 0; i < in->count; i++)
-            if(IS("skip") ? (int64_t)i >= k : (int64_t)i < k)
+            if(IS(skip) ? (int64_t)i >= k : (int64_t)i < k)
                 add_copy(e, out, &in->items[i]);
         return;
     }
-    if(IS("ofType") || IS("as") || IS("is")) {
+    if(IS(ofType) || IS(as) || IS(is)) {
         char tbuf[256];
         const char *t = a0 ? type_arg(a0, tbuf, sizeof(tbuf)) : NULL;
+        if(t == tbuf)
+            e->tcache_name = NULL; /* a stack name: not a key for the cache */
         if(!t) { ev_error(e, "%s() needs a type", f); return; }
-        if(IS("is")) {
-            if(in->count == 1) add_bool(e, out, type_is(&in->items[0], t));
+        if(IS(is)) {
+            if(in->count == 1) add_bool(e, out, type_is(e, &in->items[0], t, 1));
+            return;
+        }
+        if(IS(as) && e->strict && in->count > 1) {
+            ev_error(e, "as() on a collection of several items%s", NULL);
             return;
         }
         for(size_t i = 0; i < in->count; i++)
-            if(type_is(&in->items[i], t))
+            if(type_is(e, &in->items[i], t, 0))
                 add_copy(e, out, &in->items[i]);
         return;
     }
-    if(IS("iif")) {
+    if(IS(iif)) {
         if(na < 2) { ev_error(e, "iif() needs two or three arguments%s", NULL); return; }
         if(in->count > 1) { ev_error(e, "iif() on a collection of several items%s", NULL); return; }
         /* $this in the criterion is the input item, when there is one */
@@ -1519,7 +1967,7 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         e->this_ = saved;
         return;
     }
-    if(IS("aggregate")) {
+    if(IS(aggregate)) {
         if(!a0) { ev_error(e, "aggregate() needs an aggregator%s", NULL); return; }
         coll total = {0};
         if(a1)
@@ -1538,11 +1986,11 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         lg_fp_collection_free(&total);
         return;
     }
-    if(IS("sort")) {
+    if(IS(sort)) {
         sort_items(e, n, in, out);
         return;
     }
-    if(IS("join")) {
+    if(IS(join)) {
         if(!in->count)
             return;
         char *sep = a0 ? arg_str(e, a0) : strdup("");
@@ -1566,30 +2014,28 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         free(sep);
         return;
     }
-    if(IS("not")) {
+    if(IS(not)) {
         int t = truth(e, in);
         if(t >= 0) add_bool(e, out, !t);
         return;
     }
-    if(IS("hasValue")) {
+    if(IS(hasValue)) {
         add_bool(e, out, in->count == 1 && value_of(&in->items[0]).k != V_OBJ &&
                              value_of(&in->items[0]).k != V_NONE);
         return;
     }
-    if(IS("children") || IS("descendants")) {
-        coll level = {0};
+    if(IS(children) || IS(descendants)) {
+        size_t start = out->count;
         for(size_t i = 0; i < in->count; i++)
-            children_of(e, &in->items[i], IS("children") ? out : &level);
-        if(IS("descendants")) {
-            for(size_t i = 0; i < level.count && !e->err; i++) {
-                add_copy(e, out, &level.items[i]);
-                children_of(e, &level.items[i], &level);
-            }
-            lg_fp_collection_free(&level);
-        }
+            children_of(e, &in->items[i], out);
+        /* descendants: breadth first, the collection itself the queue
+         * (children_of copies its item before pushing) */
+        if(IS(descendants))
+            for(size_t i = start; i < out->count && !e->err; i++)
+                children_of(e, &out->items[i], out);
         return;
     }
-    if(IS("extension")) {
+    if(IS(extension)) {
         char *url = a0 ? arg_str(e, a0) : NULL;
         if(!url) { ev_error(e, "extension() needs a url%s", NULL); return; }
         for(size_t i = 0; i < in->count; i++) {
@@ -1608,20 +2054,38 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         free(url);
         return;
     }
-    if(IS("resolve")) {
+    if(IS(resolve)) {
         for(size_t i = 0; i < in->count; i++)
             resolve_item(e, &in->items[i], out);
         return;
     }
-    if(IS("trace")) { for(size_t i = 0; i < in->count; i++) add_copy(e, out, &in->items[i]); return; }
-    if(IS("memberOf")) {
-        /* needs a terminology service: unknown, and say so */
-        if(in->count && e->issues)
+    if(IS(trace)) { for(size_t i = 0; i < in->count; i++) add_copy(e, out, &in->items[i]); return; }
+    if(IS(memberOf)) {
+        if(!in->count)
+            return;
+        char *vs = a0 ? arg_str(e, a0) : NULL;
+        if(!vs) {
+            if(!e->err) ev_error(e, "memberOf() needs a value set url%s", NULL);
+            return;
+        }
+        /* The spec defines it on one element; profiles write
+         * coding.memberOf(vs) over several codings and mean "any": true when
+         * one is in, false when all are known not to be, else unknown. */
+        int r = 0;
+        for(size_t i = 0; i < in->count && r != 1; i++) {
+            int one = e->env->member_of ? e->env->member_of(e->env->ud, &in->items[i], vs) : -1;
+            if(one == 1 || one < 0)
+                r = one;
+        }
+        if(r >= 0)
+            add_bool(e, out, r);
+        else if(e->issues) /* unknown, and say so */
             lg_issues_add(e->issues, LG_SEV_WARNING, "not-supported", NULL,
-                          "memberOf() is not evaluated without terminology; treated as empty");
+                          "memberOf('%s') could not be decided; treated as empty", vs);
+        free(vs);
         return;
     }
-    if(IS("conformsTo")) {
+    if(IS(conformsTo)) {
         char *url = a0 ? arg_str(e, a0) : NULL;
         static const char base[] = "http://hl7.org/fhir/StructureDefinition/";
         if(!url || !strstr(url, "/StructureDefinition/")) {
@@ -1629,24 +2093,30 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         } else if(!strncmp(url, base, sizeof(base) - 1)) {
             /* a base definition: conformance is being of that type */
             for(size_t i = 0; i < in->count; i++)
-                add_bool(e, out, type_is(&in->items[i], url + sizeof(base) - 1));
-        } else if(in->count && e->issues) {
-            lg_issues_add(e->issues, LG_SEV_WARNING, "not-supported", NULL,
-                          "conformsTo('%s') is not evaluated against profiles; treated as empty", url);
+                add_bool(e, out, type_is(e, &in->items[i], url + sizeof(base) - 1, 1));
+        } else {
+            for(size_t i = 0; i < in->count && !e->err; i++) {
+                int r = e->env->conforms_to ? e->env->conforms_to(e->env->ud, &in->items[i], url) : -1;
+                if(r >= 0)
+                    add_bool(e, out, r);
+                else if(e->issues)
+                    lg_issues_add(e->issues, LG_SEV_WARNING, "not-supported", NULL,
+                                  "conformsTo('%s') could not be decided; treated as empty", url);
+            }
         }
         free(url);
         return;
     }
-    if(IS("htmlChecks")) { add_bool(e, out, 1); return; }
-    if(IS("today") || IS("now") || IS("timeOfDay")) {
+    if(IS(htmlChecks)) { add_bool(e, out, 1); return; }
+    if(IS(today) || IS(now) || IS(timeOfDay)) {
         char buf[LG_TIME_BUFSZ];
         fp_time t;
         lg_time_format(lg_time_now_ms(), buf, sizeof(buf));
-        if(IS("today"))
+        if(IS(today))
             buf[10] = '\0';
-        if(IS("timeOfDay"))
+        if(IS(timeOfDay))
             buf[23] = '\0'; /* drop the zone: a Time has none */
-        if(fp_time_parse(IS("timeOfDay") ? buf + 11 : buf, -1, &t) == 0)
+        if(fp_time_parse(IS(timeOfDay) ? buf + 11 : buf, -1, &t) == 0)
             add_time(e, out, &t);
         return;
     }
@@ -1660,7 +2130,7 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
     const item *it = &in->items[0];
     val v = value_of(it);
     const char *s = v.k == V_STR ? v.s : NULL;
-    if(IS("type")) {
+    if(IS(type)) {
         char *t = type_name(it);
         if(t) {
             item *r = push(e, out);
@@ -1671,8 +2141,51 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         }
         return;
     }
-    if(IS("toDate") || IS("toDateTime") || IS("toTime") || IS("convertsToDate") ||
-       IS("convertsToDateTime") || IS("convertsToTime")) {
+    if(IS(lowBoundary) || IS(highBoundary) || IS(precision)) {
+        if(IS(precision)) {
+            if(v.k == V_TIME) add_int(e, out, fp_time_precision(&v.t));
+            else if(v.k == V_NUM) add_int(e, out, v.is_int ? 0 : dec_scale(&v));
+            return;
+        }
+        int high = f[0] == 'h';
+        int64_t p = -1;
+        if(a0 && arg_int(e, a0, &p)) return;
+        if(v.k == V_TIME) {
+            fp_time t = v.t;
+            /* a FHIR dateTime given to the day is still a DateTime */
+            if(t.kind == FP_T_DATE && it->kind == LG_FP_NODE && it->type &&
+               (!strcmp(it->type, "dateTime") || !strcmp(it->type, "instant")))
+                t.kind = FP_T_DATETIME;
+            int digits = a0 ? (int)p : t.kind == FP_T_DATE ? 8 : t.kind == FP_T_TIME ? 9 : 17;
+            if(a0 && (p < 0 || p > 17)) return;
+            if(fp_time_boundary(&t, high, digits) == 0) add_time(e, out, &t);
+            return;
+        }
+        if(v.k == V_NUM || v.k == V_QTY) {
+            if(a0 && (p < 0 || p > 31)) return; /* beyond what a decimal holds */
+            int prec = a0 ? (int)p : 8;
+            double r = dec_boundary(v.d, v.is_int ? 0 : dec_scale(&v), high, prec);
+            if(v.k == V_QTY) add_qty(e, out, r, v.s);
+            else add_dec(e, out, r);
+            if(!e->err) out->items[out->count - 1].i = 1 + prec;
+        }
+        return;
+    }
+    if(IS(comparable)) {
+        coll c = {0};
+        if(!a0) { ev_error(e, "comparable() needs a quantity%s", NULL); return; }
+        eval(e, a0, e->this_, &c);
+        if(c.count == 1 && v.k == V_QTY) {
+            val w = value_of(&c.items[0]);
+            double fx, fy;
+            const char *dx = unit_base(v.s, &fx), *dy = w.k == V_QTY ? unit_base(w.s, &fy) : NULL;
+            add_bool(e, out, dx && dy && !strcmp(dx, dy));
+        }
+        lg_fp_collection_free(&c);
+        return;
+    }
+    if(IS(toDate) || IS(toDateTime) || IS(toTime) || IS(convertsToDate) ||
+       IS(convertsToDateTime) || IS(convertsToTime)) {
         int want = strstr(f, "DateTime") ? FP_T_DATETIME : strstr(f, "Date") ? FP_T_DATE : FP_T_TIME;
         fp_time t;
         int ok = 0;
@@ -1692,7 +2205,7 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         else if(ok) add_time(e, out, &t);
         return;
     }
-    if(IS("toQuantity") || IS("convertsToQuantity")) {
+    if(IS(toQuantity) || IS(convertsToQuantity)) {
         double d = 0;
         char *unit = NULL;
         int ok = 0;
@@ -1711,7 +2224,7 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         free(unit);
         return;
     }
-    if(IS("toString") || IS("convertsToString")) {
+    if(IS(toString) || IS(convertsToString)) {
         char *r = v.k == V_STR ? strdup(v.s) : v.k == V_NUM ? num_to_string(v.d, v.is_int)
                 : v.k == V_BOOL ? strdup(v.b ? "true" : "false") : NULL;
         if(v.k == V_NUM && !v.is_int && v.scale > 0) {
@@ -1732,11 +2245,11 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
                 r = NULL;
             free(num);
         }
-        if(IS("convertsToString")) { add_bool(e, out, r != NULL); free(r); }
+        if(IS(convertsToString)) { add_bool(e, out, r != NULL); free(r); }
         else if(r) add_str_own(e, out, r);
         return;
     }
-    if(IS("toInteger") || IS("convertsToInteger") || IS("toDecimal") || IS("convertsToDecimal")) {
+    if(IS(toInteger) || IS(convertsToInteger) || IS(toDecimal) || IS(convertsToDecimal)) {
         int want_int = strstr(f, "Integer") != NULL, conv = f[0] == 'c';
         int ok = 0;
         double d = 0;
@@ -1752,7 +2265,7 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         else if(ok) add_dec(e, out, d);
         return;
     }
-    if(IS("toBoolean") || IS("convertsToBoolean")) {
+    if(IS(toBoolean) || IS(convertsToBoolean)) {
         int b = -1;
         if(v.k == V_BOOL) b = v.b;
         else if(v.k == V_NUM && (v.d == 0 || v.d == 1)) b = v.d == 1;
@@ -1766,25 +2279,25 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         else if(b >= 0) add_bool(e, out, b);
         return;
     }
-    if(v.k == V_QTY && IS("abs")) { add_qty(e, out, fabs(v.d), v.s); return; }
-    if(v.k == V_NUM && (IS("abs") || IS("ceiling") || IS("floor") || IS("round") ||
-                        IS("truncate") || IS("sqrt") || IS("ln") || IS("exp") || IS("power") ||
-                        IS("log"))) {
+    if(v.k == V_QTY && IS(abs)) { add_qty(e, out, fabs(v.d), v.s); return; }
+    if(v.k == V_NUM && (IS(abs) || IS(ceiling) || IS(floor) || IS(round) ||
+                        IS(truncate) || IS(sqrt) || IS(ln) || IS(exp) || IS(power) ||
+                        IS(log))) {
         double r;
-        if(IS("abs")) { if(v.is_int) add_int_d(e, out, fabs(v.d)); else add_dec(e, out, fabs(v.d)); return; }
-        if(IS("ceiling")) { add_int_d(e, out, ceil(v.d)); return; }
-        if(IS("floor")) { add_int_d(e, out, floor(v.d)); return; }
-        if(IS("truncate")) { add_int_d(e, out, trunc(v.d)); return; }
-        if(IS("round")) {
+        if(IS(abs)) { if(v.is_int) add_int_d(e, out, fabs(v.d)); else add_dec(e, out, fabs(v.d)); return; }
+        if(IS(ceiling)) { add_int_d(e, out, ceil(v.d)); return; }
+        if(IS(floor)) { add_int_d(e, out, floor(v.d)); return; }
+        if(IS(truncate)) { add_int_d(e, out, trunc(v.d)); return; }
+        if(IS(round)) {
             int64_t p = 0;
             if(a0 && arg_int(e, a0, &p)) return;
             double m = pow(10, (double)p);
             add_dec(e, out, round(v.d * m) / m);
             return;
         }
-        if(IS("sqrt")) r = sqrt(v.d);
-        else if(IS("ln")) r = log(v.d);
-        else if(IS("exp")) r = exp(v.d);
+        if(IS(sqrt)) r = sqrt(v.d);
+        else if(IS(ln)) r = log(v.d);
+        else if(IS(exp)) r = exp(v.d);
         else {
             coll c = {0};
             if(!a0) return;
@@ -1793,8 +2306,8 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
             double x = value_of(&c.items[0]).d;
             int xi = value_of(&c.items[0]).is_int;
             lg_fp_collection_free(&c);
-            r = IS("power") ? pow(v.d, x) : log(v.d) / log(x);
-            if(IS("power") && v.is_int && xi && !isnan(r)) { add_int_d(e, out, r); return; }
+            r = IS(power) ? pow(v.d, x) : log(v.d) / log(x);
+            if(IS(power) && v.is_int && xi && !isnan(r)) { add_int_d(e, out, r); return; }
         }
         if(!isnan(r) && !isinf(r)) add_dec(e, out, r);
         return;
@@ -1809,15 +2322,15 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
             ev_error(e, "unknown FHIRPath function '%s'", f);
         return;
     }
-    if(IS("length")) { add_int(e, out, (int64_t)strlen(s)); return; }
-    if(IS("trim")) {
+    if(IS(length)) { add_int(e, out, (int64_t)strlen(s)); return; }
+    if(IS(trim)) {
         const char *b = s, *t = s + strlen(s);
         while(isspace((unsigned char)*b)) b++;
         while(t > b && isspace((unsigned char)t[-1])) t--;
         add_str_own(e, out, strndup(b, (size_t)(t - b)));
         return;
     }
-    if(IS("split")) {
+    if(IS(split)) {
         char *sep = a0 ? arg_str(e, a0) : NULL;
         if(!sep) return;
         const char *p = s;
@@ -1831,30 +2344,30 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         free(sep);
         return;
     }
-    if(IS("encode") || IS("decode") || IS("escape") || IS("unescape")) {
+    if(IS(encode) || IS(decode) || IS(escape) || IS(unescape)) {
         char *how = a0 ? arg_str(e, a0) : NULL;
         char *r = how ? transcode(f, how, s) : NULL;
         if(r) add_str_own(e, out, r);
         free(how);
         return;
     }
-    if(IS("upper") || IS("lower")) {
+    if(IS(upper) || IS(lower)) {
         char *r = strdup(s);
         for(char *p = r; p && *p; p++)
-            *p = (char)(IS("upper") ? toupper((unsigned char)*p) : tolower((unsigned char)*p));
+            *p = (char)(IS(upper) ? toupper((unsigned char)*p) : tolower((unsigned char)*p));
         add_str_own(e, out, r);
         return;
     }
-    if(IS("toChars")) {
+    if(IS(toChars)) {
         for(const char *p = s; *p; p++) {
             char c2[2] = {*p, 0};
             add_str(e, out, c2);
         }
         return;
     }
-    if(IS("startsWith") || IS("endsWith") || IS("contains") || IS("indexOf") || IS("lastIndexOf") || IS("matchesFull") ||
-       IS("matches") || IS("replace") || IS("replaceMatches") || IS("substring")) {
-        if(IS("substring")) {
+    if(IS(startsWith) || IS(endsWith) || IS(contains) || IS(indexOf) || IS(lastIndexOf) || IS(matchesFull) ||
+       IS(matches) || IS(replace) || IS(replaceMatches) || IS(substring)) {
+        if(IS(substring)) {
             int64_t start, len = -1;
             if(!a0 || arg_int(e, a0, &start)) return;
             if(a1 && arg_int(e, a1, &len)) return;
@@ -1866,11 +2379,11 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         }
         char *x = a0 ? arg_str(e, a0) : NULL;
         if(!x) return;
-        if(IS("startsWith")) add_bool(e, out, !strncmp(s, x, strlen(x)));
-        else if(IS("endsWith")) add_bool(e, out, strlen(s) >= strlen(x) && !strcmp(s + strlen(s) - strlen(x), x));
-        else if(IS("contains")) add_bool(e, out, strstr(s, x) != NULL);
-        else if(IS("indexOf")) { const char *p = strstr(s, x); add_int(e, out, p ? p - s : -1); }
-        else if(IS("lastIndexOf")) {
+        if(IS(startsWith)) add_bool(e, out, !strncmp(s, x, strlen(x)));
+        else if(IS(endsWith)) add_bool(e, out, strlen(s) >= strlen(x) && !strcmp(s + strlen(s) - strlen(x), x));
+        else if(IS(contains)) add_bool(e, out, strstr(s, x) != NULL);
+        else if(IS(indexOf)) { const char *p = strstr(s, x); add_int(e, out, p ? p - s : -1); }
+        else if(IS(lastIndexOf)) {
             const char *last = NULL;
             for(const char *p = strstr(s, x); p; p = *p ? strstr(p + 1, x) : NULL) {
                 last = p;
@@ -1878,13 +2391,13 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
             }
             add_int(e, out, last ? last - s : -1);
         }
-        else if(IS("matches") || IS("matchesFull")) {
-            int m = regex_match(e, s, x, IS("matchesFull"));
+        else if(IS(matches) || IS(matchesFull)) {
+            int m = regex_match(e, s, x, IS(matchesFull));
             if(m >= 0) add_bool(e, out, m);
         }
-        else if(IS("replace") || IS("replaceMatches")) {
+        else if(IS(replace) || IS(replaceMatches)) {
             char *y = a1 ? arg_str(e, a1) : NULL;
-            char *r = !y ? NULL : IS("replace") ? str_replace(e, s, x, y) : regex_replace(e, s, x, y);
+            char *r = !y ? NULL : IS(replace) ? str_replace(e, s, x, y) : regex_replace(e, s, x, y);
             if(r) add_str_own(e, out, r);
             free(y);
         }
@@ -2095,28 +2608,29 @@ out:
 static void binary(ev *e, const fp_node *n, const coll *focus, coll *out)
 {
     const char *op = n->str;
+    const int opid = n->id;
     coll l = {0}, r = {0};
     eval(e, n->a, focus, &l);
-    if(!strcmp(op, "and") || !strcmp(op, "or") || !strcmp(op, "xor") || !strcmp(op, "implies")) {
+    if((opid == OP_AND) || (opid == OP_OR) || (opid == OP_XOR) || (opid == OP_IMPLIES)) {
         int a = truth(e, &l), b;
         /* Short-circuit where the answer is already known. */
-        if((!strcmp(op, "and") && a == 0) || (!strcmp(op, "or") && a == 1)) {
+        if(((opid == OP_AND) && a == 0) || ((opid == OP_OR) && a == 1)) {
             add_bool(e, out, a);
             goto out;
         }
-        if(!strcmp(op, "implies") && a == 0) {
+        if((opid == OP_IMPLIES) && a == 0) {
             add_bool(e, out, 1);
             goto out;
         }
         eval(e, n->b, focus, &r);
         b = truth(e, &r);
-        if(!strcmp(op, "and")) {
+        if((opid == OP_AND)) {
             if(b == 0) add_bool(e, out, 0);
             else if(a == 1 && b == 1) add_bool(e, out, 1);
-        } else if(!strcmp(op, "or")) {
+        } else if((opid == OP_OR)) {
             if(b == 1) add_bool(e, out, 1);
             else if(a == 0 && b == 0) add_bool(e, out, 0);
-        } else if(!strcmp(op, "xor")) {
+        } else if((opid == OP_XOR)) {
             if(a >= 0 && b >= 0) add_bool(e, out, a != b);
         } else { /* implies, a is true or empty */
             if(b == 1) add_bool(e, out, 1);
@@ -2125,14 +2639,14 @@ static void binary(ev *e, const fp_node *n, const coll *focus, coll *out)
         goto out;
     }
     eval(e, n->b, focus, &r);
-    if(!strcmp(op, "|")) {
+    if((opid == OP_UNION)) {
         for(size_t i = 0; i < l.count; i++)
             if(!contains_item(e, out, &l.items[i])) add_copy(e, out, &l.items[i]);
         for(size_t i = 0; i < r.count; i++)
             if(!contains_item(e, out, &r.items[i])) add_copy(e, out, &r.items[i]);
         goto out;
     }
-    if(!strcmp(op, "in") || !strcmp(op, "contains")) {
+    if((opid == OP_IN) || (opid == OP_CONTAINS)) {
         const coll *needle = op[0] == 'i' ? &l : &r, *hay = op[0] == 'i' ? &r : &l;
         if(needle->count == 1)
             add_bool(e, out, contains_item(e, hay, &needle->items[0]));
@@ -2140,7 +2654,7 @@ static void binary(ev *e, const fp_node *n, const coll *focus, coll *out)
             ev_error(e, "'%s' needs a single item", op);
         goto out;
     }
-    if(!strcmp(op, "=") || !strcmp(op, "!=") || !strcmp(op, "~") || !strcmp(op, "!~")) {
+    if((opid == OP_EQ) || (opid == OP_NE) || (opid == OP_EQUIV) || (opid == OP_NEQUIV)) {
         int equiv = strchr(op, '~') != NULL, neg = op[0] == '!';
         if(!equiv && (l.count == 0 || r.count == 0))
             goto out;
@@ -2159,7 +2673,7 @@ static void binary(ev *e, const fp_node *n, const coll *focus, coll *out)
             add_bool(e, out, neg ? !eq : eq);
         goto out;
     }
-    if(!strcmp(op, "&")) {
+    if((opid == OP_AMP)) {
         if(l.count > 1 || r.count > 1) {
             ev_error(e, "operator '&' needs single items%s", NULL);
             goto out;
@@ -2180,8 +2694,8 @@ static void binary(ev *e, const fp_node *n, const coll *focus, coll *out)
     if(op[0] == '<' || op[0] == '>') {
         int c, rc = cmp_vals(&l.items[0], &r.items[0], &c);
         if(rc == 0) {
-            int res = !strcmp(op, "<") ? c < 0 : !strcmp(op, ">") ? c > 0
-                    : !strcmp(op, "<=") ? c <= 0 : c >= 0;
+            int res = (opid == OP_LT) ? c < 0 : (opid == OP_GT) ? c > 0
+                    : (opid == OP_LE) ? c <= 0 : c >= 0;
             add_bool(e, out, res);
         } else if(rc == -2) {
             ev_error(e, "operator '%s' cannot compare these values", op);
@@ -2197,6 +2711,47 @@ out:
     lg_fp_collection_free(&r);
 }
 
+/* Strict mode: (x as T).name needs T to have name, even when x is empty
+ * (a static check the R4 suite asks for). */
+static void check_cast_member(ev *e, const fp_node *n)
+{
+    const fp_node *a = n->a;
+    const char *t = NULL;
+    char tbuf[256];
+    if(a->kind == FP_AS)
+        t = a->str;
+    else if(a->kind == FP_CALL && (a->id == FN_as || a->id == FN_ofType) && a->nargs == 1)
+        t = type_arg(a->args[0], tbuf, sizeof(tbuf));
+    if(!t || isupper((unsigned char)n->str[0]))
+        return;
+    const fp_mtype *mt = fp_model_type(e->model, !strncmp(t, "FHIR.", 5) ? t + 5 : t);
+    if(mt && mt->kind != FP_MK_PRIMITIVE && !fp_model_elem(mt, n->str))
+        ev_error(e, "'%s' is not an element of this type", n->str);
+}
+
+/* A variable of env->vars: 1 found (its items appended), 0 not. */
+static int env_var(ev *e, const char *name, coll *out)
+{
+    for(size_t i = 0; i < e->env->nvars; i++) {
+        const lg_fp_var *v = &e->env->vars[i];
+        if(v->name && !strcmp(v->name, name)) {
+            for(size_t k = 0; k < v->count; k++)
+                add_copy(e, out, &v->items[k]);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* An ordered function straight on children()/descendants(), whose order
+ * the spec leaves undefined. */
+static int unordered_input(const fp_node *n)
+{
+    return n && n->kind == FP_CALL && (n->id == FN_children || n->id == FN_descendants);
+}
+
+static void eval_kind(ev *e, const fp_node *n, const coll *focus, coll *out);
+
 static void eval(ev *e, const fp_node *n, const coll *focus, coll *out)
 {
     if(e->err || spend(e, 1))
@@ -2206,6 +2761,24 @@ static void eval(ev *e, const fp_node *n, const coll *focus, coll *out)
         e->depth--;
         return;
     }
+    if(n->memo > 0 && n->memo <= e->nmemo) {
+        /* a constant subexpression: computed once per evaluation */
+        coll *m = &e->memo[n->memo - 1];
+        if(!e->memo_done[n->memo - 1]) {
+            eval_kind(e, n, focus, m);
+            e->memo_done[n->memo - 1] = 1;
+        }
+        if(spend(e, m->count) == 0)
+            for(size_t i = 0; i < m->count && !e->err; i++)
+                add_copy(e, out, &m->items[i]);
+    } else {
+        eval_kind(e, n, focus, out);
+    }
+    e->depth--;
+}
+
+static void eval_kind(ev *e, const fp_node *n, const coll *focus, coll *out)
+{
     switch(n->kind) {
     case FP_EMPTY: break;
     case FP_STRING: add_str(e, out, n->str); break;
@@ -2230,20 +2803,31 @@ static void eval(ev *e, const fp_node *n, const coll *focus, coll *out)
         break;
     case FP_BOOL: add_bool(e, out, (int)n->i); break;
     case FP_VAR:
-        if(!strcmp(n->str, "this")) {
+        if((n->id == VAR_THIS)) {
             for(size_t i = 0; i < e->this_->count; i++) add_copy(e, out, &e->this_->items[i]);
-        } else if(!strcmp(n->str, "total")) {
+        } else if((n->id == VAR_TOTAL)) {
             for(size_t i = 0; e->total && i < e->total->count; i++) add_copy(e, out, &e->total->items[i]);
-        } else if(!strcmp(n->str, "index")) {
+        } else if((n->id == VAR_INDEX)) {
             add_int(e, out, e->index);
-        } else if(!strcmp(n->str, "%resource") || !strcmp(n->str, "%context") ||
-                  !strcmp(n->str, "%rootResource")) {
+        } else if(n->str[0] == '%' && env_var(e, n->str + 1, out)) {
+            /* a caller's variable */
+        } else if((n->id == VAR_CONTEXT)) {
             for(size_t i = 0; i < e->root->count; i++) add_copy(e, out, &e->root->items[i]);
-        } else if(!strcmp(n->str, "%ucum")) {
+        } else if((n->id == VAR_RESOURCE)) {
+            if(!e->res_ready && e->resource)
+                add_node(e, e->res_c, e->resource, NULL);
+            e->res_ready = 1;
+            for(size_t i = 0; i < e->res_c->count; i++) add_copy(e, out, &e->res_c->items[i]);
+        } else if((n->id == VAR_ROOT_RESOURCE)) {
+            if(!e->rootres_ready && e->root_resource)
+                add_node(e, e->rootres_c, e->root_resource, NULL);
+            e->rootres_ready = 1;
+            for(size_t i = 0; i < e->rootres_c->count; i++) add_copy(e, out, &e->rootres_c->items[i]);
+        } else if((n->id == VAR_UCUM)) {
             add_str(e, out, "http://unitsofmeasure.org");
-        } else if(!strcmp(n->str, "%sct")) {
+        } else if((n->id == VAR_SCT)) {
             add_str(e, out, "http://snomed.info/sct");
-        } else if(!strcmp(n->str, "%loinc")) {
+        } else if((n->id == VAR_LOINC)) {
             add_str(e, out, "http://loinc.org");
         } else if(!strncmp(n->str, "%vs-", 4) || !strncmp(n->str, "%ext-", 5)) {
             char *u = NULL;
@@ -2255,19 +2839,25 @@ static void eval(ev *e, const fp_node *n, const coll *focus, coll *out)
         }
         break;
     case FP_IDENT:
-        for(size_t i = 0; i < focus->count && !e->err; i++)
-            member(e, &focus->items[i], n->str, out);
+        members(e, focus, n->str, out);
         break;
     case FP_MEMBER: {
         coll base = {0};
+        if(e->strict)
+            check_cast_member(e, n);
         eval(e, n->a, focus, &base);
-        for(size_t i = 0; i < base.count && !e->err; i++)
-            member(e, &base.items[i], n->str, out);
+        members(e, &base, n->str, out);
         lg_fp_collection_free(&base);
         break;
     }
     case FP_CALL: {
         coll base = {0};
+        if(e->env->check_ordered && unordered_input(n->a) &&
+           (n->id == FN_first || n->id == FN_last || n->id == FN_tail || n->id == FN_skip ||
+            n->id == FN_take)) {
+            ev_error(e, "%s() on an unordered collection", n->str);
+            break;
+        }
         if(n->a)
             eval(e, n->a, focus, &base);
         call(e, n, n->a ? &base : focus, out);
@@ -2276,6 +2866,10 @@ static void eval(ev *e, const fp_node *n, const coll *focus, coll *out)
     }
     case FP_INDEX: {
         coll base = {0}, idx = {0};
+        if(e->env->check_ordered && unordered_input(n->a)) {
+            ev_error(e, "an indexer on an unordered collection%s", NULL);
+            break;
+        }
         eval(e, n->a, focus, &base);
         eval(e, n->b, e->this_, &idx);
         if(idx.count == 1 && value_of(&idx.items[0]).k == V_NUM) {
@@ -2294,7 +2888,10 @@ static void eval(ev *e, const fp_node *n, const coll *focus, coll *out)
         if(a.count == 1) {
             val v = value_of(&a.items[0]);
             if(v.k == V_NUM && v.is_int) { if(v.i != INT64_MIN) add_int(e, out, -v.i); }
-            else if(v.k == V_NUM) add_dec(e, out, -v.d);
+            else if(v.k == V_NUM) {
+                add_dec(e, out, 0 - v.d); /* 0 - x: -(0.0) is 0.0, not -0.0 */
+                if(!e->err) out->items[out->count - 1].i = a.items[0].kind == LG_FP_DECIMAL ? a.items[0].i : 0;
+            }
             else if(v.k == V_QTY) add_qty(e, out, -v.d, v.s);
             else ev_error(e, "unary '-' needs a number or a quantity%s", NULL);
         }
@@ -2306,27 +2903,88 @@ static void eval(ev *e, const fp_node *n, const coll *focus, coll *out)
         coll a = {0};
         eval(e, n->a, focus, &a);
         if(n->kind == FP_IS) {
-            if(a.count == 1) add_bool(e, out, type_is(&a.items[0], n->str));
+            if(a.count == 1) add_bool(e, out, type_is(e, &a.items[0], n->str, 1));
+        } else if(e->strict && a.count > 1) {
+            ev_error(e, "'as' on a collection of several items%s", NULL);
         } else {
             for(size_t i = 0; i < a.count; i++)
-                if(type_is(&a.items[i], n->str)) add_copy(e, out, &a.items[i]);
+                if(type_is(e, &a.items[i], n->str, 0)) add_copy(e, out, &a.items[i]);
         }
         lg_fp_collection_free(&a);
         break;
     }
     }
-    e->depth--;
+}
+
+lg_status lg_fhirpath_eval_env(const lg_fhirpath *expr, const lg_fp_env *env, lg_fp_collection *out,
+                               lg_issues *issues)
+{
+    /* one item each, on the stack: no allocation per evaluation for them
+     * (each is pushed once, so they never grow) */
+    item ctx_it, res_it, root_it;
+    coll ctx = {.items = &ctx_it, .cap = 1}, res = {.items = &res_it, .cap = 1},
+         rootres = {.items = &root_it, .cap = 1};
+    const cJSON *context = env->context_item && env->context_item->kind == LG_FP_NODE
+                           ? env->context_item->node
+                           : env->context ? env->context : env->resource;
+    ev e = {.resource = env->resource ? env->resource : context, .env = env, .model = env->model,
+            .strict = env->model && env->strict, .issues = issues};
+    e.root_resource = env->root_resource ? env->root_resource : e.resource;
+    if(env->context_item) {
+        add_copy(&e, &ctx, env->context_item);
+        if(!env->model && ctx.count)
+            ctx.items[0].mtype = NULL; /* typed by another model: not ours */
+        if(env->model && ctx.count && !ctx.items[0].mtype && ctx.items[0].kind == LG_FP_NODE) {
+            /* an item built by the caller: type it by context_type, else by
+             * its type name ("HumanName", "Patient.contact", "code") */
+            const char *tn = env->context_type ? env->context_type : ctx.items[0].type;
+            const fp_mtype *t = tn ? fp_model_type(e.model, tn) : NULL;
+            /* "BackboneElement" or "Element" names no children: typing by it
+             * would hide them, so such an item stays untyped */
+            if(t && (!strcmp(t->name, "BackboneElement") || !strcmp(t->name, "Element")))
+                t = NULL;
+            set_mtype(&e, &ctx.items[0], t); /* type() of a backbone: BackboneElement */
+        }
+    } else if(context) {
+        add_node(&e, &ctx, context, NULL);
+        if(env->context_type && e.model && ctx.count) {
+            const fp_mtype *t = fp_model_type(e.model, env->context_type);
+            if(t)
+                set_mtype(&e, &ctx.items[0], t);
+            else
+                ctx.items[0].type = env->context_type;
+        } else if(env->context_type && ctx.count) {
+            ctx.items[0].type = env->context_type;
+        }
+    }
+    e.this_ = &ctx;
+    e.root = &ctx;
+    e.res_c = &res;
+    e.rootres_c = &rootres;
+    /* small: slots for the few constant subexpressions worth keeping */
+    coll memo[64];
+    unsigned char memo_done[64];
+    if(expr->nmemo > 0 && expr->nmemo <= 64) {
+        memset(memo, 0, sizeof(*memo) * (size_t)expr->nmemo);
+        memset(memo_done, 0, (size_t)expr->nmemo);
+        e.memo = memo;
+        e.memo_done = memo_done;
+        e.nmemo = expr->nmemo;
+    }
+    if(!e.err)
+        eval(&e, expr->root, &ctx, out);
+    for(int i = 0; i < e.nmemo; i++)
+        lg_fp_collection_free(&memo[i]);
+    const coll *mine[] = {&ctx, &res, &rootres};
+    for(int i = 0; i < 3; i++)
+        if(mine[i]->count)
+            free(mine[i]->items[0].own); /* not the stack items themselves */
+    return e.err ? LG_EINVAL : LG_OK;
 }
 
 lg_status lg_fhirpath_eval(const lg_fhirpath *expr, const cJSON *resource, lg_fp_collection *out,
                            lg_issues *issues)
 {
-    coll root = {0};
-    ev e = {.resource = resource, .issues = issues};
-    add_node(&e, &root, resource, NULL);
-    e.this_ = &root;
-    e.root = &root;
-    eval(&e, expr->root, &root, out);
-    lg_fp_collection_free(&root);
-    return e.err ? LG_EINVAL : LG_OK;
+    lg_fp_env env = {.resource = resource};
+    return lg_fhirpath_eval_env(expr, &env, out, issues);
 }

@@ -212,7 +212,7 @@ static void next(parser *ps)
     }
     if(*s == '%') {
         ps->p++;
-        if(*ps->p == '`' || *ps->p == '\'') {
+        if(*ps->p == '`' || *ps->p == '\'' || *ps->p == '"') {
             char q = *ps->p;
             const char *e = strchr(ps->p + 1, q);
             if(!e) {
@@ -599,6 +599,48 @@ static fp_node *parse_expr(parser *ps, int level)
     return l;
 }
 
+static const char *const fn_names[] = {
+    "",
+#define FP_FN_NAME(n) #n,
+    FP_FUNCTIONS(FP_FN_NAME)
+#undef FP_FN_NAME
+};
+
+static const char *const op_names[] = {
+    "", "implies", "or", "xor", "and", "in", "contains", "=", "~", "!=", "!~", "<", ">", "<=",
+    ">=", "|", "+", "-", "&", "*", "/", "div", "mod",
+};
+
+static const char *const var_names[] = {
+    "", "this", "total", "index", "%context", "%resource", "%rootResource", "%ucum", "%sct",
+    "%loinc",
+};
+
+static int name_id(const char *const *names, size_t n, const char *s)
+{
+    for(size_t i = 1; s && i < n; i++)
+        if(!strcmp(names[i], s))
+            return (int)i;
+    return 0;
+}
+
+/* Resolve names to ids over the whole tree (see fp_node.id). */
+static void resolve_ids(fp_node *n)
+{
+    if(!n)
+        return;
+    if(n->kind == FP_CALL)
+        n->id = name_id(fn_names, sizeof(fn_names) / sizeof(*fn_names), n->str);
+    else if(n->kind == FP_BINARY)
+        n->id = name_id(op_names, sizeof(op_names) / sizeof(*op_names), n->str);
+    else if(n->kind == FP_VAR)
+        n->id = name_id(var_names, sizeof(var_names) / sizeof(*var_names), n->str);
+    resolve_ids(n->a);
+    resolve_ids(n->b);
+    for(int i = 0; i < n->nargs; i++)
+        resolve_ids(n->args[i]);
+}
+
 lg_status lg_fhirpath_compile(const char *src, lg_fhirpath **out, lg_issues *issues)
 {
     *out = NULL;
@@ -641,6 +683,8 @@ lg_status lg_fhirpath_compile(const char *src, lg_fhirpath **out, lg_issues *iss
         fp_node_free(root);
         return LG_ENOMEM;
     }
+    resolve_ids(root);
+    e->nmemo = fp_analyse(root);
     e->root = root;
     *out = e;
     return LG_OK;

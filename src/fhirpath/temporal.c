@@ -348,3 +348,68 @@ void fp_time_format(const fp_time *t, char *buf, size_t n)
     }
 #undef PUT
 }
+
+int fp_time_boundary(fp_time *t, int high, int digits)
+{
+    int prec, ms = 0;
+    if(t->kind == FP_T_TIME) {
+        switch(digits) {
+        case 2: prec = 4; break;
+        case 4: prec = 5; break;
+        case 6: prec = 6; break;
+        case 9: prec = 6; ms = 1; break;
+        default: return -1;
+        }
+    } else {
+        switch(digits) {
+        case 4: prec = 1; break;
+        case 6: prec = 2; break;
+        case 8: prec = 3; break;
+        case 10: prec = 4; break;
+        case 12: prec = 5; break;
+        case 14: prec = 6; break;
+        case 17: prec = 6; ms = 1; break;
+        default: return -1;
+        }
+        if(t->kind == FP_T_DATE && prec > 3)
+            return -1;
+    }
+    /* an hour alone ("T08") is not a FHIR time: it stands for 08:00 */
+    if(t->prec == 4) {
+        t->mi = 0;
+        t->prec = 5;
+    }
+    if(t->prec < 2)
+        t->mo = high ? 12 : 1;
+    if(t->prec < 3)
+        t->d = high ? mdays(t->y, t->mo) : 1;
+    if(t->prec < 4)
+        t->h = high ? 23 : 0;
+    if(t->prec < 5)
+        t->mi = high ? 59 : 0;
+    if(t->prec < 6)
+        t->ms = high ? 59999 : 0;
+    else if(!t->has_ms && high)
+        t->ms += 999;
+    /* no zone: the earliest zone is +14:00, the latest -12:00 */
+    if(t->kind == FP_T_DATETIME && !t->has_tz && prec > 3) {
+        t->has_tz = 1;
+        t->tz_min = high ? -720 : 840;
+    }
+    t->prec = prec;
+    t->has_ms = ms;
+    if(t->kind == FP_T_DATETIME && prec <= 3) {
+        t->kind = FP_T_DATE;
+        t->has_tz = 0;
+    }
+    return 0;
+}
+
+int fp_time_precision(const fp_time *t)
+{
+    static const int dt[] = {0, 4, 6, 8, 10, 12, 14};
+    int p = t->prec < 0 ? 0 : t->prec > 6 ? 6 : t->prec;
+    if(t->kind == FP_T_TIME)
+        return (p - 3) * 2 + (t->has_ms && p >= 6 ? 3 : 0);
+    return dt[p] + (t->has_ms && p >= 6 ? 3 : 0);
+}

@@ -38,6 +38,14 @@ int fp_time_add(fp_time *t, double n, const char *unit);
 /* 1 when w is a FHIRPath calendar duration word (year, months, ...). */
 int fp_calendar_word(const char *w);
 
+/* lowBoundary (high 0) / highBoundary (high 1) of t at a precision in
+ * digits (4 year, 6 month, 8 day, 10 hour, 12 minute, 14 second, 17
+ * millisecond; times 2, 4, 6, 9). An absent zone becomes +14:00 (low) or
+ * -12:00 (high). Returns -1 when digits is no precision of t's kind. */
+int fp_time_boundary(fp_time *t, int high, int digits);
+/* precision(): the digits t is given to (2014 is 4; a time 10:30 is 4). */
+int fp_time_precision(const fp_time *t);
+
 /* Format to the value's own precision, without '@'. */
 void fp_time_format(const fp_time *t, char *buf, size_t n);
 

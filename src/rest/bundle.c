@@ -160,12 +160,19 @@ static lg_status run_entry(lg_ctx *parent, entry *e, int in_txn)
         .base = parent->req->base, .content_type = body ? "application/fhir+json" : NULL,
         .if_match = e->if_match, .if_none_match = e->if_none_match,
         .if_none_exist = e->if_none_exist, .prefer = parent->req->prefer,
-        .body = body, .body_len = body ? strlen(body) : 0,
+        .body = body, .body_len = body ? strlen(body) : 0, .rebuilt_body = 1,
     };
     lg_ctx sub = {.rest = parent->rest, .st = parent->st, .req = &r, .resp = &e->resp,
                   .in_txn = in_txn, .now = parent->now, .forced_id = e->forced_id};
     memset(&e->resp, 0, sizeof(e->resp));
-    lg_dispatch(&sub);
+    /* Earlier batch entries' writes become visible to plain reads only once
+     * the store commits them (store.h): a read entry waits for that. */
+    uint64_t pending = parent->resp->durable_ticket;
+    if(!in_txn && pending && strcmp(e->method, "GET") == 0 &&
+       lg_store_sync(parent->st, pending) != LG_OK)
+        lg_fail(&sub, LG_EIO, "exception", NULL, "The store could not commit earlier entries");
+    else
+        lg_dispatch(&sub);
     if(!e->resp.status)
         e->resp.status = 500;
     /* A batch entry commits alone: the Bundle's reply waits for its flush. */

@@ -1,6 +1,7 @@
 /* capability.c - GET /metadata: the CapabilityStatement, generated from the
  * loaded definitions (served types and their search parameters) and from
- * the interaction table below, which lists exactly what lg_dispatch routes. */
+ * the interaction table below, which lists exactly what lg_dispatch routes,
+ * and from lg_operations, the router's table of $operations. */
 #include <stdio.h>
 #include <string.h>
 
@@ -74,6 +75,11 @@ lg_status lg_do_capabilities(lg_ctx *c)
             }
             if(!st) st = lg_buf_printf(&b, ",\"type\":\"%s\"}", sp_type_name(p->type));
         }
+        /* Operations come from the router's own table (lg_operations). */
+        if(!st) st = lg_buf_adds(&b, "],\"operation\":[");
+        for(size_t k = 0; !st && k < lg_noperations; k++)
+            st = lg_buf_printf(&b, "%s{\"name\":\"%s\",\"definition\":\"%s\"}", k ? "," : "",
+                               lg_operations[k].name, lg_operations[k].definition);
         if(!st) st = lg_buf_adds(&b, "]}");
     }
     if(!st)

@@ -118,8 +118,12 @@ lg_status lg_parse_resource_body(lg_ctx *c, const char *type, cJSON **out)
     lg_status st = lg_parse_body_object(c, type, &res);
     if(st)
         return st;
-    if((st = lg_validate_resource(c->rest->defs, res, &c->issues))) {
+    /* base structure (400 when broken) + profiles (422: well-formed but
+     * not what a claimed or required profile allows) */
+    if((st = lg_validate_full(c->rest->defs, res, NULL, 0, &c->issues))) {
         cJSON_Delete(res);
+        if(!c->req->rebuilt_body)
+            lg_issues_locate(&c->issues, 0, c->req->body, c->req->body_len);
         return lg_fail_issues(c, st);
     }
     *out = res;
@@ -572,7 +576,7 @@ static lg_status patch_in_txn(lg_ctx *c, const char *type, const char *id_in, co
         goto out;
     }
     /* R4 http.html#patch: a patch whose result is not a valid resource is 422. */
-    if(lg_validate_resource(c->rest->defs, patched, &c->issues)) {
+    if(lg_validate_full(c->rest->defs, patched, NULL, 0, &c->issues)) {
         st = lg_fail_issues(c, LG_EUNPROCESSABLE);
         goto out;
     }

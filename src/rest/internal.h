@@ -22,6 +22,29 @@ typedef struct lg_ctx {
     const char *forced_id; /* transaction: the id a create must use (urn:uuid mapping) */
 } lg_ctx;
 
+/* ---- search cache (search_cache.c) ----
+ * lg_search_cache_note, called BEFORE a search runs, notes the store's
+ * generation and the last write of each type the result depends on (types
+ * are borrowed until lg_search_cache_put). lg_search_cache_put keeps the
+ * computed Bundle tail under key. lg_search_cache_get returns 1 and points
+ * *tail at the cached tail (valid until the next call on sc) when the entry
+ * is still right, else 0. */
+#define LG_SEARCH_NOTE_TYPES 32
+typedef struct lg_search_note {
+    uint64_t gen;
+    const char *types[LG_SEARCH_NOTE_TYPES];
+    int64_t seqs[LG_SEARCH_NOTE_TYPES];
+    size_t ntypes;
+    int valid;
+} lg_search_note;
+
+int lg_search_cache_get(lg_search_cache *sc, lg_store *st, const char *key, size_t key_len,
+                        const char **tail, size_t *tail_len);
+lg_status lg_search_cache_note(lg_store *st, const char *const *types, size_t ntypes,
+                               lg_search_note *n);
+void lg_search_cache_put(lg_search_cache *sc, const lg_search_note *n, const char *key,
+                         size_t key_len, const char *tail, size_t tail_len);
+
 /* Percent-decoded key/value pairs of a query string or form body. */
 typedef struct lg_param {
     char *name;
@@ -109,6 +132,24 @@ lg_status lg_do_search(lg_ctx *c, const char *type, const char *query, const cha
 lg_status lg_do_history(lg_ctx *c, const char *type, const char *id, const char *query);
 lg_status lg_do_capabilities(lg_ctx *c);
 lg_status lg_do_bundle(lg_ctx *c);
+/* POST [type]/$validate and [type]/[id]/$validate (validate_op.c); id is NULL
+ * at type level. Always 200 with an OperationOutcome unless the request
+ * itself is malformed. */
+lg_status lg_do_validate(lg_ctx *c, const char *type, const char *id);
+
+/* The operations lg_dispatch routes on a type or an instance ("$validate").
+ * /metadata lists this same table, so the CapabilityStatement cannot claim
+ * an operation the router does not serve. */
+typedef struct lg_operation {
+    const char *name;        /* URL segment without the '$' */
+    const char *definition;  /* canonical URL of the OperationDefinition */
+    const char *methods;     /* the methods allowed (Allow header of a 405) */
+    int any_r4_type;         /* 1: the type level accepts every R4 resource type,
+                              * not only served ones (it touches no storage) */
+    lg_status (*run)(lg_ctx *c, const char *type, const char *id);
+} lg_operation;
+extern const lg_operation lg_operations[];
+extern const size_t lg_noperations;
 
 /* Route a request into the interactions above (also used for Bundle entries). */
 lg_status lg_dispatch(lg_ctx *c);

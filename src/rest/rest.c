@@ -343,6 +343,52 @@ static lg_status check_content_type(lg_ctx *c, int patch)
                          : "application/fhir+json or application/json");
 }
 
+const lg_operation lg_operations[] = {
+    {"validate", "http://hl7.org/fhir/OperationDefinition/Resource-validate", "POST", 1,
+     lg_do_validate},
+};
+const size_t lg_noperations = sizeof(lg_operations) / sizeof(*lg_operations);
+
+/* 1 when m is one of the methods in list ("GET, POST"). */
+static int method_listed(const char *list, const char *m)
+{
+    size_t n = strlen(m);
+    for(const char *p = list; *p;) {
+        size_t k = strcspn(p, ", ");
+        if(k == n && strncmp(p, m, n) == 0)
+            return 1;
+        p += k;
+        p += strspn(p, ", ");
+    }
+    return 0;
+}
+
+/* [type]/$op or [type]/[id]/$op (id NULL at type level). */
+static lg_status dispatch_operation(lg_ctx *c, const char *type, const char *id, const char *name)
+{
+    const lg_operation *op = NULL;
+    lg_status st;
+    for(size_t i = 0; i < lg_noperations && !op; i++)
+        if(strcmp(lg_operations[i].name, name) == 0)
+            op = &lg_operations[i];
+    if(!op)
+        return lg_fail(c, LG_ENOTFOUND, "not-supported", NULL, "Unknown operation '$%.64s'",
+                       name);
+    if(!(op->any_r4_type && !id && lg_defs_is_resource_type(c->rest->defs, type)) &&
+       (st = check_type(c, type)))
+        return st;
+    if(id && !lg_valid_id(id))
+        return lg_fail(c, LG_EINVAL, "invalid", NULL, "'%s' is not a valid FHIR id", id);
+    if(!method_listed(op->methods, c->req->method)) {
+        char what[80];
+        snprintf(what, sizeof(what), "$%s", op->name);
+        return not_allowed(c, op->methods, what);
+    }
+    if(strcmp(c->req->method, "POST") == 0 && (st = check_content_type(c, 0)))
+        return st;
+    return op->run(c, type, id);
+}
+
 lg_status lg_dispatch(lg_ctx *c)
 {
     const lg_rest_request *req = c->req;
@@ -378,6 +424,10 @@ lg_status lg_dispatch(lg_ctx *c)
     if(strcmp(seg[0], "_history") == 0 && n == 1) {
         st = is_method(c, "GET") ? lg_do_history(c, NULL, NULL, req->query)
                                  : not_allowed(c, "GET", "/_history");
+        goto out;
+    }
+    if((n == 2 || n == 3) && seg[n - 1][0] == '$') {
+        st = dispatch_operation(c, seg[0], n == 3 ? seg[1] : NULL, seg[n - 1] + 1);
         goto out;
     }
     const char *type = seg[0];

@@ -334,10 +334,14 @@ static lg_status add_includes(lg_ctx *c, search_req *s, const lg_resource_list *
         lg_issues w = {0};
         if(!doc)
             continue;
-        st = lg_index_extract(c->rest->defs, page->items[i].type, doc, &ix, &w);
         for(size_t k = 0; !st && k < s->ninc; k++) {
             if(strcmp(s->inc[k].src_type, page->items[i].type) != 0)
                 continue;
+            /* Only the include's own parameter: evaluating every search
+             * parameter of each match was most of a polling search's cost. */
+            lg_index_free(&ix);
+            st = lg_index_extract_param(c->rest->defs, page->items[i].type, doc, s->inc[k].param,
+                                        &ix, &w);
             for(size_t e = 0; !st && e < ix.count; e++) {
                 const lg_index_entry *en = &ix.items[e];
                 if(en->type != LG_SP_REFERENCE || !en->s1 || !en->s2 ||
@@ -409,20 +413,30 @@ static lg_status add_revincludes(lg_ctx *c, search_req *s, const lg_resource_lis
     return st;
 }
 
+/* The envelope every searchset starts with: a fresh id and time, so a
+ * cached tail (search_cache.c) can follow it. */
+static lg_status write_head(lg_buf *b)
+{
+    char id[40], now[LG_TIME_BUFSZ];
+    lg_new_id(id);
+    lg_time_format(lg_time_now_ms(), now, sizeof(now));
+    return lg_buf_printf(b, "{\"resourceType\":\"Bundle\",\"id\":\"%s\",\"meta\":{"
+                            "\"lastUpdated\":\"%s\"},\"type\":\"searchset\"",
+                         id, now);
+}
+
+/* note (may be NULL) says the result may be cached under key. */
 static lg_status write_search_bundle(lg_ctx *c, const char *type, search_req *s,
-                                     const lg_resource_list *page, int64_t total)
+                                     const lg_resource_list *page, int64_t total,
+                                     const lg_search_note *note, const lg_buf *key)
 {
     lg_buf b;
-    char id[40], now[LG_TIME_BUFSZ];
     seen_set seen = {0};
     int first = 1;
     size_t n = page->count > (size_t)s->q.count ? (size_t)s->q.count : page->count;
-    lg_new_id(id);
-    lg_time_format(lg_time_now_ms(), now, sizeof(now));
     lg_buf_init(&b, c->rest->cfg.max_response);
-    lg_status st = lg_buf_printf(&b, "{\"resourceType\":\"Bundle\",\"id\":\"%s\",\"meta\":{"
-                                     "\"lastUpdated\":\"%s\"},\"type\":\"searchset\"",
-                                 id, now);
+    lg_status st = write_head(&b);
+    size_t head_len = b.len;
     if(!st && total >= 0)
         st = lg_buf_printf(&b, ",\"total\":%" PRId64, total);
     if(!st) st = lg_buf_printf(&b, ",\"link\":[{\"relation\":\"self\",\"url\":\"%s/%s%s%s", c->req->base,
@@ -467,8 +481,89 @@ static lg_status write_search_bundle(lg_ctx *c, const char *type, search_req *s,
         return lg_fail(c, st, st == LG_ETOOLARGE ? "too-costly" : "exception", NULL,
                        "Could not assemble the search result");
     }
+    if(note && note->valid)
+        lg_search_cache_put(c->req->search_cache, note, key->data, key->len, b.data + head_len,
+                            b.len - head_len);
     lg_reply_buf(c, 200, &b);
     return LG_OK;
+}
+
+/* Answer from the worker's cache. 1: replied (or failed replying). */
+static int reply_cached(lg_ctx *c, const lg_buf *key)
+{
+    const char *tail;
+    size_t tail_len;
+    if(!lg_search_cache_get(c->req->search_cache, c->st, key->data, key->len, &tail, &tail_len))
+        return 0;
+    lg_buf b;
+    lg_buf_init(&b, c->rest->cfg.max_response);
+    lg_status st = write_head(&b);
+    if(!st) st = lg_buf_add(&b, tail, tail_len);
+    if(st) {
+        lg_buf_free(&b);
+        lg_fail(c, st, "exception", NULL, "Could not assemble the search result");
+        return 1;
+    }
+    lg_reply_buf(c, 200, &b);
+    return 1;
+}
+
+static lg_status add_key_part(lg_buf *k, const char *s, size_t n)
+{
+    lg_status st = s ? lg_buf_add(k, s, n) : LG_OK;
+    return st ? st : lg_buf_add(k, "\n", 1);
+}
+
+/* Everything a searchset's tail depends on besides the stored data. */
+static lg_status cache_key(lg_ctx *c, const char *type, const char *query, const char *form,
+                           size_t form_len, lg_buf *k)
+{
+    const lg_rest_request *r = c->req;
+    lg_status st = add_key_part(k, type, strlen(type));
+    if(!st) st = add_key_part(k, query, query ? strlen(query) : 0);
+    if(!st) st = add_key_part(k, form, form_len);
+    if(!st) st = add_key_part(k, r->base, r->base ? strlen(r->base) : 0);
+    if(!st) st = add_key_part(k, r->prefer, r->prefer ? strlen(r->prefer) : 0);
+    return st;
+}
+
+static void add_dep(const char **types, size_t *n, const char *t)
+{
+    for(size_t i = 0; i < *n; i++)
+        if(strcmp(types[i], t) == 0)
+            return;
+    if(*n < LG_SEARCH_NOTE_TYPES + 1)
+        types[(*n)++] = t;
+}
+
+/* Note what the result will depend on, before computing it. Leaves
+ * note->valid 0 when the result must not be cached: the "ap" prefix
+ * compares with the current time; too many types to follow. */
+static void note_deps(lg_ctx *c, const search_req *s, lg_search_note *note)
+{
+    const char *types[LG_SEARCH_NOTE_TYPES + 1];
+    size_t n = 0;
+    memset(note, 0, sizeof(*note));
+    for(size_t i = 0; i < s->q.nparams; i++)
+        for(size_t k = 0; k < s->q.params[i].nvalues; k++)
+            if(s->q.params[i].values[k].prefix == LG_PFX_AP)
+                return;
+    add_dep(types, &n, s->q.type);
+    for(size_t i = 0; i < s->ninc; i++) {
+        if(s->inc[i].target) {
+            add_dep(types, &n, s->inc[i].target);
+            continue;
+        }
+        const lg_search_param *sp = lg_defs_param(c->rest->defs, s->inc[i].src_type,
+                                                  s->inc[i].param);
+        for(size_t t = 0; sp && t < sp->ntargets; t++)
+            if(lg_defs_type(c->rest->defs, sp->targets[t])) /* only served types are included */
+                add_dep(types, &n, sp->targets[t]);
+    }
+    for(size_t i = 0; i < s->nrev; i++)
+        add_dep(types, &n, s->rev[i].src_type);
+    if(n <= LG_SEARCH_NOTE_TYPES)
+        lg_search_cache_note(c->st, types, n, note);
 }
 
 lg_status lg_do_search(lg_ctx *c, const char *type, const char *query, const char *form,
@@ -477,8 +572,19 @@ lg_status lg_do_search(lg_ctx *c, const char *type, const char *query, const cha
     lg_params qp = {0}, fp = {0}, all = {0};
     search_req s = {0};
     lg_resource_list page = {0};
+    lg_search_note note = {0};
+    lg_buf key;
     int64_t total = -1;
-    lg_status st = lg_params_parse(query, query ? strlen(query) : 0, &qp);
+    int snap = 0;
+    lg_status st = LG_OK;
+    lg_buf_init(&key, 64 * 1024);
+    if(c->req->search_cache) {
+        if(cache_key(c, type, query, form, form_len, &key))
+            lg_buf_free(&key); /* too long to cache: key.len 0 */
+        else if(reply_cached(c, &key))
+            goto out;
+    }
+    st = lg_params_parse(query, query ? strlen(query) : 0, &qp);
     if(!st)
         st = lg_params_parse(form, form_len, &fp);
     if(st) {
@@ -499,6 +605,12 @@ lg_status lg_do_search(lg_ctx *c, const char *type, const char *query, const cha
         memcpy(all.items + qp.count, fp.items, fp.count * sizeof(*all.items));
     if((st = build_search(c, type, &all, &s, 0)))
         goto out;
+    if(key.len)
+        note_deps(c, &s, &note); /* before the snapshot: see search_cache.c */
+    /* One read transaction for the whole search: every include read sees
+     * the same store, and SQLite takes its locks once. Not available (and
+     * not needed) inside a transaction Bundle's write transaction. */
+    snap = lg_store_snapshot_begin(c->st) == LG_OK;
     if(!s.q.has_cursor && (st = lg_store_max_seq(c->st, &s.q.max_seq))) {
         st = lg_fail(c, st, "exception", NULL, "Store unavailable");
         goto out;
@@ -514,8 +626,11 @@ lg_status lg_do_search(lg_ctx *c, const char *type, const char *query, const cha
         st = lg_fail_issues(c, st);
         goto out;
     }
-    st = write_search_bundle(c, type, &s, &page, total);
+    st = write_search_bundle(c, type, &s, &page, total, key.len ? &note : NULL, &key);
 out:
+    if(snap)
+        lg_store_snapshot_end(c->st);
+    lg_buf_free(&key);
     free(all.items); /* the pairs themselves belong to qp and fp */
     lg_params_free(&qp);
     lg_params_free(&fp);

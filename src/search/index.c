@@ -416,8 +416,46 @@ static lg_status uri_item(ix_ctx *c, const lg_fp_item *it)
     return LG_OK;
 }
 
-lg_status lg_index_extract(const lg_defs *defs, const char *type, const cJSON *resource,
-                           lg_index *out, lg_issues *issues)
+/* Evaluate one parameter on resource and append its entries. */
+static lg_status extract_param(ix_ctx *c, const lg_search_param *sp, const cJSON *resource)
+{
+    lg_fp_collection res = {0};
+    lg_issues ev = {0};
+    lg_status st = LG_OK;
+    if(!sp->compiled || sp->type == LG_SP_COMPOSITE || sp->type == LG_SP_SPECIAL ||
+       strcmp(sp->code, "_id") == 0 || strcmp(sp->code, "_lastUpdated") == 0)
+        return LG_OK;
+    c->sp = sp;
+    c->first = c->out->count;
+    lg_status est = lg_fhirpath_eval(sp->compiled, resource, &res, &ev);
+    if(est == LG_ENOMEM) {
+        st = est;
+    } else if(est) {
+        lg_issues_add(c->issues, LG_SEV_WARNING, "processing", sp->code,
+                      "Search parameter %s not indexed: %s", sp->code,
+                      ev.count && ev.items[0].diagnostics ? ev.items[0].diagnostics
+                                                          : lg_status_str(est));
+    }
+    for(size_t k = 0; !est && !st && k < res.count; k++) {
+        const lg_fp_item *it = &res.items[k];
+        switch(sp->type) {
+        case LG_SP_TOKEN: st = token_item(c, it); break;
+        case LG_SP_REFERENCE: st = reference_item(c, it); break;
+        case LG_SP_STRING: st = string_item(c, it); break;
+        case LG_SP_DATE: st = date_item(c, it); break;
+        case LG_SP_NUMBER: st = number_item(c, it); break;
+        case LG_SP_QUANTITY: st = quantity_item(c, it); break;
+        case LG_SP_URI: st = uri_item(c, it); break;
+        default: break;
+        }
+    }
+    lg_fp_collection_free(&res);
+    lg_issues_free(&ev);
+    return st;
+}
+
+static lg_status extract(const lg_defs *defs, const char *type, const cJSON *resource,
+                         const char *only, lg_index *out, lg_issues *issues)
 {
     const lg_resource_def *t = lg_defs_type(defs, type);
     ix_ctx c = {.defs = defs, .out = out, .issues = issues};
@@ -427,39 +465,20 @@ lg_status lg_index_extract(const lg_defs *defs, const char *type, const cJSON *r
                       "Cannot index: '%s' is not a served resource type", type ? type : "");
         return LG_EINVAL;
     }
-    for(size_t i = 0; !st && !c.full && i < t->nparams; i++) {
-        const lg_search_param *sp = &t->params[i];
-        lg_fp_collection res = {0};
-        lg_issues ev = {0};
-        if(!sp->compiled || sp->type == LG_SP_COMPOSITE || sp->type == LG_SP_SPECIAL ||
-           strcmp(sp->code, "_id") == 0 || strcmp(sp->code, "_lastUpdated") == 0)
-            continue;
-        c.sp = sp;
-        c.first = out->count;
-        lg_status est = lg_fhirpath_eval(sp->compiled, resource, &res, &ev);
-        if(est == LG_ENOMEM) {
-            st = est;
-        } else if(est) {
-            lg_issues_add(issues, LG_SEV_WARNING, "processing", sp->code,
-                          "Search parameter %s not indexed: %s", sp->code,
-                          ev.count && ev.items[0].diagnostics ? ev.items[0].diagnostics
-                                                              : lg_status_str(est));
-        }
-        for(size_t k = 0; !est && !st && k < res.count; k++) {
-            const lg_fp_item *it = &res.items[k];
-            switch(sp->type) {
-            case LG_SP_TOKEN: st = token_item(&c, it); break;
-            case LG_SP_REFERENCE: st = reference_item(&c, it); break;
-            case LG_SP_STRING: st = string_item(&c, it); break;
-            case LG_SP_DATE: st = date_item(&c, it); break;
-            case LG_SP_NUMBER: st = number_item(&c, it); break;
-            case LG_SP_QUANTITY: st = quantity_item(&c, it); break;
-            case LG_SP_URI: st = uri_item(&c, it); break;
-            default: break;
-            }
-        }
-        lg_fp_collection_free(&res);
-        lg_issues_free(&ev);
-    }
+    for(size_t i = 0; !st && !c.full && i < t->nparams; i++)
+        if(!only || strcmp(t->params[i].code, only) == 0)
+            st = extract_param(&c, &t->params[i], resource);
     return st;
+}
+
+lg_status lg_index_extract(const lg_defs *defs, const char *type, const cJSON *resource,
+                           lg_index *out, lg_issues *issues)
+{
+    return extract(defs, type, resource, NULL, out, issues);
+}
+
+lg_status lg_index_extract_param(const lg_defs *defs, const char *type, const cJSON *resource,
+                                 const char *code, lg_index *out, lg_issues *issues)
+{
+    return extract(defs, type, resource, code, out, issues);
 }

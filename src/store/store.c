@@ -106,6 +106,26 @@ lg_status lg_store_history(lg_store *st, const char *type, const char *id, int64
     return st->ops->history(st, type, id, since, before_seq, count, out);
 }
 
+lg_status lg_store_type_seq(lg_store *st, const char *type, int64_t *out)
+{
+    return st->ops->type_seq(st, type, out);
+}
+
+lg_status lg_store_snapshot_begin(lg_store *st)
+{
+    return st->ops->snapshot(st, 1);
+}
+
+void lg_store_snapshot_end(lg_store *st)
+{
+    st->ops->snapshot(st, 0);
+}
+
+uint64_t lg_store_generation(lg_store *st)
+{
+    return st->ops->generation(st);
+}
+
 lg_status lg_store_max_seq(lg_store *st, int64_t *out)
 {
     return st->ops->max_seq(st, out);

@@ -23,6 +23,9 @@ typedef struct lg_store_ops {
     lg_status (*history)(lg_store *st, const char *type, const char *id, int64_t since,
                          int64_t before_seq, int count, lg_resource_list *out);
     lg_status (*max_seq)(lg_store *st, int64_t *out);
+    lg_status (*type_seq)(lg_store *st, const char *type, int64_t *out);
+    uint64_t (*generation)(lg_store *st);
+    lg_status (*snapshot)(lg_store *st, int begin);
 } lg_store_ops;
 
 /* Every backend's handle starts with this. */

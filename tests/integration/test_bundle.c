@@ -181,7 +181,7 @@ Test(bundle, synthea_batch_bundle_loads)
 
 Test(bundle, transaction_with_put_delete_get_and_nested_references)
 {
-    lg_put(&S, "Organization", "gone", "{\"resourceType\":\"Organization\",\"id\":\"gone\"}");
+    lg_put(&S, "Organization", "gone", "{\"resourceType\":\"Organization\",\"id\":\"gone\",\"name\":\"G\"}");
     lg_put(&S, "Organization", "cbo-9", "{\"resourceType\":\"Organization\",\"id\":\"cbo-9\","
                                         "\"name\":\"Old\"}");
     const char *body =

@@ -529,7 +529,7 @@ Test(crud, conditional_delete_single)
 
 Test(crud, prefer_on_update)
 {
-    lg_put(&S, "Organization", "pref", "{\"resourceType\":\"Organization\",\"id\":\"pref\"}");
+    lg_put(&S, "Organization", "pref", "{\"resourceType\":\"Organization\",\"id\":\"pref\",\"name\":\"P\"}");
     const char *hmin[] = {"Content-Type: application/fhir+json", "Prefer: return=minimal", NULL};
     lg_resp r = lg_http(&S, "PUT", "/Organization/pref", hmin,
                         "{\"resourceType\":\"Organization\",\"id\":\"pref\",\"name\":\"M\"}");

@@ -171,6 +171,25 @@ Test(errors, resource_failing_basic_validation_is_refused)
     still_alive();
 }
 
+/* A validation issue says where in the posted text the element is, with
+ * the core operationoutcome-issue-line/-col extensions. */
+Test(errors, validation_issues_carry_line_and_column)
+{
+    lg_resp r = lg_http_json(&S, "POST", "/Patient",
+                             "{\n  \"resourceType\": \"Patient\",\n  \"name\": [{\"family\": \"A\"}],\n"
+                             "  \"birthDate\": \"not-a-date\"\n}");
+    cr_assert(r.status == 400 || r.status == 422, "%ld", r.status);
+    const cJSON *issue = lg_at(r.json, "issue.0");
+    cr_assert_str_eq(lg_at_str(issue, "expression.0"), "Patient.birthDate", "%s", r.body);
+    const cJSON *line = lg_at(issue, "extension.0.valueInteger");
+    const cJSON *col = lg_at(issue, "extension.1.valueInteger");
+    cr_assert(line && col, "%s", r.body);
+    cr_assert_eq(line->valueint, 4);
+    cr_assert_eq(col->valueint, 3);
+    cr_assert_str_eq(lg_at_str(issue, "location.0"), "Line[4] Col[3]");
+    lg_resp_free(&r);
+}
+
 Test(errors, body_size_limit_is_exact_enough)
 {
     /* --max-body 65536: a body a little under passes, a little over is 413 */

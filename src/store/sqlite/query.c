@@ -417,7 +417,7 @@ static void order_and_page(sqlq *q, const lg_query *qq)
 lg_status sq_search(lg_store *base, const lg_query *qq, lg_resource_list *out, int64_t *total,
                     lg_issues *issues)
 {
-    sq_store *s = (sq_store *)base;
+    sq_store *s = sq_conn((sq_store *)base);
     sqlq q = {.now = lg_time_now_ms()};
     sqlite3_stmt *p = NULL;
     lg_status st = LG_OK;

@@ -9,7 +9,8 @@
 /* Cached statements of the hot paths, prepared once per handle. */
 enum {
     SQ_READ, SQ_VREAD, SQ_LOOKUP, SQ_RES_INSERT, SQ_RES_UPDATE, SQ_VER_INSERT, SQ_IDX_DELETE,
-    SQ_IDX_INSERT, SQ_MAX_SEQ, SQ_BEGIN, SQ_COMMIT, SQ_ROLLBACK, SQ_NSTMT
+    SQ_IDX_INSERT, SQ_MAX_SEQ, SQ_TYPE_SEQ, SQ_BEGIN, SQ_BEGIN_READ, SQ_COMMIT, SQ_ROLLBACK,
+    SQ_SAVEPOINT, SQ_RELEASE, SQ_ROLLBACK_TO, SQ_NSTMT
 };
 
 /* History statements: one per combination of the optional filters
@@ -25,7 +26,14 @@ typedef struct sq_store {
     sqlite3_stmt *hist[SQ_NHIST];
     sq_writer_lock *wlock;
     int in_txn;
+    int is_writer;   /* the location's shared writer connection */
+    int in_snapshot; /* own connection inside a read transaction */
 } sq_store;
+
+/* The connection a handle's statements run on: the shared writer while it
+ * holds the write lock (so it sees its own and earlier released writes),
+ * else its own. */
+sq_store *sq_conn(sq_store *s);
 
 /* An lg_status for a SQLite result code. */
 lg_status sq_status(int rc);

@@ -1,24 +1,31 @@
 /* sqlite.c - the embedded SQLite backend of the store: opening, the schema,
  * transactions, reads, writes and history (search lives in query.c).
  *
- * Durability, with group commit: COMMIT runs with synchronous=NORMAL, which
- * appends the transaction to the WAL without flushing it; the flush is ours
- * (sq_sync: fdatasync of the -wal file), and one flush covers every commit
- * made before it started. So lg_store_commit (commit + sync) still returns
- * only once the transaction is on disk - a kill -9 or power loss afterwards
- * loses nothing - but N writers waiting together pay for one flush, and a
- * caller that can wait asynchronously (the HTTP layer) uses commit_nowait
- * and answers its client only when lg_store_synced() reaches its ticket.
- * Once a flush fails nothing is trusted again (Linux may drop the dirty
- * pages of a failed fsync): every later sync fails.
+ * Durability, with group commit in batches: all writes of a process go
+ * through one writer connection per directory. A write transaction of a
+ * handle (lg_store_begin .. commit) is a SAVEPOINT inside the writer's open
+ * batch transaction; lg_store_commit_nowait RELEASEs it and hands out a
+ * ticket, but nothing is visible to other connections yet. lg_store_sync
+ * (the leader of a group) COMMITs the batch - with synchronous=NORMAL that
+ * appends it to the WAL without flushing - and then flushes the WAL
+ * (fdatasync of the -wal file): one COMMIT and one flush cover every write
+ * released before it. Many small writes in one SQLite transaction share
+ * their B-tree pages, so the WAL grows by far fewer pages than with one
+ * COMMIT per write. lg_store_commit (commit_nowait + sync) returns only once
+ * the write is on disk, so nothing acknowledged can be lost to kill -9 or
+ * power loss; the HTTP layer answers a client only when lg_store_synced()
+ * reaches its ticket. Once a COMMIT or flush fails nothing is trusted again
+ * (Linux may drop the dirty pages of a failed fsync): every later sync fails.
  *
- * Concurrency: every worker thread opens its own connection. Writers of one
- * process are serialised by a mutex shared by all handles on the same
- * directory (a refcounted registry keyed by realpath), taken in begin and
- * released at commit/rollback; BEGIN IMMEDIATE then finds the database free,
- * so no writer of ours ever sleeps in SQLite's busy handler (busy_timeout
- * only covers other processes). Reads outside a transaction are autocommit
- * reads, which WAL runs beside the writer.
+ * Concurrency: every worker thread opens its own connection for reads.
+ * Writers of one process are serialised by a mutex shared by all handles on
+ * the same directory (a refcounted registry keyed by realpath), taken in
+ * begin and released at commit/rollback; while a handle holds it, all its
+ * reads and writes use the writer connection, so they see the writes
+ * released before them. Reads outside a transaction are autocommit reads on
+ * the handle's own connection, which WAL runs beside the writer; they see
+ * a batch once it is committed (before any of its writes is acknowledged).
+ * Another process is kept out of the directory by flock (loopgate.lock).
  *
  * Layout (schema version 1, PRAGMA user_version):
  *   res  the current state of each logical resource (rid, type, id, version,
@@ -37,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -63,6 +71,10 @@ struct sq_writer_lock {
     int dir_synced;      /* the directory entry of the -wal file is on disk */
     int wal_pages;       /* WAL size after the last commit (atomic) */
     int checkpointing;   /* a checkpoint runs (atomic flag) */
+    int lock_fd;         /* loopgate.lock, flock'd: one process per directory */
+    struct sq_store *writer; /* the writer connection (under mu) */
+    int batch_open;      /* the writer is inside a BEGIN (under mu) */
+    uint64_t gen;        /* batches committed (atomic): lg_store_generation */
 };
 
 /* Checkpoints are ours too: SQLite's automatic one would copy the WAL into
@@ -82,15 +94,34 @@ static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
 static pthread_mutex_t locks_mu = PTHREAD_MUTEX_INITIALIZER;
 static sq_writer_lock *locks;
 
-static sq_writer_lock *lock_ref(const char *path)
+/* The per-directory state, shared by every handle of this process on that
+ * directory. The first reference takes an exclusive flock on
+ * <dir>/loopgate.lock, held until the last handle closes: a second process
+ * on the same directory is refused (*busy = 1), because writers coordinate
+ * (and readers cache results against lg_store_generation) only within one
+ * process. */
+static sq_writer_lock *lock_ref(const char *path, int *busy)
 {
+    *busy = 0;
     pthread_mutex_lock(&locks_mu);
     sq_writer_lock *l = locks;
     while(l && strcmp(l->path, path) != 0)
         l = l->next;
     if(!l && (l = calloc(1, sizeof(*l))) != NULL) {
-        if(!(l->path = strdup(path)) || pthread_mutex_init(&l->mu, NULL) != 0 ||
-           pthread_mutex_init(&l->smu, NULL) != 0 || pthread_cond_init(&l->scv, NULL) != 0) {
+        char lp[PATH_MAX];
+        l->lock_fd = -1;
+        if(snprintf(lp, sizeof(lp), "%s/loopgate.lock", path) >= (int)sizeof(lp) ||
+           (l->lock_fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 ||
+           flock(l->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+            *busy = l->lock_fd >= 0 && errno == EWOULDBLOCK;
+            if(l->lock_fd >= 0)
+                close(l->lock_fd);
+            free(l);
+            l = NULL;
+        } else if(!(l->path = strdup(path)) || pthread_mutex_init(&l->mu, NULL) != 0 ||
+                  pthread_mutex_init(&l->smu, NULL) != 0 ||
+                  pthread_cond_init(&l->scv, NULL) != 0) {
+            close(l->lock_fd);
             free(l->path);
             free(l);
             l = NULL;
@@ -105,6 +136,8 @@ static sq_writer_lock *lock_ref(const char *path)
     return l;
 }
 
+static void close_writer(sq_writer_lock *l);
+
 static void lock_unref(sq_writer_lock *l)
 {
     pthread_mutex_lock(&locks_mu);
@@ -116,11 +149,17 @@ static void lock_unref(sq_writer_lock *l)
         pthread_mutex_destroy(&l->mu);
         pthread_mutex_destroy(&l->smu);
         pthread_cond_destroy(&l->scv);
+        if(l->writer)
+            close_writer(l);
+        close(l->lock_fd); /* releases the flock */
         free(l->path);
         free(l);
     }
     pthread_mutex_unlock(&locks_mu);
 }
+
+static void sq_rollback_txn(sq_store *s);
+static lg_status sq_snapshot(lg_store *base, int begin);
 
 /* ---- statements and schema ---- */
 
@@ -141,9 +180,14 @@ static const char *const sql_text[SQ_NSTMT] = {
     [SQ_IDX_INSERT] = "INSERT INTO idx(rid, type, param, s1, s2, s3, lo, hi) "
                       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [SQ_MAX_SEQ] = "SELECT coalesce(max(seq), 0) FROM ver",
+    [SQ_TYPE_SEQ] = "SELECT coalesce(max(seq), 0) FROM res WHERE type = ?1",
     [SQ_BEGIN] = "BEGIN IMMEDIATE",
+    [SQ_BEGIN_READ] = "BEGIN",
     [SQ_COMMIT] = "COMMIT",
     [SQ_ROLLBACK] = "ROLLBACK",
+    [SQ_SAVEPOINT] = "SAVEPOINT w",
+    [SQ_RELEASE] = "RELEASE w",
+    [SQ_ROLLBACK_TO] = "ROLLBACK TO w",
 };
 
 /* Index choice: idx_s2 serves token codes and reference ids (s2, then s1 for
@@ -197,52 +241,28 @@ static lg_status exec_stmt(sqlite3_stmt *p)
 
 /* ---- transactions ---- */
 
-static void sq_close(lg_store *base)
+static void free_conn(sq_store *s)
 {
-    sq_store *s = (sq_store *)base;
-    if(s->in_txn) {
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-        pthread_mutex_unlock(&s->wlock->mu);
-    }
     for(int i = 0; i < SQ_NSTMT; i++)
         sqlite3_finalize(s->st[i]);
     for(int i = 0; i < SQ_NHIST; i++)
         sqlite3_finalize(s->hist[i]);
     sqlite3_close(s->db);
-    if(s->wlock)
-        lock_unref(s->wlock);
     free(s);
 }
 
-static lg_status sq_begin(lg_store *base)
+sq_store *sq_conn(sq_store *s)
 {
-    sq_store *s = (sq_store *)base;
-    if(s->in_txn)
-        return LG_EINTERNAL;
-    pthread_mutex_lock(&s->wlock->mu);
-    lg_status st = exec_stmt(stmt(s, SQ_BEGIN));
-    if(st) {
-        pthread_mutex_unlock(&s->wlock->mu);
-        return st;
-    }
-    s->in_txn = 1;
-    return LG_OK;
+    return s->in_txn ? s->wlock->writer : s;
 }
 
-static lg_status sq_commit_nowait(lg_store *base, uint64_t *ticket)
+static void reset_all(sq_store *w)
 {
-    sq_store *s = (sq_store *)base;
-    *ticket = 0;
-    if(!s->in_txn)
-        return LG_EINTERNAL;
-    lg_status st = exec_stmt(stmt(s, SQ_COMMIT));
-    if(st && !sqlite3_get_autocommit(s->db)) /* a failed COMMIT may leave the txn open */
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    if(!st)
-        *ticket = __atomic_add_fetch(&s->wlock->commits, 1, __ATOMIC_ACQ_REL);
-    s->in_txn = 0;
-    pthread_mutex_unlock(&s->wlock->mu);
-    return st;
+    for(int i = 0; i < SQ_NSTMT; i++)
+        sqlite3_reset(w->st[i]);
+    for(int i = 0; i < SQ_NHIST; i++)
+        if(w->hist[i])
+            sqlite3_reset(w->hist[i]);
 }
 
 /* Flush the WAL (and, once, the directory that holds it). */
@@ -265,6 +285,115 @@ static int flush_wal(sq_writer_lock *l, int sync_dir)
     return rc;
 }
 
+/* Last handle of the directory gone: commit what the batch holds (no
+ * reply waits for it any more, but it was released as a whole) and close. */
+static void close_writer(sq_writer_lock *l)
+{
+    sq_store *w = l->writer;
+    reset_all(w);
+    if(l->batch_open && exec_stmt(stmt(w, SQ_COMMIT)) == LG_OK)
+        flush_wal(l, 1);
+    l->batch_open = 0;
+    free_conn(w);
+    l->writer = NULL;
+}
+
+static void sq_close(lg_store *base)
+{
+    sq_store *s = (sq_store *)base;
+    if(s->in_txn)
+        sq_rollback_txn(s);
+    sq_snapshot(base, 0);
+    sq_writer_lock *l = s->wlock;
+    free_conn(s);
+    if(l)
+        lock_unref(l);
+}
+
+static lg_status sq_begin(lg_store *base)
+{
+    sq_store *s = (sq_store *)base;
+    if(s->in_txn || s->in_snapshot)
+        return LG_EINTERNAL;
+    sq_writer_lock *l = s->wlock;
+    pthread_mutex_lock(&l->mu);
+    sq_store *w = l->writer;
+    lg_status st = LG_OK;
+    if(!l->batch_open) {
+        if((st = exec_stmt(stmt(w, SQ_BEGIN))))
+            goto fail;
+        l->batch_open = 1;
+    }
+    if((st = exec_stmt(stmt(w, SQ_SAVEPOINT))))
+        goto fail;
+    s->in_txn = 1;
+    return LG_OK;
+fail:
+    pthread_mutex_unlock(&l->mu);
+    return st;
+}
+
+/* Undo the handle's savepoint and give up the write lock. */
+static void sq_rollback_txn(sq_store *s)
+{
+    sq_writer_lock *l = s->wlock;
+    sq_store *w = l->writer;
+    reset_all(w); /* statements left mid-step by a failed put would block ROLLBACK TO */
+    if(exec_stmt(stmt(w, SQ_ROLLBACK_TO)) || exec_stmt(stmt(w, SQ_RELEASE))) {
+        /* The batch can no longer be trusted to hold exactly the released
+         * writes: give it up, and with it durability (they were not
+         * acknowledged, and will not be). */
+        if(!sqlite3_get_autocommit(w->db))
+            sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+        l->batch_open = 0;
+        pthread_mutex_lock(&l->smu);
+        l->failed = 1;
+        pthread_cond_broadcast(&l->scv);
+        pthread_mutex_unlock(&l->smu);
+    }
+    s->in_txn = 0;
+    pthread_mutex_unlock(&l->mu);
+}
+
+static lg_status sq_commit_nowait(lg_store *base, uint64_t *ticket)
+{
+    sq_store *s = (sq_store *)base;
+    *ticket = 0;
+    if(!s->in_txn)
+        return LG_EINTERNAL;
+    sq_writer_lock *l = s->wlock;
+    lg_status st = exec_stmt(stmt(l->writer, SQ_RELEASE));
+    if(st) {
+        sq_rollback_txn(s);
+        return st;
+    }
+    *ticket = __atomic_add_fetch(&l->commits, 1, __ATOMIC_ACQ_REL);
+    s->in_txn = 0;
+    pthread_mutex_unlock(&l->mu);
+    return LG_OK;
+}
+
+/* COMMIT the open batch; returns the last ticket it holds, 0 on failure. */
+static uint64_t commit_batch(sq_writer_lock *l, int *ok)
+{
+    pthread_mutex_lock(&l->mu);
+    uint64_t target = __atomic_load_n(&l->commits, __ATOMIC_ACQUIRE);
+    *ok = 1;
+    if(l->batch_open) {
+        sq_store *w = l->writer;
+        reset_all(w);
+        if(exec_stmt(stmt(w, SQ_COMMIT)) != LG_OK) {
+            if(!sqlite3_get_autocommit(w->db))
+                sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+            *ok = 0;
+        }
+        l->batch_open = 0;
+        __atomic_add_fetch(&l->gen, 1, __ATOMIC_ACQ_REL);
+    }
+    pthread_mutex_unlock(&l->mu);
+    return target;
+}
+
 static lg_status sq_sync(lg_store *base, uint64_t ticket)
 {
     sq_store *s = (sq_store *)base;
@@ -276,13 +405,14 @@ static lg_status sq_sync(lg_store *base, uint64_t ticket)
             pthread_cond_wait(&l->scv, &l->smu);
             continue;
         }
-        /* Lead a flush for every commit made so far; those arriving while
-         * it runs wait for the next one. */
+        /* Lead: commit the batch of every write released so far and flush
+         * it; those released meanwhile wait for the next round. */
         l->syncing = 1;
-        uint64_t target = __atomic_load_n(&l->commits, __ATOMIC_ACQUIRE);
         int sync_dir = !l->dir_synced;
         pthread_mutex_unlock(&l->smu);
-        int rc = flush_wal(l, sync_dir);
+        int ok;
+        uint64_t target = commit_batch(l, &ok);
+        int rc = ok ? flush_wal(l, sync_dir) : -1;
         pthread_mutex_lock(&l->smu);
         l->syncing = 0;
         if(rc)
@@ -341,15 +471,8 @@ static lg_status sq_commit(lg_store *base)
 static void sq_rollback(lg_store *base)
 {
     sq_store *s = (sq_store *)base;
-    if(!s->in_txn)
-        return;
-    /* Statements left mid-step by a failed put would make ROLLBACK fail. */
-    for(int i = 0; i < SQ_NSTMT; i++)
-        sqlite3_reset(s->st[i]);
-    if(exec_stmt(stmt(s, SQ_ROLLBACK)) && !sqlite3_get_autocommit(s->db))
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    s->in_txn = 0;
-    pthread_mutex_unlock(&s->wlock->mu);
+    if(s->in_txn)
+        sq_rollback_txn(s);
 }
 
 /* ---- reads ---- */
@@ -395,7 +518,7 @@ fail:
 static lg_status sq_read(lg_store *base, const char *type, const char *id, int64_t version,
                          lg_resource *out)
 {
-    sq_store *s = (sq_store *)base;
+    sq_store *s = sq_conn((sq_store *)base);
     memset(out, 0, sizeof(*out));
     if(!type || !id)
         return LG_ENOTFOUND;
@@ -416,12 +539,49 @@ static lg_status sq_read(lg_store *base, const char *type, const char *id, int64
 
 static lg_status sq_max_seq(lg_store *base, int64_t *out)
 {
-    sq_store *s = (sq_store *)base;
+    sq_store *s = sq_conn((sq_store *)base);
     sqlite3_stmt *p = stmt(s, SQ_MAX_SEQ);
     int rc = sqlite3_step(p);
     *out = rc == SQLITE_ROW ? sqlite3_column_int64(p, 0) : 0;
     sqlite3_reset(p);
     return rc == SQLITE_ROW ? LG_OK : sq_status(rc);
+}
+
+static lg_status sq_type_seq(lg_store *base, const char *type, int64_t *out)
+{
+    sq_store *s = sq_conn((sq_store *)base);
+    sqlite3_stmt *p = stmt(s, SQ_TYPE_SEQ);
+    sqlite3_bind_text(p, 1, type, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(p);
+    *out = rc == SQLITE_ROW ? sqlite3_column_int64(p, 0) : 0;
+    sqlite3_reset(p);
+    return rc == SQLITE_ROW ? LG_OK : sq_status(rc);
+}
+
+static lg_status sq_snapshot(lg_store *base, int begin)
+{
+    sq_store *s = (sq_store *)base;
+    if(s->in_txn)
+        return begin ? LG_EINTERNAL : LG_OK;
+    if(begin) {
+        if(s->in_snapshot)
+            return LG_EINTERNAL;
+        lg_status st = exec_stmt(stmt(s, SQ_BEGIN_READ));
+        s->in_snapshot = !st;
+        return st;
+    }
+    if(s->in_snapshot) {
+        reset_all(s);
+        if(exec_stmt(stmt(s, SQ_COMMIT)) && !sqlite3_get_autocommit(s->db))
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        s->in_snapshot = 0;
+    }
+    return LG_OK;
+}
+
+static uint64_t sq_generation(lg_store *base)
+{
+    return __atomic_load_n(&((sq_store *)base)->wlock->gen, __ATOMIC_ACQUIRE);
 }
 
 /* ---- writes ---- */
@@ -466,6 +626,7 @@ static lg_status sq_put(lg_store *base, const lg_store_write *w, int64_t *seq_ou
     lg_status st;
     if(!s->in_txn)
         return LG_EINTERNAL;
+    s = sq_conn(s);
     if(!w->type || !w->id || !*w->type || !*w->id || (!w->deleted && !w->json))
         return LG_EINVAL;
     if(w->json && w->json_len > (size_t)INT_MAX)
@@ -539,7 +700,7 @@ static lg_status sq_put(lg_store *base, const lg_store_write *w, int64_t *seq_ou
 static lg_status sq_history(lg_store *base, const char *type, const char *id, int64_t since,
                             int64_t before_seq, int count, lg_resource_list *out)
 {
-    sq_store *s = (sq_store *)base;
+    sq_store *s = sq_conn((sq_store *)base);
     /* An id without a type names nothing: treat it as "whole system"
      * would be wrong, so it is refused. */
     if(id && !type)
@@ -591,6 +752,9 @@ static const lg_store_ops sq_ops = {
     .maintain = sq_maintain,
     .read = sq_read, .put = sq_put, .search = sq_search, .history = sq_history,
     .max_seq = sq_max_seq,
+    .type_seq = sq_type_seq,
+    .generation = sq_generation,
+    .snapshot = sq_snapshot,
 };
 
 /* ---- opening ---- */
@@ -670,11 +834,63 @@ static int make_dirs(const char *dir)
     return stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode) ? 0 : -1;
 }
 
+/* Open s->db on path, configured, migrated, with the hot statements
+ * prepared. On failure what was opened stays in s for free_conn. */
+static lg_status open_db(sq_store *s, const char *path, lg_issues *issues)
+{
+    lg_status st = LG_EIO;
+    char *err = NULL;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    int rc = sqlite3_open_v2(path, &s->db, flags, NULL);
+    if(rc != SQLITE_OK) {
+        lg_issues_add(issues, LG_SEV_FATAL, "exception", NULL, "Cannot open %s: %s", path,
+                      s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        return st;
+    }
+    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    /* WAL is what lets readers run beside the writer: refuse to run without
+     * it (e.g. on a filesystem that cannot share memory maps). */
+    sqlite3_stmt *jm = NULL;
+    int wal = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &jm, NULL) == SQLITE_OK &&
+              sqlite3_step(jm) == SQLITE_ROW &&
+              sqlite3_column_text(jm, 0) &&
+              strcmp((const char *)sqlite3_column_text(jm, 0), "wal") == 0;
+    sqlite3_finalize(jm);
+    if(!wal) {
+        lg_issues_add(issues, LG_SEV_FATAL, "exception", NULL,
+                      "Cannot put %s in WAL mode: %s", path, sqlite3_errmsg(s->db));
+        return st;
+    }
+    if(sqlite3_exec(s->db, "PRAGMA synchronous=NORMAL; "
+                           "PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY; "
+                           "PRAGMA cache_size=-16384;", NULL, NULL, &err) != SQLITE_OK) {
+        lg_issues_add(issues, LG_SEV_FATAL, "exception", NULL, "Cannot configure %s: %s", path,
+                      err ? err : "unknown");
+        sqlite3_free(err);
+        return st;
+    }
+    if(sqlite3_create_function_v2(s->db, "lg_norm", 1,
+                                  SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
+                                  sql_norm, NULL, NULL, NULL) != SQLITE_OK)
+        return st;
+    if((st = migrate(s, issues)))
+        return st;
+    st = LG_EIO;
+    for(int i = 0; i < SQ_NSTMT; i++)
+        if(sqlite3_prepare_v3(s->db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
+                              NULL) != SQLITE_OK) {
+            lg_issues_add(issues, LG_SEV_FATAL, "exception", NULL, "Cannot prepare: %s",
+                          sqlite3_errmsg(s->db));
+            return st;
+        }
+    sqlite3_wal_hook(s->db, on_wal_commit, s->wlock); /* replaces auto-checkpoint */
+    return LG_OK;
+}
+
 lg_status lg_sqlite_open(const char *dir, lg_store **out, lg_issues *issues)
 {
     char path[PATH_MAX], real[PATH_MAX];
     lg_status st = LG_EIO;
-    char *err = NULL;
     *out = NULL;
     if(make_dirs(dir) != 0) {
         lg_issues_add(issues, LG_SEV_FATAL, "exception", NULL,
@@ -691,54 +907,36 @@ lg_status lg_sqlite_open(const char *dir, lg_store **out, lg_issues *issues)
     if(!s)
         return LG_ENOMEM;
     s->base.ops = &sq_ops;
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-    int rc = sqlite3_open_v2(path, &s->db, flags, NULL);
-    if(rc != SQLITE_OK) {
-        lg_issues_add(issues, LG_SEV_FATAL, "exception", NULL, "Cannot open %s: %s", path,
-                      s->db ? sqlite3_errmsg(s->db) : "out of memory");
-        goto fail;
-    }
-    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
-    /* WAL is what lets readers run beside the writer: refuse to run without
-     * it (e.g. on a filesystem that cannot share memory maps). */
-    sqlite3_stmt *jm = NULL;
-    int wal = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &jm, NULL) == SQLITE_OK &&
-              sqlite3_step(jm) == SQLITE_ROW &&
-              sqlite3_column_text(jm, 0) &&
-              strcmp((const char *)sqlite3_column_text(jm, 0), "wal") == 0;
-    sqlite3_finalize(jm);
-    if(!wal) {
+    int busy;
+    if(!(s->wlock = lock_ref(real, &busy))) {
+        st = busy ? LG_ECONFLICT : LG_EIO;
         lg_issues_add(issues, LG_SEV_FATAL, "exception", NULL,
-                      "Cannot put %s in WAL mode: %s", path, sqlite3_errmsg(s->db));
+                      busy ? "Another process is using the store directory '%s' (%s/loopgate.lock)"
+                           : "Cannot lock the store directory '%s' (%s/loopgate.lock)",
+                      dir, real);
         goto fail;
     }
-    if(sqlite3_exec(s->db, "PRAGMA synchronous=NORMAL; "
-                           "PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY; "
-                           "PRAGMA cache_size=-16384;", NULL, NULL, &err) != SQLITE_OK) {
-        lg_issues_add(issues, LG_SEV_FATAL, "exception", NULL, "Cannot configure %s: %s", path,
-                      err ? err : "unknown");
-        sqlite3_free(err);
+    if((st = open_db(s, path, issues)))
         goto fail;
-    }
-    if(sqlite3_create_function_v2(s->db, "lg_norm", 1,
-                                  SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
-                                  sql_norm, NULL, NULL, NULL) != SQLITE_OK)
-        goto fail;
-    if((st = migrate(s, issues)))
-        goto fail;
-    st = LG_EIO;
-    for(int i = 0; i < SQ_NSTMT; i++)
-        if(sqlite3_prepare_v3(s->db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
-                              NULL) != SQLITE_OK) {
-            lg_issues_add(issues, LG_SEV_FATAL, "exception", NULL, "Cannot prepare: %s",
-                          sqlite3_errmsg(s->db));
-            goto fail;
+    /* The first handle of the directory opens the shared writer connection. */
+    pthread_mutex_lock(&s->wlock->mu);
+    if(!s->wlock->writer) {
+        sq_store *w = calloc(1, sizeof(*w));
+        if(!w) {
+            st = LG_ENOMEM;
+        } else {
+            w->base.ops = &sq_ops;
+            w->wlock = s->wlock;
+            w->is_writer = 1;
+            if((st = open_db(w, path, issues)))
+                free_conn(w);
+            else
+                s->wlock->writer = w;
         }
-    if(!(s->wlock = lock_ref(real))) {
-        st = LG_ENOMEM;
-        goto fail;
     }
-    sqlite3_wal_hook(s->db, on_wal_commit, s->wlock); /* replaces auto-checkpoint */
+    pthread_mutex_unlock(&s->wlock->mu);
+    if(st)
+        goto fail;
     *out = &s->base;
     return LG_OK;
 fail:

@@ -1,0 +1,30 @@
+/* cli.h - loopgate's offline subcommands (everything but `serve`), kept out
+ * of main.c so the command line stays a thin dispatcher and each command can
+ * be linked into tools and tests on its own.
+ */
+#ifndef LOOPGATE_CLI_H
+#define LOOPGATE_CLI_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "loopgate/status.h"
+
+/* Exit codes of `loopgate validate`. */
+#define LG_CLI_VALID 0     /* no file has an error */
+#define LG_CLI_INVALID 1   /* some file has an error (or is not JSON) */
+#define LG_CLI_USAGE 2     /* bad arguments, definitions or a file unreadable */
+
+/* `loopgate validate [--defs DIR] [--package DIR]... [--profile URL]... FILE...`
+ * argv[0] is "validate"; argv0 is the program path (finds the default
+ * definitions). Prints a summary per file to out, diagnostics to err.
+ * Returns one of the LG_CLI_* exit codes. */
+int lg_cli_validate(int argc, char **argv, const char *argv0, FILE *out, FILE *err);
+
+/* Read a whole file ("-" is standard input) of at most max bytes into a new
+ * NUL-terminated buffer *out (the caller frees it) of *len bytes.
+ * LG_EIO (errno set) when it cannot be read, LG_ETOOLARGE beyond max,
+ * LG_ENOMEM. */
+lg_status lg_cli_read_file(const char *path, size_t max, char **out, size_t *len);
+
+#endif

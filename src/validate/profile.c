@@ -1,0 +1,1180 @@
+/* profile.c - validation of a resource against StructureDefinitions
+ * (profiles, extensions, and the base definitions) compiled into lg_pnode
+ * trees by the defs layer.
+ *
+ * The walk follows the data: for each element definition of the current
+ * node, the values the JSON holds for it are collected once, counted against
+ * min/max, sorted into slices by the discriminators' precomputed values, and
+ * each value is checked (fixed/pattern, reference targets, invariants) and
+ * walked further: into the node's own children when the profile lists them,
+ * else into the definition of the value's extension (by url) or type. The
+ * base structure check (structure.c) has already vouched for names, JSON
+ * shapes and base cardinalities, so here cardinality is reported only where
+ * a profile is tighter than the base, and unknown names are ignored.
+ *
+ * A slice whose discriminator value the profile does not state (a slice
+ * defined only by a ValueSet binding, or a profile on a resolved reference)
+ * cannot be recognised without terminology or resolution: values are not
+ * assigned to it and its cardinality is reported as not checked
+ * (information), never as an error.
+ */
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loopgate/fhirpath.h"
+#include "loopgate/profile.h"
+#include "loopgate/terminology.h"
+#include "loopgate/validate.h"
+
+#define PATH_MAX_LEN 512
+#define MAX_WALK_DEPTH 48
+#define MAX_DISC_NODES 64
+#define MAX_PROFILES 32
+
+typedef struct val {
+    const cJSON *v;      /* the value (JSON null when only _name exists) */
+    const cJSON *ext;    /* the "_name" sibling of a primitive, or NULL */
+    const char *key;     /* JSON property name */
+    const char *type;    /* its FHIR type when known */
+    int index;           /* position in its array, -1 when single */
+    int slice;           /* matched slice, -1 none, -2 undecidable */
+} val;
+
+typedef struct seen_set {
+    uintptr_t *a, *b;
+    size_t n, cap;
+} seen_set;
+
+typedef struct pwalk {
+    const lg_defs *d;
+    const cJSON *resource;  /* %resource: the resource holding the focus */
+    const cJSON *root;      /* the outermost resource (a Bundle's fullUrls resolve in it) */
+    const cJSON *fp_root;   /* %rootResource: the container of a contained resource,
+                               else the resource itself (a Bundle entry is its own root) */
+    const lg_profile *prof; /* for messages */
+    lg_issues *issues;
+    size_t reported, errors, omitted_errors;
+    int depth;
+    int quiet;              /* conformance probe: count errors, report nothing */
+    seen_set *seen;
+    char path[PATH_MAX_LEN];
+    size_t len;
+    lg_status oom;
+} pwalk;
+
+static void report(pwalk *w, lg_severity sev, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void report(pwalk *w, lg_severity sev, const char *code, const char *fmt, ...)
+{
+    if(sev <= LG_SEV_ERROR)
+        w->errors++;
+    if(w->quiet)
+        return;
+    if(w->reported++ >= LG_VALIDATE_MAX_ISSUES) {
+        w->omitted_errors += sev <= LG_SEV_ERROR;
+        return;
+    }
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if(lg_issues_add(w->issues, sev, code, w->len ? w->path : NULL, "%s", msg) == LG_ENOMEM)
+        w->oom = LG_ENOMEM;
+}
+
+/* Append to the location without printf (this runs for every value):
+ * sep (may be 0), then s, then "[index]" when index >= 0. Truncates at the
+ * buffer's end. Returns the mark to restore. */
+static size_t push_seg(pwalk *w, char sep, const char *s, int index)
+{
+    size_t mark = w->len, cap = sizeof(w->path) - 1, n = w->len;
+    if(sep && n < cap)
+        w->path[n++] = sep;
+    for(; *s && n < cap; s++)
+        w->path[n++] = *s;
+    if(index >= 0 && n + 13 < cap) {
+        char digits[12];
+        int k = 0;
+        unsigned u = (unsigned)index;
+        do
+            digits[k++] = (char)('0' + u % 10);
+        while((u /= 10) && k < (int)sizeof(digits));
+        w->path[n++] = '[';
+        while(k)
+            w->path[n++] = digits[--k];
+        w->path[n++] = ']';
+    }
+    w->path[n] = '\0';
+    w->len = n;
+    return mark;
+}
+
+static void pop(pwalk *w, size_t mark)
+{
+    w->len = mark;
+    w->path[mark] = '\0';
+}
+
+static const char *pname(const pwalk *w)
+{
+    return w->prof->name ? w->prof->name : w->prof->url;
+}
+
+/* ---- the (constraint, node) pairs already evaluated ----
+ * Several profiles (and a profile plus its extensions' definitions) carry
+ * the same inherited invariants; each is evaluated once per value. */
+static int seen_add(pwalk *w, const void *c, const void *node)
+{
+    seen_set *s = w->seen;
+    uintptr_t a = (uintptr_t)c, b = (uintptr_t)node;
+    if((s->n + 1) * 2 > s->cap) {
+        size_t ncap = s->cap ? s->cap * 2 : 256;
+        uintptr_t *na = calloc(ncap, sizeof(*na)), *nb = calloc(ncap, sizeof(*nb));
+        if(!na || !nb) {
+            free(na);
+            free(nb);
+            w->oom = LG_ENOMEM;
+            return 0;
+        }
+        for(size_t i = 0; i < s->cap; i++) {
+            if(!s->a[i])
+                continue;
+            size_t k = ((s->a[i] >> 4) ^ (s->b[i] * 31)) & (ncap - 1);
+            while(na[k])
+                k = (k + 1) & (ncap - 1);
+            na[k] = s->a[i];
+            nb[k] = s->b[i];
+        }
+        free(s->a);
+        free(s->b);
+        s->a = na;
+        s->b = nb;
+        s->cap = ncap;
+    }
+    size_t k = ((a >> 4) ^ (b * 31)) & (s->cap - 1);
+    for(; s->a[k]; k = (k + 1) & (s->cap - 1))
+        if(s->a[k] == a && s->b[k] == b)
+            return 0;
+    s->a[k] = a;
+    s->b[k] = b;
+    s->n++;
+    return 1;
+}
+
+/* ---- JSON comparisons ---- */
+
+static int json_equal(const cJSON *a, const cJSON *b)
+{
+    if(cJSON_IsString(a) && cJSON_IsString(b))
+        return strcmp(a->valuestring, b->valuestring) == 0;
+    return cJSON_Compare(a, b, 1);
+}
+
+/* FHIR pattern[x]: every property the pattern has, the value has with a
+ * matching value; every item of a pattern array matches some value item. */
+static int pattern_match(const cJSON *p, const cJSON *v)
+{
+    if(!v)
+        return 0;
+    if(cJSON_IsArray(p)) {
+        const cJSON *pi;
+        cJSON_ArrayForEach(pi, p) {
+            int found = 0;
+            if(cJSON_IsArray(v)) {
+                const cJSON *vi;
+                cJSON_ArrayForEach(vi, v) if(pattern_match(pi, vi)) {
+                    found = 1;
+                    break;
+                }
+            } else {
+                found = pattern_match(pi, v);
+            }
+            if(!found)
+                return 0;
+        }
+        return 1;
+    }
+    if(cJSON_IsObject(p)) {
+        if(!cJSON_IsObject(v))
+            return 0;
+        const cJSON *pk;
+        cJSON_ArrayForEach(pk, p) {
+            if(!pattern_match(pk, cJSON_GetObjectItemCaseSensitive(v, pk->string)))
+                return 0;
+        }
+        return 1;
+    }
+    return json_equal(p, v);
+}
+
+/* ---- types ---- */
+
+/* The type code a choice key's suffix names ("valueQuantity" -> "Quantity",
+ * "valueString" -> "string"), among the node's allowed types, or NULL. */
+static const char *choice_type(const lg_pnode *n, const char *suffix)
+{
+    for(size_t i = 0; i < n->ntypes; i++) {
+        const char *c = n->types[i].code;
+        if((c[0] == suffix[0] || c[0] - 'a' + 'A' == suffix[0]) && strcmp(c + 1, suffix + 1) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+static const lg_ptype *type_entry(const lg_pnode *n, const char *code)
+{
+    if(n->ntypes == 1)
+        return !code || n->types[0].code == code || strcmp(n->types[0].code, code) == 0
+                   ? &n->types[0]
+                   : NULL;
+    for(size_t i = 0; i < n->ntypes; i++)
+        if(!code || strcmp(n->types[i].code, code) == 0)
+            return &n->types[i];
+    return NULL;
+}
+
+static const char *val_type(const lg_pnode *n, const val *v)
+{
+    if(v->type)
+        return v->type;
+    if(cJSON_IsObject(v->v)) {
+        const cJSON *rt = cJSON_GetObjectItemCaseSensitive(v->v, "resourceType");
+        if(cJSON_IsString(rt))
+            return rt->valuestring;
+    }
+    return n->ntypes == 1 ? n->types[0].code : NULL;
+}
+
+/* ---- discriminator paths over the data ---- */
+
+typedef struct dnode {
+    const cJSON *v;
+    const char *type;
+} dnode;
+
+static void add_dn(dnode *out, size_t *n, const cJSON *v, const char *type)
+{
+    if(*n < MAX_DISC_NODES) {
+        out[*n].v = v;
+        out[*n].type = type;
+        (*n)++;
+    }
+}
+
+/* What path ("$this", "url", "coding.code", "value") selects from v. A
+ * choice name matches name + TypeSuffix and yields the suffix as type. */
+static size_t eval_path(const val *v, const char *path, dnode *out)
+{
+    size_t n = 0;
+    dnode cur[MAX_DISC_NODES], next[MAX_DISC_NODES];
+    size_t ncur = 0;
+    add_dn(cur, &ncur, v->v, v->type);
+    if(strcmp(path, "$this") == 0) {
+        memcpy(out, cur, sizeof(*cur) * ncur);
+        return ncur;
+    }
+    const char *p = path;
+    while(*p && ncur) {
+        const char *dot = strchr(p, '.');
+        size_t len = dot ? (size_t)(dot - p) : strlen(p);
+        size_t nn = 0;
+        for(size_t i = 0; i < ncur; i++) {
+            if(!cJSON_IsObject(cur[i].v))
+                continue;
+            for(const cJSON *k = cur[i].v->child; k; k = k->next) {
+                const char *type = NULL;
+                if(strncmp(k->string, p, len) != 0)
+                    continue;
+                if(k->string[len]) {
+                    if(k->string[len] < 'A' || k->string[len] > 'Z')
+                        continue;
+                    type = k->string + len; /* choice suffix, type name capitalised */
+                }
+                if(cJSON_IsArray(k)) {
+                    const cJSON *x;
+                    cJSON_ArrayForEach(x, k) add_dn(next, &nn, x, type);
+                } else {
+                    add_dn(next, &nn, k, type);
+                }
+            }
+        }
+        memcpy(cur, next, sizeof(*next) * nn);
+        ncur = nn;
+        p += len + (dot ? 1 : 0);
+    }
+    memcpy(out, cur, sizeof(*cur) * ncur);
+    n = ncur;
+    return n;
+}
+
+static int type_matches(const char *have, const char *want)
+{
+    if(!have || !want)
+        return 0;
+    /* a choice suffix is capitalised ("String" for string) */
+    return (have[0] == want[0] || have[0] == want[0] - 'a' + 'A') && strcmp(have + 1, want + 1) == 0;
+}
+
+static void check_node(pwalk *w, const lg_pnode *n, const val *v);
+static int conforms(pwalk *w, const lg_profile *p, const val *v);
+static int conforms_resource(pwalk *w, const lg_profile *p, const cJSON *res);
+static const cJSON *resolve_local(pwalk *w, const cJSON *ref);
+
+/* 1 matches, 0 does not, -1 the slice cannot be recognised here. */
+static int slice_match(pwalk *w, const lg_pnode *base, const lg_pnode *slice, const val *v)
+{
+    int unknown = 0;
+    if(base->ndiscs == 0) {
+        /* a type slice of a choice ("value[x]:valueQuantity") */
+        if(base->choice && slice->slice_name && v->key)
+            return strcmp(slice->slice_name, v->key) == 0 ||
+                   (slice->ntypes == 1 && type_matches(v->type, slice->types[0].code));
+        return -1;
+    }
+    for(size_t i = 0; i < base->ndiscs; i++) {
+        const lg_pdisc *d = &base->discs[i];
+        const lg_pdisc_value *dv = &slice->disc_values[i];
+        if(!dv->known && (d->type == LG_DISC_PATTERN || d->type == LG_DISC_VALUE) &&
+           strcmp(d->path, "$this") == 0 && slice->binding == LG_BIND_REQUIRED &&
+           slice->valueset && w->d->term) {
+            /* a slice defined by its required binding (US Core's
+             * "slicing by value sets"): membership decides */
+            lg_term_result r = lg_terminology_check_value(w->d->term, slice->valueset, v->v,
+                                                          val_type(base, v), NULL);
+            if(r == LG_TERM_NOT_IN)
+                return 0;
+            if(r == LG_TERM_UNKNOWN)
+                unknown = 1;
+            continue;
+        }
+        if(!dv->known) {
+            unknown = 1;
+            continue;
+        }
+        dnode nodes[MAX_DISC_NODES];
+        size_t nn = eval_path(v, d->path, nodes);
+        int ok = 0;
+        switch(d->type) {
+        case LG_DISC_VALUE:
+        case LG_DISC_PATTERN:
+            if(cJSON_IsArray(dv->value) && nn) {
+                /* a pattern array (coding [...]) against the selected items */
+                ok = 1;
+                const cJSON *pi;
+                cJSON_ArrayForEach(pi, dv->value) {
+                    int f = 0;
+                    for(size_t k = 0; k < nn && !f; k++)
+                        f = pattern_match(pi, nodes[k].v);
+                    if(!f) {
+                        ok = 0;
+                        break;
+                    }
+                }
+            } else {
+                for(size_t k = 0; k < nn && !ok; k++)
+                    ok = dv->pattern ? pattern_match(dv->value, nodes[k].v)
+                                     : json_equal(dv->value, nodes[k].v);
+            }
+            break;
+        case LG_DISC_TYPE:
+            for(size_t k = 0; k < nn && !ok; k++) {
+                const char *t = nodes[k].type;
+                if(!t && cJSON_IsObject(nodes[k].v)) {
+                    const cJSON *rt = cJSON_GetObjectItemCaseSensitive(nodes[k].v, "resourceType");
+                    t = cJSON_IsString(rt) ? rt->valuestring : NULL;
+                }
+                if(!t && strcmp(d->path, "$this") == 0)
+                    t = val_type(base, v);
+                ok = type_matches(t, dv->type);
+            }
+            break;
+        case LG_DISC_PROFILE:
+            if(dv->resolve) {
+                /* the referenced resource, when we hold it, against the
+                 * slice's target profiles */
+                const cJSON *target = w->quiet ? NULL : resolve_local(w, v->v);
+                if(!target) {
+                    unknown = 1;
+                    continue;
+                }
+                const lg_ptype *pt = dv->profile_type;
+                for(size_t k = 0; k < pt->ntargets && !ok; k++) {
+                    if(!pt->target_defs[k]) {
+                        unknown = 1;
+                        continue;
+                    }
+                    ok = conforms_resource(w, pt->target_defs[k], target);
+                }
+                if(!ok && unknown)
+                    continue;
+                break;
+            }
+            for(size_t k = 0; k < dv->profile_type->nprofiles && !ok; k++) {
+                const lg_profile *p = dv->profile_type->profile_defs[k];
+                if(!p) {
+                    unknown = 1;
+                    continue;
+                }
+                ok = conforms(w, p, v);
+            }
+            if(!ok && unknown)
+                continue;
+            break;
+        case LG_DISC_EXISTS:
+            ok = (nn > 0) == (dv->exists == 1);
+            break;
+        }
+        if(!ok)
+            return 0;
+    }
+    return unknown ? -1 : 1;
+}
+
+/* ---- references ---- */
+
+static const cJSON *find_contained(const cJSON *res, const char *id)
+{
+    const cJSON *c;
+    if(!id)
+        return NULL;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(res, "contained")) {
+        const cJSON *cid = cJSON_GetObjectItemCaseSensitive(c, "id");
+        if(cJSON_IsString(cid) && strcmp(cid->valuestring, id) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+/* The entry whose fullUrl is ref, or - for a relative "Type/id" - ends in
+ * "/Type/id" (R4 bundle.html#references: relative to the fullUrl's base). */
+static const cJSON *find_entry(const cJSON *bundle, const char *ref)
+{
+    const cJSON *e;
+    size_t rlen = strlen(ref);
+    int relative = !strstr(ref, "://") && strncmp(ref, "urn:", 4) != 0;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(bundle, "entry")) {
+        const cJSON *fu = cJSON_GetObjectItemCaseSensitive(e, "fullUrl");
+        if(!cJSON_IsString(fu))
+            continue;
+        const char *f = fu->valuestring;
+        size_t flen = strlen(f);
+        if(strcmp(f, ref) == 0 ||
+           (relative && flen > rlen && f[flen - rlen - 1] == '/' && strcmp(f + flen - rlen, ref) == 0))
+            return cJSON_GetObjectItemCaseSensitive(e, "resource");
+    }
+    return NULL;
+}
+
+/* The resource a Reference points at when it is here: contained ("#id")
+ * or an entry of the Bundle being validated (by fullUrl). NULL otherwise. */
+static const cJSON *resolve_local(pwalk *w, const cJSON *ref)
+{
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(ref, "reference");
+    if(!cJSON_IsString(r))
+        return NULL;
+    const char *s = r->valuestring;
+    const cJSON *target = NULL;
+    if(s[0] == '#') {
+        target = find_contained(w->resource, s + 1);
+        if(!target && w->root != w->resource)
+            target = find_contained(w->root, s + 1);
+    } else if(w->root) {
+        const cJSON *rt = cJSON_GetObjectItemCaseSensitive(w->root, "resourceType");
+        if(cJSON_IsString(rt) && strcmp(rt->valuestring, "Bundle") == 0)
+            target = find_entry(w->root, s);
+    }
+    return cJSON_IsObject(target) ? target : NULL;
+}
+
+/* The type a reference points at, written into buf; NULL when unknown. */
+static const char *ref_target_type(pwalk *w, const cJSON *ref, char *buf, size_t bufsz)
+{
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(ref, "reference");
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(ref, "type");
+    if(!cJSON_IsString(r))
+        return cJSON_IsString(t) ? t->valuestring : NULL;
+    const char *s = r->valuestring;
+    const cJSON *target = resolve_local(w, ref);
+    if(target) {
+        const cJSON *rt = cJSON_GetObjectItemCaseSensitive(target, "resourceType");
+        return cJSON_IsString(rt) ? rt->valuestring : NULL;
+    }
+    if(s[0] == '#' || strncmp(s, "urn:", 4) == 0)
+        return cJSON_IsString(t) ? t->valuestring : NULL;
+    /* [base/]Type/id[/_history/vid] */
+    size_t len = strlen(s);
+    const char *hist = strstr(s, "/_history/");
+    if(hist)
+        len = (size_t)(hist - s);
+    size_t end = len;
+    while(end > 0 && s[end - 1] != '/')
+        end--;
+    if(end == 0)
+        return cJSON_IsString(t) ? t->valuestring : NULL;
+    size_t tend = end - 1, tstart = tend;
+    while(tstart > 0 && s[tstart - 1] != '/')
+        tstart--;
+    if(tend - tstart == 0 || tend - tstart >= bufsz)
+        return NULL;
+    memcpy(buf, s + tstart, tend - tstart);
+    buf[tend - tstart] = '\0';
+    return lg_defs_is_resource_type(w->d, buf) ? buf : NULL;
+}
+
+static const char *target_type_name(const lg_ptype *t, size_t k)
+{
+    if(t->target_defs[k])
+        return t->target_defs[k]->type;
+    const char *slash = strrchr(t->targets[k], '/');
+    return slash ? slash + 1 : t->targets[k];
+}
+
+static void check_reference(pwalk *w, const lg_pnode *n, const val *v)
+{
+    const lg_ptype *t = n->reference;
+    if(!t || !cJSON_IsObject(v->v))
+        return;
+    char buf[128];
+    const char *have = ref_target_type(w, v->v, buf, sizeof(buf));
+    if(!have)
+        return;
+    char allowed[384];
+    size_t alen = 0;
+    allowed[0] = '\0';
+    const cJSON *target = resolve_local(w, v->v);
+    int type_ok = 0, need_profile = 0, conforms_one = 0;
+    for(size_t k = 0; k < t->ntargets; k++) {
+        if(!t->target_defs[k] && strncmp(t->targets[k], "http://hl7.org/fhir/StructureDefinition/",
+                                         40) != 0)
+            return; /* a target profile we do not have: its type is unknown */
+        const char *tn = target_type_name(t, k);
+        if(strcmp(tn, have) == 0 || strcmp(tn, "Resource") == 0 ||
+           (strcmp(tn, "DomainResource") == 0 && strcmp(have, "Bundle") && strcmp(have, "Binary") &&
+            strcmp(have, "Parameters"))) {
+            type_ok = 1;
+            const lg_profile *tp = t->target_defs[k];
+            /* inside a conformance probe, targets are not probed again: a
+             * Bundle whose entries point at each other stays linear */
+            if(!target || !tp || !tp->constraint || w->quiet) {
+                conforms_one = 1; /* a base type: the type is all it asks */
+            } else if(!conforms_one) {
+                need_profile = 1;
+                conforms_one = conforms_resource(w, tp, target);
+            }
+        }
+    }
+    if(type_ok) {
+        if(need_profile && !conforms_one)
+            report(w, LG_SEV_ERROR, "structure",
+                   "The referenced %s does not conform to the target profile(s) profile %s "
+                   "requires here (%s)",
+                   have, pname(w), n->id);
+        return;
+    }
+    for(size_t k = 0; k < t->ntargets; k++) {
+        const char *tn = target_type_name(t, k);
+        const lg_profile *tp = t->target_defs[k];
+        int m = tp && tp->constraint
+                    ? snprintf(allowed + alen, sizeof(allowed) - alen, "%s%s (%s)", alen ? ", " : "",
+                               tn, tp->name ? tp->name : tp->url)
+                    : snprintf(allowed + alen, sizeof(allowed) - alen, "%s%s", alen ? ", " : "", tn);
+        if(m > 0)
+            alen = alen + (size_t)m >= sizeof(allowed) ? sizeof(allowed) - 1 : alen + (size_t)m;
+    }
+    report(w, LG_SEV_ERROR, "structure",
+           "The reference points to a %s, but profile %s allows only %s here (%s)", have,
+           pname(w), allowed, n->id);
+}
+
+/* ---- invariants ---- */
+
+/* memberOf() for the FHIRPath engine, answered by the terminology. */
+static int member_of(void *ud, const lg_fp_item *item, const char *valueset)
+{
+    const lg_terminology *t = ud;
+    if(item->kind == LG_FP_NODE)
+        return lg_terminology_member_of(ud, item->node, item->type, valueset);
+    if(item->kind == LG_FP_STRING) {
+        lg_term_result r = lg_terminology_check(t, valueset, NULL, item->s, NULL);
+        return r == LG_TERM_IN ? 1 : r == LG_TERM_NOT_IN ? 0 : -1;
+    }
+    return -1;
+}
+
+/* 1 if the string "#id" is a value anywhere under j (references, canonicals,
+ * uris: what dom-3's descendants() collects), skipping the subtree skip. */
+static int mentions(const cJSON *j, const char *hid, const cJSON *skip, int depth)
+{
+    if(j == skip || depth > 64)
+        return 0;
+    if(cJSON_IsString(j))
+        return strcmp(j->valuestring, hid) == 0;
+    for(const cJSON *k = j->child; k; k = k->next)
+        if(mentions(k, hid, skip, depth + 1))
+            return 1;
+    return 0;
+}
+
+/* dom-3 natively: the FHIRPath needs typed descendants (as(canonical))
+ * that untyped JSON cannot give, and this scan is far cheaper. A contained
+ * resource must be referenced from elsewhere in the resource ("#id"), or
+ * itself refer to the container ("#"). */
+static void check_dom3(pwalk *w, const lg_pconstraint *c, const cJSON *res)
+{
+    const cJSON *ct;
+    int i = 0;
+    cJSON_ArrayForEach(ct, cJSON_GetObjectItemCaseSensitive(res, "contained")) {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(ct, "id");
+        char hid[160];
+        if(cJSON_IsString(id) && snprintf(hid, sizeof(hid), "#%s", id->valuestring) < (int)sizeof(hid) &&
+           !mentions(res, hid, ct, 0) && !mentions(ct, "#", NULL, 0)) {
+            size_t mark = push_seg(w, '.', "contained", i);
+            report(w, c->severity, "invariant", "Constraint failed: %s: '%s' (profile %s)", c->key,
+                   c->human, pname(w));
+            pop(w, mark);
+        }
+        i++;
+    }
+}
+
+static void check_constraints(pwalk *w, const lg_pnode *n, const val *v)
+{
+    for(size_t i = 0; i < n->nconstraints; i++) {
+        const lg_pconstraint *c = n->constraints[i];
+        if(strcmp(c->key, "dom-3") == 0) {
+            if(seen_add(w, c, v->v))
+                check_dom3(w, c, v->v);
+            continue;
+        }
+        if(!c->expr || !seen_add(w, c, v->v == NULL || cJSON_IsNull(v->v) ? (const void *)v->ext
+                                                                          : (const void *)v->v))
+            continue;
+        lg_fp_collection out = {0};
+        lg_issues ev = {0};
+        lg_fp_item focus = {.kind = LG_FP_NODE, .node = v->v, .type = val_type(n, v),
+                            .ext = v->ext};
+        lg_fp_env env = {.context_item = &focus, .resource = w->resource,
+                         .root_resource = w->fp_root};
+        if(w->d->term) {
+            env.ud = (void *)w->d->term;
+            env.member_of = member_of;
+        }
+        lg_status st = lg_fhirpath_eval_env(c->expr, &env, &out, &ev);
+        int truth = st ? -2 : lg_fp_truth(&out);
+        if(truth == 0 && ev.count) {
+            /* memberOf/conformsTo answered without terminology (a warning
+             * from the engine): false may only mean "could not tell" */
+            report(w, LG_SEV_INFORMATION, "informational",
+                   "Constraint %s of profile %s depends on terminology and was not checked: %s",
+                   c->key, pname(w), ev.items[0].diagnostics);
+        } else if(st == LG_ENOMEM)
+            w->oom = LG_ENOMEM;
+        else if(st)
+            report(w, LG_SEV_INFORMATION, "informational",
+                   "Constraint %s of profile %s could not be evaluated (%s); not checked", c->key,
+                   pname(w), ev.count ? ev.items[0].diagnostics : "error");
+        else if(truth == 0)
+            report(w, c->severity, "invariant", "Constraint failed: %s: '%s' (profile %s)",
+                   c->key, c->human, pname(w));
+        lg_fp_collection_free(&out);
+        lg_issues_free(&ev);
+    }
+}
+
+/* ---- elements ---- */
+
+static void check_fixed(pwalk *w, const lg_pnode *n, const val *v)
+{
+    if(!n->fixed || cJSON_IsNull(v->v))
+        return;
+    int ok = n->is_pattern ? pattern_match(n->fixed, v->v) : json_equal(n->fixed, v->v);
+    if(ok)
+        return;
+    char *want = cJSON_PrintUnformatted(n->fixed);
+    report(w, LG_SEV_ERROR, "value", "Value does not match the %s value %.200s%s required by profile %s (%s)",
+           n->is_pattern ? "pattern" : "fixed", want ? want : "?",
+           want && strlen(want) > 200 ? "..." : "", pname(w), n->id);
+    free(want);
+}
+
+static void check_children(pwalk *w, const lg_pnode *n, const cJSON *obj);
+
+/* Types a binding can apply to (R4 terminologies.html#4.1). */
+static int bindable(const char *t)
+{
+    return t && (!strcmp(t, "code") || !strcmp(t, "Coding") || !strcmp(t, "CodeableConcept") ||
+                 !strcmp(t, "Quantity") || !strcmp(t, "string") || !strcmp(t, "uri"));
+}
+
+/* required: the code must be in the ValueSet (error); extensible: should be
+ * (warning); preferred and example bind nothing. A ValueSet we cannot
+ * decide is reported once as not checked. */
+static void check_binding(pwalk *w, const lg_pnode *n, const val *v)
+{
+    if(n->binding < LG_BIND_EXTENSIBLE || !n->valueset || !w->d->term || cJSON_IsNull(v->v))
+        return;
+    const char *type = val_type(n, v);
+    if(!bindable(type))
+        return;
+    const char *why = NULL;
+    lg_term_result r = lg_terminology_check_value(w->d->term, n->valueset, v->v, type, &why);
+    if(r == LG_TERM_IN)
+        return;
+    if(r == LG_TERM_UNKNOWN) {
+        report(w, LG_SEV_INFORMATION, "informational",
+               "The %s binding to %s (profile %s) was not checked: %s",
+               n->binding == LG_BIND_REQUIRED ? "required" : "extensible", n->valueset, pname(w),
+               why ? why : "the value set cannot be expanded here");
+        return;
+    }
+    const char *shown = cJSON_IsString(v->v) ? v->v->valuestring : NULL;
+    const cJSON *codings = cJSON_GetObjectItemCaseSensitive(v->v, "coding");
+    const cJSON *first = cJSON_IsArray(codings) ? codings->child : v->v;
+    const cJSON *code = cJSON_GetObjectItemCaseSensitive(first, "code");
+    if(!shown && cJSON_IsString(code))
+        shown = code->valuestring;
+    report(w, n->binding == LG_BIND_REQUIRED ? LG_SEV_ERROR : LG_SEV_WARNING, "code-invalid",
+           "The code '%.80s' is not in the value set %s, which %s binds %s (profile %s)%s%s",
+           shown ? shown : "(none)", n->valueset, n->id,
+           n->binding == LG_BIND_REQUIRED ? "(required)" : "(extensible)", pname(w),
+           why ? ": " : "", why ? why : "");
+}
+
+/* Walk a value below a node that lists no children: the definition of its
+ * extension (by url) or of its type. */
+static void descend(pwalk *w, const lg_pnode *n, const val *v, const lg_ptype *t)
+{
+    if(!cJSON_IsObject(v->v))
+        return;
+    const lg_profile *saved = w->prof;
+    const cJSON *rt = cJSON_GetObjectItemCaseSensitive(v->v, "resourceType");
+    if(cJSON_IsString(rt)) {
+        /* a contained or Bundle entry resource: its own base definition,
+         * with %resource moved to it */
+        const cJSON *res = w->resource, *fp_root = w->fp_root;
+        w->resource = v->v;
+        if(!v->key || strcmp(v->key, "contained") != 0)
+            w->fp_root = v->v;
+        val rv = {.v = v->v, .type = rt->valuestring, .index = -1, .slice = -1};
+        int walked = 0;
+        const cJSON *u;
+        cJSON_ArrayForEach(u, cJSON_GetObjectItemCaseSensitive(
+                                  cJSON_GetObjectItemCaseSensitive(v->v, "meta"), "profile")) {
+            /* the profiles it claims, when we have them (an unknown one is
+             * only reported for the outermost resource) */
+            const lg_profile *p = cJSON_IsString(u) ? lg_defs_profile(w->d, u->valuestring) : NULL;
+            if(!p || strcmp(p->type, rt->valuestring) != 0)
+                continue;
+            w->prof = p;
+            check_node(w, p->root, &rv);
+            walked = 1;
+        }
+        const lg_profile *p = walked ? NULL : lg_defs_base_profile(w->d, rt->valuestring);
+        if(p) {
+            w->prof = p;
+            check_node(w, p->root, &rv);
+        }
+        w->resource = res;
+        w->fp_root = fp_root;
+        w->prof = saved;
+        return;
+    }
+    const lg_profile *p = NULL;
+    if(t && t->nprofiles) {
+        for(size_t k = 0; k < t->nprofiles && !p; k++)
+            p = t->profile_defs[k];
+    }
+    if(!p && t && t->extension) {
+        const cJSON *url = cJSON_GetObjectItemCaseSensitive(v->v, "url");
+        if(cJSON_IsString(url))
+            p = lg_defs_profile(w->d, url->valuestring);
+    }
+    if(!p && t)
+        p = t->type_def;
+    if(!p || p->root == n)
+        return;
+    if(p->constraint || p->is_extension)
+        w->prof = p;
+    check_node(w, p->root, v);
+    w->prof = saved;
+}
+
+static void check_node(pwalk *w, const lg_pnode *n, const val *v)
+{
+    if(w->depth >= MAX_WALK_DEPTH || w->oom)
+        return;
+    w->depth++;
+    check_fixed(w, n, v);
+    check_reference(w, n, v);
+    check_constraints(w, n, v);
+    check_binding(w, n, v);
+    const lg_pnode *kids = n->nkids ? n : n->content_ref;
+    if(kids && kids->nkids) {
+        if(cJSON_IsObject(v->v))
+            check_children(w, kids, v->v);
+    } else {
+        const char *tc = val_type(n, v);
+        descend(w, n, v, type_entry(n, tc));
+    }
+    w->depth--;
+}
+
+/* Collect k's values from obj into vals (malloc'd, the caller frees);
+ * returns how many, or (size_t)-1 when out of memory. */
+static size_t collect(pwalk *w, const lg_pnode *k, const cJSON *obj, int underscore, val **out)
+{
+    size_t n = 0, cap = 0;
+    val *vals = NULL;
+    size_t nlen = strlen(k->name);
+    for(const cJSON *item = obj->child; item; item = item->next) {
+        const char *key = item->string;
+        int ext = key[0] == '_';
+        const char *type = NULL;
+        if(key[ext] != k->name[0] || strncmp(key + ext, k->name, nlen) != 0)
+            continue;
+        if(key[ext + nlen]) {
+            if(!k->choice || key[ext + nlen] < 'A' || key[ext + nlen] > 'Z')
+                continue;
+            type = choice_type(k, key + ext + nlen);
+            if(!type) {
+                /* the base check accepted the name, so the profile narrowed the types */
+                if(!ext) {
+                    size_t mark = push_seg(w, '.', key, -1);
+                    report(w, LG_SEV_ERROR, "structure",
+                           "Type %s is not allowed for %s[x] by profile %s", key + nlen, k->name,
+                           pname(w));
+                    pop(w, mark);
+                }
+                continue;
+            }
+        } else if(k->choice) {
+            continue;
+        }
+        char other[160];
+        if(ext) {
+            /* "_name" alone (no value): a primitive with only extensions */
+            if(cJSON_GetObjectItemCaseSensitive(obj, key + 1))
+                continue;
+        }
+        const cJSON *sib = NULL;
+        size_t klen = strlen(key);
+        if(!ext && underscore && klen + 1 < sizeof(other)) {
+            other[0] = '_';
+            memcpy(other + 1, key, klen + 1);
+            sib = cJSON_GetObjectItemCaseSensitive(obj, other);
+        }
+        int arr = cJSON_IsArray(item);
+        size_t cnt = arr ? (size_t)cJSON_GetArraySize(item) : 1;
+        if(n + cnt > cap) {
+            size_t ncap = (n + cnt) * 2;
+            val *nv = realloc(vals, ncap * sizeof(*nv));
+            if(!nv) {
+                free(vals);
+                return (size_t)-1;
+            }
+            vals = nv;
+            cap = ncap;
+        }
+        static const cJSON null_value = {.type = cJSON_NULL};
+        const cJSON *x = arr ? item->child : item;
+        const cJSON *xs = cJSON_IsArray(sib) ? sib->child : sib;
+        for(int i = 0; x; i++) {
+            val *v = &vals[n++];
+            v->v = ext ? &null_value : x;
+            v->ext = ext ? x : (cJSON_IsObject(xs) ? xs : NULL);
+            v->key = key + ext;
+            v->type = type;
+            v->index = arr ? i : -1;
+            v->slice = -1;
+            x = arr ? x->next : NULL;
+            xs = xs && cJSON_IsArray(sib) ? xs->next : NULL;
+        }
+    }
+    *out = vals;
+    return n;
+}
+
+static size_t push_val(pwalk *w, const val *v)
+{
+    return push_seg(w, '.', v->key, v->index);
+}
+
+static void check_slices(pwalk *w, const lg_pnode *k, val *vals, size_t n)
+{
+    int undecidable = 0;
+    int last_slice = -1;
+    size_t last_in_slice = 0;
+    int any_in_slice = 0;
+    for(size_t i = 0; i < n; i++) {
+        val *v = &vals[i];
+        for(size_t s = 0; s < k->nslices && v->slice == -1; s++) {
+            int m = slice_match(w, k, k->slices[s], v);
+            if(m == 1)
+                v->slice = (int)s;
+            else if(m < 0)
+                undecidable = 1;
+        }
+        if(v->slice >= 0) {
+            if(k->ordered && v->slice < last_slice) {
+                size_t mark = push_val(w, v);
+                report(w, LG_SEV_ERROR, "structure",
+                       "Slice %s of %s is out of order (profile %s says the slices are ordered)",
+                       k->slices[v->slice]->slice_name, k->id, pname(w));
+                pop(w, mark);
+            }
+            last_slice = v->slice;
+            last_in_slice = i;
+            any_in_slice = 1;
+        }
+    }
+    for(size_t i = 0; i < n; i++) {
+        val *v = &vals[i];
+        if(v->slice >= 0)
+            continue;
+        if(k->rules == LG_SLICE_CLOSED && !undecidable) {
+            size_t mark = push_val(w, v);
+            report(w, LG_SEV_ERROR, "structure",
+                   "This %s does not match any slice defined by profile %s, and the slicing of %s "
+                   "is closed",
+                   k->name, pname(w), k->id);
+            pop(w, mark);
+        } else if(k->rules == LG_SLICE_OPEN_AT_END && any_in_slice && i < last_in_slice) {
+            size_t mark = push_val(w, v);
+            report(w, LG_SEV_ERROR, "structure",
+                   "This %s matches no slice but comes before a sliced one; profile %s allows "
+                   "others only at the end of %s",
+                   k->name, pname(w), k->id);
+            pop(w, mark);
+        }
+    }
+    for(size_t s = 0; s < k->nslices; s++) {
+        const lg_pnode *sl = k->slices[s];
+        unsigned cnt = 0;
+        for(size_t i = 0; i < n; i++)
+            cnt += vals[i].slice == (int)s;
+        if(cnt >= sl->min && cnt <= sl->max)
+            continue;
+        /* could a value we could not sort be in this slice? */
+        int unsure = 0;
+        for(size_t i = 0; i < n && !unsure; i++)
+            if(vals[i].slice < 0 && slice_match(w, k, sl, &vals[i]) < 0)
+                unsure = 1;
+        size_t mark = push_seg(w, '.', k->name, -1);
+        if(cnt < sl->min && unsure)
+            report(w, LG_SEV_INFORMATION, "informational",
+                   "Slice %s of %s (profile %s) needs at least %u value(s); whether the values "
+                   "here belong to it was not checked (it is recognised by terminology or "
+                   "resolution)",
+                   sl->slice_name, k->id, pname(w), sl->min);
+        else if(cnt < sl->min)
+            report(w, LG_SEV_ERROR, "required",
+                   "Slice %s of %s requires at least %u value(s), found %u (profile %s)",
+                   sl->slice_name, k->id, sl->min, cnt, pname(w));
+        else
+            report(w, LG_SEV_ERROR, "structure",
+                   "Slice %s of %s allows at most %u value(s), found %u (profile %s)",
+                   sl->slice_name, k->id, sl->max, cnt, pname(w));
+        pop(w, mark);
+    }
+}
+
+static void check_children(pwalk *w, const lg_pnode *n, const cJSON *obj)
+{
+    /* "_name" siblings are rare: look for them only in objects that have one */
+    int underscore = 0;
+    for(const cJSON *c = obj->child; c && !underscore; c = c->next)
+        underscore = c->string && c->string[0] == '_';
+    for(size_t i = 0; i < n->nkids && !w->oom; i++) {
+        const lg_pnode *k = n->kids[i];
+        val *vals = NULL;
+        size_t cnt = collect(w, k, obj, underscore, &vals);
+        if(cnt == (size_t)-1) {
+            w->oom = LG_ENOMEM;
+            return;
+        }
+        /* the base check already reported what the base definition requires */
+        if((cnt < k->min && k->min > k->base_min) || (cnt > k->max && k->max < k->base_max)) {
+            size_t mark = push_seg(w, '.', k->name, -1);
+            if(cnt < k->min)
+                report(w, LG_SEV_ERROR, "required",
+                       "%s: minimum required = %u, but only found %zu (profile %s)", k->id, k->min,
+                       cnt, pname(w));
+            else
+                report(w, LG_SEV_ERROR, "structure",
+                       "%s: maximum allowed = %u, but found %zu (profile %s)", k->id, k->max, cnt,
+                       pname(w));
+            pop(w, mark);
+        }
+        if(k->sliced && k->nslices)
+            check_slices(w, k, vals, cnt);
+        for(size_t j = 0; j < cnt && !w->oom; j++) {
+            const lg_pnode *target = vals[j].slice >= 0 ? k->slices[vals[j].slice] : k;
+            size_t mark = push_val(w, &vals[j]);
+            check_node(w, target, &vals[j]);
+            pop(w, mark);
+        }
+        free(vals);
+    }
+}
+
+/* Does v conform to p? Counted quietly, for profile discriminators. */
+static int conforms(pwalk *w, const lg_profile *p, const val *v)
+{
+    if(w->depth >= MAX_WALK_DEPTH)
+        return 0;
+    seen_set seen = {0};
+    pwalk q = *w;
+    q.quiet = 1;
+    q.errors = 0;
+    q.prof = p;
+    q.seen = &seen;
+    q.depth = w->depth + 1;
+    val pv = *v;
+    pv.slice = -1;
+    check_node(&q, p->root, &pv);
+    free(seen.a);
+    free(seen.b);
+    if(q.oom)
+        w->oom = q.oom;
+    return q.errors == 0;
+}
+
+/* Does the resource res (contained or a Bundle entry) conform to p? */
+static int conforms_resource(pwalk *w, const lg_profile *p, const cJSON *res)
+{
+    const cJSON *rt = cJSON_GetObjectItemCaseSensitive(res, "resourceType");
+    if(!cJSON_IsString(rt) || strcmp(rt->valuestring, p->type) != 0)
+        return 0;
+    const cJSON *saved = w->resource, *fp_root = w->fp_root;
+    w->resource = res;
+    if(!find_contained(saved, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(res, "id"))))
+        w->fp_root = res; /* a Bundle entry: its own root */
+    val rv = {.v = res, .type = p->type, .index = -1, .slice = -1};
+    int ok = conforms(w, p, &rv);
+    w->resource = saved;
+    w->fp_root = fp_root;
+    return ok;
+}
+
+static lg_status walk_profile(const lg_defs *d, const cJSON *res, const lg_profile *p,
+                              seen_set *seen, lg_issues *issues, size_t *errors)
+{
+    pwalk w = {.d = d, .resource = res, .root = res, .fp_root = res, .prof = p, .issues = issues,
+               .seen = seen};
+    const cJSON *rt = cJSON_GetObjectItemCaseSensitive(res, "resourceType");
+    push_seg(&w, 0, cJSON_IsString(rt) ? rt->valuestring : p->type, -1);
+    val v = {.v = res, .type = p->type, .index = -1, .slice = -1};
+    check_node(&w, p->root, &v);
+    if(w.reported > LG_VALIDATE_MAX_ISSUES)
+        lg_issues_add(issues, w.omitted_errors ? LG_SEV_ERROR : LG_SEV_WARNING, "too-costly", NULL,
+                      "%zu more issues (%zu errors) were found against profile %s and not listed",
+                      w.reported - LG_VALIDATE_MAX_ISSUES, w.omitted_errors, pname(&w));
+    *errors += w.errors;
+    return w.oom;
+}
+
+lg_status lg_validate_profile(const lg_defs *defs, const cJSON *res, const char *url,
+                              lg_issues *issues)
+{
+    const lg_profile *p = lg_defs_profile(defs, url);
+    if(!p) {
+        lg_issues_add(issues, LG_SEV_ERROR, "not-found", NULL, "Profile %s is not loaded",
+                      url ? url : "(none)");
+        return LG_EINVAL;
+    }
+    seen_set seen = {0};
+    size_t errors = 0;
+    lg_status st = walk_profile(defs, res, p, &seen, issues, &errors);
+    free(seen.a);
+    free(seen.b);
+    return st ? st : errors ? LG_EUNPROCESSABLE : LG_OK;
+}
+
+static int add_profile(const lg_profile **list, size_t *n, const lg_profile *p)
+{
+    for(size_t i = 0; i < *n; i++)
+        if(list[i] == p)
+            return 0;
+    if(*n >= MAX_PROFILES)
+        return 0;
+    list[(*n)++] = p;
+    return 1;
+}
+
+lg_status lg_validate_full(const lg_defs *defs, const cJSON *res, const char *const *profiles,
+                           size_t nprofiles, lg_issues *issues)
+{
+    lg_status st = lg_validate_resource(defs, res, issues);
+    if(st)
+        return st;
+    const char *type = cJSON_GetObjectItemCaseSensitive(res, "resourceType")->valuestring;
+    const lg_profile *list[MAX_PROFILES];
+    size_t n = 0, errors = 0;
+    const cJSON *mp = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(res, "meta"), "profile");
+    int i = 0;
+    const cJSON *u;
+    cJSON_ArrayForEach(u, mp) {
+        if(i >= MAX_PROFILES) {
+            /* a hostile list of thousands of canonicals: one issue, not thousands */
+            lg_issues_add(issues, LG_SEV_WARNING, "too-costly", NULL,
+                          "meta.profile lists more than %d profiles; the rest were not checked",
+                          MAX_PROFILES);
+            break;
+        }
+        const lg_profile *p = cJSON_IsString(u) ? lg_defs_profile(defs, u->valuestring) : NULL;
+        char loc[160];
+        snprintf(loc, sizeof(loc), "%s.meta.profile[%d]", type, i);
+        if(!p) {
+            lg_issues_add(issues, LG_SEV_WARNING, "not-found", loc,
+                          "Profile %.300s is not known here; the resource was not checked "
+                          "against it",
+                          cJSON_IsString(u) ? u->valuestring : "?");
+        } else if(strcmp(p->type, type) != 0) {
+            lg_issues_add(issues, LG_SEV_ERROR, "invalid", loc,
+                          "Profile %s constrains %s, not %s", p->url, p->type, type);
+            errors++;
+        } else {
+            add_profile(list, &n, p);
+        }
+        i++;
+    }
+    for(size_t k = 0; k < nprofiles; k++) {
+        const lg_profile *p = lg_defs_profile(defs, profiles[k]);
+        if(!p || strcmp(p->type, type) != 0) {
+            lg_issues_add(issues, LG_SEV_ERROR, "not-found", NULL,
+                          p ? "Profile %s does not constrain this resource type"
+                            : "Profile %s is not loaded",
+                          profiles[k] ? profiles[k] : "(none)");
+            errors++;
+            continue;
+        }
+        add_profile(list, &n, p);
+    }
+    for(size_t k = 0; k < defs->nrequired; k++) {
+        if(strcmp(defs->required[k].type, type) != 0)
+            continue;
+        const lg_profile *p = lg_defs_profile(defs, defs->required[k].url);
+        if(p)
+            add_profile(list, &n, p);
+    }
+    if(n == 0) {
+        const lg_profile *p = lg_defs_base_profile(defs, type);
+        if(p)
+            list[n++] = p;
+    }
+    seen_set seen = {0};
+    for(size_t k = 0; k < n && !st; k++)
+        st = walk_profile(defs, res, list[k], &seen, issues, &errors);
+    free(seen.a);
+    free(seen.b);
+    if(st)
+        return st;
+    return errors ? LG_EUNPROCESSABLE : LG_OK;
+}
