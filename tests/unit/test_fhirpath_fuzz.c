@@ -308,6 +308,7 @@ Test(fhirpath_fuzz, costly_regexes_are_refused_before_compiling)
         cr_assert_eq(eval_regex(kept[i], &t, diag, sizeof(diag)), LG_OK, "%s: %s", kept[i], diag);
         cr_assert_eq(t, 1, "%s is not true", kept[i]);
     }
+}
 
 /* Typed evaluations share the model and keep their constant
  * subexpressions (memo slots) per evaluation, so threads do not mix them. */
