@@ -63,6 +63,12 @@ SETS=(r4-served="$LISTS/r4-served" r4-all="$LISTS/r4-all" sdohcc="$LISTS/sdohcc"
 # 4. Measure: Loopgate, then the two JavaScript validators.
 echo "validate.sh: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg); rounds $ROUNDS x ~${ROUND_MS} ms" >&2
 "$LGB" --rounds "$ROUNDS" --round-ms "$ROUND_MS" "${SETS[@]}" >"$LISTS/results"
+# Stricter: Loopgate with the US Core and SDOHCC packages loaded checks the
+# SDOHCC examples against the profiles they claim (the JavaScript validators
+# cannot load those profiles, so this row has Loopgate alone).
+"$LGB" --rounds "$ROUNDS" --round-ms "$ROUND_MS" --package "$SHARED/fhir/packages/hl7.fhir.us.core#7.0.0" \
+    --package "$SHARED/fhir/packages/hl7.fhir.us.sdoh-clinicalcare#3.0.0" \
+    sdohcc+IG="$LISTS/sdohcc" >>"$LISTS/results"
 (cd "$SCRATCH" && node bench.mjs --rounds "$ROUNDS" --round-ms "$ROUND_MS" "${SETS[@]}") \
     >>"$LISTS/results"
 

@@ -1,8 +1,8 @@
 /* validate_bench.c - validation throughput of Loopgate's validator, one
  * thread, for scripts/bench/validate.sh.
  *
- *   lg_bench_validate [--defs DIR] [--rounds N] [--round-ms MS] [--slowest N]
- *                     NAME=LISTFILE...
+ *   lg_bench_validate [--defs DIR] [--package DIR]... [--rounds N] [--round-ms MS]
+ *                     [--slowest N] NAME=LISTFILE...
  *   lg_bench_validate --served-types
  *
  * Each LISTFILE names one JSON file per line. The definitions are loaded
@@ -178,6 +178,8 @@ static int parse_long(const char *opt, const char *v, long min, long max, long *
 int main(int argc, char **argv)
 {
     const char *defs_dir = NULL;
+    const char *packages[8];
+    size_t npackages = 0;
     long rounds = 7, round_ms = 300, slowest = 0;
     set sets[16];
     size_t nsets = 0;
@@ -191,6 +193,9 @@ int main(int argc, char **argv)
             return 0;
         } else if(!strcmp(argv[i], "--defs") && i + 1 < argc) {
             defs_dir = argv[++i];
+        } else if(!strcmp(argv[i], "--package") && i + 1 < argc &&
+                  npackages < sizeof(packages) / sizeof(*packages)) {
+            packages[npackages++] = argv[++i]; /* claimed IG profiles are then checked too */
         } else if(!strcmp(argv[i], "--rounds") && i + 1 < argc) {
             if(parse_long("--rounds", argv[++i], 1, MAX_ROUNDS, &rounds))
                 return 2;
@@ -208,8 +213,8 @@ int main(int argc, char **argv)
             if(load_set(&sets[nsets++], eq + 1))
                 goto out;
         } else {
-            fprintf(stderr, "usage: lg_bench_validate [--defs DIR] [--rounds N] [--round-ms MS] [--slowest N] "
-                            "NAME=LISTFILE... | --served-types\n");
+            fprintf(stderr, "usage: lg_bench_validate [--defs DIR] [--package DIR]... [--rounds N] "
+                            "[--round-ms MS] [--slowest N] NAME=LISTFILE... | --served-types\n");
             return 2;
         }
     }
@@ -222,6 +227,14 @@ int main(int argc, char **argv)
         goto out;
     }
     lg_issues_free(&is);
+    for(size_t k = 0; k < npackages; k++) {
+        lg_status pst = lg_defs_load_package(defs, packages[k], &is);
+        lg_issues_free(&is);
+        if(pst) {
+            fprintf(stderr, "lg_bench_validate: cannot load package %s\n", packages[k]);
+            goto out;
+        }
+    }
     /* Bindings too, as $validate and the CLI check them. */
     if(lg_defs_load_terminology(defs, defs_dir, &is)) {
         fprintf(stderr, "lg_bench_validate: cannot build the terminology\n");
