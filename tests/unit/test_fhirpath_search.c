@@ -13,30 +13,11 @@
 #include "loopgate/fhirpath.h"
 #include "lg_test.h"
 
-static cJSON *load(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if(!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = n > 0 && n < 64L * 1024 * 1024 ? malloc((size_t)n + 1) : NULL;
-    cJSON *j = NULL;
-    if(buf && fread(buf, 1, (size_t)n, f) == (size_t)n) {
-        buf[n] = '\0';
-        j = cJSON_Parse(buf);
-    }
-    free(buf);
-    fclose(f);
-    return j;
-}
-
 static cJSON *example(const char *name)
 {
     char path[512];
     snprintf(path, sizeof(path), "%s/fhir/r4-examples/%s", LG_SHARED_DIR, name);
-    cJSON *j = load(path);
+    cJSON *j = lg_test_read_json(path);
     cr_assert_not_null(j, "cannot read %s", path);
     return j;
 }
@@ -149,7 +130,7 @@ Test(fhirpath_search, every_r4_expression_evaluates_on_the_examples)
         cr_skip_test("R4 definitions not installed (set LOOPGATE_DEFS)");
     char path[1024];
     snprintf(path, sizeof(path), "%s/search-parameters.json", d);
-    cJSON *bundle = load(path);
+    cJSON *bundle = lg_test_read_json(path);
     cr_assert_not_null(bundle, "%s", path);
     /* the examples, by resource type */
     static cJSON *ex[MAX_EXAMPLES];
@@ -163,7 +144,7 @@ Test(fhirpath_search, every_r4_expression_evaluates_on_the_examples)
         if(!strstr(de->d_name, ".json"))
             continue;
         snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-        cJSON *j = load(path);
+        cJSON *j = lg_test_read_json(path);
         if(j)
             ex[nex++] = j;
     }

@@ -9,27 +9,10 @@
 
 #include "loopgate/model.h"
 #include "loopgate/time.h"
+#include "lg_test.h"
 
 #define SDOHCC LG_SHARED_DIR "/fhir/packages/hl7.fhir.us.sdoh-clinicalcare#3.0.0/package/"
 #define LGEX LG_SOURCE_DIR "/profiles/package/example/"
-
-static cJSON *load(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    cr_assert_not_null(buf);
-    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    cJSON *j = cJSON_Parse(buf);
-    free(buf);
-    cr_assert_not_null(j, "%s is not JSON", path);
-    return j;
-}
 
 static int64_t at(const char *s)
 {
@@ -52,7 +35,7 @@ static bool has_issue_at(const lg_issues *is, const char *loc)
 
 Test(model_mapping, loopgate_patient_example_field_by_field)
 {
-    cJSON *p = load(LGEX "Patient-loopgate-patient-example.json");
+    cJSON *p = lg_test_load_json(LGEX "Patient-loopgate-patient-example.json");
     lg_child *c = NULL;
     lg_issues is = { 0 };
     cr_assert_eq(lg_model_child_from_fhir(p, &c, &is), LG_OK);
@@ -100,7 +83,7 @@ Test(model_mapping, loopgate_patient_example_field_by_field)
 
 Test(model_mapping, sdohcc_patient_race_ethnicity_and_current_address)
 {
-    cJSON *p = load(SDOHCC "Patient-pat-53234.json");
+    cJSON *p = lg_test_load_json(SDOHCC "Patient-pat-53234.json");
     lg_child *c = NULL;
     lg_issues is = { 0 };
     cr_assert_eq(lg_model_child_from_fhir(p, &c, &is), LG_OK);
@@ -127,7 +110,7 @@ Test(model_mapping, sdohcc_patient_race_ethnicity_and_current_address)
     lg_model_child_free(c);
     cJSON_Delete(p);
 
-    p = load(SDOHCC "Patient-SDOHCC-PatientBabyAbbas.json");
+    p = lg_test_load_json(SDOHCC "Patient-SDOHCC-PatientBabyAbbas.json");
     cr_assert_eq(lg_model_child_from_fhir(p, &c, &is), LG_OK);
     cr_assert_eq(lg_child_age(c, at("2026-11-30")), 3);
     cr_assert_eq(c->n_race, 0);
@@ -151,7 +134,7 @@ Test(model_mapping, county_from_extension_when_no_district)
 
 Test(model_mapping, malformed_loopgate_extensions_are_errors)
 {
-    cJSON *p = load(LGEX "Patient-loopgate-patient-example.json");
+    cJSON *p = lg_test_load_json(LGEX "Patient-loopgate-patient-example.json");
     cJSON *exts = cJSON_GetObjectItem(p, "extension");
     /* [2] phm-tier: an unknown tier; [5] interpreter-need: drop interpreterNeeded. */
     cJSON *coding = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(exts, 2),
@@ -167,7 +150,7 @@ Test(model_mapping, malformed_loopgate_extensions_are_errors)
     lg_issues_free(&is);
     cJSON_Delete(p);
 
-    cJSON *sr = load(LGEX "ServiceRequest-loopgate-servicerequest-example.json");
+    cJSON *sr = lg_test_load_json(LGEX "ServiceRequest-loopgate-servicerequest-example.json");
     cr_assert_eq(lg_model_child_from_fhir(sr, &c, &is), LG_EINVAL);
     cr_assert(has_issue_at(&is, "resourceType"));
     lg_issues_free(&is);
@@ -176,8 +159,8 @@ Test(model_mapping, malformed_loopgate_extensions_are_errors)
 
 Test(model_mapping, related_person_enriches_caregiver_of_the_same_child_only)
 {
-    cJSON *p = load(SDOHCC "Patient-pat-53234.json");
-    cJSON *rp = load(SDOHCC "RelatedPerson-SDOHCC-RelatedPersonMotherExample.json");
+    cJSON *p = lg_test_load_json(SDOHCC "Patient-pat-53234.json");
+    cJSON *rp = lg_test_load_json(SDOHCC "RelatedPerson-SDOHCC-RelatedPersonMotherExample.json");
     lg_child *c = NULL;
     lg_issues is = { 0 };
     cr_assert_eq(lg_model_child_from_fhir(p, &c, &is), LG_OK);
@@ -193,7 +176,7 @@ Test(model_mapping, related_person_enriches_caregiver_of_the_same_child_only)
     lg_model_child_free(c);
     cJSON_Delete(p);
 
-    p = load(LGEX "Patient-loopgate-patient-example.json");
+    p = lg_test_load_json(LGEX "Patient-loopgate-patient-example.json");
     cr_assert_eq(lg_model_child_from_fhir(p, &c, &is), LG_OK);
     cr_assert_eq(lg_model_child_add_related_person(c, rp, &is), LG_EINVAL);
     cr_assert(has_issue_at(&is, "RelatedPerson.patient"));
@@ -208,8 +191,8 @@ Test(model_mapping, related_person_enriches_caregiver_of_the_same_child_only)
 
 Test(model_mapping, loopgate_referral_example_field_by_field)
 {
-    cJSON *sr = load(LGEX "ServiceRequest-loopgate-servicerequest-example.json");
-    cJSON *t = load(LGEX "Task-loopgate-task-example.json");
+    cJSON *sr = lg_test_load_json(LGEX "ServiceRequest-loopgate-servicerequest-example.json");
+    cJSON *t = lg_test_load_json(LGEX "Task-loopgate-task-example.json");
     lg_referral *r = NULL;
     lg_issues is = { 0 };
     cr_assert_eq(lg_model_referral_from_fhir(sr, t, &r, &is), LG_OK);
@@ -249,11 +232,11 @@ Test(model_mapping, loopgate_referral_example_field_by_field)
 
 Test(model_mapping, sdohcc_completed_referral_with_procedure_and_consent)
 {
-    cJSON *sr = load(SDOHCC "ServiceRequest-SDOHCC-ServiceRequestActiveFoodPantryApplicationAssistExample.json");
-    cJSON *acc = load(SDOHCC "Task-SDOHCC-TaskReferralManagementOrderFulfillmentAcceptedExample.json");
-    cJSON *done = load(SDOHCC "Task-SDOHCC-TaskReferralManagementOrderFulfillmentCompletedExample.json");
-    cJSON *proc = load(SDOHCC "Procedure-SDOHCC-ProcedureFoodPantryApplicationAssistanceExample.json");
-    cJSON *consent = load(SDOHCC "Consent-SDOHCC-ConsentInformationDisclosureExample.json");
+    cJSON *sr = lg_test_load_json(SDOHCC "ServiceRequest-SDOHCC-ServiceRequestActiveFoodPantryApplicationAssistExample.json");
+    cJSON *acc = lg_test_load_json(SDOHCC "Task-SDOHCC-TaskReferralManagementOrderFulfillmentAcceptedExample.json");
+    cJSON *done = lg_test_load_json(SDOHCC "Task-SDOHCC-TaskReferralManagementOrderFulfillmentCompletedExample.json");
+    cJSON *proc = lg_test_load_json(SDOHCC "Procedure-SDOHCC-ProcedureFoodPantryApplicationAssistanceExample.json");
+    cJSON *consent = lg_test_load_json(SDOHCC "Consent-SDOHCC-ConsentInformationDisclosureExample.json");
     lg_referral *r = NULL;
     lg_issues is = { 0 };
     cJSON_AddStringToObject(acc, "lastModified", "2020-09-12T10:00:00Z");
@@ -327,7 +310,7 @@ Test(model_mapping, all_sdohcc_referral_tasks_map_with_their_service_requests)
         char tp[512], sp[512];
         snprintf(tp, sizeof(tp), SDOHCC "%s", pairs[i][0]);
         snprintf(sp, sizeof(sp), SDOHCC "%s", pairs[i][1]);
-        cJSON *t = load(tp), *sr = load(sp);
+        cJSON *t = lg_test_load_json(tp), *sr = lg_test_load_json(sp);
         lg_referral *r = NULL;
         lg_issues is = { 0 };
         cr_assert_eq(lg_model_referral_from_fhir(sr, t, &r, &is), LG_OK, "%s", pairs[i][0]);
@@ -342,8 +325,8 @@ Test(model_mapping, all_sdohcc_referral_tasks_map_with_their_service_requests)
 
 Test(model_mapping, task_for_another_service_request_or_child_is_refused)
 {
-    cJSON *sr = load(SDOHCC "ServiceRequest-SDOHCC-ServiceRequestActiveFoodPantryApplicationAssistExample.json");
-    cJSON *wic = load(SDOHCC "Task-SDOHCC-TaskContentRichReferralWICExample.json");
+    cJSON *sr = lg_test_load_json(SDOHCC "ServiceRequest-SDOHCC-ServiceRequestActiveFoodPantryApplicationAssistExample.json");
+    cJSON *wic = lg_test_load_json(SDOHCC "Task-SDOHCC-TaskContentRichReferralWICExample.json");
     lg_referral *r = NULL;
     lg_issues is = { 0 };
     /* The WIC Task's focus is the WIC ServiceRequest, and it is for Baby Abbas. */
@@ -354,7 +337,7 @@ Test(model_mapping, task_for_another_service_request_or_child_is_refused)
     lg_issues_free(&is);
 
     /* Right focus, wrong child. */
-    cJSON *t = load(SDOHCC "Task-SDOHCC-TaskReferralManagementOrderFulfillmentAcceptedExample.json");
+    cJSON *t = lg_test_load_json(SDOHCC "Task-SDOHCC-TaskReferralManagementOrderFulfillmentAcceptedExample.json");
     cJSON_ReplaceItemInObject(t, "for", cJSON_Parse("{\"reference\":\"Patient/SDOHCC-PatientBabyAbbas\"}"));
     cr_assert_eq(lg_model_referral_from_fhir(sr, t, &r, &is), LG_EINVAL);
     cr_assert_not(has_issue_at(&is, "Task.focus"));
@@ -380,12 +363,12 @@ Test(model_mapping, task_for_another_service_request_or_child_is_refused)
 
 Test(model_mapping, closure_reasons_and_contact_prohibition)
 {
-    cJSON *sr = load(LGEX "ServiceRequest-loopgate-servicerequest-example.json");
+    cJSON *sr = lg_test_load_json(LGEX "ServiceRequest-loopgate-servicerequest-example.json");
     cJSON_AddItemToObject(sr, "orderDetail", cJSON_Parse("[{\"coding\":[{\"system\":\"" LG_SDOHCC_CODES
                                                          "\",\"code\":\"contacting-subject-prohibited\"}]}]"));
     cJSON_AddItemToObject(sr, "supportingInfo", cJSON_Parse("[{\"reference\":\"Observation/o1\"},"
                                                             "{\"reference\":\"Consent/c1\"}]"));
-    cJSON *t = load(LGEX "Task-loopgate-task-example.json");
+    cJSON *t = lg_test_load_json(LGEX "Task-loopgate-task-example.json");
     cJSON_ReplaceItemInObject(t, "status", cJSON_CreateString("rejected"));
     cJSON_ReplaceItemInObject(t, "lastModified", cJSON_CreateString("2026-11-04T09:00:00Z"));
     cJSON_AddItemToObject(t, "statusReason", cJSON_Parse("{\"coding\":[{\"system\":\"" LG_SDOHCC_CODES
@@ -427,7 +410,7 @@ Test(model_mapping, closure_reasons_and_contact_prohibition)
 
 Test(model_mapping, service_request_alone_and_its_loop_state)
 {
-    cJSON *sr = load(LGEX "ServiceRequest-loopgate-servicerequest-example.json");
+    cJSON *sr = lg_test_load_json(LGEX "ServiceRequest-loopgate-servicerequest-example.json");
     lg_referral *r = NULL;
     lg_issues is = { 0 };
     cr_assert_eq(lg_model_referral_from_fhir(sr, NULL, &r, &is), LG_OK);
@@ -473,7 +456,7 @@ Test(model_mapping, references_taken_apart)
 
 Test(model_mapping, organization_and_patient_tasks)
 {
-    cJSON *o = load(SDOHCC "Organization-SDOHCC-OrganizationWICCommunityOrganizationExample.json");
+    cJSON *o = lg_test_load_json(SDOHCC "Organization-SDOHCC-OrganizationWICCommunityOrganizationExample.json");
     lg_org *org = NULL;
     lg_issues is = { 0 };
     cr_assert_eq(lg_model_org_from_fhir(o, &org, &is), LG_OK);
@@ -492,7 +475,7 @@ Test(model_mapping, organization_and_patient_tasks)
     for(size_t i = 0; i < 4; i++) {
         char path[512];
         snprintf(path, sizeof(path), SDOHCC "%s", files[i]);
-        cJSON *t = load(path);
+        cJSON *t = lg_test_load_json(path);
         lg_patient_task *pt = NULL;
         cr_assert_eq(lg_model_patient_task_from_fhir(t, &pt, &is), LG_OK, "%s", files[i]);
         cr_assert_eq(pt->status, LG_TASK_COMPLETED);
@@ -500,7 +483,7 @@ Test(model_mapping, organization_and_patient_tasks)
         lg_model_patient_task_free(pt);
         cJSON_Delete(t);
     }
-    cJSON *t = load(SDOHCC "Task-SDOHCC-TaskPatientMakeAppointmentCompletedExample.json");
+    cJSON *t = lg_test_load_json(SDOHCC "Task-SDOHCC-TaskPatientMakeAppointmentCompletedExample.json");
     lg_patient_task *pt = NULL;
     cr_assert_eq(lg_model_patient_task_from_fhir(t, &pt, &is), LG_OK);
     STR(pt->code.code, "make-contact");
@@ -571,8 +554,8 @@ static const char *jstr(const cJSON *o, const char *path)
 
 Test(model_mapping, referral_summary_round_trips)
 {
-    cJSON *sr = load(LGEX "ServiceRequest-loopgate-servicerequest-example.json");
-    cJSON *t = load(LGEX "Task-loopgate-task-example.json");
+    cJSON *sr = lg_test_load_json(LGEX "ServiceRequest-loopgate-servicerequest-example.json");
+    cJSON *t = lg_test_load_json(LGEX "Task-loopgate-task-example.json");
     cJSON_AddItemToObject(sr, "orderDetail", cJSON_Parse("[{\"coding\":[{\"system\":\"" LG_SDOHCC_CODES
                                                          "\",\"code\":\"contacting-subject-prohibited\"}]}]"));
     lg_referral *r = NULL, *back = NULL;
@@ -629,8 +612,8 @@ Test(model_mapping, referral_summary_round_trips)
 
 Test(model_mapping, closed_referral_summary_carries_outcome_and_reason)
 {
-    cJSON *sr = load(SDOHCC "ServiceRequest-SDOHCC-ServiceRequestActiveFoodPantryApplicationAssistExample.json");
-    cJSON *t = load(SDOHCC "Task-SDOHCC-TaskReferralManagementOrderFulfillmentCompletedExample.json");
+    cJSON *sr = lg_test_load_json(SDOHCC "ServiceRequest-SDOHCC-ServiceRequestActiveFoodPantryApplicationAssistExample.json");
+    cJSON *t = lg_test_load_json(SDOHCC "Task-SDOHCC-TaskReferralManagementOrderFulfillmentCompletedExample.json");
     lg_referral *r = NULL;
     lg_issues is = { 0 };
     cr_assert_eq(lg_model_referral_from_fhir(sr, t, &r, &is), LG_OK);
@@ -663,7 +646,7 @@ Test(model_mapping, closed_referral_summary_carries_outcome_and_reason)
 
 Test(model_mapping, task_status_update_passes_the_workflow)
 {
-    cJSON *cur = load(LGEX "Task-loopgate-task-example.json");
+    cJSON *cur = lg_test_load_json(LGEX "Task-loopgate-task-example.json");
     cJSON *acc = NULL, *done = NULL, *prog = NULL;
     int64_t now = at("2026-11-05T15:00:00Z");
     cr_assert_eq(lg_model_task_status_update(cur, LG_TASK_ACCEPTED, NULL, NULL, now, &acc), LG_OK);

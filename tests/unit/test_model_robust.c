@@ -10,27 +10,10 @@
 #include <string.h>
 
 #include "loopgate/model.h"
+#include "lg_test.h"
 
 #define SDOHCC LG_SHARED_DIR "/fhir/packages/hl7.fhir.us.sdoh-clinicalcare#3.0.0/package/"
 #define LGEX LG_SOURCE_DIR "/profiles/package/example/"
-
-static cJSON *load(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    cr_assert_not_null(buf);
-    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    cJSON *j = cJSON_Parse(buf);
-    free(buf);
-    cr_assert_not_null(j);
-    return j;
-}
 
 /* Count the nodes below root (not root itself). */
 static int count_nodes(const cJSON *n)
@@ -79,7 +62,7 @@ static void check_status(lg_status st, const lg_issues *is, const char *what, in
 /* Mutate every node of base and run fn on each mutant. */
 static int mutate_all(const char *path, void (*fn)(cJSON *, const char *, int, int))
 {
-    cJSON *base = load(path);
+    cJSON *base = lg_test_load_json(path);
     int n = count_nodes(base), runs = 0;
     for(int i = 0; i < n; i++)
         for(int v = 0; v < 6; v++) {
@@ -194,7 +177,7 @@ static void run_other(cJSON *m, const char *path, int i, int v)
 
 static void run_related(cJSON *m, const char *path, int i, int v)
 {
-    cJSON *p = load(SDOHCC "Patient-pat-53234.json");
+    cJSON *p = lg_test_load_json(SDOHCC "Patient-pat-53234.json");
     lg_issues is = { 0 };
     lg_child *c = NULL;
     cr_assert_eq(lg_model_child_from_fhir(p, &c, &is), LG_OK);
@@ -206,8 +189,8 @@ static void run_related(cJSON *m, const char *path, int i, int v)
 
 Test(model_robust, every_node_of_every_example_replaced_by_every_json_type)
 {
-    g_sr = load(LGEX "ServiceRequest-loopgate-servicerequest-example.json");
-    g_task = load(LGEX "Task-loopgate-task-example.json");
+    g_sr = lg_test_load_json(LGEX "ServiceRequest-loopgate-servicerequest-example.json");
+    g_task = lg_test_load_json(LGEX "Task-loopgate-task-example.json");
     int runs = 0;
     runs += mutate_all(LGEX "Patient-loopgate-patient-example.json", run_patient);
     runs += mutate_all(SDOHCC "Patient-pat-53234.json", run_patient);

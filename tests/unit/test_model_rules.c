@@ -9,26 +9,9 @@
 
 #include "loopgate/model.h"
 #include "loopgate/time.h"
+#include "lg_test.h"
 
 #define LGEX LG_SOURCE_DIR "/profiles/package/example/"
-
-static cJSON *load(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    cr_assert_not_null(buf);
-    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    cJSON *j = cJSON_Parse(buf);
-    free(buf);
-    cr_assert_not_null(j);
-    return j;
-}
 
 static int64_t at(const char *s)
 {
@@ -116,7 +99,7 @@ Test(model_rules, ecm_without_populations_or_birth_date)
 
 Test(model_rules, ecm_on_the_loopgate_example_patient)
 {
-    cJSON *p = load(LGEX "Patient-loopgate-patient-example.json");
+    cJSON *p = lg_test_load_json(LGEX "Patient-loopgate-patient-example.json");
     lg_child *c = NULL;
     lg_issues is = { 0 };
     cr_assert_eq(lg_model_child_from_fhir(p, &c, &is), LG_OK);
@@ -179,7 +162,7 @@ Test(model_rules, care_plan_review_missing_or_overdue)
 
 Test(model_rules, strip_contact_keeps_what_reporting_needs)
 {
-    cJSON *p = load(LGEX "Patient-loopgate-patient-example.json");
+    cJSON *p = lg_test_load_json(LGEX "Patient-loopgate-patient-example.json");
     cJSON *s = NULL;
     cr_assert_eq(lg_rule_strip_contact(p, &s), LG_OK);
     cr_assert_null(cJSON_GetObjectItem(s, "telecom"));
@@ -216,7 +199,7 @@ Test(model_rules, strip_contact_keeps_what_reporting_needs)
 
 Test(model_rules, contact_prohibited_referral_never_forwarded_with_contact_details)
 {
-    cJSON *p = load(LGEX "Patient-loopgate-patient-example.json");
+    cJSON *p = lg_test_load_json(LGEX "Patient-loopgate-patient-example.json");
     lg_referral r = { 0 };
     lg_issues is = { 0 };
     /* Not prohibited: anything goes. */
@@ -244,8 +227,8 @@ Test(model_rules, contact_prohibited_referral_never_forwarded_with_contact_detai
 
 Test(model_rules, contact_prohibited_flag_comes_from_the_service_request)
 {
-    cJSON *sr = load(LGEX "ServiceRequest-loopgate-servicerequest-example.json");
-    cJSON *p = load(LGEX "Patient-loopgate-patient-example.json");
+    cJSON *sr = lg_test_load_json(LGEX "ServiceRequest-loopgate-servicerequest-example.json");
+    cJSON *p = lg_test_load_json(LGEX "Patient-loopgate-patient-example.json");
     lg_referral *r = NULL;
     lg_issues is = { 0 };
     cr_assert_eq(lg_model_referral_from_fhir(sr, NULL, &r, &is), LG_OK);

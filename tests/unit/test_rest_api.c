@@ -13,33 +13,7 @@
 #include "loopgate/rest.h"
 #include "loopgate/store.h"
 #include "lg_test.h"
-
-static lg_defs *defs;
-static lg_store *store;
-static lg_rest rest;
-static char dir[] = "/tmp/lg-rest-XXXXXX";
-
-static void setup(void)
-{
-    lg_issues is = {0};
-    const char *d = lg_test_defs_dir();
-    cr_assert_not_null(d, "FHIR definitions not installed (run scripts/setup.sh)");
-    cr_assert_eq(lg_defs_load(d, lg_defs_default_types, &defs, &is), LG_OK);
-    cr_assert_not_null(mkdtemp(dir));
-    cr_assert_eq(lg_store_open(dir, &store, &is), LG_OK);
-    lg_issues_free(&is);
-    rest.defs = defs;
-    lg_rest_config_defaults(&rest.cfg);
-}
-
-static void teardown(void)
-{
-    char cmd[128];
-    lg_store_close(store);
-    lg_defs_free(defs);
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
-}
+#include "lg_test_rest.h"
 
 TestSuite(rest, .init = setup, .fini = teardown);
 
