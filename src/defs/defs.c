@@ -20,6 +20,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "loopgate/file.h"
 #include "loopgate/fhirpath.h"
 #include "loopgate/terminology.h"
 #include "defs/pset.h"
@@ -41,48 +42,11 @@ static lg_status read_file(const char *dir, const char *name, char **out, size_t
                            lg_issues *issues)
 {
     char path[PATH_MAX];
-    char *buf = NULL;
-    FILE *f = NULL;
-    long sz;
-    lg_status st = LG_EIO;
     if(snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path)) {
         lg_issues_add(issues, LG_SEV_ERROR, "exception", NULL, "Path too long: %s/%s", dir, name);
         return LG_EINVAL;
     }
-    f = fopen(path, "rb");
-    if(!f) {
-        lg_issues_add(issues, LG_SEV_ERROR, "exception", NULL, "Cannot open %s: %s", path,
-                      strerror(errno));
-        return LG_EIO;
-    }
-    if(fseek(f, 0, SEEK_END) || (sz = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
-        lg_issues_add(issues, LG_SEV_ERROR, "exception", NULL, "Cannot size %s", path);
-        goto fail;
-    }
-    if((unsigned long)sz > DEFS_MAX_FILE) {
-        lg_issues_add(issues, LG_SEV_ERROR, "too-costly", NULL, "%s is larger than %u bytes",
-                      path, DEFS_MAX_FILE);
-        st = LG_ETOOLARGE;
-        goto fail;
-    }
-    buf = malloc((size_t)sz + 1);
-    if(!buf) {
-        st = LG_ENOMEM;
-        goto fail;
-    }
-    if(fread(buf, 1, (size_t)sz, f) != (size_t)sz) {
-        lg_issues_add(issues, LG_SEV_ERROR, "exception", NULL, "Cannot read %s", path);
-        goto fail;
-    }
-    buf[sz] = '\0';
-    *out = buf;
-    *len = (size_t)sz;
-    buf = NULL;
-    st = LG_OK;
-fail:
-    free(buf);
-    fclose(f);
-    return st;
+    return lg_file_read(path, DEFS_MAX_FILE, out, len, issues);
 }
 
 static lg_status parse_bundle(const char *dir, const char *name, cJSON **out, lg_issues *issues)

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "loopgate/file.h"
 #include "loopgate/terminology.h"
 #include "defs/pset.h"
 
@@ -29,31 +30,16 @@ static const char *str_of(const cJSON *o, const char *key)
  * The tree is the caller's (cJSON_Delete). */
 static cJSON *parse_file(const char *path, lg_status *st)
 {
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    cJSON *j = NULL;
-    long sz;
-    *st = LG_EIO;
-    if(!f)
+    char *buf;
+    size_t len;
+    lg_issues quiet = {0}; /* the caller words its own warning */
+    *st = lg_file_read(path, PKG_MAX_FILE, &buf, &len, &quiet);
+    lg_issues_free(&quiet);
+    if(*st)
         return NULL;
-    if(fseek(f, 0, SEEK_END) || (sz = ftell(f)) < 0 || fseek(f, 0, SEEK_SET))
-        goto fail;
-    if((unsigned long)sz > PKG_MAX_FILE) {
-        *st = LG_ETOOLARGE;
-        goto fail;
-    }
-    if(!(buf = malloc((size_t)sz + 1))) {
-        *st = LG_ENOMEM;
-        goto fail;
-    }
-    if(fread(buf, 1, (size_t)sz, f) != (size_t)sz)
-        goto fail;
-    buf[sz] = '\0';
-    j = cJSON_ParseWithLength(buf, (size_t)sz);
-    *st = j ? LG_OK : LG_EINVAL;
-fail:
+    cJSON *j = cJSON_ParseWithLength(buf, len);
     free(buf);
-    fclose(f);
+    *st = j ? LG_OK : LG_EINVAL;
     return j;
 }
 

@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "terminology/term_internal.h"
+#include "loopgate/file.h"
 
 #define TM_MAX_FILE (64u * 1024 * 1024)
 #define TM_MAX_NESTING 64
@@ -447,50 +448,23 @@ static lg_status load_file(lg_terminology *t, const char *dir, const char *name,
 {
     char path[PATH_MAX];
     char *buf = NULL;
-    cJSON *doc = NULL;
-    FILE *f = NULL;
-    long sz;
-    lg_status st = LG_EIO;
+    size_t len;
     if(snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path)) {
         lg_issues_add(issues, LG_SEV_ERROR, "exception", NULL, "Path too long: %s/%s", dir, name);
         return LG_EINVAL;
     }
-    if(!(f = fopen(path, "rb"))) {
-        lg_issues_add(issues, LG_SEV_ERROR, "exception", NULL, "Cannot open %s: %s", path,
-                      strerror(errno));
-        return LG_EIO;
-    }
-    if(fseek(f, 0, SEEK_END) || (sz = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
-        lg_issues_add(issues, LG_SEV_ERROR, "exception", NULL, "Cannot size %s", path);
-        goto fail;
-    }
-    if((unsigned long)sz > TM_MAX_FILE) {
-        lg_issues_add(issues, LG_SEV_ERROR, "too-costly", NULL, "%s is larger than %u bytes",
-                      path, TM_MAX_FILE);
-        st = LG_ETOOLARGE;
-        goto fail;
-    }
-    if(!(buf = malloc((size_t)sz + 1))) {
-        st = LG_ENOMEM;
-        goto fail;
-    }
-    if(fread(buf, 1, (size_t)sz, f) != (size_t)sz) {
-        lg_issues_add(issues, LG_SEV_ERROR, "exception", NULL, "Cannot read %s", path);
-        goto fail;
-    }
-    doc = cJSON_ParseWithLength(buf, (size_t)sz);
+    lg_status st = lg_file_read(path, TM_MAX_FILE, &buf, &len, issues);
+    if(st)
+        return st;
+    cJSON *doc = cJSON_ParseWithLength(buf, len);
     free(buf);
-    buf = NULL;
     if(!doc || !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(doc, "entry"))) {
         lg_issues_add(issues, LG_SEV_ERROR, "structure", NULL, "%s is not a JSON Bundle", path);
-        st = LG_EINVAL;
-        goto fail;
+        cJSON_Delete(doc);
+        return LG_EINVAL;
     }
     st = lg_terminology_add(t, doc, issues);
-fail:
     cJSON_Delete(doc);
-    free(buf);
-    fclose(f);
     return st;
 }
 
