@@ -14,6 +14,7 @@
 
 #include "loopgate/defs.h"
 #include "loopgate/json.h"
+#include "loopgate/model.h"
 #include "loopgate/status.h"
 #include "loopgate/store.h"
 
@@ -67,6 +68,12 @@ typedef struct lg_rest_request {
     lg_search_cache *search_cache; /* the calling thread's, or NULL */
     int rebuilt_body;              /* 1: body was re-serialised by the server (a Bundle
                                       entry), so issues get no line/column */
+    /* Who is asking, as authenticated by the HTTP layer (borrowed). NULL
+     * means the server itself (internal calls, tests of the REST layer
+     * alone): no access limits, and the workflow checks only the state
+     * machine, not who may make a transition. */
+    const lg_actor *actor;
+    const char *client_id;         /* the configured client's id, for the audit log; NULL with actor NULL */
 } lg_rest_request;
 
 #define LG_REST_MAX_HEADER 160
