@@ -34,6 +34,7 @@
  *        table order, max(seq) is O(1), and seq is unique by construction;
  *   idx  the search index rows of current versions only: a put replaces the
  *        resource's rows, a delete removes them.
+ * The closed-loop report's fact tables are in facts.c.
  * seq is max(seq) + 1 read under the writer lock (versions are never
  * removed, so it strictly increases).
  */
@@ -247,6 +248,7 @@ static void free_conn(sq_store *s)
         sqlite3_finalize(s->st[i]);
     for(int i = 0; i < SQ_NHIST; i++)
         sqlite3_finalize(s->hist[i]);
+    sq_facts_finalize(s);
     sqlite3_close(s->db);
     free(s);
 }
@@ -263,6 +265,9 @@ static void reset_all(sq_store *w)
     for(int i = 0; i < SQ_NHIST; i++)
         if(w->hist[i])
             sqlite3_reset(w->hist[i]);
+    for(int i = 0; i < SQ_NFACTS; i++)
+        if(w->facts[i])
+            sqlite3_reset(w->facts[i]);
 }
 
 /* Flush the WAL (and, once, the directory that holds it). */
@@ -755,6 +760,8 @@ static const lg_store_ops sq_ops = {
     .type_seq = sq_type_seq,
     .generation = sq_generation,
     .snapshot = sq_snapshot,
+    .fact_put = sq_fact_put, .fact_times = sq_fact_times, .fact_delete = sq_fact_delete,
+    .child_put = sq_child_put, .child_delete = sq_child_delete, .fact_scan = sq_fact_scan,
 };
 
 /* ---- opening ---- */
@@ -873,7 +880,7 @@ static lg_status open_db(sq_store *s, const char *path, lg_issues *issues)
                                   SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
                                   sql_norm, NULL, NULL, NULL) != SQLITE_OK)
         return st;
-    if((st = migrate(s, issues)))
+    if((st = migrate(s, issues)) || (st = sq_facts_schema(s, issues)))
         return st;
     st = LG_EIO;
     for(int i = 0; i < SQ_NSTMT; i++)
