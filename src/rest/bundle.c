@@ -161,6 +161,7 @@ static lg_status run_entry(lg_ctx *parent, entry *e, int in_txn)
         .if_match = e->if_match, .if_none_match = e->if_none_match,
         .if_none_exist = e->if_none_exist, .prefer = parent->req->prefer,
         .body = body, .body_len = body ? strlen(body) : 0, .rebuilt_body = 1,
+        .actor = parent->req->actor, .client_id = parent->req->client_id,
     };
     lg_ctx sub = {.rest = parent->rest, .st = parent->st, .req = &r, .resp = &e->resp,
                   .in_txn = in_txn, .now = parent->now, .forced_id = e->forced_id};
@@ -448,6 +449,8 @@ lg_status lg_do_bundle(lg_ctx *c)
                                  "Transaction failed at %s (%s %s): %s", loc, e->method, e->url,
                                  diag ? diag : "error");
                     cJSON_Delete(oo);
+                    if(hs == 403) /* no lg_status for it yet: keep the entry's */
+                        c->resp->status = 403;
                     goto out;
                 }
             }

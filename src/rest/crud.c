@@ -303,7 +303,8 @@ static lg_status create_in_txn(lg_ctx *c, const char *type, cJSON *body,
     } else {
         lg_new_id(idbuf);
     }
-    if((st = lg_write_version(c, type, idbuf, body, 0, "POST", &r)))
+    if((st = lg_coordinate(c, type, idbuf, body)) ||
+       (st = lg_write_version(c, type, idbuf, body, 0, "POST", &r)))
         return st;
     st = reply_written(c, 201, &r);
     lg_resource_clear(&r);
@@ -337,7 +338,8 @@ static lg_status update_in_txn(lg_ctx *c, const char *type, const char *id, cJSO
     }
     if((st = check_if_match(c, type, id, existed ? prev : 0)))
         return st;
-    if((st = lg_write_version(c, type, id, body, prev, method, &r)))
+    if((st = lg_coordinate(c, type, id, body)) ||
+       (st = lg_write_version(c, type, id, body, prev, method, &r)))
         return st;
     st = reply_written(c, existed ? 200 : 201, &r);
     lg_resource_clear(&r);
@@ -465,6 +467,8 @@ static lg_status delete_in_txn(lg_ctx *c, const char *type, const char *id)
         return st;
     if(deleted)
         return lg_reply_info(c, 200, "%s/%s was already deleted", type, id);
+    if((st = lg_coordinate(c, type, id, NULL)))
+        return st;
     lg_store_write w = {.type = type, .id = id, .version = prev + 1, .last_updated = c->now,
                         .deleted = 1, .method = "DELETE"};
     st = lg_store_put(c->st, &w, NULL);
@@ -580,7 +584,8 @@ static lg_status patch_in_txn(lg_ctx *c, const char *type, const char *id_in, co
         st = lg_fail_issues(c, LG_EUNPROCESSABLE);
         goto out;
     }
-    if((st = lg_write_version(c, type, id, patched, cur.version, "PATCH", &r)))
+    if((st = lg_coordinate(c, type, id, patched)) ||
+       (st = lg_write_version(c, type, id, patched, cur.version, "PATCH", &r)))
         goto out;
     st = reply_written(c, 200, &r);
 out:

@@ -104,6 +104,15 @@ void lg_txn_rollback(lg_ctx *c);
 lg_status lg_write_version(lg_ctx *c, const char *type, const char *id, cJSON *res,
                            int64_t prev_version, const char *method, lg_resource *out);
 
+/* The coordination model's part of a write (coordinate.c), called by every
+ * create, update, patch and delete just before the version is stored, in
+ * the same write transaction: referral and patient Task workflow, the
+ * ServiceRequest -> Task cascade, the Medi-Cal rules on Patient and
+ * CarePlan, and the closed-loop report's fact rows. res is the proposed
+ * resource (its id is set to id), NULL for a delete. LG_OK, or an error
+ * with the reply already set (409, 403, 422, ...). */
+lg_status lg_coordinate(lg_ctx *c, const char *type, const char *id, cJSON *res);
+
 /* A new server-assigned id (UUID v4 text) into buf (>= 37 bytes). */
 void lg_new_id(char *buf);
 int lg_valid_id(const char *id);
