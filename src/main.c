@@ -37,6 +37,8 @@ static void usage(FILE *f)
         "  --max-entries N      largest batch/transaction Bundle (default 10000)\n"
         "  --base-url URL       base URL used in links (default: from the Host header)\n"
         "  --search-cache-mb N  per-thread cache of repeated search results (default 16; 0: off)\n"
+        "  --report-min-cell N  smallest small-cell threshold $closed-loop-report accepts\n"
+        "                       (default 11; its threshold parameter may only raise it)\n"
         "  --allow-remote       permit a non-loopback --listen address (no auth yet!)\n"
         "  --quiet              do not log one line per request\n"
         "  --package DIR        load a FHIR IG package (DIR/package/package.json + resources);\n"
@@ -68,7 +70,7 @@ static int serve(int argc, char **argv, const char *argv0)
 {
     enum { O_LISTEN = 1, O_DATA, O_DEFS, O_THREADS, O_MAXBODY, O_MAXDEPTH, O_DEFCOUNT,
            O_MAXCOUNT, O_MAXENTRIES, O_BASE, O_REMOTE, O_QUIET, O_HELP, O_SEARCHCACHE,
-           O_PACKAGE, O_REQUIRE };
+           O_PACKAGE, O_REQUIRE, O_REPORTMIN };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"data", required_argument, NULL, O_DATA},
@@ -86,6 +88,7 @@ static int serve(int argc, char **argv, const char *argv0)
         {"help", no_argument, NULL, O_HELP},
         {"package", required_argument, NULL, O_PACKAGE},
         {"require-profile", required_argument, NULL, O_REQUIRE},
+        {"report-min-cell", required_argument, NULL, O_REPORTMIN},
         {NULL, 0, NULL, 0},
     };
     lg_server_config cfg = {.listen = "127.0.0.1:8080", .data_dir = "./var",
@@ -134,6 +137,10 @@ static int serve(int argc, char **argv, const char *argv0)
         case O_SEARCHCACHE:
             if(parse_num("--search-cache-mb", optarg, 0, 4096, &n)) return 2;
             cfg.search_cache_bytes = (size_t)n << 20;
+            break;
+        case O_REPORTMIN:
+            if(parse_num("--report-min-cell", optarg, 1, 1000000, &n)) return 2;
+            cfg.rest.report_min_cell = (unsigned)n;
             break;
         case O_REMOTE: cfg.allow_remote = 1; break;
         case O_QUIET: cfg.quiet = 1; break;

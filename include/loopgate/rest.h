@@ -30,6 +30,8 @@ typedef struct lg_rest_config {
     const char *base_url;      /* fixed base URL, or NULL: derive from Host */
     int defer_sync;            /* 1: writes commit without flushing and set the
                                 * response's durable_ticket (see below) */
+    unsigned report_min_cell;  /* $closed-loop-report: the smallest small-cell
+                                * threshold a request may ask for (default 11) */
 } lg_rest_config;
 
 void lg_rest_config_defaults(lg_rest_config *c);

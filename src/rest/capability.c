@@ -1,7 +1,8 @@
 /* capability.c - GET /metadata: the CapabilityStatement, generated from the
  * loaded definitions (served types and their search parameters) and from
  * the interaction table below, which lists exactly what lg_dispatch routes,
- * and from lg_operations, the router's table of $operations. */
+ * and from lg_operations and lg_system_operations, the router's tables of
+ * $operations (type/instance level and system level). */
 #include <stdio.h>
 #include <string.h>
 
@@ -84,7 +85,13 @@ lg_status lg_do_capabilities(lg_ctx *c)
     }
     if(!st)
         st = lg_buf_adds(&b, "],\"interaction\":[{\"code\":\"transaction\"},{\"code\":\"batch\"},"
-                             "{\"code\":\"history-system\"}]}]}");
+                             "{\"code\":\"history-system\"}],\"operation\":[");
+    /* System-level operations, from the router's table (lg_system_operations). */
+    for(size_t k = 0; !st && k < lg_nsystem_operations; k++)
+        st = lg_buf_printf(&b, "%s{\"name\":\"%s\",\"definition\":\"%s\"}", k ? "," : "",
+                           lg_system_operations[k].name, lg_system_operations[k].definition);
+    if(!st)
+        st = lg_buf_adds(&b, "]}]}");
     if(st) {
         lg_buf_free(&b);
         return lg_fail(c, st, "exception", NULL, "Could not build the CapabilityStatement");

@@ -160,6 +160,25 @@ typedef struct lg_operation {
 extern const lg_operation lg_operations[];
 extern const size_t lg_noperations;
 
+/* Operations on the base URL (/$name), routed by lg_dispatch and listed at
+ * the rest level of /metadata from this same table. */
+typedef struct lg_system_operation {
+    const char *name;        /* URL segment without the '$' */
+    const char *definition;  /* canonical URL of the OperationDefinition */
+    const char *methods;     /* the methods allowed */
+    lg_status (*run)(lg_ctx *c);
+} lg_system_operation;
+extern const lg_system_operation lg_system_operations[];
+extern const size_t lg_nsystem_operations;
+
+/* GET /$closed-loop-report (report_op.c). */
+lg_status lg_do_closed_loop_report(lg_ctx *c);
+/* Add the store's referral fact rows created in [start_ms, end_ms) (joined
+ * with the children's demographics) to t and index it: what the endpoint
+ * computes from (also used by scripts/bench/report_store_bench.c). */
+typedef struct lg_report_table lg_report_table;
+lg_status lg_report_fill_from_store(lg_store *st, int64_t start_ms, int64_t end_ms, lg_report_table *t);
+
 /* Route a request into the interactions above (also used for Bundle entries). */
 lg_status lg_dispatch(lg_ctx *c);
 

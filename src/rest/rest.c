@@ -8,6 +8,7 @@
 #include <sys/random.h>
 
 #include "loopgate/outcome.h"
+#include "loopgate/report.h"
 #include "loopgate/time.h"
 #include "internal.h"
 
@@ -25,6 +26,7 @@ void lg_rest_config_defaults(lg_rest_config *c)
     c->max_bundle_entries = 10000;
     c->max_response = 256u << 20;
     c->max_includes = 1000;
+    c->report_min_cell = LG_REPORT_DEFAULT_THRESHOLD;
 }
 
 void lg_rest_response_clear(lg_rest_response *r)
@@ -349,6 +351,12 @@ const lg_operation lg_operations[] = {
 };
 const size_t lg_noperations = sizeof(lg_operations) / sizeof(*lg_operations);
 
+const lg_system_operation lg_system_operations[] = {
+    {"closed-loop-report", "https://loopgate.dev/fhir/OperationDefinition/closed-loop-report", "GET",
+     lg_do_closed_loop_report},
+};
+const size_t lg_nsystem_operations = sizeof(lg_system_operations) / sizeof(*lg_system_operations);
+
 /* 1 when m is one of the methods in list ("GET, POST"). */
 static int method_listed(const char *list, const char *m)
 {
@@ -389,6 +397,23 @@ static lg_status dispatch_operation(lg_ctx *c, const char *type, const char *id,
     return op->run(c, type, id);
 }
 
+/* /$op at the base URL. */
+static lg_status dispatch_system_operation(lg_ctx *c, const char *name)
+{
+    for(size_t i = 0; i < lg_nsystem_operations; i++) {
+        const lg_system_operation *op = &lg_system_operations[i];
+        if(strcmp(op->name, name) != 0)
+            continue;
+        if(!method_listed(op->methods, c->req->method)) {
+            char what[80];
+            snprintf(what, sizeof(what), "$%s", op->name);
+            return not_allowed(c, op->methods, what);
+        }
+        return op->run(c);
+    }
+    return lg_fail(c, LG_ENOTFOUND, "not-supported", NULL, "Unknown operation '$%.64s'", name);
+}
+
 lg_status lg_dispatch(lg_ctx *c)
 {
     const lg_rest_request *req = c->req;
@@ -410,6 +435,10 @@ lg_status lg_dispatch(lg_ctx *c)
         } else {
             st = not_allowed(c, "POST", "the base URL");
         }
+        goto out;
+    }
+    if(seg[0][0] == '$' && n == 1) {
+        st = dispatch_system_operation(c, seg[0] + 1);
         goto out;
     }
     if(seg[0][0] == '$' || strcmp(seg[0], "metadata") == 0) {
