@@ -56,16 +56,17 @@ lg_status lg_do_capabilities(lg_ctx *c)
         if(!st)
             st = lg_buf_adds(&b, "],\"versioning\":\"versioned-update\",\"readHistory\":true,"
                                  "\"updateCreate\":true,\"conditionalCreate\":true,"
-                                 "\"conditionalUpdate\":true,\"conditionalDelete\":\"single\","
-                                 "\"searchInclude\":[");
+                                 "\"conditionalUpdate\":true,\"conditionalDelete\":\"single\"");
+        /* FHIR arrays are never empty: searchInclude only with a reference parameter. */
         int first = 1;
         for(size_t k = 0; !st && k < t->nparams; k++)
             if(t->params[k].type == LG_SP_REFERENCE) {
-                st = lg_buf_printf(&b, "%s\"%s:%s\"", first ? "" : ",", t->name,
+                st = lg_buf_printf(&b, "%s\"%s:%s\"", first ? ",\"searchInclude\":[" : ",", t->name,
                                    t->params[k].code);
                 first = 0;
             }
-        if(!st) st = lg_buf_adds(&b, "],\"searchParam\":[");
+        if(!st && !first) st = lg_buf_adds(&b, "]");
+        if(!st) st = lg_buf_adds(&b, ",\"searchParam\":[");
         for(size_t k = 0; !st && k < t->nparams; k++) {
             const lg_search_param *p = &t->params[k];
             st = lg_buf_printf(&b, "%s{\"name\":", k ? "," : "");
