@@ -159,8 +159,9 @@ uint64_t lg_store_generation(lg_store *st);
  *    closed, its loop state, why it closed without service, its category;
  *  - one row per child (Patient id) with the demographics the report groups
  *    by, written on Patient writes.
- * A scan joins them, so a Patient update moves all of that child's
- * referrals to its new demographics. The enums are the coordination model's
+ * A scan gives each referral with its child's current row, so a Patient
+ * update moves all of that child's referrals to its new demographics (the
+ * SQLite backend joins at write time: see facts.c). The enums are the coordination model's
  * (lg_loop_state, lg_not_served, lg_sdoh_category, lg_phm_tier, and the
  * report's population code) stored as small integers; the store does not
  * interpret them. Strings are borrowed by the put functions and, in a scan,
@@ -198,9 +199,8 @@ lg_status lg_store_child_facts_delete(lg_store *st, const char *child_id);
  * demographics row. Non-zero stops the scan. */
 typedef int (*lg_store_fact_fn)(const lg_store_referral_fact *f, const lg_store_child_facts *c,
                                 void *ctx);
-/* Every referral row with start_ms <= created_ms < end_ms (through the
- * created_ms index), joined with its child's row, in created_ms order, in
- * one read snapshot. A callback's non-zero return stops the scan: LG_EINTERNAL
+/* Every referral row with start_ms <= created_ms < end_ms (one range read
+ * in created_ms order), with its child's row, in one read snapshot. A callback's non-zero return stops the scan: LG_EINTERNAL
  * is returned then (the caller knows why it stopped). */
 lg_status lg_store_referral_facts_scan(lg_store *st, int64_t start_ms, int64_t end_ms,
                                        lg_store_fact_fn fn, void *ctx);

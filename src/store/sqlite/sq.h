@@ -14,7 +14,8 @@ enum {
 };
 
 /* Statements of the report fact tables (facts.c), prepared on first use. */
-enum { SQF_PUT, SQF_TIMES, SQF_DELETE, SQF_CHILD_PUT, SQF_CHILD_DELETE, SQF_SCAN, SQ_NFACTS };
+enum { SQF_PUT, SQF_PUT_DEMO, SQF_TIMES, SQF_DELETE, SQF_CHILD_PUT, SQF_CHILD_DELETE, SQF_CHILD_SPREAD,
+       SQF_SCAN, SQ_NFACTS };
 
 /* History statements: one per combination of the optional filters
  * (type, id, since, before_seq), prepared on first use. */
