@@ -479,3 +479,37 @@ Test(rest_workflow, patient_update_moves_the_childs_demographics)
     expect(&requester, "DELETE", "/ServiceRequest/sr10", NULL, 200);
     cr_assert_eq(fact_of("sr10").found, 0);
 }
+
+/* The usual EHR message: ServiceRequest + Task posted together, the Task's
+ * focus an urn:uuid of the Bundle. */
+Test(rest_workflow, transaction_with_urn_uuid_references)
+{
+    const char *b =
+        "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":["
+        "{\"fullUrl\":\"urn:uuid:1b0c5b9e-0e8a-4c36-9d7e-5d3a8f1e2a01\",\"resource\":"
+        "{\"resourceType\":\"ServiceRequest\",\"status\":\"active\",\"intent\":\"order\","
+        "\"subject\":{\"reference\":\"Patient/p1\"},\"authoredOn\":\"2026-10-01\","
+        "\"requester\":{\"reference\":\"Organization/clinic-1\"}},"
+        "\"request\":{\"method\":\"POST\",\"url\":\"ServiceRequest\"}},"
+        "{\"resource\":{\"resourceType\":\"Task\",\"status\":\"requested\",\"intent\":\"order\","
+        "\"code\":{\"coding\":[{\"system\":\"http://hl7.org/fhir/CodeSystem/task-code\",\"code\":\"fulfill\"}]},"
+        "\"focus\":{\"reference\":\"urn:uuid:1b0c5b9e-0e8a-4c36-9d7e-5d3a8f1e2a01\"},"
+        "\"for\":{\"reference\":\"Patient/p1\"},\"requester\":{\"reference\":\"Organization/clinic-1\"},"
+        "\"owner\":{\"reference\":\"Organization/cbo-17\"}},"
+        "\"request\":{\"method\":\"POST\",\"url\":\"Task\"}}]}";
+    reply r = call(&requester, "POST", "/", b);
+    cr_assert_eq(r.r.status, 200, "%s", r.r.body);
+    /* The ServiceRequest's id, from the first entry's location. */
+    const cJSON *e0 = cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "entry"), 0);
+    const char *loc = str_at(cJSON_GetObjectItem(e0, "response"), "location");
+    cr_assert_not_null(loc);
+    const char *id = strstr(loc, "ServiceRequest/");
+    cr_assert_not_null(id);
+    char sid[64];
+    snprintf(sid, sizeof(sid), "%.*s", (int)strcspn(id + 15, "/"), id + 15);
+    done(&r);
+    fact_seen f = fact_of(sid);
+    cr_assert_eq(f.found, 1);
+    cr_assert_eq(f.f.loop, LG_LOOP_PENDING);
+    cr_assert_neq(f.task[0], '\0', "the Task joined its referral");
+}
