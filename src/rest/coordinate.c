@@ -82,15 +82,21 @@ static int is_referral_task(const cJSON *t)
                  has_profile(t, LG_TASK_PROFILE_REFERRAL));
 }
 
+/* A Task for the patient (SDOHCC TaskForPatient): the profile, or a code
+ * from the SDOHCC task codes (make-contact, review-material, ...). */
 static int is_patient_task(const cJSON *t)
 {
-    return t && !is_referral_task(t) &&
-           (has_profile(t, LG_TASK_PROFILE_PATIENT) ||
-            has_coding(cJSON_GetObjectItemCaseSensitive(t, "code"), LG_SDOHCC_CODES, "make-contact") ||
-            has_coding(cJSON_GetObjectItemCaseSensitive(t, "code"), LG_SDOHCC_CODES, "review-material") ||
-            has_coding(cJSON_GetObjectItemCaseSensitive(t, "code"), LG_SDOHCC_CODES, "risk-questionnaire") ||
-            has_coding(cJSON_GetObjectItemCaseSensitive(t, "code"), LG_SDOHCC_CODES, "general-information") ||
-            has_coding(cJSON_GetObjectItemCaseSensitive(t, "code"), LG_SDOHCC_CODES, "general-information-response"));
+    if(!t || is_referral_task(t))
+        return 0;
+    if(has_profile(t, LG_TASK_PROFILE_PATIENT))
+        return 1;
+    const cJSON *cd, *codings = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(t, "code"), "coding");
+    cJSON_ArrayForEach(cd, codings) {
+        const char *sys = jstr(cd, "system");
+        if(sys && strcmp(sys, LG_SDOHCC_CODES) == 0)
+            return 1;
+    }
+    return 0;
 }
 
 /* lg_status has no 403 yet: the reply is the issues with status 403, and
