@@ -754,3 +754,20 @@ Test(access, a_transaction_fails_as_a_whole)
     cr_assert_eq(total_of(s.json), 5);
     done(&s);
 }
+
+Test(access, validate_delete_mode_does_not_tell_existence)
+{
+    seed();
+    const char *del = "{\"resourceType\":\"Parameters\",\"parameter\":[{\"name\":\"mode\","
+                      "\"valueCode\":\"delete\"}]}";
+    reply h = call(&cbo_b, "POST", "/Task/t1/$validate", NULL, del);
+    reply m = call(&cbo_b, "POST", "/Task/none/$validate", NULL, del);
+    reply v = call(&cbo_a, "POST", "/Task/t1/$validate", NULL, del);
+    cr_assert_eq(h.r.status, 200, "%s", h.r.body);
+    cr_assert(strstr(h.r.body, "Task/t1 does not exist"), "%s", h.r.body);
+    cr_assert(strstr(m.r.body, "Task/none does not exist"), "%s", m.r.body);
+    cr_assert_null(strstr(v.r.body, "does not exist"), "%s", v.r.body);
+    done(&h);
+    done(&m);
+    done(&v);
+}
