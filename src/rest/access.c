@@ -123,13 +123,59 @@ static int created_by(const lg_access_env *env, const char *creator)
     return creator && env->client_id && strcmp(creator, env->client_id) == 0;
 }
 
+/* ---- decisions remembered for one search or history page ---- */
+
+#define MEMO_SLOTS 4096 /* a power of two; past 3/4 full nothing more is kept */
+
+struct lg_access_memo {
+    char *keys[MEMO_SLOTS];
+    unsigned char vis[MEMO_SLOTS];
+    size_t count;
+};
+
+lg_access_memo *lg_access_memo_new(void)
+{
+    return calloc(1, sizeof(lg_access_memo));
+}
+
+void lg_access_memo_free(lg_access_memo *m)
+{
+    for(size_t i = 0; m && i < MEMO_SLOTS; i++)
+        free(m->keys[i]);
+    free(m);
+}
+
+/* The slot of key: where it is, or the empty slot where it would go. */
+static size_t memo_slot(const lg_access_memo *m, const char *key)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for(const unsigned char *p = (const unsigned char *)key; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    size_t i = (size_t)h & (MEMO_SLOTS - 1);
+    while(m->keys[i] && strcmp(m->keys[i], key) != 0)
+        i = (i + 1) & (MEMO_SLOTS - 1);
+    return i;
+}
+
+/* Remember key's decision (kept only while the table is under 3/4 full). */
+static void memo_put(lg_access_memo *m, const char *key, int vis)
+{
+    if(!m || m->count >= MEMO_SLOTS / 4 * 3)
+        return;
+    size_t i = memo_slot(m, key);
+    if(!m->keys[i] && (m->keys[i] = strdup(key))) {
+        m->vis[i] = vis != 0;
+        m->count++;
+    }
+}
+
 /* ---- store look-ups ---- */
 
 /* The current, not deleted version of the resource ref points at, parsed.
  * NULL when absent. Caller frees with cJSON_Delete; *creator (if given)
  * receives a malloc'd copy of its creator or NULL (caller frees). */
-static cJSON *load(const lg_access_env *env, const char *ref, const char *want_type,
-                   char **creator)
+static cJSON *load_lazy(const lg_access_env *env, const char *ref, const char *want_type,
+                        char **creator, int lazy)
 {
     char type[72], id[72];
     lg_resource r = {0};
@@ -139,13 +185,23 @@ static cJSON *load(const lg_access_env *env, const char *ref, const char *want_t
     if(!ref_split(ref, type, sizeof(type), id, sizeof(id)) ||
        (want_type && strcmp(type, want_type) != 0))
         return NULL;
-    if(lg_store_read(env->st, type, id, &r) == LG_OK && !r.deleted && r.json) {
+    /* lazy: the caller needs the resource only when it carries a sharing
+     * choice; most do not, and this skips parsing them. (Stored JSON is
+     * cJSON's own output, which never escapes '/'.) */
+    if(lg_store_read(env->st, type, id, &r) == LG_OK && !r.deleted && r.json &&
+       !(lazy && !strstr(r.json, LG_URL_SHARING))) {
         doc = cJSON_ParseWithLength(r.json, r.json_len);
         if(doc && creator && r.creator)
             *creator = strdup(r.creator);
     }
     lg_resource_clear(&r);
     return doc;
+}
+
+static cJSON *load(const lg_access_env *env, const char *ref, const char *want_type,
+                   char **creator)
+{
+    return load_lazy(env, ref, want_type, creator, 0);
 }
 
 /* Search type with up to two reference parameters (name=value; value may
@@ -275,11 +331,12 @@ static int withheld(const lg_access_env *env, const cJSON *sr, const char *patie
 {
     if(!patient_ref && sr)
         patient_ref = ref_of(sr, "subject");
-    cJSON *patient = load(env, patient_ref, "Patient", NULL);
-    int out = 0;
-    if(((sr && has_refusal(env->actor, sr)) || (patient && has_refusal(env->actor, patient))) &&
-       patient && patient_age(env, patient) >= SHARING_MIN_AGE)
-        out = 1;
+    int sr_refuses = sr && has_refusal(env->actor, sr);
+    /* The Patient is needed for its age when the ServiceRequest refuses,
+     * else only when it carries a choice itself. */
+    cJSON *patient = load_lazy(env, patient_ref, "Patient", NULL, !sr_refuses);
+    int out = patient && (sr_refuses || has_refusal(env->actor, patient)) &&
+              patient_age(env, patient) >= SHARING_MIN_AGE;
     cJSON_Delete(patient);
     return out;
 }
@@ -287,8 +344,10 @@ static int withheld(const lg_access_env *env, const cJSON *sr, const char *patie
 /* A Task's referral: its focus ServiceRequest (NULL if none). */
 static int task_withheld(const lg_access_env *env, const cJSON *task)
 {
-    cJSON *sr = load(env, ref_of(task, "focus"), "ServiceRequest", NULL);
-    int out = withheld(env, sr, ref_of(task, "for"));
+    const char *patient = ref_of(task, "for");
+    /* Without Task.for the ServiceRequest's subject names the patient. */
+    cJSON *sr = load_lazy(env, ref_of(task, "focus"), "ServiceRequest", NULL, patient != NULL);
+    int out = withheld(env, sr, patient);
     cJSON_Delete(sr);
     return out;
 }
@@ -320,6 +379,40 @@ static int source_task(const lg_access_env *env, const cJSON *task, const char *
     return out;
 }
 
+/* A relative "Type/id" reference (not an absolute URL, which may name
+ * another server's resource) of the given type: 1 and key = "Type/id". */
+static int local_ref(const char *ref, const char *type, char *key, size_t n)
+{
+    size_t tl = strlen(type);
+    if(!ref || strncmp(ref, type, tl) != 0 || ref[tl] != '/' || !ref[tl + 1] ||
+       strchr(ref + tl + 1, '/') || strchr(ref, ':') || strlen(ref) >= n)
+        return 0;
+    memcpy(key, ref, strlen(ref) + 1);
+    return 1;
+}
+
+/* A visible Task makes what it points to visible by the same rules
+ * (docs/access.md): its Patient ("for" of a visible Task) always, and for
+ * a CBO its focus ServiceRequest when that has the Task's patient as
+ * subject (so the sharing choice already checked is the one that counts).
+ * Noting them saves the look-ups that would find this Task again. */
+static void seed_from_task(const lg_access_env *env, const cJSON *task)
+{
+    char pkey[160], skey[160];
+    const char *pref = ref_of(task, "for");
+    if(!local_ref(pref, "Patient", pkey, sizeof(pkey)))
+        return;
+    memo_put(env->memo, pkey, 1);
+    if(env->actor->role != LG_ROLE_REFERRAL_RECIPIENT ||
+       !local_ref(ref_of(task, "focus"), "ServiceRequest", skey, sizeof(skey)))
+        return;
+    cJSON *sr = load(env, skey, "ServiceRequest", NULL);
+    const char *subject = sr ? ref_of(sr, "subject") : NULL;
+    if(subject && strcmp(subject, pref) == 0 && !has_refusal(env->actor, sr))
+        memo_put(env->memo, skey, 1);
+    cJSON_Delete(sr);
+}
+
 static lg_access decide_task(const lg_access_env *env, const cJSON *task, const char *creator)
 {
     int base = 0;
@@ -329,7 +422,11 @@ static lg_access decide_task(const lg_access_env *env, const cJSON *task, const 
     case LG_ROLE_REFERRAL_SOURCE: base = source_task(env, task, creator); break;
     default: base = 0;
     }
-    return base && !task_withheld(env, task) ? LG_ACCESS_VISIBLE : LG_ACCESS_HIDDEN;
+    if(!base || task_withheld(env, task))
+        return LG_ACCESS_HIDDEN;
+    if(env->memo)
+        seed_from_task(env, task);
+    return LG_ACCESS_VISIBLE;
 }
 
 /* The ServiceRequest's reference text ("ServiceRequest/id") into buf. */
@@ -435,17 +532,9 @@ static lg_access decide_other(const lg_access_env *env, const cJSON *res, const 
     return vis ? LG_ACCESS_VISIBLE : LG_ACCESS_HIDDEN;
 }
 
-lg_access lg_access_decide(const lg_access_env *env, const char *type, const cJSON *res,
-                           const char *creator)
+static lg_access decide_uncached(const lg_access_env *env, const char *type, const cJSON *res,
+                                 const char *creator)
 {
-    const lg_actor *a = env->actor;
-    if(!a)
-        return LG_ACCESS_VISIBLE;
-    if(a->role != LG_ROLE_COORDINATION && a->role != LG_ROLE_REFERRAL_SOURCE &&
-       a->role != LG_ROLE_REFERRAL_RECIPIENT)
-        return LG_ACCESS_HIDDEN; /* reporting (aggregates only) and unknown roles */
-    if(!type || !cJSON_IsObject(res))
-        return LG_ACCESS_HIDDEN;
     if(lg_access_shared_type(type))
         return LG_ACCESS_VISIBLE;
     if(strcmp(type, "Task") == 0)
@@ -455,6 +544,29 @@ lg_access lg_access_decide(const lg_access_env *env, const char *type, const cJS
     if(strcmp(type, "Patient") == 0)
         return decide_patient(env, res, creator);
     return decide_other(env, res, creator);
+}
+
+lg_access lg_access_decide(const lg_access_env *env, const char *type, const cJSON *res,
+                           const char *creator)
+{
+    const lg_actor *a = env->actor;
+    char key[160];
+    if(!a)
+        return LG_ACCESS_VISIBLE;
+    if(a->role != LG_ROLE_COORDINATION && a->role != LG_ROLE_REFERRAL_SOURCE &&
+       a->role != LG_ROLE_REFERRAL_RECIPIENT)
+        return LG_ACCESS_HIDDEN; /* reporting (aggregates only) and unknown roles */
+    if(!type || !cJSON_IsObject(res))
+        return LG_ACCESS_HIDDEN;
+    lg_access_memo *m = env->memo;
+    if(!m || lg_access_shared_type(type) || !self_ref(res, key, sizeof(key)))
+        return decide_uncached(env, type, res, creator);
+    size_t i = memo_slot(m, key);
+    if(m->keys[i])
+        return m->vis[i] ? LG_ACCESS_VISIBLE : LG_ACCESS_HIDDEN;
+    lg_access v = decide_uncached(env, type, res, creator);
+    memo_put(m, key, v == LG_ACCESS_VISIBLE);
+    return v;
 }
 
 /* ---- what the REST interactions call ---- */
@@ -481,6 +593,7 @@ void lg_access_env_init(const lg_ctx *c, lg_access_env *env)
     env->defs = c->rest->defs;
     env->st = c->st;
     env->now_ms = lg_time_now_ms();
+    env->memo = c->access_memo;
 }
 
 int lg_access_limited(const lg_ctx *c)

@@ -63,6 +63,7 @@ static lg_status filtered_history(lg_ctx *c, const char *type, int64_t since, in
     size_t scanned = 0;
     int chunk = count + 1 < 100 ? 100 : count + 1;
     *resume = 0;
+    c->access_memo = lg_access_memo_new(); /* NULL: decide every time */
     while(out->count < (size_t)count + 1) {
         lg_resource_list l = {0};
         if((st = lg_store_history(c->st, type, NULL, since, before, chunk, &l)))
@@ -86,6 +87,8 @@ static lg_status filtered_history(lg_ctx *c, const char *type, int64_t since, in
         }
     }
     memo_free(&memo);
+    lg_access_memo_free(c->access_memo);
+    c->access_memo = NULL;
     return st;
 }
 

@@ -20,6 +20,7 @@ typedef struct lg_ctx {
     int in_txn;        /* 1 inside a transaction Bundle: the caller begins/commits */
     int64_t now;       /* lastUpdated for writes made under the write lock, 0 = not yet */
     const char *forced_id; /* transaction: the id a create must use (urn:uuid mapping) */
+    struct lg_access_memo *access_memo; /* decisions kept for one search/history (access.c) */
 } lg_ctx;
 
 /* ---- search cache (search_cache.c) ----
@@ -156,6 +157,15 @@ extern const size_t lg_noperations;
  * limits. */
 typedef enum lg_access { LG_ACCESS_HIDDEN = 0, LG_ACCESS_VISIBLE = 1 } lg_access;
 
+/* Decisions remembered by resource ("Type/id") while one search or history
+ * is assembled: a page's Patients are decided through the same Tasks the
+ * page matched. Valid only while the store does not change (a snapshot).
+ * lg_access_memo_new returns NULL when out of memory (no memo then); free
+ * with lg_access_memo_free (NULL is fine). */
+typedef struct lg_access_memo lg_access_memo;
+lg_access_memo *lg_access_memo_new(void);
+void lg_access_memo_free(lg_access_memo *m);
+
 /* What a decision needs besides the resource: who asks, and the store and
  * definitions for the look-ups of the derived rules. All borrowed. */
 typedef struct lg_access_env {
@@ -164,6 +174,7 @@ typedef struct lg_access_env {
     const lg_defs *defs;
     lg_store *st;
     int64_t now_ms;          /* for the adolescent's age */
+    lg_access_memo *memo;    /* or NULL */
 } lg_access_env;
 
 void lg_access_env_init(const lg_ctx *c, lg_access_env *env);

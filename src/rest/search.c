@@ -58,7 +58,9 @@ static lg_status filtered_search(lg_ctx *c, lg_query *q, size_t want, lg_resourc
 {
     const int save_count = q->count, save_has = q->has_cursor;
     const int64_t save_key = q->after_key, save_seq = q->after_seq;
-    int chunk = want + 1 < 100 || !out ? 100 : (int)(want > 1000 ? 1000 : want + 1);
+    /* Most rows of a pushed-down search are visible: start with what the
+     * page needs and grow while the filter drops rows. */
+    int chunk = !out ? 500 : want < 1000 ? (int)want + 1 : 1000;
     size_t scanned = 0;
     lg_status st = LG_OK;
     *cut = 0;
@@ -90,6 +92,9 @@ static lg_status filtered_search(lg_ctx *c, lg_query *q, size_t want, lg_resourc
         lg_resource_list_clear(&l);
         if(st || !more)
             break;
+        if(chunk < 1000)
+            chunk *= 2;
+        q->count = chunk;
         if(scanned >= SEARCH_SCAN_MAX) {
             *cut = 1;
             *cut_key = q->after_key;
@@ -712,6 +717,8 @@ lg_status lg_do_search(lg_ctx *c, const char *type, const char *query, const cha
      * the same store, and SQLite takes its locks once. Not available (and
      * not needed) inside a transaction Bundle's write transaction. */
     snap = lg_store_snapshot_begin(c->st) == LG_OK;
+    if(c->req->actor)
+        c->access_memo = lg_access_memo_new(); /* NULL: decide every time */
     if(!s.q.has_cursor && (st = lg_store_max_seq(c->st, &s.q.max_seq))) {
         st = lg_fail(c, st, "exception", NULL, "Store unavailable");
         goto out;
@@ -756,6 +763,8 @@ lg_status lg_do_search(lg_ctx *c, const char *type, const char *query, const cha
     }
     st = write_search_bundle(c, type, &s, &page, total, key.len ? &note : NULL, &key);
 out:
+    lg_access_memo_free(c->access_memo);
+    c->access_memo = NULL;
     if(snap)
         lg_store_snapshot_end(c->st);
     lg_buf_free(&key);
