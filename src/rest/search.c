@@ -92,8 +92,9 @@ static lg_status filtered_search(lg_ctx *c, lg_query *q, size_t want, lg_resourc
         lg_resource_list_clear(&l);
         if(st || !more)
             break;
-        if(chunk < 1000)
-            chunk *= 2;
+        chunk = chunk < 500 ? chunk * 2 : 1000;
+        if((size_t)chunk > SEARCH_SCAN_MAX - scanned)
+            chunk = (int)(SEARCH_SCAN_MAX - scanned); /* never scan past the bound */
         q->count = chunk;
         if(scanned >= SEARCH_SCAN_MAX) {
             *cut = 1;
@@ -563,6 +564,11 @@ static lg_status write_search_bundle(lg_ctx *c, const char *type, search_req *s,
             if(!st) st = lg_buf_adds(&b, ",\"search\":{\"mode\":\"outcome\"}}");
         }
         if(!st) st = lg_buf_adds(&b, "]");
+    } else if(!st && c->issues.count) {
+        /* _summary=count: warnings (e.g. why there is no total) still travel. */
+        st = lg_buf_adds(&b, ",\"entry\":[{\"resource\":");
+        if(!st) st = lg_outcome_write(&b, &c->issues, LG_SEV_WARNING, "informational", "");
+        if(!st) st = lg_buf_adds(&b, ",\"search\":{\"mode\":\"outcome\"}}]");
     }
     if(!st) st = lg_buf_adds(&b, "}");
     seen_free(&seen);
