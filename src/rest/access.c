@@ -83,7 +83,8 @@ static int ref_split(const char *ref, char *type, size_t tn, char *id, size_t in
 }
 
 /* Does reference text ref name actor reference want ("Organization/x")?
- * Equal, or an absolute URL ending in "/" + want. */
+ * Equal, or any absolute URL ending in "/" + want. Loose on purpose: used
+ * only where a match takes visibility away (the sharing choice). */
 static int ref_is(const char *ref, const char *want)
 {
     if(!ref || !want || !*want)
@@ -102,16 +103,47 @@ static int ref_is_actor(const lg_actor *a, const char *ref)
     return 0;
 }
 
-/* Any element of res (any Reference at any depth) pointing at want. */
-static int refers_to(const cJSON *node, const char *want, int depth)
+/* The "Type/id" part of a reference to a resource on this server: the
+ * reference itself when relative, what follows our own base URL when
+ * absolute; NULL for another server's resource, a urn:, or a contained
+ * "#x". What grants visibility must be ours: an owner
+ * "https://elsewhere/Organization/cbo-a" is not cbo-a. */
+static const char *local_part(const lg_access_env *env, const char *ref)
+{
+    if(!ref || !*ref || *ref == '#')
+        return NULL;
+    if(!strchr(ref, ':'))
+        return ref;
+    size_t bl = env->base ? strlen(env->base) : 0;
+    if(bl && strncmp(ref, env->base, bl) == 0 && ref[bl] == '/')
+        return ref + bl + 1;
+    return NULL;
+}
+
+/* Does ref (a reference to a resource here) name one of the actor's
+ * references? */
+static int names_actor(const lg_access_env *env, const char *ref)
+{
+    const char *lp = local_part(env, ref);
+    for(size_t i = 0; lp && i < env->actor->n_refs; i++)
+        if(env->actor->refs[i] && strcmp(lp, env->actor->refs[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Any element of res (any Reference at any depth) pointing at want
+ * ("Type/id" here). */
+static int refers_to(const lg_access_env *env, const cJSON *node, const char *want, int depth)
 {
     if(depth > 64)
         return 0;
     for(const cJSON *ch = node ? node->child : NULL; ch; ch = ch->next) {
         if(cJSON_IsString(ch) && ch->string && strcmp(ch->string, "reference") == 0) {
-            if(ref_is(ch->valuestring, want))
+            const char *lp = local_part(env, ch->valuestring);
+            if(lp && strcmp(lp, want) == 0)
                 return 1;
-        } else if((cJSON_IsObject(ch) || cJSON_IsArray(ch)) && refers_to(ch, want, depth + 1)) {
+        } else if((cJSON_IsObject(ch) || cJSON_IsArray(ch)) &&
+                  refers_to(env, ch, want, depth + 1)) {
             return 1;
         }
     }
@@ -182,7 +214,7 @@ static cJSON *load_lazy(const lg_access_env *env, const char *ref, const char *w
     cJSON *doc = NULL;
     if(creator)
         *creator = NULL;
-    if(!ref_split(ref, type, sizeof(type), id, sizeof(id)) ||
+    if(!ref_split(local_part(env, ref), type, sizeof(type), id, sizeof(id)) ||
        (want_type && strcmp(type, want_type) != 0))
         return NULL;
     /* lazy: the caller needs the resource only when it carries a sharing
@@ -361,18 +393,18 @@ static lg_access decide_sr(const lg_access_env *env, const cJSON *sr, const char
  * enough to push into a search - lg_access_pushdown.) */
 static int recipient_task(const lg_access_env *env, const cJSON *task)
 {
-    return ref_is_actor(env->actor, ref_of(task, "owner"));
+    return names_actor(env, ref_of(task, "owner"));
 }
 
 /* Referral source: a Task it requested or created, or whose focus is a
  * ServiceRequest it requested or created. */
 static int source_task(const lg_access_env *env, const cJSON *task, const char *creator)
 {
-    if(ref_is_actor(env->actor, ref_of(task, "requester")) || created_by(env, creator))
+    if(names_actor(env, ref_of(task, "requester")) || created_by(env, creator))
         return 1;
     char *sr_creator = NULL;
     cJSON *sr = load(env, ref_of(task, "focus"), "ServiceRequest", &sr_creator);
-    int out = sr && (ref_is_actor(env->actor, ref_of(sr, "requester")) ||
+    int out = sr && (names_actor(env, ref_of(sr, "requester")) ||
                      created_by(env, sr_creator));
     cJSON_Delete(sr);
     free(sr_creator);
@@ -447,7 +479,7 @@ static lg_access decide_sr(const lg_access_env *env, const cJSON *sr, const char
     if(a->role == LG_ROLE_COORDINATION) {
         base = 1;
     } else if(a->role == LG_ROLE_REFERRAL_SOURCE) {
-        base = ref_is_actor(a, ref_of(sr, "requester")) || created_by(env, creator);
+        base = names_actor(env, ref_of(sr, "requester")) || created_by(env, creator);
     } else if(a->role == LG_ROLE_REFERRAL_RECIPIENT) {
         /* What one of its Tasks points to: a Task it owns whose focus this
          * is. (It may not create ServiceRequests: lg_access_may_create.) */
@@ -513,7 +545,8 @@ static lg_access decide_other(const lg_access_env *env, const cJSON *res, const 
     const char *patient = NULL;
     for(size_t i = 0; !patient && patient_members[i]; i++) {
         const char *r = ref_of(res, patient_members[i]);
-        if(ref_split(r, ptype, sizeof(ptype), pid, sizeof(pid)) && strcmp(ptype, "Patient") == 0)
+        if(ref_split(local_part(env, r), ptype, sizeof(ptype), pid, sizeof(pid)) &&
+           strcmp(ptype, "Patient") == 0)
             patient = r;
     }
     if(!patient || snprintf(pref, sizeof(pref), "Patient/%s", pid) >= (int)sizeof(pref))
@@ -523,7 +556,7 @@ static lg_access decide_other(const lg_access_env *env, const cJSON *res, const 
     if(lookup(env, "ServiceRequest", "subject", pref, NULL, NULL, &l) == LG_OK) {
         for(size_t i = 0; !vis && i < l.count; i++) {
             cJSON *sr = cJSON_ParseWithLength(l.items[i].json, l.items[i].json_len);
-            vis = sr && refers_to(sr, self, 0) &&
+            vis = sr && refers_to(env, sr, self, 0) &&
                   decide_sr(env, sr, l.items[i].creator) == LG_ACCESS_VISIBLE;
             cJSON_Delete(sr);
         }
@@ -590,6 +623,7 @@ void lg_access_env_init(const lg_ctx *c, lg_access_env *env)
 {
     env->actor = c->req->actor;
     env->client_id = c->req->client_id;
+    env->base = c->req->base;
     env->defs = c->rest->defs;
     env->st = c->st;
     env->now_ms = lg_time_now_ms();

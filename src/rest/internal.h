@@ -171,6 +171,7 @@ void lg_access_memo_free(lg_access_memo *m);
 typedef struct lg_access_env {
     const lg_actor *actor;   /* NULL: the server itself */
     const char *client_id;   /* matched against a resource's creator */
+    const char *base;        /* our base URL: absolute references under it are local */
     const lg_defs *defs;
     lg_store *st;
     int64_t now_ms;          /* for the adolescent's age */

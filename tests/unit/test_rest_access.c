@@ -839,3 +839,19 @@ Test(access, long_scans_end_the_page_and_continue, .timeout = 120)
     cr_assert_eq(total_of(s.json), 5402);
     done(&s);
 }
+
+/* Only a reference to this server grants anything: an owner on another
+ * server with the same Organization id is someone else. */
+Test(access, only_local_references_grant)
+{
+    seed();
+    put("/Task/t-abs-own",
+        "{\"resourceType\":\"Task\",\"id\":\"t-abs-own\",\"status\":\"requested\",\"intent\":"
+        "\"order\",\"owner\":{\"reference\":\"http://test/Organization/cbo-a\"}}");
+    put("/Task/t-abs-other",
+        "{\"resourceType\":\"Task\",\"id\":\"t-abs-other\",\"status\":\"requested\",\"intent\":"
+        "\"order\",\"owner\":{\"reference\":\"https://elsewhere.example/fhir/Organization/cbo-a\"}}");
+    assert_visible(&cbo_a, "Task", "t-abs-own");
+    assert_hidden_like_missing(&cbo_a, "Task", "t-abs-other");
+    assert_visible(&coord, "Task", "t-abs-other");
+}
