@@ -854,4 +854,9 @@ Test(access, only_local_references_grant)
     assert_visible(&cbo_a, "Task", "t-abs-own");
     assert_hidden_like_missing(&cbo_a, "Task", "t-abs-other");
     assert_visible(&coord, "Task", "t-abs-other");
+    /* a search (the owner condition pushed into the query) agrees with reads */
+    char buf[256];
+    reply r = call(&cbo_a, "GET", "/Task", "_id=t-abs-own,t-abs-other", NULL);
+    cr_assert_str_eq(entries(r.json, "match", buf, sizeof(buf)), "Task/t-abs-own");
+    done(&r);
 }
