@@ -339,9 +339,12 @@ static lg_status update_in_txn(lg_ctx *c, const char *type, const char *id, cJSO
             return lg_fail(c, LG_ENOTFOUND, "not-found", NULL, "%s/%s is not known", type, id);
     } else if(st != LG_ENOTFOUND) {
         return lg_fail(c, st, "exception", NULL, "Could not read %s/%s", type, id);
-    } else if(lg_access_limited(c) && !(c->forced_id && strcmp(c->forced_id, id) == 0)) {
+    } else if(lg_access_limited(c) && c->req->actor->role != LG_ROLE_COORDINATION &&
+              !lg_access_shared_type(type) && !(c->forced_id && strcmp(c->forced_id, id) == 0)) {
         /* No create-on-update under a client-chosen id: 201 here against
-         * 404 for a hidden resource would tell the two apart. */
+         * 404 for a hidden resource would tell the two apart. Coordination
+         * sees everything and directory types are visible to every client,
+         * so neither can learn anything from it. */
         return lg_fail(c, LG_ENOTFOUND, "not-found", NULL, "%s/%s is not known", type, id);
     } else if((st = lg_access_may_create(c, type))) {
         return st;

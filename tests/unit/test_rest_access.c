@@ -653,6 +653,13 @@ Test(access, writes_to_hidden_resources_are_404)
     cr_assert_eq(status_of(&cbo_b, "PUT", "/Patient/brand-new", NULL,
                            "{\"resourceType\":\"Patient\",\"id\":\"brand-new\"}"), 404);
     cr_assert_eq(status_of(NULL, "GET", "/Patient/brand-new", NULL, NULL), 404);
+    /* ... but coordination sees everything, and a directory type is visible
+     * to every client, so neither learns anything from a create-on-update */
+    cr_assert_eq(status_of(&coord, "PUT", "/Patient/coord-new", NULL,
+                           "{\"resourceType\":\"Patient\",\"id\":\"coord-new\"}"), 201);
+    cr_assert_eq(status_of(&cbo_b, "PUT", "/Organization/cbo-b-site", NULL,
+                           "{\"resourceType\":\"Organization\",\"id\":\"cbo-b-site\",\"name\":\"B\"}"),
+                 201);
     /* nothing of t1 or p1 changed */
     reply t = call(NULL, "GET", "/Task/t1", NULL, NULL);
     cr_assert_str_eq(str_at(cJSON_GetObjectItem(t.json, "meta"), "versionId"), "1");
