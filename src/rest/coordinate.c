@@ -99,13 +99,10 @@ static int is_patient_task(const cJSON *t)
     return 0;
 }
 
-/* lg_status has no 403 yet: the reply is the issues with status 403, and
- * the write fails like any refused input (the transaction rolls back). */
+/* 403: the transition (or deletion) exists, but not for this actor. */
 static lg_status forbid(lg_ctx *c)
 {
-    lg_status st = lg_fail_issues(c, LG_EINVAL);
-    c->resp->status = 403;
-    return st;
+    return lg_fail_issues(c, LG_EFORBIDDEN);
 }
 
 static lg_status fail_code(lg_ctx *c, lg_status s)

@@ -151,13 +151,9 @@ lg_status lg_do_closed_loop_report(lg_ctx *c)
     lg_buf_init(&b, c->rest->cfg.max_response);
 
     const lg_actor *a = c->req->actor;
-    if(a && a->role != LG_ROLE_REPORTING && a->role != LG_ROLE_COORDINATION) {
-        lg_issues_add(&c->issues, LG_SEV_ERROR, "forbidden", NULL,
-                      "$closed-loop-report is for coordination staff and reporting clients");
-        st = lg_fail_issues(c, LG_EINVAL);
-        c->resp->status = 403; /* lg_status has no 403 yet */
-        return st;
-    }
+    if(a && a->role != LG_ROLE_REPORTING && a->role != LG_ROLE_COORDINATION)
+        return lg_fail(c, LG_EFORBIDDEN, "forbidden", NULL,
+                       "$closed-loop-report is for coordination staff and reporting clients");
     const char *q = c->req->query;
     if((st = lg_params_parse(q, q ? strlen(q) : 0, &ps))) {
         st = lg_fail(c, st, "invalid", NULL, "Could not parse the query string");

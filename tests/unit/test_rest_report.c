@@ -1,11 +1,15 @@
 /* GET /$closed-loop-report through lg_rest_handle (issue #4, Closed-loop
- * report): a small data set written through the REST API with actors
- * (Patients with demographics, referrals answered and closed by the CBO at
- * chosen lastModified times), then the endpoint's counts, shares, medians
+ * report): a small data set written through the REST API
+ * (Patients with demographics, referrals answered and closed at chosen
+ * lastModified times), then the endpoint's counts, shares, medians
  * and 90th percentiles checked against values worked out by hand below,
  * small-cell suppression (no hidden cell recomputable from its row or
  * column), the MeasureReport validated against base R4, 400s naming the
  * parameter, 403 for referral sources and recipients, and /metadata.
+ *
+ * The data is written by the server itself (no actor: ids chosen here;
+ * test_rest_workflow covers who may write what), Task transitions through
+ * the same state machine.
  *
  * The data set (period 2026-10-01 .. 2026-10-31; authored 2026-10-01T00:00Z):
  *   child pa: race 2106-3, language es, county Fresno
@@ -131,21 +135,21 @@ static void referral(const char *id, const char *child, const char *authored)
 {
     char tid[32];
     snprintf(tid, sizeof(tid), "t-%s", id);
-    put(&requester, "ServiceRequest", id, sr(id, child, authored));
-    put(&requester, "Task", tid, task(id, child, "requested", authored, ""));
+    put(NULL, "ServiceRequest", id, sr(id, child, authored));
+    put(NULL, "Task", tid, task(id, child, "requested", authored, ""));
 }
 
 static void move(const char *id, const char *child, const char *status, const char *at, const char *extra)
 {
     char tid[32];
     snprintf(tid, sizeof(tid), "t-%s", id);
-    put(&owner, "Task", tid, task(id, child, status, at, extra));
+    put(NULL, "Task", tid, task(id, child, status, at, extra));
 }
 
 static void load(void)
 {
-    put(&requester, "Patient", "pa", patient("pa", "2106-3", "es", "Fresno"));
-    put(&requester, "Patient", "pb", patient("pb", "2054-5", "en", "Alameda"));
+    put(NULL, "Patient", "pa", patient("pa", "2106-3", "es", "Fresno"));
+    put(NULL, "Patient", "pb", patient("pb", "2054-5", "en", "Alameda"));
     const char *t0 = "2026-10-01T00:00:00Z";
     referral("r1", "pa", t0);
     move("r1", "pa", "accepted", "2026-10-02T00:00:00Z", "");
@@ -258,7 +262,7 @@ Test(rest_report, group_by_race_and_a_patient_update)
     done(&r);
 
     /* Two dimensions cross-tabulate; pb moving county moves both its referrals. */
-    put(&requester, "Patient", "pb", patient("pb", "2054-5", "en", "Fresno"));
+    put(NULL, "Patient", "pb", patient("pb", "2054-5", "en", "Fresno"));
     r = report(&reporter, "start=2026-10-01&end=2026-10-31&threshold=1&group-by=county,language");
     cr_assert_eq(r.r.status, 200, "%s", r.r.body);
     const cJSON *g, *gs = obj(r.json, "groups");

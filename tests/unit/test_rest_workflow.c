@@ -35,13 +35,20 @@ typedef struct reply {
     cJSON *json;
 } reply;
 
+/* The configured client each actor stands for (access rules: "created"). */
+static const char *client_of(const lg_actor *a)
+{
+    return a == &requester ? "clinic-client" : a == &owner ? "cbo-17-client" : a == &other_cbo ? "cbo-99-client"
+                                                                                                : NULL;
+}
+
 static reply call(const lg_actor *a, const char *method, const char *path, const char *body)
 {
     reply out;
     lg_rest_request req = {
         .method = method, .path = path, .base = "http://test",
         .content_type = body ? "application/fhir+json" : NULL,
-        .body = body, .body_len = body ? strlen(body) : 0, .actor = a,
+        .body = body, .body_len = body ? strlen(body) : 0, .actor = a, .client_id = client_of(a),
     };
     cr_assert_eq(lg_rest_handle(&rest, store, &req, &out.r), LG_OK);
     out.json = out.r.body ? cJSON_ParseWithLength(out.r.body, out.r.body_len) : NULL;
@@ -187,35 +194,54 @@ static int64_t ms(const char *t)
     return lo;
 }
 
-static void open_referral(const char *sr, const char *t, const char *child)
+/* POST body as a; expects status; on 201 the server's id into id (64 bytes). */
+static void post(const lg_actor *a, const char *type, char *body, int status, char *id)
 {
-    put(&requester, "ServiceRequest", sr, service_request(sr, "active", child), 201);
-    put(&requester, "Task", t, task(t, sr, child, "requested", "2026-10-01T10:00:00Z", ""), 201);
+    char path[64];
+    snprintf(path, sizeof(path), "/%s", type);
+    reply r = call(a, "POST", path, body);
+    cr_assert_eq(r.r.status, status, "POST %s: %d (wanted %d) %s", path, r.r.status, status,
+                 r.r.body ? r.r.body : "");
+    if(id && status == 201) {
+        cr_assert_not_null(str_at(r.json, "id"));
+        snprintf(id, 64, "%s", str_at(r.json, "id"));
+    }
+    done(&r);
+    free(body);
+}
+
+/* The referral source posts the ServiceRequest and its Task (server ids:
+ * clients never choose ids under the access rules). */
+static void open_referral(const char *child, char *sr, char *t)
+{
+    post(&requester, "ServiceRequest", service_request("x", "active", child), 201, sr);
+    post(&requester, "Task", task("x", sr, child, "requested", "2026-10-01T10:00:00Z", ""), 201, t);
 }
 
 Test(rest_workflow, served_referral_lifecycle)
 {
-    open_referral("sr1", "t1", "p1");
-    fact_seen f = fact_of("sr1");
+    char sr[64], t[64];
+    open_referral("p1", sr, t);
+    fact_seen f = fact_of(sr);
     cr_assert_eq(f.found, 1);
     cr_assert_eq(f.f.loop, LG_LOOP_PENDING);
-    cr_assert_str_eq(f.task, "t1");
+    cr_assert_str_eq(f.task, t);
     cr_assert_str_eq(f.org, "Organization/cbo-17");
     cr_assert_str_eq(f.child, "p1");
     cr_assert_eq(f.f.category, LG_SDOH_FOOD_INSECURITY);
     cr_assert_eq(f.f.created_ms, ms("2026-10-01T10:00:00Z"));
     cr_assert_eq(f.f.first_response_ms, INT64_MIN);
 
-    put(&owner, "Task", "t1", task("t1", "sr1", "p1", "accepted", "2026-10-03T10:00:00Z", ""), 200);
-    put(&owner, "Task", "t1", task("t1", "sr1", "p1", "in-progress", "2026-10-05T10:00:00Z", ""), 200);
+    put(&owner, "Task", t, task(t, sr, "p1", "accepted", "2026-10-03T10:00:00Z", ""), 200);
+    put(&owner, "Task", t, task(t, sr, "p1", "in-progress", "2026-10-05T10:00:00Z", ""), 200);
     /* Completing needs the resulting activity. */
-    put(&owner, "Task", "t1", task("t1", "sr1", "p1", "completed", "2026-10-11T10:00:00Z", ""), 422);
-    put(&owner, "Task", "t1", task("t1", "sr1", "p1", "completed", "2026-10-11T10:00:00Z", OUTPUT), 200);
-    char *s = task_status("t1");
+    put(&owner, "Task", t, task(t, sr, "p1", "completed", "2026-10-11T10:00:00Z", ""), 422);
+    put(&owner, "Task", t, task(t, sr, "p1", "completed", "2026-10-11T10:00:00Z", OUTPUT), 200);
+    char *s = task_status(t);
     cr_assert_str_eq(s, "completed");
     free(s);
 
-    f = fact_of("sr1");
+    f = fact_of(sr);
     cr_assert_eq(f.f.loop, LG_LOOP_CLOSED_SERVED);
     cr_assert_eq(f.f.first_response_ms, ms("2026-10-03T10:00:00Z"), "first response is the acceptance");
     cr_assert_eq(f.f.closed_ms, ms("2026-10-11T10:00:00Z"));
@@ -224,15 +250,17 @@ Test(rest_workflow, served_referral_lifecycle)
 
 Test(rest_workflow, rejection_needs_a_reason)
 {
-    open_referral("sr2", "t2", "p1");
-    char *b = task("t2", "sr2", "p1", "rejected", "2026-10-02T10:00:00Z", "");
-    reply r = call(&owner, "PUT", "/Task/t2", b);
+    char sr[64], t[64], path[96];
+    open_referral("p1", sr, t);
+    snprintf(path, sizeof(path), "/Task/%s", t);
+    char *b = task(t, sr, "p1", "rejected", "2026-10-02T10:00:00Z", "");
+    reply r = call(&owner, "PUT", path, b);
     free(b);
     cr_assert_eq(r.r.status, 422, "%s", r.r.body);
     cr_assert(outcome_says(r.json, "required", "statusReason", NULL), "%s", r.r.body);
     done(&r);
-    put(&owner, "Task", "t2", task("t2", "sr2", "p1", "rejected", "2026-10-02T10:00:00Z", REASON), 200);
-    fact_seen f = fact_of("sr2");
+    put(&owner, "Task", t, task(t, sr, "p1", "rejected", "2026-10-02T10:00:00Z", REASON), 200);
+    fact_seen f = fact_of(sr);
     cr_assert_eq(f.f.loop, LG_LOOP_CLOSED_NOT_SERVED);
     cr_assert_eq(f.f.not_served, LG_NOT_SERVED_OTHER);
     cr_assert_eq(f.f.first_response_ms, ms("2026-10-02T10:00:00Z"));
@@ -241,160 +269,221 @@ Test(rest_workflow, rejection_needs_a_reason)
 
 Test(rest_workflow, illegal_transition_is_409_naming_both_states)
 {
-    open_referral("sr3", "t3", "p1");
-    char *b = task("t3", "sr3", "p1", "completed", "2026-10-02T10:00:00Z", OUTPUT);
-    reply r = call(&owner, "PUT", "/Task/t3", b);
+    char sr[64], t[64], path[96];
+    open_referral("p1", sr, t);
+    snprintf(path, sizeof(path), "/Task/%s", t);
+    char *b = task(t, sr, "p1", "completed", "2026-10-02T10:00:00Z", OUTPUT);
+    reply r = call(&owner, "PUT", path, b);
     free(b);
     cr_assert_eq(r.r.status, 409, "%s", r.r.body);
     cr_assert(outcome_says(r.json, "business-rule", "requested", "completed"), "%s", r.r.body);
     done(&r);
-    char *s = task_status("t3");
+    char *s = task_status(t);
     cr_assert_str_eq(s, "requested", "a refused write stores nothing");
     free(s);
     /* A closed loop stays closed: completed -> in-progress is no edge. */
-    put(&owner, "Task", "t3", task("t3", "sr3", "p1", "accepted", "2026-10-02T10:00:00Z", ""), 200);
-    put(&owner, "Task", "t3", task("t3", "sr3", "p1", "completed", "2026-10-04T10:00:00Z", OUTPUT), 200);
-    b = task("t3", "sr3", "p1", "in-progress", "2026-10-05T10:00:00Z", "");
-    r = call(&owner, "PUT", "/Task/t3", b);
+    put(&owner, "Task", t, task(t, sr, "p1", "accepted", "2026-10-02T10:00:00Z", ""), 200);
+    put(&owner, "Task", t, task(t, sr, "p1", "completed", "2026-10-04T10:00:00Z", OUTPUT), 200);
+    b = task(t, sr, "p1", "in-progress", "2026-10-05T10:00:00Z", "");
+    r = call(&owner, "PUT", path, b);
     free(b);
     cr_assert_eq(r.r.status, 409);
     cr_assert(outcome_says(r.json, NULL, "completed", "in-progress"), "%s", r.r.body);
     done(&r);
     /* Even the server itself follows the machine on updates. */
-    b = task("t3", "sr3", "p1", "requested", "2026-10-05T10:00:00Z", "");
-    r = call(NULL, "PUT", "/Task/t3", b);
+    b = task(t, sr, "p1", "requested", "2026-10-05T10:00:00Z", "");
+    r = call(NULL, "PUT", path, b);
     free(b);
     cr_assert_eq(r.r.status, 409, "%s", r.r.body);
     done(&r);
 }
 
-Test(rest_workflow, wrong_party_is_403)
+Test(rest_workflow, wrong_party_is_refused)
 {
-    open_referral("sr4", "t4", "p1");
-    /* Another CBO cannot answer a Task it does not own. */
-    char *b = task("t4", "sr4", "p1", "accepted", "2026-10-02T10:00:00Z", "");
-    reply r = call(&other_cbo, "PUT", "/Task/t4", b);
+    char sr[64], t[64], path[96];
+    open_referral("p1", sr, t);
+    snprintf(path, sizeof(path), "/Task/%s", t);
+    /* Another CBO cannot answer a Task it does not own: it cannot even see
+     * it (the access rules answer 404, as for a missing Task). */
+    char *b = task(t, sr, "p1", "accepted", "2026-10-02T10:00:00Z", "");
+    reply r = call(&other_cbo, "PUT", path, b);
     free(b);
-    cr_assert_eq(r.r.status, 403, "%s", r.r.body);
-    cr_assert(outcome_says(r.json, "forbidden", NULL, NULL), "%s", r.r.body);
+    cr_assert(r.r.status == 404 || r.r.status == 403, "%d %s", r.r.status, r.r.body);
     done(&r);
     /* The requester cannot accept on the CBO's behalf. */
-    put(&requester, "Task", "t4", task("t4", "sr4", "p1", "accepted", "2026-10-02T10:00:00Z", ""), 403);
+    b = task(t, sr, "p1", "accepted", "2026-10-02T10:00:00Z", "");
+    r = call(&requester, "PUT", path, b);
+    free(b);
+    cr_assert_eq(r.r.status, 403, "%s", r.r.body);
+    cr_assert(outcome_says(r.json, "forbidden", "requested", "accepted"), "%s", r.r.body);
+    done(&r);
     /* Only the requester cancels (issue #4); the owner fails instead. */
-    put(&owner, "Task", "t4", task("t4", "sr4", "p1", "accepted", "2026-10-02T10:00:00Z", ""), 200);
-    put(&owner, "Task", "t4", task("t4", "sr4", "p1", "cancelled", "2026-10-03T10:00:00Z", REASON), 403);
-    put(&owner, "Task", "t4", task("t4", "sr4", "p1", "failed", "2026-10-03T10:00:00Z", REASON), 200);
+    put(&owner, "Task", t, task(t, sr, "p1", "accepted", "2026-10-02T10:00:00Z", ""), 200);
+    put(&owner, "Task", t, task(t, sr, "p1", "cancelled", "2026-10-03T10:00:00Z", REASON), 403);
+    put(&owner, "Task", t, task(t, sr, "p1", "failed", "2026-10-03T10:00:00Z", REASON), 200);
     /* Only the referral source creates referral Tasks. */
-    put(&requester, "ServiceRequest", "sr4b", service_request("sr4b", "active", "p1"), 201);
-    put(&owner, "Task", "t4b", task("t4b", "sr4b", "p1", "requested", "2026-10-01T10:00:00Z", ""), 403);
-    /* ... and may not delete one it did not request. */
-    expect(&owner, "DELETE", "/Task/t4", NULL, 403);
-    char *s = task_status("t4");
+    char sr2[64];
+    post(&requester, "ServiceRequest", service_request("x", "active", "p1"), 201, sr2);
+    post(&owner, "Task", task("x", sr2, "p1", "requested", "2026-10-01T10:00:00Z", ""), 403, NULL);
+    /* ... and the owner may not delete one it did not request. */
+    expect(&owner, "DELETE", path, NULL, 403);
+    char *s = task_status(t);
     cr_assert_str_eq(s, "failed");
     free(s);
+    /* The requester cancels an open referral. */
+    char sr3[64], t3[64];
+    open_referral("p1", sr3, t3);
+    put(&requester, "Task", t3, task(t3, sr3, "p1", "cancelled", "2026-10-03T10:00:00Z", REASON), 200);
 }
 
 Test(rest_workflow, revoked_service_request_cancels_the_open_task_in_the_same_transaction)
 {
-    open_referral("sr5", "t5", "p1");
-    put(&owner, "Task", "t5", task("t5", "sr5", "p1", "accepted", "2026-10-02T10:00:00Z", ""), 200);
-    put(&requester, "ServiceRequest", "sr5", service_request("sr5", "revoked", "p1"), 200);
-    reply t = call(NULL, "GET", "/Task/t5", NULL);
-    cr_assert_eq(t.r.status, 200);
-    cr_assert_str_eq(str_at(t.json, "status"), "cancelled");
-    cr_assert_str_eq(str_at(cJSON_GetObjectItem(t.json, "meta"), "versionId"), "3");
-    cr_assert_not_null(str_at(cJSON_GetObjectItem(t.json, "statusReason"), "text"));
-    reply sr = call(NULL, "GET", "/ServiceRequest/sr5", NULL);
-    cr_assert_eq(sr.r.status, 200);
+    char sr[64], t[64], path[96];
+    open_referral("p1", sr, t);
+    put(&owner, "Task", t, task(t, sr, "p1", "accepted", "2026-10-02T10:00:00Z", ""), 200);
+    put(&requester, "ServiceRequest", sr, service_request(sr, "revoked", "p1"), 200);
+    snprintf(path, sizeof(path), "/Task/%s", t);
+    reply tr = call(NULL, "GET", path, NULL);
+    cr_assert_eq(tr.r.status, 200);
+    cr_assert_str_eq(str_at(tr.json, "status"), "cancelled");
+    cr_assert_str_eq(str_at(cJSON_GetObjectItem(tr.json, "meta"), "versionId"), "3");
+    cr_assert_not_null(str_at(cJSON_GetObjectItem(tr.json, "statusReason"), "text"));
+    snprintf(path, sizeof(path), "/ServiceRequest/%s", sr);
+    reply srr = call(NULL, "GET", path, NULL);
+    cr_assert_eq(srr.r.status, 200);
     /* One transaction: both versions carry the same lastUpdated instant
      * (taken once, under the write lock, for the whole interaction). */
-    cr_assert_str_eq(str_at(cJSON_GetObjectItem(t.json, "meta"), "lastUpdated"),
-                     str_at(cJSON_GetObjectItem(sr.json, "meta"), "lastUpdated"));
-    done(&t);
-    done(&sr);
-    fact_seen f = fact_of("sr5");
+    cr_assert_str_eq(str_at(cJSON_GetObjectItem(tr.json, "meta"), "lastUpdated"),
+                     str_at(cJSON_GetObjectItem(srr.json, "meta"), "lastUpdated"));
+    done(&tr);
+    done(&srr);
+    fact_seen f = fact_of(sr);
     cr_assert_eq(f.f.loop, LG_LOOP_CLOSED_NOT_SERVED);
     cr_assert_eq(f.f.not_served, LG_NOT_SERVED_CANCELLED);
     cr_assert_eq(f.f.first_response_ms, ms("2026-10-02T10:00:00Z"));
     cr_assert_neq(f.f.closed_ms, INT64_MIN);
 
-    /* A closed Task is left alone by a later revoke/ entered-in-error ... */
-    open_referral("sr6", "t6", "p1");
-    put(&owner, "Task", "t6", task("t6", "sr6", "p1", "rejected", "2026-10-02T10:00:00Z", REASON), 200);
-    put(&requester, "ServiceRequest", "sr6", service_request("sr6", "revoked", "p1"), 200);
-    char *s = task_status("t6");
+    /* A closed Task is left alone by a later revoke ... */
+    char sr6[64], t6[64];
+    open_referral("p1", sr6, t6);
+    put(&owner, "Task", t6, task(t6, sr6, "p1", "rejected", "2026-10-02T10:00:00Z", REASON), 200);
+    put(&requester, "ServiceRequest", sr6, service_request(sr6, "revoked", "p1"), 200);
+    char *s = task_status(t6);
     cr_assert_str_eq(s, "rejected");
     free(s);
     /* ... and entered-in-error follows through. */
-    put(&requester, "ServiceRequest", "sr6", service_request("sr6", "entered-in-error", "p1"), 200);
-    s = task_status("t6");
+    put(&requester, "ServiceRequest", sr6, service_request(sr6, "entered-in-error", "p1"), 200);
+    s = task_status(t6);
     cr_assert_str_eq(s, "entered-in-error");
     free(s);
-    cr_assert_eq(fact_of("sr6").f.loop, LG_LOOP_ERROR);
+    cr_assert_eq(fact_of(sr6).f.loop, LG_LOOP_ERROR);
+}
+
+static int count_rows(const lg_store_referral_fact *f, const lg_store_child_facts *c, void *ctx)
+{
+    (void)f;
+    (void)c;
+    ++*(int *)ctx;
+    return 0;
+}
+
+static int fact_rows(void)
+{
+    int n = 0;
+    cr_assert_eq(lg_store_referral_facts_scan(store, INT64_MIN, INT64_MAX, count_rows, &n), LG_OK);
+    return n;
+}
+
+#define URN "urn:uuid:1b0c5b9e-0e8a-4c36-9d7e-5d3a8f1e2a01"
+
+/* ServiceRequest + Task posted together (the usual EHR message), the
+ * Task's focus an urn:uuid of the Bundle. */
+static char *referral_bundle(const char *task_status)
+{
+    char *srb = service_request("x", "active", "p1");
+    char *tb = task_on("x", URN, "p1", task_status, "2026-10-01T10:00:00Z", "");
+    char *b = fmt("{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":["
+                  "{\"fullUrl\":\"" URN "\",\"resource\":%s,\"request\":{\"method\":\"POST\",\"url\":\"ServiceRequest\"}},"
+                  "{\"resource\":%s,\"request\":{\"method\":\"POST\",\"url\":\"Task\"}}]}", srb, tb);
+    free(srb);
+    free(tb);
+    return b;
 }
 
 Test(rest_workflow, transaction_bundle_is_all_or_nothing)
 {
-    char *sr = service_request("sr7", "active", "p1");
-    char *t_ok = task("t7", "sr7", "p1", "requested", "2026-10-01T10:00:00Z", "");
-    char *t_bad = task("t7", "sr7", "p1", "accepted", "2026-10-01T10:00:00Z", "");
-    char *bad = fmt("{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":["
-                    "{\"resource\":%s,\"request\":{\"method\":\"PUT\",\"url\":\"ServiceRequest/sr7\"}},"
-                    "{\"resource\":%s,\"request\":{\"method\":\"PUT\",\"url\":\"Task/t7\"}}]}", sr, t_bad);
-    /* Created accepted by the referral source: the machine has no such edge. */
+    /* Created accepted by the referral source: the machine has no such edge,
+     * and the ServiceRequest before it is rolled back with it. */
+    char *bad = referral_bundle("accepted");
     reply r = call(&requester, "POST", "/", bad);
+    free(bad);
     cr_assert_eq(r.r.status, 409, "%s", r.r.body);
     done(&r);
-    expect(NULL, "GET", "/ServiceRequest/sr7", NULL, 404);
-    cr_assert_eq(fact_of("sr7").found, 0, "no facts from a rolled-back transaction");
-    char *good = fmt("{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":["
-                     "{\"resource\":%s,\"request\":{\"method\":\"PUT\",\"url\":\"ServiceRequest/sr7\"}},"
-                     "{\"resource\":%s,\"request\":{\"method\":\"PUT\",\"url\":\"Task/t7\"}}]}", sr, t_ok);
-    r = call(&requester, "POST", "/", good);
-    cr_assert_eq(r.r.status, 200, "%s", r.r.body);
+    cr_assert_eq(fact_rows(), 0, "no facts from a rolled-back transaction");
+    r = call(NULL, "GET", "/ServiceRequest", NULL);
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(r.json, "entry")), 0, "%s", r.r.body);
     done(&r);
-    cr_assert_eq(fact_of("sr7").f.loop, LG_LOOP_PENDING);
-    /* The other CBO's answer inside a transaction is refused as a whole, with 403. */
-    char *t_acc = task("t7", "sr7", "p1", "accepted", "2026-10-02T10:00:00Z", "");
+
+    char *good = referral_bundle("requested");
+    r = call(&requester, "POST", "/", good);
+    free(good);
+    cr_assert_eq(r.r.status, 200, "%s", r.r.body);
+    const cJSON *e0 = cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "entry"), 0);
+    const cJSON *e1 = cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "entry"), 1);
+    const char *l0 = str_at(cJSON_GetObjectItem(e0, "response"), "location");
+    const char *l1 = str_at(cJSON_GetObjectItem(e1, "response"), "location");
+    cr_assert(l0 && l1);
+    char sr[64], t[64];
+    snprintf(sr, sizeof(sr), "%.*s", (int)strcspn(strstr(l0, "ServiceRequest/") + 15, "/"),
+             strstr(l0, "ServiceRequest/") + 15);
+    snprintf(t, sizeof(t), "%.*s", (int)strcspn(strstr(l1, "Task/") + 5, "/"), strstr(l1, "Task/") + 5);
+    done(&r);
+    fact_seen f = fact_of(sr);
+    cr_assert_eq(f.found, 1);
+    cr_assert_eq(f.f.loop, LG_LOOP_PENDING);
+    cr_assert_str_eq(f.task, t, "the Task joined its referral through the urn:uuid");
+
+    /* The requester accepting inside a transaction is refused as a whole, with 403. */
+    char *tb = task(t, sr, "p1", "accepted", "2026-10-02T10:00:00Z", "");
     char *acc = fmt("{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":["
-                    "{\"resource\":%s,\"request\":{\"method\":\"PUT\",\"url\":\"Task/t7\"}}]}", t_acc);
-    r = call(&other_cbo, "POST", "/", acc);
+                    "{\"resource\":%s,\"request\":{\"method\":\"PUT\",\"url\":\"Task/%s\"}}]}", tb, t);
+    r = call(&requester, "POST", "/", acc);
     cr_assert_eq(r.r.status, 403, "%s", r.r.body);
     done(&r);
-    free(sr);
-    free(t_ok);
-    free(t_bad);
-    free(t_acc);
-    free(bad);
-    free(good);
+    free(tb);
     free(acc);
+    char *s = task_status(t);
+    cr_assert_str_eq(s, "requested");
+    free(s);
 }
 
 Test(rest_workflow, task_and_service_request_must_agree)
 {
-    put(&requester, "ServiceRequest", "sr8", service_request("sr8", "active", "p1"), 201);
+    char sr[64];
+    post(&requester, "ServiceRequest", service_request("x", "active", "p1"), 201, sr);
     /* Task.for another child than the ServiceRequest's subject. */
-    char *b = task("t8", "sr8", "p2", "requested", "2026-10-01T10:00:00Z", "");
-    reply r = call(&requester, "PUT", "/Task/t8", b);
+    char *b = task("x", sr, "p2", "requested", "2026-10-01T10:00:00Z", "");
+    reply r = call(&requester, "POST", "/Task", b);
     free(b);
     cr_assert_eq(r.r.status, 422, "%s", r.r.body);
     cr_assert(outcome_says(r.json, "business-rule", "Patient/p2", "Patient/p1"), "%s", r.r.body);
     done(&r);
     /* A focus that is not a stored ServiceRequest. */
-    put(&requester, "Task", "t8", task("t8", "nosuch", "p1", "requested", "2026-10-01T10:00:00Z", ""), 422);
+    post(&requester, "Task", task("x", "nosuch", "p1", "requested", "2026-10-01T10:00:00Z", ""), 422, NULL);
     /* A focus that is not a ServiceRequest at all. */
-    b = task_on("t8", "Observation/obs-1", "p1", "requested", "2026-10-01T10:00:00Z", "");
-    r = call(&requester, "PUT", "/Task/t8", b);
+    b = task_on("x", "Observation/obs-1", "p1", "requested", "2026-10-01T10:00:00Z", "");
+    r = call(&requester, "POST", "/Task", b);
     free(b);
     cr_assert_eq(r.r.status, 422, "%s", r.r.body);
     cr_assert(outcome_says(r.json, "business-rule", "Observation/obs-1", NULL), "%s", r.r.body);
     done(&r);
-    expect(NULL, "GET", "/Task/t8", NULL, 404);
+    r = call(NULL, "GET", "/Task", NULL);
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(r.json, "entry")), 0, "nothing stored: %s", r.r.body);
+    done(&r);
 }
 
 Test(rest_workflow, patient_task_status_is_checked)
 {
-    put(&requester, "ServiceRequest", "sr9", service_request("sr9", "active", "p1"), 201);
     const char *pt = "{\"resourceType\":\"Task\",\"id\":\"pt1\",\"status\":\"%s\",\"intent\":\"order\","
                      "\"code\":{\"coding\":[{\"system\":\"" SDOHCC "\",\"code\":\"make-contact\"}]},"
                      "\"for\":{\"reference\":\"Patient/p1\"},\"requester\":{\"reference\":\"Organization/clinic-1\"},"
@@ -408,108 +497,83 @@ Test(rest_workflow, patient_task_status_is_checked)
     put(NULL, "Task", "pt1", fmt(pt, "requested"), 409);
     /* received is outside the SDOHCC referral status value set. */
     put(NULL, "Task", "pt1", fmt(pt, "received"), 422);
+    /* A client (the referral source) posts one for the family too. */
+    post(&requester, "Task", fmt(pt, "requested"), 201, NULL);
 }
 
 /* A Patient born `years` years and 30 days ago, in ECM population pop. */
-static char *ecm_patient(const char *id, int years, const char *pop)
+static char *ecm_patient(int years, const char *pop)
 {
     int64_t now = lg_time_now_ms();
     char today[LG_TIME_BUFSZ];
     lg_time_format(now - 30LL * 86400000, today, sizeof(today));
     int y = atoi(today);
-    return fmt("{\"resourceType\":\"Patient\",\"id\":\"%s\",\"birthDate\":\"%04d%.6s\","
+    return fmt("{\"resourceType\":\"Patient\",\"birthDate\":\"%04d%.6s\","
                "\"extension\":[{\"url\":\"" LG_URL_ECM_POPULATION "\",\"valueCodeableConcept\":{\"coding\":"
                "[{\"system\":\"https://loopgate.dev/fhir/CodeSystem/ecm-population-of-focus\",\"code\":\"%s\"}]}}]}",
-               id, y - years, today + 4, pop);
+               y - years, today + 4, pop);
 }
 
 Test(rest_workflow, ecm_age_limits)
 {
-    char *b = ecm_patient("p22", 22, "homelessness");
-    reply r = call(&requester, "PUT", "/Patient/p22", b);
+    char *b = ecm_patient(22, "homelessness");
+    reply r = call(&requester, "POST", "/Patient", b);
     free(b);
     cr_assert_eq(r.r.status, 422, "%s", r.r.body);
     cr_assert(outcome_says(r.json, "business-rule", "homelessness", "22"), "%s", r.r.body);
     done(&r);
-    put(&requester, "Patient", "p20", ecm_patient("p20", 20, "homelessness"), 201);
+    post(&requester, "Patient", ecm_patient(20, "homelessness"), 201, NULL);
     /* Child welfare covers former foster youth to 26: with the status
      * unrecorded, 22 is accepted (with a warning). */
-    put(&requester, "Patient", "p22cw", ecm_patient("p22cw", 22, "child-welfare"), 201);
-    put(&requester, "Patient", "p27cw", ecm_patient("p27cw", 27, "child-welfare"), 422);
+    post(&requester, "Patient", ecm_patient(22, "child-welfare"), 201, NULL);
+    post(&requester, "Patient", ecm_patient(27, "child-welfare"), 422, NULL);
 }
 
-static char *care_plan(const char *id, int months)
+static char *care_plan(int months)
 {
     int64_t now = lg_time_now_ms();
     char d[LG_TIME_BUFSZ];
     /* months * 31 days: 8 months is clearly beyond six calendar months, 3 within. */
     lg_time_format(now + (int64_t)months * 31 * 86400000LL, d, sizeof(d));
     d[10] = '\0';
-    return fmt("{\"resourceType\":\"CarePlan\",\"id\":\"%s\",\"status\":\"active\",\"intent\":\"plan\","
-               "\"subject\":{\"reference\":\"Patient/p1\"},\"period\":{\"end\":\"%s\"}}", id, d);
+    return fmt("{\"resourceType\":\"CarePlan\",\"status\":\"active\",\"intent\":\"plan\","
+               "\"subject\":{\"reference\":\"Patient/p1\"},\"period\":{\"end\":\"%s\"}}", d);
 }
 
 Test(rest_workflow, care_plan_review_within_six_months)
 {
-    char *b = care_plan("cp1", 8);
-    reply r = call(&requester, "PUT", "/CarePlan/cp1", b);
+    char *b = care_plan(8);
+    reply r = call(&requester, "POST", "/CarePlan", b);
     free(b);
     cr_assert_eq(r.r.status, 422, "%s", r.r.body);
     cr_assert(outcome_says(r.json, "business-rule", "six months", NULL), "%s", r.r.body);
     done(&r);
-    put(&requester, "CarePlan", "cp1", care_plan("cp1", 3), 201);
+    post(&requester, "CarePlan", care_plan(3), 201, NULL);
     /* No review date at all. */
-    put(&requester, "CarePlan", "cp2",
-        strdup("{\"resourceType\":\"CarePlan\",\"id\":\"cp2\",\"status\":\"active\",\"intent\":\"plan\","
-               "\"subject\":{\"reference\":\"Patient/p1\"}}"), 422);
+    post(&requester, "CarePlan",
+         strdup("{\"resourceType\":\"CarePlan\",\"status\":\"active\",\"intent\":\"plan\","
+                "\"subject\":{\"reference\":\"Patient/p1\"}}"), 422, NULL);
 }
 
 Test(rest_workflow, patient_update_moves_the_childs_demographics)
 {
-    open_referral("sr10", "t10", "p10");
-    cr_assert_str_eq(fact_of("sr10").county, "", "no demographics yet");
-    const char *pat = "{\"resourceType\":\"Patient\",\"id\":\"p10\",\"address\":[{\"district\":\"%s\"}]}";
-    put(&requester, "Patient", "p10", fmt(pat, "Alameda"), 201);
-    cr_assert_str_eq(fact_of("sr10").county, "Alameda");
-    put(&requester, "Patient", "p10", fmt(pat, "Fresno"), 200);
-    fact_seen f = fact_of("sr10");
+    const char *pat = "{\"resourceType\":\"Patient\",%s\"address\":[{\"district\":\"%s\"}]}";
+    char p[64], idpart[96], sr[64], t[64];
+    post(&requester, "Patient", fmt(pat, "", "Alameda"), 201, p);
+    open_referral(p, sr, t);
+    cr_assert_str_eq(fact_of(sr).county, "Alameda");
+    snprintf(idpart, sizeof(idpart), "\"id\":\"%s\",", p);
+    put(&requester, "Patient", p, fmt(pat, idpart, "Fresno"), 200);
+    fact_seen f = fact_of(sr);
     cr_assert_eq(f.found, 1);
-    cr_assert_str_eq(f.county, "Fresno", "the referral row joins the child's current demographics");
+    cr_assert_str_eq(f.county, "Fresno", "the referral row follows the child's current demographics");
+    /* A referral for a child not yet known has no demographics until the Patient comes. */
+    char sr2[64], t2[64];
+    open_referral("nobody-yet", sr2, t2);
+    cr_assert_str_eq(fact_of(sr2).county, "");
     /* A deleted ServiceRequest leaves the report. */
-    expect(&requester, "DELETE", "/ServiceRequest/sr10", NULL, 200);
-    cr_assert_eq(fact_of("sr10").found, 0);
-}
-
-/* The usual EHR message: ServiceRequest + Task posted together, the Task's
- * focus an urn:uuid of the Bundle. */
-Test(rest_workflow, transaction_with_urn_uuid_references)
-{
-    const char *b =
-        "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":["
-        "{\"fullUrl\":\"urn:uuid:1b0c5b9e-0e8a-4c36-9d7e-5d3a8f1e2a01\",\"resource\":"
-        "{\"resourceType\":\"ServiceRequest\",\"status\":\"active\",\"intent\":\"order\","
-        "\"subject\":{\"reference\":\"Patient/p1\"},\"authoredOn\":\"2026-10-01\","
-        "\"requester\":{\"reference\":\"Organization/clinic-1\"}},"
-        "\"request\":{\"method\":\"POST\",\"url\":\"ServiceRequest\"}},"
-        "{\"resource\":{\"resourceType\":\"Task\",\"status\":\"requested\",\"intent\":\"order\","
-        "\"code\":{\"coding\":[{\"system\":\"http://hl7.org/fhir/CodeSystem/task-code\",\"code\":\"fulfill\"}]},"
-        "\"focus\":{\"reference\":\"urn:uuid:1b0c5b9e-0e8a-4c36-9d7e-5d3a8f1e2a01\"},"
-        "\"for\":{\"reference\":\"Patient/p1\"},\"requester\":{\"reference\":\"Organization/clinic-1\"},"
-        "\"owner\":{\"reference\":\"Organization/cbo-17\"}},"
-        "\"request\":{\"method\":\"POST\",\"url\":\"Task\"}}]}";
-    reply r = call(&requester, "POST", "/", b);
-    cr_assert_eq(r.r.status, 200, "%s", r.r.body);
-    /* The ServiceRequest's id, from the first entry's location. */
-    const cJSON *e0 = cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "entry"), 0);
-    const char *loc = str_at(cJSON_GetObjectItem(e0, "response"), "location");
-    cr_assert_not_null(loc);
-    const char *id = strstr(loc, "ServiceRequest/");
-    cr_assert_not_null(id);
-    char sid[64];
-    snprintf(sid, sizeof(sid), "%.*s", (int)strcspn(id + 15, "/"), id + 15);
-    done(&r);
-    fact_seen f = fact_of(sid);
-    cr_assert_eq(f.found, 1);
-    cr_assert_eq(f.f.loop, LG_LOOP_PENDING);
-    cr_assert_neq(f.task[0], '\0', "the Task joined its referral");
+    char path[96];
+    snprintf(path, sizeof(path), "/ServiceRequest/%s", sr);
+    expect(&requester, "DELETE", path, NULL, 200);
+    cr_assert_eq(fact_of(sr).found, 0);
 }
