@@ -225,6 +225,17 @@ lg_status lg_audit_log_open(const char *dir, lg_audit_log **out, lg_issues *issu
         free(l);
         return LG_EIO;
     }
+    /* A crash can leave a torn last line: end it, so the next line is
+     * whole (the torn one is skipped by readers). */
+    char last = '\n';
+    off_t size = lseek(l->fd, 0, SEEK_END);
+    int rfd = size > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    if(rfd >= 0) {
+        if(pread(rfd, &last, 1, size - 1) == 1 && last != '\n' && write(l->fd, "\n", 1) != 1)
+            lg_issues_add(issues, LG_SEV_WARNING, "exception", NULL, "cannot end %s's torn line",
+                          path);
+        close(rfd);
+    }
     *out = l;
     return LG_OK;
 }
