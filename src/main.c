@@ -55,7 +55,8 @@ static void usage(FILE *f)
         "DATA/clients.json (loopgate client add). Each is appended to DATA/audit.log\n"
         "(GET /AuditEvent for coordination clients; loopgate audit export).\n"
         "Logs one line per request to stderr: method, path, status, milliseconds.\n"
-        "SIGTERM or SIGINT: stop accepting, finish in-flight requests, close the store.\n",
+        "SIGTERM or SIGINT: stop accepting, finish in-flight requests, close the store.\n"
+        "SIGHUP: read DATA/clients.json again.\n",
         LG_VERSION);
 }
 

@@ -25,7 +25,8 @@ typedef struct lg_server_config {
  * must carry "Authorization: Bearer <token>" of a client: otherwise 401 with
  * WWW-Authenticate and an OperationOutcome (code login). Every reply is
  * appended to data_dir/audit.log; GET /AuditEvent (coordination clients, or
- * anyone under --no-auth) searches it.
+ * anyone under --no-auth) searches it. SIGHUP reads data_dir/clients.json
+ * again (a file that fails to load or has no client changes nothing).
  *
  * Serve until SIGTERM or SIGINT, then stop accepting, let in-flight
  * requests finish, and close the store. defs must outlive the call.

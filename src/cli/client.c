@@ -28,7 +28,8 @@ static void client_usage(FILE *f)
             "REF is a reference the client acts for, Type/id: Organization/cbo-1,\n"
             "PractitionerRole/cm-3 (--ref is a synonym of --org).\n"
             "`add` prints the client's bearer token on stdout, once: only its SHA-256 is\n"
-            "stored (DIR/%s, mode 0600). A running server reads the file when it starts.\n",
+            "stored (DIR/%s, mode 0600). A running server reads the file when it starts\n"
+            "and on SIGHUP.\n",
             LG_AUTH_FILE);
 }
 
@@ -171,8 +172,8 @@ int lg_cli_client(int argc, char **argv, FILE *out, FILE *err)
             rc = 1;
             goto out;
         }
-        fprintf(err, "loopgate: removed client '%s' (a running server keeps it until restarted)\n",
-                id);
+        fprintf(err, "loopgate: removed client '%s' (a running server keeps it until SIGHUP "
+                     "or a restart)\n", id);
         rc = 0;
         goto out;
     }
@@ -197,8 +198,8 @@ int lg_cli_client(int argc, char **argv, FILE *out, FILE *err)
     fprintf(out, "%s\n", token);
     fflush(out);
     fprintf(err, "loopgate: added client '%s' (%s). The token above is shown only now; use it as "
-                 "'Authorization: Bearer <token>'. A running server sees new clients after a "
-                 "restart.\n", id, lg_auth_role_name(role));
+                 "'Authorization: Bearer <token>'. A running server sees new clients after "
+                 "SIGHUP or a restart.\n", id, lg_auth_role_name(role));
     rc = 0;
 out:
     lg_issues_free(&issues);

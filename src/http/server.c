@@ -47,6 +47,18 @@
 
 typedef struct worker worker;
 
+/* The clients in force. SIGHUP loads the file again and swaps `current`
+ * (workers read it once per request); earlier sets stay alive until the
+ * server stops, because requests in flight and parked replies still point
+ * at their clients. Reloads are bounded so that cannot grow without end. */
+#define MAX_RELOADS 64
+typedef struct auth_state {
+    const lg_clients *current; /* atomic; NULL: --no-auth */
+    lg_clients *loaded[MAX_RELOADS];
+    int nloaded;
+    const lg_server_config *cfg;
+} auth_state;
+
 /* Who asked and when: carried with a reply until it is sent and logged. */
 typedef struct reqinfo {
     const lg_client *client; /* NULL: unauthenticated, or --no-auth */
@@ -95,6 +107,7 @@ struct worker {
     parked *head, **tail; /* in arrival order, so tickets ascend */
     int stopping;
     lg_audit_log *audit;  /* shared by all workers (one write() per line) */
+    auth_state *auth;
 };
 
 static const char *reason_phrase(int status)
@@ -426,10 +439,11 @@ static void handle(struct evhttp_request *req, void *arg)
     else
         base_from_host(evhttp_find_header(in, "Host"), base, sizeof(base), w->default_base);
 
-    if(w->cfg->clients && !is_open(m, path ? path : "/")) {
+    const lg_clients *clients = __atomic_load_n(&w->auth->current, __ATOMIC_ACQUIRE);
+    if(clients && !is_open(m, path ? path : "/")) {
         size_t tlen = 0;
         const char *tok = lg_auth_bearer(evhttp_find_header(in, "Authorization"), &tlen);
-        info.client = tok ? lg_clients_authenticate(w->cfg->clients, tok, tlen) : NULL;
+        info.client = tok ? lg_clients_authenticate(clients, tok, tlen) : NULL;
         if(!info.client) {
             memset(&resp, 0, sizeof(resp));
             reply_outcome(&resp, 401, "login",
@@ -534,6 +548,43 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *l
     return 0;
 }
 
+/* SIGHUP: read the clients file again. A file that cannot be loaded, or
+ * has no client, leaves the clients in force as they were. */
+static void on_sighup(evutil_socket_t sig, short ev, void *arg)
+{
+    auth_state *a = arg;
+    char path[4096];
+    lg_clients *cs = NULL;
+    lg_issues is = {0};
+    (void)sig;
+    (void)ev;
+    if(!a->current) {
+        fprintf(stderr, "loopgate: SIGHUP ignored: serving with --no-auth\n");
+        return;
+    }
+    if(a->nloaded >= MAX_RELOADS) {
+        fprintf(stderr, "loopgate: SIGHUP ignored: %d reloads already; restart the server to "
+                        "read the clients file again\n", MAX_RELOADS);
+        return;
+    }
+    snprintf(path, sizeof(path), "%s/%s", a->cfg->data_dir, LG_AUTH_FILE);
+    lg_status st = lg_clients_load(path, &cs, &is);
+    if(!st && lg_clients_count(cs) == 0)
+        st = LG_ENOTFOUND;
+    if(st) {
+        fprintf(stderr, "loopgate: SIGHUP: clients not reloaded (%s); keeping %zu client%s\n",
+                is.count ? is.items[0].diagnostics : "the file has no client",
+                lg_clients_count(a->current), lg_clients_count(a->current) == 1 ? "" : "s");
+        lg_clients_free(cs);
+    } else {
+        a->loaded[a->nloaded++] = cs;
+        __atomic_store_n(&a->current, cs, __ATOMIC_RELEASE);
+        fprintf(stderr, "loopgate: SIGHUP: %zu client%s loaded from %s\n", lg_clients_count(cs),
+                lg_clients_count(cs) == 1 ? "" : "s", path);
+    }
+    lg_issues_free(&is);
+}
+
 static void on_signal(evutil_socket_t sig, short ev, void *arg)
 {
     (void)ev;
@@ -549,8 +600,9 @@ int lg_server_run(const lg_server_config *cfg, const lg_defs *defs)
     worker *ws = NULL;
     syncer sy = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
     struct event_base *main_base = NULL;
-    struct event *sigterm = NULL, *sigint = NULL;
+    struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
     lg_audit_log *audit_log = NULL;
+    auth_state auth = {.current = cfg->clients, .cfg = cfg};
 
     if(parse_listen(cfg->listen, &ss, &sl, &loopback)) {
         fprintf(stderr, "loopgate: --listen '%s' is not HOST:PORT with a numeric address\n",
@@ -616,6 +668,7 @@ int lg_server_run(const lg_server_config *cfg, const lg_defs *defs)
         w->tail = &w->head;
         w->fd = -1;
         w->audit = audit_log;
+        w->auth = &auth;
         snprintf(w->default_base, sizeof(w->default_base), "http://%s", cfg->listen);
         if(lg_store_open(cfg->data_dir, &w->store, &issues)) {
             fprintf(stderr, "loopgate: cannot open the store in '%s': %s\n", cfg->data_dir,
@@ -654,7 +707,9 @@ int lg_server_run(const lg_server_config *cfg, const lg_defs *defs)
         goto out;
     sigterm = evsignal_new(main_base, SIGTERM, on_signal, main_base);
     sigint = evsignal_new(main_base, SIGINT, on_signal, main_base);
-    if(!sigterm || !sigint || evsignal_add(sigterm, NULL) || evsignal_add(sigint, NULL))
+    sighup = evsignal_new(main_base, SIGHUP, on_sighup, &auth);
+    if(!sigterm || !sigint || !sighup || evsignal_add(sigterm, NULL) || evsignal_add(sigint, NULL) ||
+       evsignal_add(sighup, NULL))
         goto out;
     if(pthread_create(&sy.thread, NULL, syncer_main, &sy) != 0)
         goto out;
@@ -721,6 +776,11 @@ out:
         event_free(sigterm);
     if(sigint)
         event_free(sigint);
+    if(sighup)
+        event_free(sighup);
+    /* the workers are joined: no request points at a client any more */
+    for(int i = 0; i < auth.nloaded; i++)
+        lg_clients_free(auth.loaded[i]);
     if(main_base)
         event_base_free(main_base);
     if(fd >= 0)

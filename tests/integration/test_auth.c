@@ -239,6 +239,47 @@ Test(auth, audit_events_for_coordination_only)
     free(src);
 }
 
+Test(auth, sighup_reloads_the_clients_file)
+{
+    char *cbo = lg_it_add_client(&S, "cbo-7", "referral-recipient", "Organization/cbo-7");
+    lg_resp r = lg_http_as(&S, cbo, "GET", "/Task", NULL, NULL);
+    assert_401(&r, "before SIGHUP");
+    lg_it_reload(&S, cbo);
+    r = lg_http_as(&S, cbo, "GET", "/metadata", NULL, NULL);
+    cr_assert_eq(r.status, 200);
+    lg_resp_free(&r);
+    /* removed and reloaded: refused again; the admin still works */
+    const char *rm[] = {"client", "remove", "--data", S.dir, "--id", "cbo-7", NULL};
+    int st = 0;
+    free(lg_it_run(rm, &st, NULL));
+    cr_assert_eq(st, 0);
+    kill(S.pid, SIGHUP);
+    int refused = 0;
+    for(int i = 0; i < 200 && !refused; i++) {
+        r = lg_http_as(&S, cbo, "GET", "/Task", NULL, NULL);
+        refused = r.status == 401;
+        lg_resp_free(&r);
+        if(!refused)
+            usleep(25000);
+    }
+    cr_assert(refused, "a removed client is refused after SIGHUP");
+    r = lg_http(&S, "GET", "/Patient/x", NULL, NULL);
+    cr_assert_eq(r.status, 404);
+    lg_resp_free(&r);
+    /* a broken file changes nothing */
+    char path[256];
+    snprintf(path, sizeof(path), "%s/clients.json", S.dir);
+    FILE *f = fopen(path, "w");
+    fputs("{broken", f);
+    fclose(f);
+    kill(S.pid, SIGHUP);
+    usleep(300000);
+    r = lg_http(&S, "GET", "/Patient/x", NULL, NULL);
+    cr_assert_eq(r.status, 404, "still authenticated after a bad reload: %ld", r.status);
+    lg_resp_free(&r);
+    free(cbo);
+}
+
 Test(auth, serve_without_clients_refuses_to_start)
 {
     char dir[] = "/tmp/lg-it-noclients-XXXXXX", err[64];

@@ -158,6 +158,21 @@ char *lg_it_add_client(const lg_server *s, const char *id, const char *role, con
     return out;
 }
 
+void lg_it_reload(const lg_server *s, const char *token)
+{
+    cr_assert_gt(s->pid, 0, "reload of a stopped server");
+    kill(s->pid, SIGHUP);
+    for(int i = 0; i < 200; i++) {
+        lg_resp r = lg_http_as(s, token, "GET", "/Patient/lg-it-reload-probe", NULL, NULL);
+        long st = r.status;
+        lg_resp_free(&r);
+        if(st != 401 && st != 0)
+            return;
+        usleep(25000);
+    }
+    cr_assert_fail("the token was not accepted within 5 s of SIGHUP (see %s)", s->log);
+}
+
 void lg_it_start(lg_server *s, const char *const *extra)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread uses libcurl */

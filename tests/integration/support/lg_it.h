@@ -60,8 +60,11 @@ void lg_it_cleanup(lg_server *s);
 /* Add a client to the server's clients file with `loopgate client add` and
  * return its token (caller frees). role: referral-source, referral-recipient,
  * coordination or reporting; ref: "Organization/cbo-1". The server reads the
- * file at start: lg_it_stop + lg_it_restart before using the token. */
+ * file at start and on SIGHUP: lg_it_reload (or lg_it_stop + lg_it_restart)
+ * before using the token. */
 char *lg_it_add_client(const lg_server *s, const char *id, const char *role, const char *ref);
+/* SIGHUP the server and wait (at most 5 s) until token is accepted. */
+void lg_it_reload(const lg_server *s, const char *token);
 /* Run the loopgate binary with args (NULL-terminated, after the program
  * name); its stdout is returned (caller frees) and its exit status put in
  * *status; stderr goes to the file err_path (may be NULL: discarded). */
