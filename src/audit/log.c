@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +105,21 @@ static int put_str(char *buf, size_t *o, size_t room, const char *s, size_t max_
     return cut;
 }
 
+/* Decimal digits of v (>= 0) at buf[*o]: the line is written per request,
+ * and snprintf's general machinery (floating point above all) was most of
+ * the encoding's cost. */
+static void put_uint(char *buf, size_t *o, uint64_t v, int min_digits)
+{
+    char d[24];
+    int n = 0;
+    do {
+        d[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while(v || n < min_digits);
+    while(n)
+        buf[(*o)++] = d[--n];
+}
+
 static void put_raw(char *buf, size_t *o, size_t cap, const char *s)
 {
     size_t n = strlen(s);
@@ -115,13 +131,31 @@ static void put_raw(char *buf, size_t *o, size_t cap, const char *s)
 
 size_t lg_audit_encode(const lg_audit_record *r, char *buf, size_t cap)
 {
-    char t[LG_TIME_BUFSZ], num[64];
+    /* The date and time to the second change once a second: each thread
+     * keeps the last one formatted. */
+    static __thread int64_t last_sec = INT64_MIN;
+    static __thread char last_t[LG_TIME_BUFSZ];
+    char t[LG_TIME_BUFSZ];
     size_t o = 0;
     int cut = 0;
     if(cap < LG_AUDIT_MAX_LINE)
         return 0;
     cap = LG_AUDIT_MAX_LINE;
-    lg_time_format(r->time_ms, t, sizeof(t));
+    int64_t sec = r->time_ms >= 0 ? r->time_ms / 1000 : -1;
+    if(sec >= 0 && sec == last_sec) {
+        memcpy(t, last_t, sizeof(t));
+        size_t tl = strlen(t); /* "....:SS.mmmZ": rewrite the milliseconds */
+        int ms3 = (int)(r->time_ms % 1000);
+        t[tl - 4] = (char)('0' + ms3 / 100);
+        t[tl - 3] = (char)('0' + ms3 / 10 % 10);
+        t[tl - 2] = (char)('0' + ms3 % 10);
+    } else {
+        lg_time_format(r->time_ms, t, sizeof(t));
+        if(sec >= 0) {
+            last_sec = sec;
+            memcpy(last_t, t, sizeof(t));
+        }
+    }
     put_raw(buf, &o, cap, "{\"time\":\"");
     put_raw(buf, &o, cap, t);
     put_raw(buf, &o, cap, "\",\"client\":");
@@ -138,13 +172,20 @@ size_t lg_audit_encode(const lg_audit_record *r, char *buf, size_t cap)
     cut |= put_str(buf, &o, half, r->path, half);
     put_raw(buf, &o, cap, ",\"query\":");
     cut |= put_str(buf, &o, half, r->query, half);
-    snprintf(num, sizeof(num), ",\"status\":%d,\"type\":", r->status);
-    put_raw(buf, &o, cap, num);
+    put_raw(buf, &o, cap, ",\"status\":");
+    if(r->status < 0)
+        buf[o++] = '-';
+    put_uint(buf, &o, (uint64_t)(r->status < 0 ? -(int64_t)r->status : r->status), 1);
+    put_raw(buf, &o, cap, ",\"type\":");
     put_str(buf, &o, 2 * 64 + 2, r->type, 64);
     put_raw(buf, &o, cap, ",\"id\":");
     put_str(buf, &o, 2 * 64 + 2, r->id, 64);
-    snprintf(num, sizeof(num), ",\"ms\":%.3f", r->ms >= 0 && r->ms < 1e9 ? r->ms : 0.0);
-    put_raw(buf, &o, cap, num);
+    /* milliseconds with three decimals, from whole microseconds */
+    uint64_t us = r->ms >= 0 && r->ms < 1e9 ? (uint64_t)(r->ms * 1000.0 + 0.5) : 0;
+    put_raw(buf, &o, cap, ",\"ms\":");
+    put_uint(buf, &o, us / 1000, 1);
+    buf[o++] = '.';
+    put_uint(buf, &o, us % 1000, 3);
     if(cut)
         put_raw(buf, &o, cap, ",\"cut\":true");
     put_raw(buf, &o, cap, "}\n");

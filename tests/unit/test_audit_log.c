@@ -350,3 +350,28 @@ Test(audit, export_skips_a_torn_line)
     cr_assert_str_eq(entry_id(b, 0), "Patient/p0");
     cJSON_Delete(b);
 }
+
+Test(audit, times_and_durations_are_exact_across_the_per_second_cache)
+{
+    /* the encoder reuses the last second's text; milliseconds must still be
+     * each line's own, and a new second must be formatted afresh */
+    const int64_t base = at("2026-11-30T23:59:59Z");
+    const int64_t times[] = {base + 7, base + 999, base + 1000, base + 1001, base + 7, 0};
+    for(size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+        lg_audit_record r = {.time_ms = times[i], .method = "GET", .path = "/", .status = 200,
+                             .ms = 12.3456};
+        char line[LG_AUDIT_MAX_LINE];
+        size_t n = lg_audit_encode(&r, line, sizeof(line));
+        lg_audit_entry e;
+        cr_assert_eq(lg_audit_decode(line, n, &e), LG_OK, "%s", line);
+        cr_assert_eq(e.r.time_ms, times[i], "%s", line);
+        cr_assert_not_null(strstr(line, "\"ms\":12.346"), "%s", line);
+        lg_audit_entry_clear(&e);
+    }
+    lg_audit_record r = {.time_ms = base, .method = "GET", .path = "/", .status = 503, .ms = 0};
+    char line[LG_AUDIT_MAX_LINE];
+    lg_audit_encode(&r, line, sizeof(line));
+    cr_assert_not_null(strstr(line, "\"status\":503,"), "%s", line);
+    cr_assert_not_null(strstr(line, "\"ms\":0.000"), "%s", line);
+    cr_assert_not_null(strstr(line, "\"time\":\"2026-11-30T23:59:59.000Z\""), "%s", line);
+}
