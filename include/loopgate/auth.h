@@ -11,6 +11,10 @@
  *   {"clients":[{"id":"cbo-1","role":"referral-recipient",
  *                "actsFor":["Organization/cbo-1"],
  *                "tokenSha256":"<64 hex digits>"}]}
+ * A client may also carry "unrestricted": true: it is authenticated and
+ * audited under its id, but reaches the REST layer as the server itself
+ * (no access rules, no workflow party checks). Meant for data migration and
+ * the integration tests of the gateway core; `client list` shows it.
  */
 #ifndef LOOPGATE_AUTH_H
 #define LOOPGATE_AUTH_H
@@ -37,6 +41,7 @@ typedef struct lg_client {
     lg_actor actor;                     /* role + refs; refs point at refs below */
     char **refs;                        /* n = actor.n_refs */
     unsigned char hash[LG_AUTH_HASH_BYTES];
+    int unrestricted;                   /* 1: acts as the server itself */
 } lg_client;
 
 /* The loaded clients. Immutable while a server uses it (lookups from many
@@ -71,6 +76,8 @@ const lg_client *lg_clients_find(const lg_clients *cs, const char *id);
 lg_status lg_clients_add(lg_clients *cs, const char *id, lg_actor_role role,
                          const char *const *refs, size_t nrefs,
                          const unsigned char hash[LG_AUTH_HASH_BYTES], lg_issues *issues);
+/* Mark a client unrestricted (or not); LG_ENOTFOUND when absent. */
+lg_status lg_clients_set_unrestricted(lg_clients *cs, const char *id, int on);
 /* Remove by id; LG_ENOTFOUND when absent. */
 lg_status lg_clients_remove(lg_clients *cs, const char *id);
 

@@ -23,7 +23,9 @@ typedef struct lg_server_config {
 
 /* Every request except GET /metadata (and /.well-known/smart-configuration)
  * must carry "Authorization: Bearer <token>" of a client: otherwise 401 with
- * WWW-Authenticate and an OperationOutcome (code login). Every reply is
+ * WWW-Authenticate and an OperationOutcome (code login). The client's actor
+ * goes to the REST layer (NULL for an unrestricted client: the server
+ * itself). Every reply is
  * appended to data_dir/audit.log; GET /AuditEvent (coordination clients, or
  * anyone under --no-auth) searches it. SIGHUP reads data_dir/clients.json
  * again (a file that fails to load or has no client changes nothing).

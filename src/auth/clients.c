@@ -311,6 +311,16 @@ nomem:
     return LG_ENOMEM;
 }
 
+lg_status lg_clients_set_unrestricted(lg_clients *cs, const char *id, int on)
+{
+    for(size_t i = 0; cs && id && i < cs->count; i++)
+        if(strcmp(cs->items[i].id, id) == 0) {
+            cs->items[i].unrestricted = on != 0;
+            return LG_OK;
+        }
+    return LG_ENOTFOUND;
+}
+
 lg_status lg_clients_remove(lg_clients *cs, const char *id)
 {
     for(size_t i = 0; cs && id && i < cs->count; i++)
@@ -349,6 +359,7 @@ static lg_status load_client(lg_clients *cs, const char *file, size_t idx, const
     const cJSON *jrole = cJSON_GetObjectItemCaseSensitive(o, "role");
     const cJSON *jrefs = cJSON_GetObjectItemCaseSensitive(o, "actsFor");
     const cJSON *jhash = cJSON_GetObjectItemCaseSensitive(o, "tokenSha256");
+    const cJSON *junr = cJSON_GetObjectItemCaseSensitive(o, "unrestricted");
     const char *id = cJSON_IsString(jid) ? jid->valuestring : NULL;
     const char *refs[LG_AUTH_MAX_REFS];
     unsigned char hash[LG_AUTH_HASH_BYTES];
@@ -400,8 +411,15 @@ static lg_status load_client(lg_clients *cs, const char *file, size_t idx, const
                       "%s: \"tokenSha256\" must be 64 hex digits", where);
         return LG_EINVAL;
     }
+    if(junr && !cJSON_IsBool(junr)) {
+        lg_issues_add(issues, LG_SEV_ERROR, "value", NULL,
+                      "%s: \"unrestricted\" must be true or false", where);
+        return LG_EINVAL;
+    }
     lg_issues sub = {0};
     lg_status st = lg_clients_add(cs, id, role, refs, nrefs, hash, &sub);
+    if(!st && cJSON_IsTrue(junr))
+        st = lg_clients_set_unrestricted(cs, id, 1);
     for(size_t i = 0; i < sub.count; i++)
         lg_issues_add(issues, LG_SEV_ERROR, sub.items[i].code, NULL, "%s: %s", where,
                       sub.items[i].diagnostics);
@@ -516,7 +534,8 @@ lg_status lg_clients_save(const lg_clients *cs, const char *path, lg_issues *iss
                 st = lg_buf_add_json_string(&b, c->refs[k]);
         }
         if(!st)
-            st = lg_buf_printf(&b, "], \"tokenSha256\": \"%s\"}", hx);
+            st = lg_buf_printf(&b, "], \"tokenSha256\": \"%s\"%s}", hx,
+                               c->unrestricted ? ", \"unrestricted\": true" : "");
     }
     if(!st)
         st = lg_buf_adds(&b, "\n]}\n");

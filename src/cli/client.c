@@ -21,12 +21,15 @@ static void client_usage(FILE *f)
 {
     fprintf(f,
             "Usage: loopgate client add --data DIR --id ID --role ROLE --org REF [--org REF]...\n"
+            "                           [--unrestricted]\n"
             "       loopgate client list --data DIR\n"
             "       loopgate client remove --data DIR --id ID\n"
             "\n"
             "ROLE is referral-source, referral-recipient, coordination or reporting.\n"
             "REF is a reference the client acts for, Type/id: Organization/cbo-1,\n"
             "PractitionerRole/cm-3 (--ref is a synonym of --org).\n"
+            "--unrestricted: the client is authenticated and audited, but acts as the server\n"
+            "itself (no access rules): for data migration and tests, not for partners.\n"
             "`add` prints the client's bearer token on stdout, once: only its SHA-256 is\n"
             "stored (DIR/%s, mode 0600). A running server reads the file when it starts\n"
             "and on SIGHUP.\n",
@@ -58,8 +61,9 @@ static int lock_dir(const char *dir, FILE *err)
 
 int lg_cli_client(int argc, char **argv, FILE *out, FILE *err)
 {
-    enum { O_DATA = 1, O_ID, O_ROLE, O_ORG, O_HELP };
+    enum { O_DATA = 1, O_ID, O_ROLE, O_ORG, O_HELP, O_UNR };
     static const struct option opts[] = {
+        {"unrestricted", no_argument, NULL, O_UNR},
         {"data", required_argument, NULL, O_DATA}, {"id", required_argument, NULL, O_ID},
         {"role", required_argument, NULL, O_ROLE}, {"org", required_argument, NULL, O_ORG},
         {"ref", required_argument, NULL, O_ORG},   {"help", no_argument, NULL, O_HELP},
@@ -70,7 +74,7 @@ int lg_cli_client(int argc, char **argv, FILE *out, FILE *err)
     lg_clients *cs = NULL;
     lg_issues issues = {0};
     char path[PATH_MAX];
-    int rc = LG_CLI_USAGE, lockfd = -1, o;
+    int rc = LG_CLI_USAGE, lockfd = -1, o, unrestricted = 0;
     if(argc < 2 || strcmp(argv[1], "--help") == 0) {
         client_usage(argc < 2 ? err : out);
         return argc < 2 ? LG_CLI_USAGE : 0;
@@ -90,6 +94,7 @@ int lg_cli_client(int argc, char **argv, FILE *out, FILE *err)
             refs[nrefs++] = optarg;
             break;
         case O_HELP: client_usage(out); return 0;
+        case O_UNR: unrestricted = 1; break;
         default: client_usage(err); return LG_CLI_USAGE;
         }
     }
@@ -156,7 +161,7 @@ int lg_cli_client(int argc, char **argv, FILE *out, FILE *err)
             fprintf(out, "%-24s %-20s", c->id, lg_auth_role_name(c->actor.role));
             for(size_t k = 0; k < c->actor.n_refs; k++)
                 fprintf(out, "%s%s", k ? ", " : " ", c->refs[k]);
-            fputc('\n', out);
+            fputs(c->unrestricted ? "  (unrestricted)\n" : "\n", out);
         }
         rc = 0;
         goto out;
@@ -185,6 +190,8 @@ int lg_cli_client(int argc, char **argv, FILE *out, FILE *err)
         goto out;
     }
     st = lg_clients_add(cs, id, role, refs, nrefs, hash, &issues);
+    if(!st && unrestricted)
+        st = lg_clients_set_unrestricted(cs, id, 1);
     if(!st)
         st = lg_clients_save(cs, path, &issues);
     if(st) {

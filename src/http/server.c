@@ -472,8 +472,9 @@ static void handle(struct evhttp_request *req, void *arg)
         .body = blen ? (const char *)evbuffer_pullup(body_in, -1) : NULL,
         .body_len = blen,
         .search_cache = w->cache,
-        .actor = info.client ? &info.client->actor : NULL,
-        .client_id = info.client ? info.client->id : NULL,
+        /* an unrestricted client is the server itself to the REST layer */
+        .actor = info.client && !info.client->unrestricted ? &info.client->actor : NULL,
+        .client_id = info.client && !info.client->unrestricted ? info.client->id : NULL,
     };
     lg_rest_handle(&w->rest, w->store, &r, &resp);
 
@@ -721,9 +722,13 @@ int lg_server_run(const lg_server_config *cfg, const lg_defs *defs)
             goto out;
     fprintf(stderr, "loopgate: serving FHIR R4 on http://%s with %d worker thread%s, data in %s\n",
             cfg->listen, nthreads, nthreads == 1 ? "" : "s", cfg->data_dir);
-    if(cfg->clients)
-        fprintf(stderr, "loopgate: %zu client%s may authenticate (bearer tokens)\n",
-                lg_clients_count(cfg->clients), lg_clients_count(cfg->clients) == 1 ? "" : "s");
+    if(cfg->clients) {
+        size_t n = lg_clients_count(cfg->clients), unr = 0;
+        for(size_t i = 0; i < n; i++)
+            unr += lg_clients_at(cfg->clients, i)->unrestricted != 0;
+        fprintf(stderr, "loopgate: %zu client%s may authenticate (bearer tokens), %zu of them "
+                        "unrestricted\n", n, n == 1 ? "" : "s", unr);
+    }
     else
         fprintf(stderr, "loopgate: WARNING: --no-auth: every request is served without "
                         "authentication\n");

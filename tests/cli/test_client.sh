@@ -51,6 +51,13 @@ tok2=$(cat "$TMP/out")
 checks=$((checks + 1))
 [ "$tok1" != "$tok2" ] || fail "two clients got the same token"
 
+run add-unrestricted 0 client add --data "$D" --id migrate --role coordination \
+    --org Organization/plan --unrestricted
+expect unrestricted-stored '"unrestricted": true' "$D/clients.json"
+run list-unrestricted 0 client list --data "$D"
+expect list-unrestricted-shown "(unrestricted)" "$TMP/out"
+run remove-unrestricted 0 client remove --data "$D" --id migrate
+
 # --- refusals ---
 run dup 2 client add --data "$D" --id cbo-1 --role reporting --org Organization/x
 expect dup-msg "a client with id 'cbo-1' exists" "$TMP/err"

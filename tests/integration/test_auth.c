@@ -236,6 +236,14 @@ Test(auth, audit_events_for_coordination_only)
     r = lg_http_json(&S, "POST", "/AuditEvent", "{\"resourceType\":\"AuditEvent\"}");
     cr_assert_eq(r.status, 405, "%s", r.body);
     lg_resp_free(&r);
+
+    /* a plain (not unrestricted) coordination client may read it too */
+    char *coord = lg_it_add_client(&S, "care-mgr", "coordination", "Organization/plan");
+    lg_it_reload(&S, coord);
+    r = lg_http_as(&S, coord, "GET", "/AuditEvent?_count=1", NULL, NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    lg_resp_free(&r);
+    free(coord);
     free(src);
 }
 

@@ -89,6 +89,8 @@ Test(auth, save_then_load_finds_each_client_by_its_token_only)
     cr_assert_eq(lg_clients_add(cs, "cbo-1", LG_ROLE_REFERRAL_RECIPIENT, r0, 1, h[0], &is), LG_OK);
     cr_assert_eq(lg_clients_add(cs, "ehr_1", LG_ROLE_REFERRAL_SOURCE, r1, 2, h[1], &is), LG_OK);
     cr_assert_eq(lg_clients_add(cs, "plan.ops", LG_ROLE_COORDINATION, r2, 1, h[2], &is), LG_OK);
+    cr_assert_eq(lg_clients_set_unrestricted(cs, "plan.ops", 1), LG_OK);
+    cr_assert_eq(lg_clients_set_unrestricted(cs, "nobody", 1), LG_ENOTFOUND);
     cr_assert_eq(lg_clients_save(cs, path, &is), LG_OK);
     lg_clients_free(cs);
 
@@ -116,6 +118,8 @@ Test(auth, save_then_load_finds_each_client_by_its_token_only)
     cr_assert_eq(lg_clients_authenticate(cs, tok[0], strlen(tok[0])), lg_clients_find(cs, "cbo-1"));
     cr_assert_eq(lg_clients_authenticate(cs, tok[2], strlen(tok[2]))->actor.role,
                  LG_ROLE_COORDINATION);
+    cr_assert(lg_clients_find(cs, "plan.ops")->unrestricted, "unrestricted survives the file");
+    cr_assert_not(lg_clients_find(cs, "cbo-1")->unrestricted);
     /* a token one character off, a prefix, empty: nobody */
     char bad[LG_AUTH_TOKEN_CHARS + 1];
     memcpy(bad, tok[0], sizeof(bad));
@@ -262,6 +266,11 @@ Test(auth, bad_files_say_which_file_and_what)
              "\"tokenSha256\":\"%s\"}]}", HASH0);
     write_file(buf);
     cr_assert_not_null(strstr(load_fails(LG_EINVAL), "actsFor"));
+    snprintf(buf, sizeof(buf),
+             "{\"clients\":[{\"id\":\"x\",\"role\":\"reporting\",\"actsFor\":[\"Organization/a\"],"
+             "\"tokenSha256\":\"%s\",\"unrestricted\":\"yes\"}]}", HASH0);
+    write_file(buf);
+    cr_assert_not_null(strstr(load_fails(LG_EINVAL), "\"unrestricted\" must be true or false"));
     /* the same client twice */
     snprintf(buf, sizeof(buf),
              "{\"clients\":[{\"id\":\"x\",\"role\":\"reporting\",\"actsFor\":[\"Organization/a\"],"

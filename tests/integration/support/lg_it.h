@@ -44,8 +44,11 @@ typedef struct lg_resp {
 /* Start a server on a free port with a new mkdtemp data dir, and wait (at
  * most 10 s) until GET /metadata answers 200. Before it starts, a
  * coordination client "it-admin" acting for Organization/loopgate-it is
- * added with `loopgate client add` (unless extra holds --no-auth); its token
- * is s->token, and lg_http sends it. extra: NULL-terminated extra
+ * added with `loopgate client add --unrestricted` (unless extra holds
+ * --no-auth): authenticated and audited, it acts as the server itself, so
+ * the gateway core's suites are not subject to the access rules. Its token
+ * is s->token, and lg_http sends it. Clients with a role's limits come from
+ * lg_it_add_client. extra: NULL-terminated extra
  * command-line flags (borrowed, at most LG_IT_MAX_EXTRA), or NULL. The server
  * dies with the test process even if the test never calls lg_it_cleanup. */
 void lg_it_start(lg_server *s, const char *const *extra);
