@@ -71,10 +71,10 @@ Test(xml_safety, billion_laughs_is_refused)
     for(int i = 1; i <= 9; i++) {
         char prev[8];
         snprintf(prev, sizeof(prev), i > 1 ? "lol%d" : "lol", i - 1);
-        n += snprintf(x + n, sizeof(x) - (size_t)n, "<!ENTITY lol%d "", i);
+        n += snprintf(x + n, sizeof(x) - (size_t)n, "<!ENTITY lol%d \"", i);
         for(int k = 0; k < 10; k++)
             n += snprintf(x + n, sizeof(x) - (size_t)n, "&%s;", prev);
-        n += snprintf(x + n, sizeof(x) - (size_t)n, "">");
+        n += snprintf(x + n, sizeof(x) - (size_t)n, "\">");
     }
     n += snprintf(x + n, sizeof(x) - (size_t)n,
                   "]><Patient xmlns=\"http://hl7.org/fhir\"><name><family value=\"&lol9;\"/>"
