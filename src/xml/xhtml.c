@@ -84,6 +84,17 @@ static int contains_ci(const char *s, const char *needle)
     return 0;
 }
 
+/* An external reference: a scheme other than data:, or a network path. */
+static int external(const char *s)
+{
+    while(*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+        s++;
+    if(s[0] == '/' && s[1] == '/')
+        return 1;
+    size_t k = strcspn(s, ":/?#");
+    return s[k] == ':' && !(k == 4 && strncasecmp(s, "data", 4) == 0);
+}
+
 static void check_attrs(check *c, const xmlNode *n)
 {
     const char *en = (const char *)n->name;
@@ -109,8 +120,9 @@ static void check_attrs(check *c, const xmlNode *n)
         const char *s = (const char *)v;
         if(strcmp(an, "style") == 0 && (contains_ci(s, "url(") || contains_ci(s, "expression(")))
             bad(c, "style on <%s> refers to an external resource (url())", en);
-        else if((strcmp(an, "src") == 0) && !starts_ci(s, "#") && !starts_ci(s, "data:"))
-            bad(c, "<%s src> must refer to a contained image (#id) or data:, not '%.60s'", en, s);
+        else if(strcmp(an, "src") == 0 && external(s))
+            bad(c, "<%s src> must not load from elsewhere ('%.60s'): use #id of a contained "
+                   "Binary, a data: URL or a relative reference", en, s);
         else if((strcmp(an, "href") == 0 || strcmp(an, "cite") == 0) &&
                 (starts_ci(s, "javascript:") || starts_ci(s, "vbscript:") ||
                  starts_ci(s, "data:text/html")))
@@ -175,8 +187,11 @@ lg_status lg_xhtml_check(const char *div, size_t len, const char *location, lg_i
     } else {
         check_attrs(&c, root);
         walk(&c, root, 1);
+        /* A warning, as the HL7 validator leaves it: official R4 examples
+         * (Questionnaire zika-virus-exposure-assessment) have blank divs. */
         if(!c.content)
-            bad(&c, "the div must have some non-whitespace content (txt-2)");
+            lg_issues_add(issues, LG_SEV_WARNING, "invalid", location,
+                          "Narrative: the div should have some non-whitespace content (txt-2)");
     }
     lg_xml_doc_free(&d);
     return c.errors ? LG_EINVAL : LG_OK;
