@@ -22,6 +22,7 @@ static void usage(FILE *f)
         "\n"
         "Usage: loopgate serve [options]\n"
         "       loopgate validate [--defs DIR] [--package DIR]... [--profile URL]... FILE...\n"
+        "       loopgate convert [--defs DIR] [--to json|xml] [--compact] FILE\n"
         "       loopgate --help | --version\n"
         "\n"
         "Options for serve:\n"
@@ -213,6 +214,8 @@ int main(int argc, char **argv)
         return serve(argc - 1, argv + 1, argv[0]);
     if(strcmp(argv[1], "validate") == 0)
         return lg_cli_validate(argc - 1, argv + 1, argv[0], stdout, stderr);
+    if(strcmp(argv[1], "convert") == 0)
+        return lg_cli_convert(argc - 1, argv + 1, argv[0], stdout, stderr);
     fprintf(stderr, "loopgate: unknown command '%s' (try --help)\n", argv[1]);
     return 2;
 }
