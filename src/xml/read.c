@@ -246,35 +246,48 @@ static void convert_primitive(conv *cv, const lg_type_def *t, xmlNode *n, cJSON 
     }
 }
 
-/* The narrative div as text: its exact source when that stands alone,
- * else libxml2's serialisation with the namespace declared on it. */
+/* The narrative div as text: its exact source when that stands alone
+ * (UTF-8, and it re-parses on its own: no prefix declared outside it),
+ * else libxml2's serialisation of a copy in a document of its own, where
+ * the copy declares every namespace it uses. */
 static cJSON *convert_div(conv *cv, xmlNode *n)
 {
     const lg_xml_doc *d = cv->doc;
     size_t start = lg_xml_node_offset(n), end = lg_xml_div_end(d, n);
     const char *enc = (const char *)d->doc->encoding;
-    int own_ns = 0;
-    for(const xmlNs *ns = n->nsDef; ns; ns = ns->next)
-        if(!ns->prefix && ns->href && strcmp((const char *)ns->href, LG_XHTML_NS) == 0)
-            own_ns = 1;
-    if(own_ns && !n->ns->prefix && start != (size_t)-1 && end != (size_t)-1 && end > start &&
-       end <= d->len && (!enc || strcasecmp(enc, "UTF-8") == 0)) {
-        char *s = strndup(d->text + start, end - start);
-        cJSON *v = s ? cJSON_CreateString(s) : NULL;
-        free(s);
-        return v;
+    if(start != (size_t)-1 && end != (size_t)-1 && end > start && end <= d->len &&
+       (!enc || strcasecmp(enc, "UTF-8") == 0)) {
+        lg_xml_doc alone;
+        lg_issues tmp = {0};
+        int ok = lg_xml_doc_parse(&alone, d->text + start, end - start, NULL, &tmp) == LG_OK;
+        if(ok) {
+            const xmlNode *root = xmlDocGetRootElement(alone.doc);
+            ok = lg_xml_in_ns(root, LG_XHTML_NS) && strcmp((const char *)root->name, "div") == 0;
+            lg_xml_doc_free(&alone);
+        }
+        lg_issues_free(&tmp);
+        if(ok) {
+            char *s = strndup(d->text + start, end - start);
+            cJSON *v = s ? cJSON_CreateString(s) : NULL;
+            free(s);
+            return v;
+        }
     }
-    if(!own_ns && !xmlSearchNsByHref(d->doc, n, BAD_CAST LG_XHTML_NS))
-        return NULL;
-    if(!own_ns)
-        xmlNewNs(n, BAD_CAST LG_XHTML_NS, n->ns->prefix);
-    xmlBufferPtr b = xmlBufferCreate();
-    if(!b)
-        return NULL;
+    xmlDocPtr own = xmlNewDoc(BAD_CAST "1.0");
+    xmlNodePtr copy = own ? xmlDocCopyNode(n, own, 1) : NULL;
+    xmlBufferPtr b = copy ? xmlBufferCreate() : NULL;
     cJSON *v = NULL;
-    if(xmlNodeDump(b, d->doc, n, 0, 0) >= 0)
-        v = cJSON_CreateString((const char *)xmlBufferContent(b));
+    if(b) {
+        xmlDocSetRootElement(own, copy);
+        copy = NULL;
+        if(xmlNodeDump(b, own, xmlDocGetRootElement(own), 0, 0) >= 0)
+            v = cJSON_CreateString((const char *)xmlBufferContent(b));
+    }
     xmlBufferFree(b);
+    if(copy)
+        xmlFreeNode(copy);
+    if(own)
+        xmlFreeDoc(own);
     return v;
 }
 
