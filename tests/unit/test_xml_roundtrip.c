@@ -412,3 +412,36 @@ Test(xml, locate_finds_elements_in_xml)
     cr_expect_eq(line, 4, "line %d", line); /* the Patient, the nearest ancestor there is */
     cr_expect_eq(lg_xml_locate("<a", 2, "Bundle", &line, &col), -1);
 }
+
+Test(xml, div_with_namespaces_declared_outside_stands_alone)
+{
+    /* the div's source would not parse alone (x: is declared on the root),
+     * so the kept text declares it */
+    char *s = json_of("<Patient xmlns=\"http://hl7.org/fhir\" xmlns:x=\"urn:x\"><text><status "
+                      "value=\"generated\"/><div xmlns=\"http://www.w3.org/1999/xhtml\"><p "
+                      "x:a=\"1\">y</p></div></text></Patient>");
+    cr_expect(strstr(s, "xmlns:x=\\\"urn:x\\\""), "%s", s);
+    cJSON *j = cJSON_Parse(s);
+    const char *div =
+        cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "text"), "div"));
+    cr_assert_not_null(div);
+    lg_buf b;
+    lg_buf_init(&b, 1 << 20);
+    lg_issues is = {0};
+    cr_expect_eq(lg_json_to_xml(D, j, &b, &is), LG_OK, "the div is well-formed alone");
+    lg_buf_free(&b);
+    lg_issues_free(&is);
+    cJSON_Delete(j);
+    free(s);
+    /* a prefixed XHTML div with the prefix declared outside */
+    s = json_of("<Patient xmlns=\"http://hl7.org/fhir\" xmlns:h=\"http://www.w3.org/1999/xhtml\">"
+                "<text><status value=\"generated\"/><h:div><h:p>x</h:p></h:div></text></Patient>");
+    cr_expect(strstr(s, "<h:div xmlns:h=\\\"http://www.w3.org/1999/xhtml\\\"><h:p>x</h:p></h:div>"),
+              "%s", s);
+    free(s);
+    /* source text kept as written: character references and quotes */
+    s = json_of("<Patient xmlns=\"http://hl7.org/fhir\"><text><status value=\"generated\"/>"
+                "<div xmlns='http://www.w3.org/1999/xhtml'>a&#160;b <br/></div></text></Patient>");
+    cr_expect(strstr(s, "<div xmlns='http://www.w3.org/1999/xhtml'>a&#160;b <br/></div>"), "%s", s);
+    free(s);
+}
