@@ -11,8 +11,9 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail=0
 n=0
-for f in "$EX"/Patient-example.json "$EX"/Task-example1.json "$EX"/Bundle-*.json \
-         "$EX"/Questionnaire-*.json "$EX"/Observation-*.json; do
+# a handful of shapes (each run loads the definitions: keep it short)
+for f in "$EX"/Patient-example.json "$EX"/Task-example1.json $(ls "$EX"/Bundle-*.json | head -2) \
+         $(ls "$EX"/Questionnaire-*.json | head -2) $(ls "$EX"/Observation-*.json | head -2); do
     [ -f "$f" ] || continue
     b=$tmp/$(basename "$f" .json)
     "$LG" convert "$f" >"$b.1.xml"
