@@ -68,17 +68,31 @@ static void report(conv *cv, const xmlNode *at, const char *fmt, ...)
  * returns the mark to restore with pop. Truncates silently. */
 static size_t push(conv *cv, const char *name, int index)
 {
-    size_t mark = cv->plen;
-    int n = snprintf(cv->path + cv->plen, sizeof(cv->path) - cv->plen, "%s%s", cv->plen ? "." : "",
-                     name ? name : "");
-    if(n > 0)
-        cv->plen = cv->plen + (size_t)n < sizeof(cv->path) ? cv->plen + (size_t)n : sizeof(cv->path) - 1;
+    /* memcpy, not printf: this runs for every element */
+    size_t mark = cv->plen, cap = sizeof(cv->path) - 1, n = cv->plen;
+    if(n && n < cap)
+        cv->path[n++] = '.';
+    size_t k = name ? strlen(name) : 0;
+    if(k > cap - n)
+        k = cap - n;
+    memcpy(cv->path + n, name, k);
+    n += k;
     if(index >= 0) {
-        n = snprintf(cv->path + cv->plen, sizeof(cv->path) - cv->plen, "[%d]", index);
-        if(n > 0)
-            cv->plen = cv->plen + (size_t)n < sizeof(cv->path) ? cv->plen + (size_t)n
-                                                                : sizeof(cv->path) - 1;
+        char idx[16], *q = idx + sizeof(idx);
+        *--q = ']';
+        do
+            *--q = (char)('0' + index % 10);
+        while((index /= 10) > 0);
+        *--q = '[';
+        size_t mk = (size_t)(idx + sizeof(idx) - q);
+        memmove(idx, q, mk);
+        if(mk > cap - n)
+            mk = cap - n;
+        memcpy(cv->path + n, idx, mk);
+        n += mk;
     }
+    cv->path[n] = '\0';
+    cv->plen = n;
     return mark;
 }
 
@@ -156,10 +170,18 @@ static cJSON *primitive_value(conv *cv, const lg_type_def *t, const xmlNode *n, 
     return cJSON_CreateString(v);
 }
 
-/* Attribute a's value (xmlFree it), or NULL without memory. */
-static xmlChar *attr_value(const xmlAttr *a)
+/* Attribute a's value: borrowed from the tree when it is one text node
+ * (*own NULL), else a copy in *own (xmlFree it). NULL without memory. */
+static const char *attr_value(const xmlAttr *a, xmlChar **own)
 {
-    return xmlNodeGetContent((const xmlNode *)a);
+    *own = NULL;
+    const xmlNode *t = a->children;
+    if(!t)
+        return "";
+    if(t->type == XML_TEXT_NODE && !t->next && t->content)
+        return (const char *)t->content;
+    *own = xmlNodeGetContent((const xmlNode *)a);
+    return (const char *)*own;
 }
 
 static int add_item(conv *cv, cJSON *obj, const char *key, int many, cJSON *v, const xmlNode *at)
@@ -202,20 +224,21 @@ static void convert_primitive(conv *cv, const lg_type_def *t, xmlNode *n, cJSON 
                    t->name);
             continue;
         }
-        xmlChar *val = attr_value(a);
+        xmlChar *own;
+        const char *val = attr_value(a, &own);
         if(!val) {
             cv->nomem = 1;
             return;
         }
         if(is_value) {
-            *v = primitive_value(cv, t, n, (const char *)val);
+            *v = primitive_value(cv, t, n, val);
         } else {
             if(!*ext)
                 *ext = cJSON_CreateObject();
             if(*ext)
-                cJSON_AddStringToObject(*ext, "id", (const char *)val);
+                cJSON_AddStringToObject(*ext, "id", val);
         }
-        xmlFree(val);
+        xmlFree(own);
     }
     int i = 0;
     for(xmlNode *c = n->children; c; c = c->next) {
@@ -475,10 +498,11 @@ static void fill_object(conv *cv, const lg_type_def *t, xmlNode *n, cJSON *obj, 
             report(cv, n, "Attribute '%s' is not allowed on <%s>", an, (const char *)n->name);
             continue;
         }
-        xmlChar *val = attr_value(a);
-        if(!val || !cJSON_AddStringToObject(obj, an, (const char *)val))
+        xmlChar *own;
+        const char *val = attr_value(a, &own);
+        if(!val || !cJSON_AddStringToObject(obj, an, val))
             cv->nomem = 1;
-        xmlFree(val);
+        xmlFree(own);
     }
     for(xmlNode *c = n->children; c && !cv->nomem; c = c->next) {
         switch(c->type) {

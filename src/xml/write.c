@@ -48,17 +48,31 @@ static void report(writer *w, const char *fmt, ...)
 
 static size_t push(writer *w, const char *name, int index)
 {
-    size_t mark = w->plen;
-    int n = snprintf(w->path + w->plen, sizeof(w->path) - w->plen, "%s%s", w->plen ? "." : "",
-                     name);
-    if(n > 0)
-        w->plen = w->plen + (size_t)n < sizeof(w->path) ? w->plen + (size_t)n : sizeof(w->path) - 1;
+    /* memcpy, not printf: this runs for every element */
+    size_t mark = w->plen, cap = sizeof(w->path) - 1, n = w->plen;
+    if(n && n < cap)
+        w->path[n++] = '.';
+    size_t k = name ? strlen(name) : 0;
+    if(k > cap - n)
+        k = cap - n;
+    memcpy(w->path + n, name, k);
+    n += k;
     if(index >= 0) {
-        n = snprintf(w->path + w->plen, sizeof(w->path) - w->plen, "[%d]", index);
-        if(n > 0)
-            w->plen = w->plen + (size_t)n < sizeof(w->path) ? w->plen + (size_t)n
-                                                              : sizeof(w->path) - 1;
+        char idx[16], *q = idx + sizeof(idx);
+        *--q = ']';
+        do
+            *--q = (char)('0' + index % 10);
+        while((index /= 10) > 0);
+        *--q = '[';
+        size_t mk = (size_t)(idx + sizeof(idx) - q);
+        memmove(idx, q, mk);
+        if(mk > cap - n)
+            mk = cap - n;
+        memcpy(w->path + n, idx, mk);
+        n += mk;
     }
+    w->path[n] = '\0';
+    w->plen = n;
     return mark;
 }
 
