@@ -746,6 +746,8 @@ lg_status lg_rest_handle(const lg_rest *rest, lg_store *st, const lg_rest_reques
         r2.body_len = strlen(json_body);
         r2.content_type = "application/fhir+json";
         r2.rebuilt_body = 1; /* positions come from the XML, below */
+        r2.xml_body = req->body;
+        r2.xml_body_len = req->body_len;
     }
     lg_dispatch(&c);
     if(body_xml)
