@@ -11,6 +11,7 @@
  * parsing (not after the tree is built) and to keep each element's source
  * offset, which libxml2's tree does not (it keeps only the line).
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,6 +198,10 @@ lg_status lg_xml_doc_parse(lg_xml_doc *d, const char *text, size_t len,
         lg_issues_add(issues, LG_SEV_ERROR, "structure", NULL, "The XML document is empty");
         return LG_EINVAL;
     }
+    /* libxml2's global set-up is not safe to race: do it once, whichever
+     * worker thread parses first. */
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, xmlInitParser);
     xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
     if(!ctxt)
         return LG_ENOMEM;
