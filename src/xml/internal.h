@@ -43,6 +43,13 @@ void lg_xml_line_col(const char *text, size_t len, size_t off, int *line, int *c
 /* Set the position of the last issue added from n's start. */
 void lg_xml_issue_at(lg_issues *issues, const lg_xml_doc *d, const xmlNode *n);
 
+/* 1 when the narrative div is certainly clean (xhtml.c's scanner without
+ * libxml2); 0 means "not sure", and lg_xhtml_check then parses it. */
+int lg_xhtml_fast_ok(const char *div, size_t len);
+/* lg_xhtml_check without the fast path: always parses with libxml2. */
+lg_status lg_xhtml_check_parsed(const char *div, size_t len, const char *location,
+                                lg_issues *issues);
+
 /* 1 when n is an element in namespace ns. */
 int lg_xml_in_ns(const xmlNode *n, const char *ns);
 /* 1 when s (n bytes) is only XML whitespace. */
