@@ -297,6 +297,16 @@ static int scan_text(scan *s)
 {
     while(s->p < s->end && *s->p != '<') {
         unsigned char ch = (unsigned char)*s->p;
+        /* the common case, plain ASCII text, in a tight loop */
+        if(ch > 0x20 && ch < 0x80 && ch != '&' && ch != ']') {
+            s->content = 1;
+            const char *q = s->p + 1;
+            while(q < s->end && (unsigned char)*q >= 0x20 && (unsigned char)*q < 0x80 &&
+                  *q != '<' && *q != '&' && *q != ']')
+                q++;
+            s->p = q;
+            continue;
+        }
         if(ch == '&') {
             if(!scan_ref(s))
                 return 0;
@@ -316,7 +326,7 @@ static int scan_text(scan *s)
 static int in_list(const char *const *list, const char *s, size_t n)
 {
     for(; *list; list++)
-        if(strlen(*list) == n && memcmp(*list, s, n) == 0)
+        if((*list)[0] == s[0] && strncmp(*list, s, n) == 0 && (*list)[n] == '\0')
             return 1;
     return 0;
 }
@@ -420,15 +430,17 @@ static int scan_start(scan *s, int root, const char **name, size_t *nlen, int *s
             continue;
         if(n >= 2 && (a[0] == 'o' || a[0] == 'O') && (a[1] == 'n' || a[1] == 'N'))
             return 0;
-        char pair[64];
-        if(*nlen + 1 + n >= sizeof(pair))
-            return 0;
-        memcpy(pair, *name, *nlen);
-        pair[*nlen] = '.';
-        memcpy(pair + *nlen + 1, a, n);
-        pair[*nlen + 1 + n] = '\0';
-        if(!in_list(attrs, a, n) && !listed(pairs, pair))
-            return 0;
+        if(!in_list(attrs, a, n)) {
+            char pair[64];
+            if(*nlen + 1 + n >= sizeof(pair))
+                return 0;
+            memcpy(pair, *name, *nlen);
+            pair[*nlen] = '.';
+            memcpy(pair + *nlen + 1, a, n);
+            pair[*nlen + 1 + n] = '\0';
+            if(!listed(pairs, pair))
+                return 0;
+        }
         int is_style = n == 5 && memcmp(a, "style", 5) == 0;
         int is_link = (n == 3 && memcmp(a, "src", 3) == 0) || (n == 4 && memcmp(a, "href", 4) == 0) ||
                       (n == 4 && memcmp(a, "cite", 4) == 0);
