@@ -621,42 +621,27 @@ static lg_status strip_format(const char *query, char **out, char **value)
     return LG_OK;
 }
 
-/* Replace a JSON reply body by its XML. A body that will not convert (it
- * should not happen: stored resources were validated) becomes a 500
- * OperationOutcome, itself in XML. */
+/* Replace a FHIR JSON reply body by its XML. A body that does not convert
+ * (not a FHIR resource: an endpoint that answers plain JSON) is left as it
+ * is, correctly labelled: a server may ignore Accept (RFC 9110), and
+ * losing the answer would be worse. */
 static void reply_as_xml(lg_ctx *c)
 {
     lg_rest_response *r = c->resp;
-    if(!r->body || !r->content_type || !strstr(r->content_type, "json"))
+    if(!r->body || !r->content_type ||
+       strncmp(r->content_type, "application/fhir+json", 21) != 0)
         return;
     cJSON *j = cJSON_ParseWithLength(r->body, r->body_len);
     lg_buf b;
     lg_buf_init(&b, c->rest->cfg.max_response);
     lg_issues is = {0};
-    lg_status st = j ? lg_json_to_xml(c->rest->defs, j, &b, &is) : LG_EINTERNAL;
+    lg_status st = j ? lg_json_to_xml(c->rest->defs, j, &b, &is) : LG_EINVAL;
     cJSON_Delete(j);
+    lg_issues_free(&is);
     if(st) {
         lg_buf_free(&b);
-        lg_buf_init(&b, c->rest->cfg.max_response);
-        lg_issues_add(&is, LG_SEV_ERROR, "exception", NULL, "The reply could not be written as XML");
-        cJSON *oo = NULL;
-        lg_buf ob;
-        lg_buf_init(&ob, c->rest->cfg.max_response);
-        if(lg_outcome_write(&ob, &is, LG_SEV_ERROR, "exception", "internal error") == LG_OK)
-            oo = cJSON_ParseWithLength(ob.data, ob.len);
-        lg_buf_free(&ob);
-        lg_issues_free(&is);
-        if(!oo || lg_json_to_xml(c->rest->defs, oo, &b, &is)) {
-            cJSON_Delete(oo);
-            lg_issues_free(&is);
-            lg_buf_free(&b);
-            return; /* leave the JSON: better a JSON answer than none */
-        }
-        cJSON_Delete(oo);
-        r->status = 500;
-        r->location[0] = r->etag[0] = r->last_modified[0] = '\0';
+        return;
     }
-    lg_issues_free(&is);
     free(r->body);
     r->body = lg_buf_take(&b, &r->body_len);
     r->content_type = r->body ? "application/fhir+xml; charset=utf-8" : NULL;
