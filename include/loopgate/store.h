@@ -38,6 +38,9 @@ typedef struct lg_resource {
     char method[8];        /* "POST", "PUT", "PATCH", "DELETE": how it was made */
     char *json;            /* the resource as stored, NUL-terminated; NULL if deleted */
     size_t json_len;
+    char *author;          /* the client that wrote this version (lg_store_write.author), or
+                            * NULL: the server itself */
+    char *creator;         /* the author of version 1 (who created the resource), or NULL */
 } lg_resource;
 
 void lg_resource_clear(lg_resource *r);
@@ -62,6 +65,8 @@ typedef struct lg_store_write {
     const char *json;      /* NULL for a delete */
     size_t json_len;
     const lg_index *index; /* index of this version; ignored for deletes */
+    const char *author;    /* the writing client's id, or NULL for the server itself. Opaque
+                            * to the store; version 1's author is kept as the creator. */
 } lg_store_write;
 
 /* Open (creating if needed) the store at location: for SQLite a directory

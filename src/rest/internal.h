@@ -20,6 +20,7 @@ typedef struct lg_ctx {
     int in_txn;        /* 1 inside a transaction Bundle: the caller begins/commits */
     int64_t now;       /* lastUpdated for writes made under the write lock, 0 = not yet */
     const char *forced_id; /* transaction: the id a create must use (urn:uuid mapping) */
+    struct lg_access_memo *access_memo; /* decisions kept for one search/history (access.c) */
 } lg_ctx;
 
 /* ---- search cache (search_cache.c) ----
@@ -150,6 +151,60 @@ typedef struct lg_operation {
 } lg_operation;
 extern const lg_operation lg_operations[];
 extern const size_t lg_noperations;
+
+/* ---- who may see what (access.c; rules in docs/access.md) ----
+ * Every function here treats a NULL req->actor as the server itself: no
+ * limits. */
+typedef enum lg_access { LG_ACCESS_HIDDEN = 0, LG_ACCESS_VISIBLE = 1 } lg_access;
+
+/* Decisions remembered by resource ("Type/id") while one search or history
+ * is assembled: a page's Patients are decided through the same Tasks the
+ * page matched. Valid only while the store does not change (a snapshot).
+ * lg_access_memo_new returns NULL when out of memory (no memo then); free
+ * with lg_access_memo_free (NULL is fine). */
+typedef struct lg_access_memo lg_access_memo;
+lg_access_memo *lg_access_memo_new(void);
+void lg_access_memo_free(lg_access_memo *m);
+
+/* What a decision needs besides the resource: who asks, and the store and
+ * definitions for the look-ups of the derived rules. All borrowed. */
+typedef struct lg_access_env {
+    const lg_actor *actor;   /* NULL: the server itself */
+    const char *client_id;   /* matched against a resource's creator */
+    const char *base;        /* our base URL: absolute references under it are local */
+    const lg_defs *defs;
+    lg_store *st;
+    int64_t now_ms;          /* for the adolescent's age */
+    lg_access_memo *memo;    /* or NULL */
+} lg_access_env;
+
+void lg_access_env_init(const lg_ctx *c, lg_access_env *env);
+/* May env->actor see res (parsed, of type; creator = the client that
+ * created it, or NULL)? Look-up failures decide "hidden". */
+lg_access lg_access_decide(const lg_access_env *env, const char *type, const cJSON *res,
+                           const char *creator);
+/* Directory and conformance types every non-reporting client sees. */
+int lg_access_shared_type(const char *type);
+/* 1 when the request has an actor (access is limited). */
+int lg_access_limited(const lg_ctx *c);
+/* 1 when search results of type must be filtered for this actor. */
+int lg_access_filters(const lg_ctx *c, const char *type);
+/* May the actor see stored version r? Tombstones are decided on the last
+ * version with content. 1 visible, 0 not. */
+int lg_access_resource(lg_ctx *c, const lg_resource *r);
+/* Same for the current version of type/id (0 when it never existed). */
+int lg_access_current(lg_ctx *c, const char *type, const char *id);
+/* 403 for clients that see no individual resource (reporting); replies. */
+lg_status lg_access_guard(lg_ctx *c);
+/* 403 when the actor's role may not create type; replies. */
+lg_status lg_access_may_create(lg_ctx *c, const char *type);
+/* Add to q a condition every row visible to the actor meets (a CBO's
+ * Task search: owner = its references), so a filtered search scans fewer
+ * rows. Never changes the visible result. */
+lg_status lg_access_pushdown(const lg_ctx *c, lg_query *q);
+
+/* Append *r to l, taking its contents (r is left cleared). LG_ENOMEM. */
+lg_status lg_list_move(lg_resource_list *l, lg_resource *r);
 
 /* Route a request into the interactions above (also used for Bundle entries). */
 lg_status lg_dispatch(lg_ctx *c);

@@ -48,6 +48,7 @@ int lg_rest_http_status(lg_status s)
     case LG_EUNSUPPORTED: return 415;
     case LG_EMETHOD: return 405;
     case LG_EUNPROCESSABLE: return 422;
+    case LG_EFORBIDDEN: return 403;
     default: return 500;
     }
 }
@@ -407,7 +408,7 @@ lg_status lg_dispatch(lg_ctx *c)
     }
     if(n == 0) {
         if(is_method(c, "POST")) {
-            if(!(st = check_content_type(c, 0)))
+            if(!(st = lg_access_guard(c)) && !(st = check_content_type(c, 0)))
                 st = lg_do_bundle(c);
         } else {
             st = not_allowed(c, "POST", "the base URL");
@@ -423,6 +424,9 @@ lg_status lg_dispatch(lg_ctx *c)
             st = lg_do_capabilities(c);
         goto out;
     }
+    /* Everything below shows or changes individual resources. */
+    if((st = lg_access_guard(c)))
+        goto out;
     if(strcmp(seg[0], "_history") == 0 && n == 1) {
         st = is_method(c, "GET") ? lg_do_history(c, NULL, NULL, req->query)
                                  : not_allowed(c, "GET", "/_history");

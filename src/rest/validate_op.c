@@ -191,7 +191,8 @@ static lg_status check_delete(lg_ctx *c, const char *type, const char *id, lg_is
 {
     lg_resource cur = {0};
     lg_status st = lg_store_read(c->st, type, id, &cur);
-    int gone = st == LG_ENOTFOUND || (st == LG_OK && cur.deleted);
+    /* What the client may not see (access.c) answers like what is gone. */
+    int gone = st == LG_ENOTFOUND || (st == LG_OK && (cur.deleted || !lg_access_resource(c, &cur)));
     lg_resource_clear(&cur);
     if(st && st != LG_ENOTFOUND)
         return lg_fail(c, st, "exception", NULL, "Could not read %s/%s", type, id);

@@ -11,6 +11,8 @@ void lg_resource_clear(lg_resource *r)
     free(r->type);
     free(r->id);
     free(r->json);
+    free(r->author);
+    free(r->creator);
     memset(r, 0, sizeof(*r));
 }
 

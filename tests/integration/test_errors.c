@@ -331,10 +331,13 @@ Test(errors, broken_http_does_not_wedge_the_server)
 Test(errors, pipelined_requests_on_one_connection)
 {
     /* two requests in one write: both are answered, in order */
-    const char *two = "GET /Patient/nope-1 HTTP/1.1\r\nHost: x\r\n\r\n"
-                      "GET /metadata HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    char *two = lg_fmt("GET /Patient/nope-1 HTTP/1.1\r\nHost: x\r\n"
+                       "Authorization: Bearer %s\r\n\r\n"
+                       "GET /metadata HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                       S.token);
     char out[1 << 17];
     raw_exchange(two, strlen(two), out, sizeof(out));
+    free(two);
     cr_assert_eq(strncmp(out, "HTTP/1.1 404", 12), 0, "%.200s", out);
     const char *second = strstr(out + 12, "HTTP/1.1 ");
     cr_assert_not_null(second, "second pipelined request not answered");

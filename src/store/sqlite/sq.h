@@ -39,7 +39,7 @@ sq_store *sq_conn(sq_store *s);
 lg_status sq_status(int rc);
 
 /* Fill r from the current row of p: columns col0.. are version,
- * last_updated, seq, deleted, method, json. type and id are copied. On
+ * last_updated, seq, deleted, method, json, author, creator. type and id are copied. On
  * failure r is left cleared. */
 lg_status sq_fill(sqlite3_stmt *p, int col0, const char *type, const char *id, lg_resource *r);
 
