@@ -23,6 +23,7 @@ static void usage(FILE *f)
         "\n"
         "Usage: loopgate serve [options]\n"
         "       loopgate validate [--defs DIR] [--package DIR]... [--profile URL]... FILE...\n"
+        "       loopgate convert [--defs DIR] [--to json|xml] [--compact] FILE\n"
         "       loopgate client add --data DIR --id ID --role ROLE --org REF [--org REF]...\n"
         "       loopgate client list|remove --data DIR [--id ID]\n"
         "       loopgate audit export --data DIR [--since DATETIME]\n"
@@ -270,6 +271,8 @@ int main(int argc, char **argv)
         return serve(argc - 1, argv + 1, argv[0]);
     if(strcmp(argv[1], "validate") == 0)
         return lg_cli_validate(argc - 1, argv + 1, argv[0], stdout, stderr);
+    if(strcmp(argv[1], "convert") == 0)
+        return lg_cli_convert(argc - 1, argv + 1, argv[0], stdout, stderr);
     if(strcmp(argv[1], "client") == 0)
         return lg_cli_client(argc - 1, argv + 1, stdout, stderr);
     if(strcmp(argv[1], "audit") == 0)

@@ -39,4 +39,16 @@ int lg_cli_audit(int argc, char **argv, FILE *out, FILE *err);
  * LG_ENOMEM. */
 lg_status lg_cli_read_file(const char *path, size_t max, char **out, size_t *len);
 
+/* `loopgate convert [--defs DIR] [--to json|xml] [--compact] FILE` ("-" is
+ * standard input): FHIR JSON to XML or XML to JSON (default: the other
+ * format), written to out, indented unless --compact. argv[0] is "convert".
+ * Returns LG_CLI_VALID on success, LG_CLI_INVALID when the input is not
+ * convertible (problems printed to err with line and column), LG_CLI_USAGE
+ * for bad arguments, unreadable files or definitions. */
+int lg_cli_convert(int argc, char **argv, const char *argv0, FILE *out, FILE *err);
+
+/* 1 when text (len bytes) looks like XML: its first non-blank character,
+ * after any UTF-8 byte order mark, is '<'. JSON never starts so. */
+int lg_cli_is_xml(const char *text, size_t len);
+
 #endif

@@ -43,8 +43,8 @@ lg_status lg_do_capabilities(lg_ctx *c)
         "{\"resourceType\":\"CapabilityStatement\",\"status\":\"active\",\"date\":\"%s\","
         "\"publisher\":\"Loopgate\",\"kind\":\"instance\",\"software\":{\"name\":\"Loopgate\","
         "\"version\":\"0.1.0\"},\"implementation\":{\"description\":\"Loopgate FHIR R4 "
-        "gateway\",\"url\":\"%s\"},\"fhirVersion\":\"%s\",\"format\":[\"json\","
-        "\"application/fhir+json\"],\"patchFormat\":[\"application/json-patch+json\"],"
+        "gateway\",\"url\":\"%s\"},\"fhirVersion\":\"%s\",\"format\":[\"json\",\"xml\","
+        "\"application/fhir+json\",\"application/fhir+xml\"],\"patchFormat\":[\"application/json-patch+json\"],"
         "\"instantiates\":[\"http://hl7.org/fhir/us/sdoh-clinicalcare/CapabilityStatement/"
         "SDOHCC-CoordinationPlatform\"],\"rest\":[{\"mode\":\"server\",\"resource\":[",
         now, c->req->base, d->fhir_version ? d->fhir_version : "4.0.1");

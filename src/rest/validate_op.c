@@ -21,6 +21,7 @@
 
 #include "loopgate/outcome.h"
 #include "loopgate/validate.h"
+#include "loopgate/xml.h"
 #include "internal.h"
 
 /* More profiles than any real request names; bounds the work per request. */
@@ -306,7 +307,9 @@ lg_status lg_do_validate(lg_ctx *c, const char *type, const char *id)
             goto nomem;
         /* Positions only for a raw body: a resource inside Parameters has
          * locations relative to itself, not to the posted text. */
-        if(raw && !c->req->rebuilt_body)
+        if(raw && c->req->xml_body)
+            lg_xml_issues_locate(&vi, 0, c->req->xml_body, c->req->xml_body_len);
+        else if(raw && !c->req->rebuilt_body)
             lg_issues_locate(&vi, 0, c->req->body, c->req->body_len);
     }
     lg_buf b;

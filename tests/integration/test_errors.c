@@ -221,8 +221,13 @@ Test(errors, media_type_parameters_and_ids)
     lg_resp r = lg_http(&S, "POST", "/Patient", h, "{\"resourceType\":\"Patient\"}");
     cr_assert_eq(r.status, 201, "charset parameter refused: %ld %s", r.status, r.body);
     lg_resp_free(&r);
-    const char *x[] = {"Content-Type: application/fhir+xml", NULL};
+    /* FHIR XML is accepted (issue #6), parameters too; other types are 415 */
+    const char *x[] = {"Content-Type: application/fhir+xml; charset=utf-8", NULL};
     r = lg_http(&S, "POST", "/Patient", x, "<Patient xmlns=\"http://hl7.org/fhir\"/>");
+    cr_assert_eq(r.status, 201, "XML refused: %ld %s", r.status, r.body);
+    lg_resp_free(&r);
+    const char *t[] = {"Content-Type: text/plain", NULL};
+    r = lg_http(&S, "POST", "/Patient", t, "Patient");
     expect_oo(&r, 415);
     /* ids are [A-Za-z0-9\-\.]{1,64} */
     char path[128];
