@@ -309,7 +309,14 @@ static cJSON *convert_div(conv *cv, xmlNode *n)
     if(start != (size_t)-1 && end != (size_t)-1 && end > start && end <= d->len &&
        (!enc || strcasecmp(enc, "UTF-8") == 0)) {
         if(self_contained(n, n)) {
-            char *s = strndup(d->text + start, end - start);
+            /* The body is not NUL-terminated (it is the HTTP layer's
+             * buffer): copy exactly, never scan for a terminator. */
+            size_t len = end - start;
+            char *s = malloc(len + 1);
+            if(s) {
+                memcpy(s, d->text + start, len);
+                s[len] = '\0';
+            }
             cJSON *v = s ? cJSON_CreateString(s) : NULL;
             free(s);
             return v;
