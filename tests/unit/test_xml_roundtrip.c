@@ -334,6 +334,17 @@ Test(xml, json_to_xml_orders_by_definition_and_escapes)
                      "fhir\"><id value=\"x\"/><extension url=\"http://u\"><valueDecimal value="
                      "\"0.1\"/></extension><active value=\"true\"/><name id=\"n1\"><text value="
                      "\"a&lt;b &amp; &quot;c&quot;&#xA;d\"/></name></Patient>\n");
+    /* fhir_comments (the JSON form's comments) are dropped, as the XML page says */
+    cJSON *c = cJSON_Parse("{\"resourceType\":\"Patient\",\"fhir_comments\":[\"a note\"],"
+                           "\"active\":true,\"name\":[{\"fhir_comments\":[\"x\"],\"family\":\"F\"}]}");
+    cr_assert_not_null(c);
+    lg_buf cb;
+    lg_buf_init(&cb, 1 << 20);
+    cr_assert_eq(lg_json_to_xml(D, c, &cb, &is), LG_OK);
+    cr_expect(!strstr(cb.data, "comment") && !strstr(cb.data, "note"), "%s", cb.data);
+    cr_expect(strstr(cb.data, "<family value=\"F\"/>"), "%s", cb.data);
+    lg_buf_free(&cb);
+    cJSON_Delete(c);
     /* a key that is no element is reported, not silently lost */
     cJSON_AddStringToObject(j, "colour", "red");
     lg_buf_free(&b);
