@@ -20,7 +20,10 @@
  *
  * "invalid" counts files with at least one error, so the other validators'
  * work can be compared with ours. --slowest N lists the N files that take
- * longest (to stderr).
+ * longest (to stderr). --full-only skips the structure-only measurement
+ * (for perf record). --passes N runs N untimed passes of the full check
+ * over each set and nothing else (for perf stat: count instructions where
+ * the clock is too noisy).
  *
  * --dump times nothing: it prints, for every file, the status of
  * lg_validate_full and every issue it reports (severity, code, location,
@@ -210,7 +213,8 @@ int main(int argc, char **argv)
     const char *packages[8];
     size_t npackages = 0;
     long rounds = 7, round_ms = 300, slowest = 0;
-    int dump = 0;
+    int dump = 0, full_only = 0;
+    long passes = -1;
     set sets[16];
     size_t nsets = 0;
     int rc = 1;
@@ -221,6 +225,13 @@ int main(int argc, char **argv)
             for(const char *const *t = lg_defs_default_types; *t; t++)
                 printf("%s\n", *t);
             return 0;
+        } else if(!strcmp(argv[i], "--full-only")) {
+            full_only = 1; /* for profiling the full check alone */
+        } else if(!strcmp(argv[i], "--passes") && i + 1 < argc) {
+            /* a fixed amount of work, for counting instructions (perf stat)
+             * on a machine too noisy to time */
+            if(parse_long("--passes", argv[++i], 0, 100000, &passes))
+                return 2;
         } else if(!strcmp(argv[i], "--dump")) {
             dump = 1;
         } else if(!strcmp(argv[i], "--defs") && i + 1 < argc) {
@@ -246,7 +257,7 @@ int main(int argc, char **argv)
                 goto out;
         } else {
             fprintf(stderr, "usage: lg_bench_validate [--defs DIR] [--package DIR]... [--rounds N] "
-                            "[--round-ms MS] [--slowest N] [--dump] NAME=LISTFILE... | --served-types\n");
+                            "[--round-ms MS] [--slowest N] [--dump] [--full-only] [--passes N] NAME=LISTFILE... | --served-types\n");
             return 2;
         }
     }
@@ -274,6 +285,13 @@ int main(int argc, char **argv)
         goto out;
     }
     lg_issues_free(&is);
+    if(passes >= 0) {
+        for(size_t k = 0; k < nsets; k++)
+            if(pass(defs, &sets[k], passes, 1) < 0)
+                goto out;
+        rc = 0;
+        goto out;
+    }
     if(dump) {
         for(size_t k = 0; k < nsets; k++)
             if(dump_set(defs, &sets[k]))
@@ -281,7 +299,7 @@ int main(int argc, char **argv)
         rc = 0;
         goto out;
     }
-    for(int full = 1; full >= 0; full--) {
+    for(int full = 1; full >= full_only; full--) {
         for(size_t k = 0; k < nsets; k++) {
             set *s = &sets[k];
             if(!s->n)

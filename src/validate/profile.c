@@ -30,6 +30,7 @@
 #include "loopgate/terminology.h"
 #include "loopgate/validate.h"
 #include "path.h"
+#include "validate/shortcut.h"
 
 #define PATH_MAX_LEN 512
 #define MAX_WALK_DEPTH 48
@@ -628,7 +629,9 @@ static void check_constraints(pwalk *w, const lg_pnode *n, const val *v)
 {
     for(size_t i = 0; i < n->nconstraints; i++) {
         const lg_pconstraint *c = n->constraints[i];
-        if(strcmp(c->key, "dom-3") == 0) {
+        if(c->shortcut && lg_vshortcut_passes(c->shortcut, v->v))
+            continue; /* decided natively: passes */
+        if(c->is_dom3) {
             if(seen_add(w, c, v->v))
                 check_dom3(w, c, v->v);
             continue;
@@ -806,22 +809,76 @@ static void check_node(pwalk *w, const lg_pnode *n, const val *v)
     w->depth--;
 }
 
-/* Collect k's values from obj into vals (malloc'd, the caller frees);
- * returns how many, or (size_t)-1 when out of memory. */
-static size_t collect(pwalk *w, const lg_pnode *k, const cJSON *obj, int underscore, val **out)
+/* A JSON member of the object being walked, matched to a kid. */
+typedef struct kmatch {
+    uint32_t kid;          /* index in the node's kids */
+    uint32_t mem;          /* position of the member in the object */
+    const cJSON *item;
+} kmatch;
+
+#define KM_STACK 64
+#define VAL_STACK 16
+
+/* The kid of n named exactly name[0..len), or -1. */
+static long kid_lookup(const lg_pnode *n, uint32_t h, const char *name, size_t len)
 {
-    size_t n = 0, cap = 0;
-    val *vals = NULL;
+    size_t mask = n->nkid_slots - 1;
+    for(size_t k = h & mask; n->kid_slots[k]; k = (k + 1) & mask) {
+        const lg_pnode *kid = n->kids[n->kid_slots[k] - 1];
+        if(strncmp(kid->name, name, len) == 0 && kid->name[len] == '\0')
+            return (long)n->kid_slots[k] - 1;
+    }
+    return -1;
+}
+
+/* Add to m[*nm] every kid of n that the member item names: the kid of the
+ * same name (not a choice), and every choice kid whose name is a prefix of
+ * the key followed by a capital ("valueQuantity": value[x]). "_name"
+ * siblings name the same kids. Returns 0, or -1 when m is full. */
+static int match_member(const lg_pnode *n, const cJSON *item, uint32_t mem, kmatch *m, size_t *nm,
+                        size_t cap)
+{
+    const char *key = item->string;
+    if(!key)
+        return 0;
+    const char *name = key + (key[0] == '_');
+    uint32_t h = LG_PNAME_HASH_INIT;
+    size_t j = 0;
+    for(; name[j]; j++) {
+        if(j && n->choice_kids && name[j] >= 'A' && name[j] <= 'Z') {
+            long k = kid_lookup(n, h, name, j);
+            if(k >= 0 && n->kids[k]->choice) {
+                if(*nm >= cap)
+                    return -1;
+                m[(*nm)++] = (kmatch){.kid = (uint32_t)k, .mem = mem, .item = item};
+            }
+        }
+        h = lg_pname_hash_step(h, name[j]);
+    }
+    long k = kid_lookup(n, h, name, j);
+    if(k >= 0 && !n->kids[k]->choice) {
+        if(*nm >= cap)
+            return -1;
+        m[(*nm)++] = (kmatch){.kid = (uint32_t)k, .mem = mem, .item = item};
+    }
+    return 0;
+}
+
+/* k's values among the members m[0..nm) (all matched to k, in member
+ * order) of obj, into *vals (a buffer of *cap; grown with malloc when the
+ * caller's stack buffer is too small: *vals then differs from stackbuf and
+ * the caller frees it). Returns how many, or (size_t)-1 when out of memory. */
+static size_t collect(pwalk *w, const lg_pnode *k, const cJSON *obj, int underscore,
+                      const kmatch *m, size_t nm, val **vals, size_t *cap, val *stackbuf)
+{
+    size_t n = 0;
     size_t nlen = strlen(k->name);
-    for(const cJSON *item = obj->child; item; item = item->next) {
+    for(size_t mi = 0; mi < nm; mi++) {
+        const cJSON *item = m[mi].item;
         const char *key = item->string;
         int ext = key[0] == '_';
         const char *type = NULL;
-        if(key[ext] != k->name[0] || strncmp(key + ext, k->name, nlen) != 0)
-            continue;
         if(key[ext + nlen]) {
-            if(!k->choice || key[ext + nlen] < 'A' || key[ext + nlen] > 'Z')
-                continue;
             type = choice_type(k, key + ext + nlen);
             if(!type) {
                 /* the base check accepted the name, so the profile narrowed the types */
@@ -834,8 +891,6 @@ static size_t collect(pwalk *w, const lg_pnode *k, const cJSON *obj, int undersc
                 }
                 continue;
             }
-        } else if(k->choice) {
-            continue;
         }
         char other[160];
         if(ext) {
@@ -852,21 +907,22 @@ static size_t collect(pwalk *w, const lg_pnode *k, const cJSON *obj, int undersc
         }
         int arr = cJSON_IsArray(item);
         size_t cnt = arr ? (size_t)cJSON_GetArraySize(item) : 1;
-        if(n + cnt > cap) {
+        if(n + cnt > *cap) {
             size_t ncap = (n + cnt) * 2;
-            val *nv = realloc(vals, ncap * sizeof(*nv));
-            if(!nv) {
-                free(vals);
+            val *nv = *vals == stackbuf ? malloc(ncap * sizeof(*nv))
+                                        : realloc(*vals, ncap * sizeof(*nv));
+            if(!nv)
                 return (size_t)-1;
-            }
-            vals = nv;
-            cap = ncap;
+            if(*vals == stackbuf)
+                memcpy(nv, stackbuf, n * sizeof(*nv));
+            *vals = nv;
+            *cap = ncap;
         }
         static const cJSON null_value = {.type = cJSON_NULL};
         const cJSON *x = arr ? item->child : item;
         const cJSON *xs = cJSON_IsArray(sib) ? sib->child : sib;
         for(int i = 0; x; i++) {
-            val *v = &vals[n++];
+            val *v = &(*vals)[n++];
             v->v = ext ? &null_value : x;
             v->ext = ext ? x : (cJSON_IsObject(xs) ? xs : NULL);
             v->key = key + ext;
@@ -877,7 +933,6 @@ static size_t collect(pwalk *w, const lg_pnode *k, const cJSON *obj, int undersc
             xs = xs && cJSON_IsArray(sib) ? xs->next : NULL;
         }
     }
-    *out = vals;
     return n;
 }
 
@@ -965,20 +1020,61 @@ static void check_slices(pwalk *w, const lg_pnode *k, val *vals, size_t n)
     }
 }
 
+/* The members of obj are matched to n's kids once, by hashed name; then
+ * the kids are checked in snapshot order (so issues come in the same order
+ * as a kid-by-kid scan would give), skipping kids whose subtree cannot
+ * report anything (lg_pnode.kid_work). */
 static void check_children(pwalk *w, const lg_pnode *n, const cJSON *obj)
 {
+    kmatch mstack[KM_STACK], *m = mstack, *sorted = NULL;
+    size_t nm = 0, cap = KM_STACK;
+    uint32_t start_stack[65], *start = start_stack;
+    val vstack[VAL_STACK];
     /* "_name" siblings are rare: look for them only in objects that have one */
     int underscore = 0;
-    for(const cJSON *c = obj->child; c && !underscore; c = c->next)
-        underscore = c->string && c->string[0] == '_';
-    for(size_t i = 0; i < n->nkids && !w->oom; i++) {
-        const lg_pnode *k = n->kids[i];
-        val *vals = NULL;
-        size_t cnt = collect(w, k, obj, underscore, &vals);
-        if(cnt == (size_t)-1) {
-            w->oom = LG_ENOMEM;
-            return;
+    uint32_t mem = 0;
+    for(const cJSON *c = obj->child; c; c = c->next, mem++) {
+        underscore |= c->string && c->string[0] == '_';
+        while(match_member(n, c, mem, m, &nm, cap)) {
+            size_t ncap = cap * 2;
+            kmatch *grown = m == mstack ? malloc(ncap * sizeof(*grown))
+                                        : realloc(m, ncap * sizeof(*grown));
+            if(!grown)
+                goto oom;
+            if(m == mstack)
+                memcpy(grown, mstack, nm * sizeof(*grown));
+            m = grown;
+            cap = ncap;
         }
+    }
+    /* counting sort by kid, stable: each kid's members stay in object order */
+    if(n->nkids + 1 > sizeof(start_stack) / sizeof(*start_stack) &&
+       !(start = calloc(n->nkids + 1, sizeof(*start))))
+        goto oom;
+    memset(start, 0, (n->nkids + 1) * sizeof(*start));
+    for(size_t i = 0; i < nm; i++)
+        start[m[i].kid + 1]++;
+    for(size_t i = 0; i < n->nkids; i++)
+        start[i + 1] += start[i];
+    if(nm) {
+        if(!(sorted = malloc(nm * sizeof(*sorted))))
+            goto oom;
+        for(size_t i = 0; i < nm; i++)
+            sorted[start[m[i].kid]++] = m[i];
+        /* start[i] is now the end of kid i's run */
+    }
+    for(size_t i = 0, at = 0; i < n->nkids && !w->oom; i++) {
+        const lg_pnode *k = n->kids[i];
+        size_t from = at, to = nm ? start[i] : 0;
+        at = to;
+        if(!k->kid_work)
+            continue;
+        val *vals = vstack;
+        size_t vcap = VAL_STACK;
+        size_t cnt = collect(w, k, obj, underscore, sorted + from, to - from, &vals, &vcap,
+                             vstack);
+        if(cnt == (size_t)-1)
+            goto oom;
         /* the base check already reported what the base definition requires */
         if((cnt < k->min && k->min > k->base_min) || (cnt > k->max && k->max < k->base_max)) {
             size_t mark = push_seg(w, '.', k->name, -1);
@@ -996,12 +1092,24 @@ static void check_children(pwalk *w, const lg_pnode *n, const cJSON *obj)
             check_slices(w, k, vals, cnt);
         for(size_t j = 0; j < cnt && !w->oom; j++) {
             const lg_pnode *target = vals[j].slice >= 0 ? k->slices[vals[j].slice] : k;
+            if(!target->work)
+                continue;
             size_t mark = push_val(w, &vals[j]);
             check_node(w, target, &vals[j]);
             pop(w, mark);
         }
-        free(vals);
+        if(vals != vstack)
+            free(vals);
     }
+    goto done;
+oom:
+    w->oom = LG_ENOMEM;
+done:
+    if(m != mstack)
+        free(m);
+    if(start != start_stack)
+        free(start);
+    free(sorted);
 }
 
 /* Does v conform to p? Counted quietly, for profile discriminators. */

@@ -1,0 +1,77 @@
+/* shortcut.c - the common cases of the hottest R4 invariants decided
+ * natively. ref-1 runs on every Reference, dom-2..dom-6 on every resource,
+ * bdl-8 on every Bundle entry, and almost always the answer follows from
+ * whether one member is there: evaluating the FHIRPath for that cost more
+ * than the rest of the profile walk. Only a conclusive "passes" is taken
+ * from here; anything else (including any "_name" primitive extension,
+ * whose FHIRPath meaning is subtler) goes to the FHIRPath engine.
+ */
+#include <string.h>
+
+#include "validate/shortcut.h"
+
+/* The member name of obj, or NULL. *unsure is set when obj has any
+ * "_name" member, or a member that FHIRPath without types would also take
+ * for name ("referenceRange" reads as reference[x] of type Range): then
+ * the caller defers to FHIRPath. */
+static const cJSON *member(const cJSON *obj, const char *name, int *unsure)
+{
+    const cJSON *found = NULL;
+    size_t len = strlen(name);
+    *unsure = 0;
+    for(const cJSON *c = obj->child; c; c = c->next) {
+        const char *k = c->string;
+        if(!k)
+            continue;
+        if(k[0] == '_')
+            *unsure = 1;
+        else if(strncmp(k, name, len) == 0) {
+            if(!k[len] && !found)
+                found = c;
+            else if(k[len] >= 'A' && k[len] <= 'Z')
+                *unsure = 1;
+        }
+    }
+    return found;
+}
+
+int lg_vshortcut_passes(lg_pshortcut kind, const cJSON *focus)
+{
+    int us = 0;
+    if(!cJSON_IsObject(focus))
+        return 0;
+    switch(kind) {
+    case LG_PSC_REF1: {
+        /* reference.startsWith('#').not() or (... in %rootResource...):
+         * no reference: empty or empty; "Type/id": true or ... */
+        const cJSON *r = member(focus, "reference", &us);
+        if(us)
+            return 0;
+        return !r || (cJSON_IsString(r) && r->valuestring[0] != '#');
+    }
+    case LG_PSC_DOM2:
+    case LG_PSC_DOM4:
+    case LG_PSC_DOM5:
+        /* contained.<...>.empty(): true without contained */
+        return !member(focus, "contained", &us) && !us;
+    case LG_PSC_DOM6: {
+        /* text.`div`.exists() */
+        const cJSON *t = member(focus, "text", &us);
+        if(us)
+            return 0;
+        const cJSON *div = cJSON_IsObject(t) ? cJSON_GetObjectItemCaseSensitive(t, "div") : NULL;
+        return cJSON_IsString(div);
+    }
+    case LG_PSC_BDL8: {
+        /* fullUrl.exists() implies fullUrl.contains('/_history/').not():
+         * no fullUrl: empty; one without /_history/: true */
+        const cJSON *u = member(focus, "fullUrl", &us);
+        if(us)
+            return 0;
+        return !u || (cJSON_IsString(u) && !strstr(u->valuestring, "/_history/"));
+    }
+    case LG_PSC_NONE:
+        break;
+    }
+    return 0;
+}
