@@ -46,10 +46,40 @@ typedef struct val {
     int slice;           /* matched slice, -1 none, -2 undecidable */
 } val;
 
+/* One step of the location: sep, s, "[index]" (lg_vpath_push). s is
+ * borrowed from the resource or the definitions. */
+typedef struct pseg {
+    const char *s;
+    int index;
+    char sep;
+} pseg;
+
+/* The walk nests at most MAX_WALK_DEPTH values, each one or two steps */
+#define MAX_SEGS (MAX_WALK_DEPTH * 2 + 8)
+
+/* Pairs (constraint, node); starts in its own storage (most resources need
+ * no more: no allocation per validation), then grows on the heap. Not to
+ * be copied once seen_init has run. */
+#define SEEN_INLINE 128
 typedef struct seen_set {
-    uintptr_t *a, *b;
+    uintptr_t (*e)[2];
     size_t n, cap;
+    uintptr_t own[SEEN_INLINE][2];
 } seen_set;
+
+static void seen_init(seen_set *s)
+{
+    s->e = s->own;
+    s->n = 0;
+    s->cap = SEEN_INLINE;
+    memset(s->own, 0, sizeof(s->own));
+}
+
+static void seen_free(seen_set *s)
+{
+    if(s->e != s->own)
+        free(s->e);
+}
 
 typedef struct pwalk {
     const lg_defs *d;
@@ -63,8 +93,10 @@ typedef struct pwalk {
     int depth;
     int quiet;              /* conformance probe: count errors, report nothing */
     seen_set *seen;
-    char path[PATH_MAX_LEN];
-    size_t len;
+    /* The location, kept as segments and written out only when an issue
+     * is reported: most values are walked without one. */
+    pseg segs[MAX_SEGS];
+    size_t nseg;
     lg_status oom;
 } pwalk;
 
@@ -86,21 +118,30 @@ static void report(pwalk *w, lg_severity sev, const char *code, const char *fmt,
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if(lg_issues_add(w->issues, sev, code, w->len ? w->path : NULL, "%s", msg) == LG_ENOMEM)
+    char path[PATH_MAX_LEN];
+    size_t len = 0;
+    path[0] = '\0';
+    for(size_t i = 0; i < w->nseg && i < MAX_SEGS; i++)
+        lg_vpath_push(path, sizeof(path), &len, w->segs[i].sep, w->segs[i].s, w->segs[i].index);
+    if(lg_issues_add(w->issues, sev, code, len ? path : NULL, "%s", msg) == LG_ENOMEM)
         w->oom = LG_ENOMEM;
 }
 
-/* Append to the location without printf (this runs for every value):
- * sep (may be 0), then s, then "[index]" when index >= 0. Truncates at the
- * buffer's end. Returns the mark to restore. */
+/* Step the location (this runs for every value, so it only records the
+ * step; report() writes the text): sep (may be 0), then s, then "[index]"
+ * when index >= 0. Returns the mark to restore. */
 static size_t push_seg(pwalk *w, char sep, const char *s, int index)
 {
-    return lg_vpath_push(w->path, sizeof(w->path), &w->len, sep, s, index);
+    size_t mark = w->nseg;
+    if(w->nseg < MAX_SEGS)
+        w->segs[w->nseg] = (pseg){.s = s, .index = index, .sep = sep};
+    w->nseg++;
+    return mark;
 }
 
 static void pop(pwalk *w, size_t mark)
 {
-    lg_vpath_pop(w->path, &w->len, mark);
+    w->nseg = mark;
 }
 
 static const char *pname(const pwalk *w)
@@ -116,35 +157,31 @@ static int seen_add(pwalk *w, const void *c, const void *node)
     seen_set *s = w->seen;
     uintptr_t a = (uintptr_t)c, b = (uintptr_t)node;
     if((s->n + 1) * 2 > s->cap) {
-        size_t ncap = s->cap ? s->cap * 2 : 256;
-        uintptr_t *na = calloc(ncap, sizeof(*na)), *nb = calloc(ncap, sizeof(*nb));
-        if(!na || !nb) {
-            free(na);
-            free(nb);
+        size_t ncap = s->cap * 2;
+        uintptr_t(*ne)[2] = calloc(ncap, sizeof(*ne));
+        if(!ne) {
             w->oom = LG_ENOMEM;
             return 0;
         }
         for(size_t i = 0; i < s->cap; i++) {
-            if(!s->a[i])
+            if(!s->e[i][0])
                 continue;
-            size_t k = ((s->a[i] >> 4) ^ (s->b[i] * 31)) & (ncap - 1);
-            while(na[k])
+            size_t k = ((s->e[i][0] >> 4) ^ (s->e[i][1] * 31)) & (ncap - 1);
+            while(ne[k][0])
                 k = (k + 1) & (ncap - 1);
-            na[k] = s->a[i];
-            nb[k] = s->b[i];
+            ne[k][0] = s->e[i][0];
+            ne[k][1] = s->e[i][1];
         }
-        free(s->a);
-        free(s->b);
-        s->a = na;
-        s->b = nb;
+        seen_free(s);
+        s->e = ne;
         s->cap = ncap;
     }
     size_t k = ((a >> 4) ^ (b * 31)) & (s->cap - 1);
-    for(; s->a[k]; k = (k + 1) & (s->cap - 1))
-        if(s->a[k] == a && s->b[k] == b)
+    for(; s->e[k][0]; k = (k + 1) & (s->cap - 1))
+        if(s->e[k][0] == a && s->e[k][1] == b)
             return 0;
-    s->a[k] = a;
-    s->b[k] = b;
+    s->e[k][0] = a;
+    s->e[k][1] = b;
     s->n++;
     return 1;
 }
@@ -474,15 +511,16 @@ static const cJSON *resolve_local(pwalk *w, const cJSON *ref)
     return cJSON_IsObject(target) ? target : NULL;
 }
 
-/* The type a reference points at, written into buf; NULL when unknown. */
-static const char *ref_target_type(pwalk *w, const cJSON *ref, char *buf, size_t bufsz)
+/* The type a reference points at, written into buf; NULL when unknown.
+ * target is what resolve_local found for ref (NULL: nothing). */
+static const char *ref_target_type(pwalk *w, const cJSON *ref, const cJSON *target, char *buf,
+                                   size_t bufsz)
 {
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(ref, "reference");
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(ref, "type");
     if(!cJSON_IsString(r))
         return cJSON_IsString(t) ? t->valuestring : NULL;
     const char *s = r->valuestring;
-    const cJSON *target = resolve_local(w, ref);
     if(target) {
         const cJSON *rt = cJSON_GetObjectItemCaseSensitive(target, "resourceType");
         return cJSON_IsString(rt) ? rt->valuestring : NULL;
@@ -523,13 +561,13 @@ static void check_reference(pwalk *w, const lg_pnode *n, const val *v)
     if(!t || !cJSON_IsObject(v->v))
         return;
     char buf[128];
-    const char *have = ref_target_type(w, v->v, buf, sizeof(buf));
+    const cJSON *target = resolve_local(w, v->v);
+    const char *have = ref_target_type(w, v->v, target, buf, sizeof(buf));
     if(!have)
         return;
     char allowed[384];
     size_t alen = 0;
     allowed[0] = '\0';
-    const cJSON *target = resolve_local(w, v->v);
     int type_ok = 0, need_profile = 0, conforms_one = 0;
     for(size_t k = 0; k < t->ntargets; k++) {
         if(!t->target_defs[k] && strncmp(t->targets[k], "http://hl7.org/fhir/StructureDefinition/",
@@ -1117,7 +1155,8 @@ static int conforms(pwalk *w, const lg_profile *p, const val *v)
 {
     if(w->depth >= MAX_WALK_DEPTH)
         return 0;
-    seen_set seen = {0};
+    seen_set seen;
+    seen_init(&seen);
     pwalk q = *w;
     q.quiet = 1;
     q.errors = 0;
@@ -1127,8 +1166,7 @@ static int conforms(pwalk *w, const lg_profile *p, const val *v)
     val pv = *v;
     pv.slice = -1;
     check_node(&q, p->root, &pv);
-    free(seen.a);
-    free(seen.b);
+    seen_free(&seen);
     if(q.oom)
         w->oom = q.oom;
     return q.errors == 0;
@@ -1177,11 +1215,11 @@ lg_status lg_validate_profile(const lg_defs *defs, const cJSON *res, const char 
                       url ? url : "(none)");
         return LG_EINVAL;
     }
-    seen_set seen = {0};
+    seen_set seen;
+    seen_init(&seen);
     size_t errors = 0;
     lg_status st = walk_profile(defs, res, p, &seen, issues, &errors);
-    free(seen.a);
-    free(seen.b);
+    seen_free(&seen);
     return st ? st : errors ? LG_EUNPROCESSABLE : LG_OK;
 }
 
@@ -1258,11 +1296,11 @@ lg_status lg_validate_full(const lg_defs *defs, const cJSON *res, const char *co
         if(p)
             list[n++] = p;
     }
-    seen_set seen = {0};
+    seen_set seen;
+    seen_init(&seen);
     for(size_t k = 0; k < n && !st; k++)
         st = walk_profile(defs, res, list[k], &seen, issues, &errors);
-    free(seen.a);
-    free(seen.b);
+    seen_free(&seen);
     if(st)
         return st;
     return errors ? LG_EUNPROCESSABLE : LG_OK;

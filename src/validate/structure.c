@@ -20,6 +20,7 @@
 
 #include "loopgate/validate.h"
 #include "path.h"
+#include "validate/lexical.h"
 
 #define PATH_MAX_LEN 512
 #define MAX_ELEMS_COUNTED 512 /* the widest R4 type has well under 100 */
@@ -155,6 +156,8 @@ static void check_primitive(walk *w, const lg_type_def *t, const cJSON *v)
     int ok;
     if(t == w->base64) {
         ok = base64_ok(s);
+    } else if(t->lex != LG_LEX_REGEX) {
+        ok = lg_vlex_ok(t->lex, s, n);
     } else if(t->regex) {
         int rc = pcre2_match(t->regex, (PCRE2_SPTR)s, n, 0, 0, w->md, NULL);
         if(rc < 0 && rc != PCRE2_ERROR_NOMATCH) {
