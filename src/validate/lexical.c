@@ -1,6 +1,8 @@
 /* lexical.c - string, markdown, uri/url/canonical, code and id checked by
  * hand: a quarter of the structure check went to PCRE2 for these, the
  * commonest primitives, whose regexes are single character classes. */
+#include <string.h>
+
 #include "validate/lexical.h"
 
 /* PCRE2's \s without UTF or UCP: tab, LF, VT, FF, CR, space */
@@ -14,19 +16,12 @@ int lg_vlex_ok(lg_lex lex, const char *s, size_t n)
     const unsigned char *p = (const unsigned char *)s;
     switch(lex) {
     case LG_LEX_STRING:
-        /* [ \r\n\t\S]+ : anything but VT and FF */
-        if(n == 0)
-            return 0;
-        for(size_t i = 0; i < n; i++)
-            if(p[i] == 11 || p[i] == 12)
-                return 0;
-        return 1;
+        /* [ \r\n\t\S]+ : anything but VT and FF (strcspn is vectorised;
+         * s has no NUL before n) */
+        return n > 0 && strcspn(s, "\v\f") == n;
     case LG_LEX_NOSPACE:
         /* \S* */
-        for(size_t i = 0; i < n; i++)
-            if(is_space(p[i]))
-                return 0;
-        return 1;
+        return strcspn(s, " \t\n\v\f\r") == n;
     case LG_LEX_CODE:
         /* [^\s]+(\s[^\s]+)* : words separated by single spaces, none at
          * either end */

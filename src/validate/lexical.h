@@ -7,7 +7,8 @@
 
 #include "loopgate/defs.h"
 
-/* 1 when s (n bytes) matches the whole regex lex stands for, 0 when not;
+/* 1 when s (n bytes, NUL-terminated with no NUL before: n is strlen(s))
+ * matches the whole regex lex stands for, 0 when not;
  * -1 for LG_LEX_REGEX (not handled here). Byte for byte what PCRE2 gives
  * without UTF mode, where \s is tab, LF, VT, FF, CR and space
  * (tests/unit/test_validate_lexical.c compares the two). */

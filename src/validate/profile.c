@@ -46,17 +46,6 @@ typedef struct val {
     int slice;           /* matched slice, -1 none, -2 undecidable */
 } val;
 
-/* One step of the location: sep, s, "[index]" (lg_vpath_push). s is
- * borrowed from the resource or the definitions. */
-typedef struct pseg {
-    const char *s;
-    int index;
-    char sep;
-} pseg;
-
-/* The walk nests at most MAX_WALK_DEPTH values, each one or two steps */
-#define MAX_SEGS (MAX_WALK_DEPTH * 2 + 8)
-
 /* Pairs (constraint, node); starts in its own storage (most resources need
  * no more: no allocation per validation), then grows on the heap. Not to
  * be copied once seen_init has run. */
@@ -93,10 +82,7 @@ typedef struct pwalk {
     int depth;
     int quiet;              /* conformance probe: count errors, report nothing */
     seen_set *seen;
-    /* The location, kept as segments and written out only when an issue
-     * is reported: most values are walked without one. */
-    pseg segs[MAX_SEGS];
-    size_t nseg;
+    lg_vloc loc;            /* written out only when an issue is reported */
     lg_status oom;
 } pwalk;
 
@@ -119,10 +105,7 @@ static void report(pwalk *w, lg_severity sev, const char *code, const char *fmt,
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     char path[PATH_MAX_LEN];
-    size_t len = 0;
-    path[0] = '\0';
-    for(size_t i = 0; i < w->nseg && i < MAX_SEGS; i++)
-        lg_vpath_push(path, sizeof(path), &len, w->segs[i].sep, w->segs[i].s, w->segs[i].index);
+    size_t len = lg_vloc_text(&w->loc, path, sizeof(path));
     if(lg_issues_add(w->issues, sev, code, len ? path : NULL, "%s", msg) == LG_ENOMEM)
         w->oom = LG_ENOMEM;
 }
@@ -132,16 +115,12 @@ static void report(pwalk *w, lg_severity sev, const char *code, const char *fmt,
  * when index >= 0. Returns the mark to restore. */
 static size_t push_seg(pwalk *w, char sep, const char *s, int index)
 {
-    size_t mark = w->nseg;
-    if(w->nseg < MAX_SEGS)
-        w->segs[w->nseg] = (pseg){.s = s, .index = index, .sep = sep};
-    w->nseg++;
-    return mark;
+    return lg_vloc_push(&w->loc, sep, s, index);
 }
 
 static void pop(pwalk *w, size_t mark)
 {
-    w->nseg = mark;
+    lg_vloc_pop(&w->loc, mark);
 }
 
 static const char *pname(const pwalk *w)
@@ -1158,6 +1137,10 @@ static int conforms(pwalk *w, const lg_profile *p, const val *v)
     seen_set seen;
     seen_init(&seen);
     pwalk q = *w;
+    /* q never reports (quiet): it must not grow w's location steps, which
+     * it would share */
+    q.loc.heap = NULL;
+    q.loc.cap = 0;
     q.quiet = 1;
     q.errors = 0;
     q.prof = p;
@@ -1167,6 +1150,7 @@ static int conforms(pwalk *w, const lg_profile *p, const val *v)
     pv.slice = -1;
     check_node(&q, p->root, &pv);
     seen_free(&seen);
+    lg_vloc_free(&q.loc);
     if(q.oom)
         w->oom = q.oom;
     return q.errors == 0;
@@ -1203,6 +1187,7 @@ static lg_status walk_profile(const lg_defs *d, const cJSON *res, const lg_profi
                       "%zu more issues (%zu errors) were found against profile %s and not listed",
                       w.reported - LG_VALIDATE_MAX_ISSUES, w.omitted_errors, pname(&w));
     *errors += w.errors;
+    lg_vloc_free(&w.loc);
     return w.oom;
 }
 

@@ -35,8 +35,7 @@ typedef struct walk {
     size_t reported;
     size_t errors;
     pcre2_match_data *md;
-    char path[PATH_MAX_LEN];
-    size_t len;
+    lg_vloc loc;
 } walk;
 
 static void report(walk *w, lg_severity sev, const char *code, const char *fmt, ...)
@@ -53,20 +52,22 @@ static void report(walk *w, lg_severity sev, const char *code, const char *fmt, 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    lg_issues_add(w->issues, sev, code, w->len ? w->path : NULL, "%s", msg);
+    char path[PATH_MAX_LEN];
+    size_t len = lg_vloc_text(&w->loc, path, sizeof(path));
+    lg_issues_add(w->issues, sev, code, len ? path : NULL, "%s", msg);
 }
 
-/* Append sep (0: none), s and "[index]" (index >= 0) to the current
- * location, without printf: this runs for every element. Truncates at the
- * buffer's end. Returns the mark to restore. */
+/* Step the location: sep (0: none), s and "[index]" (index >= 0). This
+ * runs for every element, so it only records the step (path.h). Returns
+ * the mark to restore. */
 static size_t push(walk *w, char sep, const char *s, int index)
 {
-    return lg_vpath_push(w->path, sizeof(w->path), &w->len, sep, s, index);
+    return lg_vloc_push(&w->loc, sep, s, index);
 }
 
 static void pop(walk *w, size_t mark)
 {
-    lg_vpath_pop(w->path, &w->len, mark);
+    lg_vloc_pop(&w->loc, mark);
 }
 
 static const char *json_kind(const cJSON *v)
@@ -333,7 +334,7 @@ static void walk_resource(walk *w, const cJSON *obj)
     }
     /* Only the outermost resource starts the path with its type; a nested
      * one continues its container's ("Bundle.entry[0].resource.name"). */
-    size_t mark = w->len ? w->len : push(w, 0, t->name, -1);
+    size_t mark = w->loc.n ? w->loc.n : push(w, 0, t->name, -1);
     walk_object(w, t, obj, 1);
     pop(w, mark);
 }
@@ -356,6 +357,7 @@ lg_status lg_validate_resource(const lg_defs *defs, const cJSON *res, lg_issues 
         return LG_ENOMEM;
     walk_resource(&w, res);
     pcre2_match_data_free(w.md);
+    lg_vloc_free(&w.loc);
     if(w.reported > LG_VALIDATE_MAX_ISSUES)
         lg_issues_add(issues, LG_SEV_ERROR, "too-costly", NULL,
                       "%zu more issues were found and not listed",
