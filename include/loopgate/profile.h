@@ -41,6 +41,13 @@ typedef enum lg_pshortcut {
     LG_PSC_DOM5,
     LG_PSC_DOM6,  /* dom-6: text.div exists */
     LG_PSC_BDL8,  /* bdl-8: fullUrl without /_history/ */
+    LG_PSC_BDL5,  /* bdl-5: the entry has a resource */
+    LG_PSC_CMD1,  /* cmd-1: a comment, or no equivalence */
+    LG_PSC_CPT2,  /* cpt-2: no value, or a system */
+    LG_PSC_QTY3,  /* qty-3: no code, or a system */
+    LG_PSC_OBS6,  /* obs-6: no dataAbsentReason, or no value */
+    LG_PSC_OBS7,  /* obs-7: no value, or no component */
+    LG_PSC_PER1,  /* per-1: no start, or a start and no end */
 } lg_pshortcut;
 
 /* ElementDefinition.constraint, shared by every element that declares the

@@ -101,9 +101,13 @@ const lg_profile *lg_defs_profile(const lg_defs *d, const char *url)
 
 const lg_profile *lg_defs_base_profile(const lg_defs *d, const char *type)
 {
+    /* no printf: the walker asks this for every contained and entry resource */
     char url[256];
-    if(!type || snprintf(url, sizeof(url), BASE_PREFIX "%s", type) >= (int)sizeof(url))
+    size_t plen = sizeof(BASE_PREFIX) - 1, tlen = type ? strlen(type) : 0;
+    if(!type || plen + tlen >= sizeof(url))
         return NULL;
+    memcpy(url, BASE_PREFIX, plen);
+    memcpy(url + plen, type, tlen + 1);
     return lg_defs_profile(d, url);
 }
 
@@ -129,6 +133,15 @@ static const struct {
     {"dom-5", "contained.meta.security.empty()", LG_PSC_DOM5},
     {"dom-6", "text.`div`.exists()", LG_PSC_DOM6},
     {"bdl-8", "fullUrl.exists() implies fullUrl.contains('/_history/').not()", LG_PSC_BDL8},
+    {"bdl-5", "resource.exists() or request.exists() or response.exists()", LG_PSC_BDL5},
+    {"cmd-1", "comment.exists() or equivalence.empty() or ((equivalence != 'narrower') and "
+              "(equivalence != 'inexact'))", LG_PSC_CMD1},
+    {"cpt-2", "value.empty() or system.exists()", LG_PSC_CPT2},
+    {"qty-3", "code.empty() or system.exists()", LG_PSC_QTY3},
+    {"obs-6", "dataAbsentReason.empty() or value.empty()", LG_PSC_OBS6},
+    {"obs-7", "value.empty() or component.code.where(coding.intersect(%resource.code.coding)."
+              "exists()).empty()", LG_PSC_OBS7},
+    {"per-1", "start.hasValue().not() or end.hasValue().not() or (start <= end)", LG_PSC_PER1},
 };
 
 static const lg_pconstraint *intern_constraint(struct lg_profile_set *s, const cJSON *c,

@@ -1,7 +1,8 @@
 /* shortcut.c - the common cases of the hottest R4 invariants decided
  * natively. ref-1 runs on every Reference, dom-2..dom-6 on every resource,
- * bdl-8 on every Bundle entry, and almost always the answer follows from
- * whether one member is there: evaluating the FHIRPath for that cost more
+ * bdl-5 and bdl-8 on every Bundle entry, cpt-2, qty-3 and per-1 on every
+ * ContactPoint, Quantity and Period, and almost always the answer follows
+ * from whether one member is there: evaluating the FHIRPath for that cost more
  * than the rest of the profile walk. Only a conclusive "passes" is taken
  * from here; anything else (including any "_name" primitive extension,
  * whose FHIRPath meaning is subtler) goes to the FHIRPath engine.
@@ -33,6 +34,17 @@ static const cJSON *member(const cJSON *obj, const char *name, int *unsure)
         }
     }
     return found;
+}
+
+/* What name.exists() gives on obj: 1 true, 0 false, -1 not sure (see
+ * member). A null or an empty array is no value. */
+static int presence(const cJSON *obj, const char *name)
+{
+    int unsure;
+    const cJSON *m = member(obj, name, &unsure);
+    if(unsure)
+        return -1;
+    return m && !cJSON_IsNull(m) && !(cJSON_IsArray(m) && !m->child);
 }
 
 int lg_vshortcut_passes(lg_pshortcut kind, const cJSON *focus)
@@ -69,6 +81,29 @@ int lg_vshortcut_passes(lg_pshortcut kind, const cJSON *focus)
         if(us)
             return 0;
         return !u || (cJSON_IsString(u) && !strstr(u->valuestring, "/_history/"));
+    }
+    /* "A or B": A true decides; A false or empty (exists() and empty()
+     * never fail) leaves B, which decides when true */
+    case LG_PSC_BDL5:
+        return presence(focus, "resource") == 1;
+    case LG_PSC_CMD1:
+        return presence(focus, "comment") == 1 || presence(focus, "equivalence") == 0;
+    case LG_PSC_CPT2:
+        return presence(focus, "value") == 0 || presence(focus, "system") == 1;
+    case LG_PSC_QTY3:
+        return presence(focus, "code") == 0 || presence(focus, "system") == 1;
+    case LG_PSC_OBS6:
+        return presence(focus, "dataAbsentReason") == 0 || presence(focus, "value") == 0;
+    case LG_PSC_OBS7:
+        /* no component: component.code.where(...) is empty, its empty() true */
+        return presence(focus, "value") == 0 || presence(focus, "component") == 0;
+    case LG_PSC_PER1: {
+        /* start.hasValue().not() is true without a start; with one plain
+         * start and no end, end.hasValue().not() is */
+        if(presence(focus, "start") == 0)
+            return 1;
+        const cJSON *st = member(focus, "start", &us);
+        return !us && cJSON_IsString(st) && presence(focus, "end") == 0;
     }
     case LG_PSC_NONE:
         break;

@@ -17,7 +17,7 @@
 #include "lg_test.h"
 #include "validate/shortcut.h"
 
-#define NKINDS (LG_PSC_BDL8 + 1)
+#define NKINDS (LG_PSC_PER1 + 1)
 
 static lg_defs *D;
 static const lg_pconstraint *K[NKINDS];
@@ -39,6 +39,12 @@ static void load(void)
     grab(lg_defs_base_profile(D, "Patient")->root);
     grab(lg_defs_base_profile(D, "Reference")->root);
     grab(lg_profile_node(lg_defs_base_profile(D, "Bundle"), "Bundle.entry"));
+    grab(lg_profile_node(lg_defs_base_profile(D, "ConceptMap"),
+                         "ConceptMap.group.element.target"));
+    grab(lg_defs_base_profile(D, "ContactPoint")->root);
+    grab(lg_defs_base_profile(D, "Quantity")->root);
+    grab(lg_defs_base_profile(D, "Observation")->root);
+    grab(lg_defs_base_profile(D, "Period")->root);
     for(int k = 1; k < NKINDS; k++) {
         cr_assert_not_null(K[k], "the R4 constraint for shortcut %d is loaded and recognised", k);
         cr_assert_not_null(K[k]->expr, "%s compiles", K[k]->key);
@@ -152,6 +158,17 @@ Test(shortcut, never_passes_what_fhirpath_fails)
         {LG_PSC_DOM6, "{\"resourceType\":\"Patient\",\"text\":{\"status\":\"generated\"}}"},
         {LG_PSC_DOM6, "{\"resourceType\":\"Patient\"}"},
         {LG_PSC_BDL8, "{\"fullUrl\":\"http://x.org/fhir/Patient/1/_history/2\"}"},
+        {LG_PSC_BDL5, "{\"fullUrl\":\"urn:uuid:1\"}"},
+        {LG_PSC_BDL5, "{\"resource\":null,\"search\":{\"mode\":\"match\"}}"},
+        {LG_PSC_CMD1, "{\"code\":\"a\",\"equivalence\":\"narrower\"}"},
+        {LG_PSC_CPT2, "{\"value\":\"555\"}"},
+        {LG_PSC_QTY3, "{\"value\":1,\"code\":\"mg\"}"},
+        {LG_PSC_OBS6, "{\"resourceType\":\"Observation\",\"valueString\":\"x\","
+                      "\"dataAbsentReason\":{\"text\":\"y\"}}"},
+        {LG_PSC_OBS7, "{\"resourceType\":\"Observation\",\"code\":{\"coding\":[{\"code\":\"a\"}]},"
+                      "\"valueString\":\"x\",\"component\":[{\"code\":{\"coding\":"
+                      "[{\"code\":\"a\"}]}}]}"},
+        {LG_PSC_PER1, "{\"start\":\"2020-02-01\",\"end\":\"2020-01-01\"}"},
     };
     for(size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
         cJSON *j = cJSON_Parse(cases[i].json);
