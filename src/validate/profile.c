@@ -833,8 +833,12 @@ typedef struct kmatch {
     const cJSON *item;
 } kmatch;
 
+/* Stack room per object walked (check_children nests at most
+ * MAX_WALK_DEPTH deep, so a few KiB each): larger objects and arrays go to
+ * the heap. Big enough for the common case, because a large malloc after
+ * the many small frees of FHIRPath makes glibc consolidate its bins. */
 #define KM_STACK 64
-#define VAL_STACK 16
+#define VAL_STACK 48
 
 /* The kid of n named exactly name[0..len), or -1. */
 static long kid_lookup(const lg_pnode *n, uint32_t h, const char *name, size_t len)
@@ -1043,7 +1047,7 @@ static void check_slices(pwalk *w, const lg_pnode *k, val *vals, size_t n)
  * report anything (lg_pnode.kid_work). */
 static void check_children(pwalk *w, const lg_pnode *n, const cJSON *obj)
 {
-    kmatch mstack[KM_STACK], *m = mstack, *sorted = NULL;
+    kmatch mstack[KM_STACK], *m = mstack, sstack[KM_STACK], *sorted = sstack;
     size_t nm = 0, cap = KM_STACK;
     uint32_t start_stack[65], *start = start_stack;
     val vstack[VAL_STACK];
@@ -1074,7 +1078,7 @@ static void check_children(pwalk *w, const lg_pnode *n, const cJSON *obj)
     for(size_t i = 0; i < n->nkids; i++)
         start[i + 1] += start[i];
     if(nm) {
-        if(!(sorted = malloc(nm * sizeof(*sorted))))
+        if(nm > KM_STACK && !(sorted = malloc(nm * sizeof(*sorted))))
             goto oom;
         for(size_t i = 0; i < nm; i++)
             sorted[start[m[i].kid]++] = m[i];
@@ -1126,7 +1130,8 @@ done:
         free(m);
     if(start != start_stack)
         free(start);
-    free(sorted);
+    if(sorted != sstack)
+        free(sorted);
 }
 
 /* Does v conform to p? Counted quietly, for profile discriminators. */
