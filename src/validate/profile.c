@@ -70,6 +70,29 @@ static void seen_free(seen_set *s)
         free(s->e);
 }
 
+/* The entries of the Bundle being validated by fullUrl, built on the first
+ * reference that needs one, so that resolving each reference is a probe
+ * rather than a pass over every entry. first/suffix map a fullUrl, and
+ * every tail of one after a '/', to the first entry that has it. */
+typedef struct eslot {
+    const char *key; /* NUL-terminated: a fullUrl or a tail of one (borrowed) */
+    uint64_t hash;
+    size_t entry;    /* index in Bundle.entry */
+} eslot;
+
+typedef struct emap {
+    eslot *slots;
+    size_t cap, n;
+} emap;
+
+typedef struct eindex {
+    const cJSON *bundle;   /* what it indexes; NULL until built */
+    const cJSON **entries; /* Bundle.entry in order */
+    size_t nentries;
+    emap exact, tails;
+    int failed;            /* no memory: fall back to the scan */
+} eindex;
+
 typedef struct pwalk {
     const lg_defs *d;
     const cJSON *resource;  /* %resource: the resource holding the focus */
@@ -82,6 +105,7 @@ typedef struct pwalk {
     int depth;
     int quiet;              /* conformance probe: count errors, report nothing */
     seen_set *seen;
+    eindex *eidx;           /* shared by the walks of one validation */
     lg_vloc loc;            /* written out only when an issue is reported */
     lg_status oom;
 } pwalk;
@@ -449,13 +473,109 @@ static const cJSON *find_contained(const cJSON *res, const char *id)
     return NULL;
 }
 
+static uint64_t str_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for(; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+/* Record key -> entry unless key is there already (the first entry wins).
+ * 0, or -1 without memory. */
+static int emap_add(emap *m, const char *key, size_t entry)
+{
+    if((m->n + 1) * 2 > m->cap) {
+        size_t ncap = m->cap ? m->cap * 2 : 64;
+        eslot *ns = calloc(ncap, sizeof(*ns));
+        if(!ns)
+            return -1;
+        for(size_t i = 0; i < m->cap; i++) {
+            if(!m->slots[i].key)
+                continue;
+            size_t k = m->slots[i].hash & (ncap - 1);
+            while(ns[k].key)
+                k = (k + 1) & (ncap - 1);
+            ns[k] = m->slots[i];
+        }
+        free(m->slots);
+        m->slots = ns;
+        m->cap = ncap;
+    }
+    uint64_t h = str_hash(key);
+    size_t k = h & (m->cap - 1);
+    for(; m->slots[k].key; k = (k + 1) & (m->cap - 1))
+        if(m->slots[k].hash == h && strcmp(m->slots[k].key, key) == 0)
+            return 0;
+    m->slots[k] = (eslot){.key = key, .hash = h, .entry = entry};
+    m->n++;
+    return 0;
+}
+
+/* The first entry recorded for key, or (size_t)-1. */
+static size_t emap_find(const emap *m, const char *key)
+{
+    if(!m->cap)
+        return (size_t)-1;
+    uint64_t h = str_hash(key);
+    for(size_t k = h & (m->cap - 1); m->slots[k].key; k = (k + 1) & (m->cap - 1))
+        if(m->slots[k].hash == h && strcmp(m->slots[k].key, key) == 0)
+            return m->slots[k].entry;
+    return (size_t)-1;
+}
+
+static void eindex_free(eindex *x)
+{
+    free((void *)x->entries);
+    free(x->exact.slots);
+    free(x->tails.slots);
+    memset(x, 0, sizeof(*x));
+}
+
+static int eindex_build(eindex *x, const cJSON *bundle)
+{
+    eindex_free(x);
+    x->bundle = bundle;
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(bundle, "entry"), *e;
+    size_t n = 0;
+    cJSON_ArrayForEach(e, list) n++;
+    if(n && !(x->entries = malloc(n * sizeof(*x->entries))))
+        goto fail;
+    cJSON_ArrayForEach(e, list) {
+        size_t i = x->nentries++;
+        x->entries[i] = e;
+        const cJSON *fu = cJSON_GetObjectItemCaseSensitive(e, "fullUrl");
+        if(!cJSON_IsString(fu))
+            continue;
+        const char *f = fu->valuestring;
+        if(emap_add(&x->exact, f, i))
+            goto fail;
+        for(const char *sl = strchr(f, '/'); sl; sl = strchr(sl + 1, '/'))
+            if(emap_add(&x->tails, sl + 1, i))
+                goto fail;
+    }
+    return 0;
+fail:
+    eindex_free(x);
+    x->failed = 1;
+    return -1;
+}
+
 /* The entry whose fullUrl is ref, or - for a relative "Type/id" - ends in
  * "/Type/id" (R4 bundle.html#references: relative to the fullUrl's base). */
-static const cJSON *find_entry(const cJSON *bundle, const char *ref)
+static const cJSON *find_entry(pwalk *w, const cJSON *bundle, const char *ref)
 {
+    eindex *x = w->eidx;
+    int relative = !strstr(ref, "://") && strncmp(ref, "urn:", 4) != 0;
+    if(x && !x->failed && (x->bundle == bundle || !eindex_build(x, bundle))) {
+        /* the first entry that either test below accepts */
+        size_t a = emap_find(&x->exact, ref), b = relative ? emap_find(&x->tails, ref) : (size_t)-1;
+        size_t i = a < b ? a : b;
+        return i == (size_t)-1 ? NULL
+                               : cJSON_GetObjectItemCaseSensitive(x->entries[i], "resource");
+    }
     const cJSON *e;
     size_t rlen = strlen(ref);
-    int relative = !strstr(ref, "://") && strncmp(ref, "urn:", 4) != 0;
     cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(bundle, "entry")) {
         const cJSON *fu = cJSON_GetObjectItemCaseSensitive(e, "fullUrl");
         if(!cJSON_IsString(fu))
@@ -485,7 +605,7 @@ static const cJSON *resolve_local(pwalk *w, const cJSON *ref)
     } else if(w->root) {
         const cJSON *rt = cJSON_GetObjectItemCaseSensitive(w->root, "resourceType");
         if(cJSON_IsString(rt) && strcmp(rt->valuestring, "Bundle") == 0)
-            target = find_entry(w->root, s);
+            target = find_entry(w, w->root, s);
     }
     return cJSON_IsObject(target) ? target : NULL;
 }
@@ -1179,10 +1299,10 @@ static int conforms_resource(pwalk *w, const lg_profile *p, const cJSON *res)
 }
 
 static lg_status walk_profile(const lg_defs *d, const cJSON *res, const lg_profile *p,
-                              seen_set *seen, lg_issues *issues, size_t *errors)
+                              seen_set *seen, eindex *eidx, lg_issues *issues, size_t *errors)
 {
     pwalk w = {.d = d, .resource = res, .root = res, .fp_root = res, .prof = p, .issues = issues,
-               .seen = seen};
+               .seen = seen, .eidx = eidx};
     const cJSON *rt = cJSON_GetObjectItemCaseSensitive(res, "resourceType");
     push_seg(&w, 0, cJSON_IsString(rt) ? rt->valuestring : p->type, -1);
     val v = {.v = res, .type = p->type, .index = -1, .slice = -1};
@@ -1207,9 +1327,11 @@ lg_status lg_validate_profile(const lg_defs *defs, const cJSON *res, const char 
     }
     seen_set seen;
     seen_init(&seen);
+    eindex eidx = {0};
     size_t errors = 0;
-    lg_status st = walk_profile(defs, res, p, &seen, issues, &errors);
+    lg_status st = walk_profile(defs, res, p, &seen, &eidx, issues, &errors);
     seen_free(&seen);
+    eindex_free(&eidx);
     return st ? st : errors ? LG_EUNPROCESSABLE : LG_OK;
 }
 
@@ -1288,9 +1410,11 @@ lg_status lg_validate_full(const lg_defs *defs, const cJSON *res, const char *co
     }
     seen_set seen;
     seen_init(&seen);
+    eindex eidx = {0};
     for(size_t k = 0; k < n && !st; k++)
-        st = walk_profile(defs, res, list[k], &seen, issues, &errors);
+        st = walk_profile(defs, res, list[k], &seen, &eidx, issues, &errors);
     seen_free(&seen);
+    eindex_free(&eidx);
     if(st)
         return st;
     return errors ? LG_EUNPROCESSABLE : LG_OK;
