@@ -46,10 +46,11 @@ typedef struct val {
     int slice;           /* matched slice, -1 none, -2 undecidable */
 } val;
 
-/* Pairs (constraint, node); starts in its own storage (most resources need
- * no more: no allocation per validation), then grows on the heap. Not to
- * be copied once seen_init has run. */
-#define SEEN_INLINE 128
+/* Pairs (constraint, node); starts in its own storage (4 KiB: all but the
+ * largest resources fit, and growing is costly beyond the copy: a request
+ * that large makes glibc consolidate the small chunks FHIRPath freed),
+ * then grows on the heap. Not to be copied once seen_init has run. */
+#define SEEN_INLINE 256
 typedef struct seen_set {
     uintptr_t (*e)[2];
     size_t n, cap;
