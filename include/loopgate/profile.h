@@ -51,6 +51,8 @@ typedef enum lg_pshortcut {
     LG_PSC_BDL3,  /* bdl-3: entry.request present as the Bundle type asks */
     LG_PSC_BDL4,  /* bdl-4: entry.response present as the Bundle type asks */
     LG_PSC_BDL7,  /* bdl-7: a history, or fullUrl & versionId distinct */
+    LG_PSC_HTML,  /* txt-1, txt-2: htmlChecks(), which the engine answers true */
+    LG_PSC_EXT1,  /* ext-1: extensions or a value, not both */
 } lg_pshortcut;
 
 /* ElementDefinition.constraint, shared by every element that declares the

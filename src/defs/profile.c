@@ -149,6 +149,9 @@ static const struct {
      LG_PSC_BDL4},
     {"bdl-7", "(type = 'history') or entry.where(fullUrl.exists()).select(fullUrl&resource.meta."
               "versionId).isDistinct()", LG_PSC_BDL7},
+    {"txt-1", "htmlChecks()", LG_PSC_HTML},
+    {"txt-2", "htmlChecks()", LG_PSC_HTML},
+    {"ext-1", "extension.exists() != value.exists()", LG_PSC_EXT1},
 };
 
 static const lg_pconstraint *intern_constraint(struct lg_profile_set *s, const cJSON *c,

@@ -144,9 +144,57 @@ static int fullurls_distinct(const cJSON *focus)
     return ok;
 }
 
+/* Type suffixes that FHIRPath without types reads as value[x] (a subset of
+ * the engine's list, fhirpath/eval.c is_data_type: a key with another
+ * suffix, such as valueSet, leaves the answer to FHIRPath). */
+static int value_suffix(const char *t)
+{
+    static const char *const types[] = {
+        "String", "Code", "Boolean", "Integer", "Decimal", "Uri", "Url", "Canonical",
+        "DateTime", "Date", "Instant", "Time", "Id", "Markdown", "PositiveInt", "UnsignedInt",
+        "Oid", "Uuid", "Base64Binary", "Address", "Age", "Annotation", "Attachment",
+        "CodeableConcept", "Coding", "ContactDetail", "ContactPoint", "Contributor", "Count",
+        "DataRequirement", "Distance", "Dosage", "Duration", "Expression", "HumanName",
+        "Identifier", "Meta", "Money", "ParameterDefinition", "Period", "Quantity", "Range",
+        "Ratio", "Reference", "RelatedArtifact", "SampledData", "Signature", "Timing",
+        "TriggerDefinition", "UsageContext",
+    };
+    for(size_t i = 0; i < sizeof(types) / sizeof(*types); i++)
+        if(strcmp(t, types[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* ext-1: extension.exists() != value.exists(), where value is value[x]
+ * ("valueString", ...). 1 when exactly one of them is there. */
+static int ext_or_value(const cJSON *focus)
+{
+    int ext = 0, value = 0;
+    for(const cJSON *c = focus->child; c; c = c->next) {
+        const char *k = c->string;
+        if(!k || k[0] == '_')
+            return 0;
+        int empty = cJSON_IsNull(c) || (cJSON_IsArray(c) && !c->child);
+        if(strcmp(k, "extension") == 0) {
+            if(empty)
+                return 0;
+            ext = 1;
+        } else if(strncmp(k, "extension", 9) == 0 && k[9] >= 'A' && k[9] <= 'Z') {
+            return 0;
+        } else if(strncmp(k, "value", 5) == 0 && (!k[5] || (k[5] >= 'A' && k[5] <= 'Z'))) {
+            if(empty || (k[5] && !value_suffix(k + 5)))
+                return 0;
+            value = 1;
+        }
+    }
+    return ext != value;
+}
+
 int lg_vshortcut_passes(lg_pshortcut kind, const cJSON *focus)
 {
     int us = 0;
+    if(kind == LG_PSC_HTML)
+        return 1; /* htmlChecks() is true whatever it is given (fhirpath/eval.c) */
     if(!cJSON_IsObject(focus))
         return 0;
     switch(kind) {
@@ -214,6 +262,9 @@ int lg_vshortcut_passes(lg_pshortcut kind, const cJSON *focus)
         const char *type = bundle_type(focus);
         return type && (strcmp(type, "history") == 0 || fullurls_distinct(focus));
     }
+    case LG_PSC_EXT1:
+        return ext_or_value(focus);
+    case LG_PSC_HTML:
     case LG_PSC_NONE:
         break;
     }
