@@ -149,6 +149,10 @@ struct lg_pnode {
                               0 empty; nkid_slots is a power of two (0: no kids) */
     size_t nkid_slots;
     int choice_kids;       /* some kid is a choice element (name[x]) */
+    uint32_t *empty_kids;  /* kids (indexes, ascending) that can report even when the
+                              JSON has no value for them: a minimum above the base's,
+                              or a slice with a minimum */
+    size_t nempty_kids;
     int work;              /* checking a value against this node can report something:
                               its own rules (fixed/pattern, reference targets,
                               constraints, binding) or those of an element or

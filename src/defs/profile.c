@@ -247,6 +247,7 @@ static void free_node(lg_pnode *n)
         free_node(n->kids[i]);
     free(n->kids);
     free(n->kid_slots);
+    free(n->empty_kids);
     for(size_t i = 0; i < n->ndiscs; i++)
         free(n->discs[i].path);
     free(n->discs);
@@ -617,6 +618,17 @@ static lg_status index_kids(lg_pnode *n)
             k = (k + 1) & (cap - 1);
         n->kid_slots[k] = (uint32_t)i + 1;
         n->choice_kids |= n->kids[i]->choice;
+    }
+    for(size_t i = 0; i < n->nkids; i++) {
+        const lg_pnode *kid = n->kids[i];
+        int need = kid->min > kid->base_min;
+        for(size_t k = 0; k < kid->nslices && !need; k++)
+            need = kid->slices[k]->min > 0;
+        if(!need)
+            continue;
+        if(!n->empty_kids && !(n->empty_kids = calloc(n->nkids, sizeof(*n->empty_kids))))
+            return LG_ENOMEM;
+        n->empty_kids[n->nempty_kids++] = (uint32_t)i;
     }
     return LG_OK;
 }

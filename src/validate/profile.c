@@ -1162,16 +1162,64 @@ static void check_slices(pwalk *w, const lg_pnode *k, val *vals, size_t n)
     }
 }
 
-/* The members of obj are matched to n's kids once, by hashed name; then
- * the kids are checked in snapshot order (so issues come in the same order
- * as a kid-by-kid scan would give), skipping kids whose subtree cannot
- * report anything (lg_pnode.kid_work). */
+/* One kid of an object: its values (members run[0..nrun), in object
+ * order), its cardinality where the profile is tighter than the base, its
+ * slices, and each value against the kid or the slice it matched. */
+static void check_kid(pwalk *w, const lg_pnode *k, const cJSON *obj, int underscore,
+                      const kmatch *run, size_t nrun)
+{
+    val vstack[VAL_STACK], *vals = vstack;
+    size_t vcap = VAL_STACK;
+    size_t cnt = collect(w, k, obj, underscore, run, nrun, &vals, &vcap, vstack);
+    if(cnt == (size_t)-1) {
+        w->oom = LG_ENOMEM;
+        return;
+    }
+    /* the base check already reported what the base definition requires */
+    if((cnt < k->min && k->min > k->base_min) || (cnt > k->max && k->max < k->base_max)) {
+        size_t mark = push_seg(w, '.', k->name, -1);
+        if(cnt < k->min)
+            report(w, LG_SEV_ERROR, "required",
+                   "%s: minimum required = %u, but only found %zu (profile %s)", k->id, k->min,
+                   cnt, pname(w));
+        else
+            report(w, LG_SEV_ERROR, "structure",
+                   "%s: maximum allowed = %u, but found %zu (profile %s)", k->id, k->max, cnt,
+                   pname(w));
+        pop(w, mark);
+    }
+    if(k->sliced && k->nslices)
+        check_slices(w, k, vals, cnt);
+    for(size_t j = 0; j < cnt && !w->oom; j++) {
+        const lg_pnode *target = vals[j].slice >= 0 ? k->slices[vals[j].slice] : k;
+        if(!target->work)
+            continue;
+        size_t mark = push_val(w, &vals[j]);
+        check_node(w, target, &vals[j]);
+        pop(w, mark);
+    }
+    if(vals != vstack)
+        free(vals);
+}
+
+static int cmp_kmatch(const void *a, const void *b)
+{
+    const kmatch *x = a, *y = b;
+    if(x->kid != y->kid)
+        return x->kid < y->kid ? -1 : 1;
+    return x->mem < y->mem ? -1 : x->mem > y->mem;
+}
+
+/* The members of obj are matched to n's kids once, by hashed name, and
+ * put in kid order (members of one kid stay in object order). Then the
+ * kids are checked in snapshot order - so issues come in the same order as
+ * a kid-by-kid scan would give - but only those with a value, or that can
+ * report without one (lg_pnode.empty_kids), and only when their subtree
+ * can report anything at all (lg_pnode.kid_work). */
 static void check_children(pwalk *w, const lg_pnode *n, const cJSON *obj)
 {
-    kmatch mstack[KM_STACK], *m = mstack, sstack[KM_STACK], *sorted = sstack;
+    kmatch mstack[KM_STACK], *m = mstack;
     size_t nm = 0, cap = KM_STACK;
-    uint32_t start_stack[65], *start = start_stack;
-    val vstack[VAL_STACK];
     /* "_name" siblings are rare: look for them only in objects that have one */
     int underscore = 0;
     uint32_t mem = 0;
@@ -1181,78 +1229,47 @@ static void check_children(pwalk *w, const lg_pnode *n, const cJSON *obj)
             size_t ncap = cap * 2;
             kmatch *grown = m == mstack ? malloc(ncap * sizeof(*grown))
                                         : realloc(m, ncap * sizeof(*grown));
-            if(!grown)
-                goto oom;
+            if(!grown) {
+                w->oom = LG_ENOMEM;
+                goto done;
+            }
             if(m == mstack)
                 memcpy(grown, mstack, nm * sizeof(*grown));
             m = grown;
             cap = ncap;
         }
     }
-    /* counting sort by kid, stable: each kid's members stay in object order */
-    if(n->nkids + 1 > sizeof(start_stack) / sizeof(*start_stack) &&
-       !(start = calloc(n->nkids + 1, sizeof(*start))))
-        goto oom;
-    memset(start, 0, (n->nkids + 1) * sizeof(*start));
-    for(size_t i = 0; i < nm; i++)
-        start[m[i].kid + 1]++;
-    for(size_t i = 0; i < n->nkids; i++)
-        start[i + 1] += start[i];
-    if(nm) {
-        if(nm > KM_STACK && !(sorted = malloc(nm * sizeof(*sorted))))
-            goto oom;
-        for(size_t i = 0; i < nm; i++)
-            sorted[start[m[i].kid]++] = m[i];
-        /* start[i] is now the end of kid i's run */
-    }
-    for(size_t i = 0, at = 0; i < n->nkids && !w->oom; i++) {
-        const lg_pnode *k = n->kids[i];
-        size_t from = at, to = nm ? start[i] : 0;
-        at = to;
-        if(!k->kid_work)
-            continue;
-        val *vals = vstack;
-        size_t vcap = VAL_STACK;
-        size_t cnt = collect(w, k, obj, underscore, sorted + from, to - from, &vals, &vcap,
-                             vstack);
-        if(cnt == (size_t)-1)
-            goto oom;
-        /* the base check already reported what the base definition requires */
-        if((cnt < k->min && k->min > k->base_min) || (cnt > k->max && k->max < k->base_max)) {
-            size_t mark = push_seg(w, '.', k->name, -1);
-            if(cnt < k->min)
-                report(w, LG_SEV_ERROR, "required",
-                       "%s: minimum required = %u, but only found %zu (profile %s)", k->id, k->min,
-                       cnt, pname(w));
-            else
-                report(w, LG_SEV_ERROR, "structure",
-                       "%s: maximum allowed = %u, but found %zu (profile %s)", k->id, k->max, cnt,
-                       pname(w));
-            pop(w, mark);
+    /* JSON members mostly come in snapshot order: insertion sort is about
+     * linear then; qsort (by kid, then position: stable) for big objects */
+    if(nm > 32) {
+        qsort(m, nm, sizeof(*m), cmp_kmatch);
+    } else {
+        for(size_t i = 1; i < nm; i++) {
+            kmatch x = m[i];
+            size_t j = i;
+            for(; j > 0 && m[j - 1].kid > x.kid; j--)
+                m[j] = m[j - 1];
+            m[j] = x;
         }
-        if(k->sliced && k->nslices)
-            check_slices(w, k, vals, cnt);
-        for(size_t j = 0; j < cnt && !w->oom; j++) {
-            const lg_pnode *target = vals[j].slice >= 0 ? k->slices[vals[j].slice] : k;
-            if(!target->work)
-                continue;
-            size_t mark = push_val(w, &vals[j]);
-            check_node(w, target, &vals[j]);
-            pop(w, mark);
-        }
-        if(vals != vstack)
-            free(vals);
     }
-    goto done;
-oom:
-    w->oom = LG_ENOMEM;
+    const uint32_t *empty = n->empty_kids;
+    size_t i = 0, e = 0, ne = n->nempty_kids;
+    while(!w->oom && (i < nm || e < ne)) {
+        uint32_t kid = i < nm ? m[i].kid : UINT32_MAX;
+        if(e < ne && empty[e] <= kid)
+            kid = empty[e];
+        size_t from = i;
+        while(i < nm && m[i].kid == kid)
+            i++;
+        while(e < ne && empty[e] == kid)
+            e++;
+        const lg_pnode *k = n->kids[kid];
+        if(k->kid_work)
+            check_kid(w, k, obj, underscore, m + from, i - from);
+    }
 done:
     if(m != mstack)
         free(m);
-    if(start != start_stack)
-        free(start);
-    if(sorted != sstack)
-        free(sorted);
 }
 
 /* Does v conform to p? Counted quietly, for profile discriminators. */
