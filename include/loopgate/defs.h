@@ -85,6 +85,12 @@ struct lg_type_def {
     size_t nslots;
     unsigned *choices;
     size_t nchoices;
+    /* The elements with a minimum (min > 0), ascending: the only ones an
+     * object can be missing. required_known is 0 when the index could not
+     * be built (then every element is looked at). */
+    unsigned *required;
+    size_t nrequired;
+    int required_known;
     /* primitives only */
     lg_json_kind json;
     void *regex;               /* compiled spec regex (pcre2_code), or NULL */

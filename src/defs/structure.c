@@ -173,6 +173,14 @@ static void index_def(lg_type_def *t)
     t->nslots = nslots;
     t->choices = choices;
     t->nchoices = nchoices;
+    unsigned *req = calloc(t->nelems ? t->nelems : 1, sizeof(*req));
+    if(!req)
+        return;
+    for(size_t i = 0; i < t->nelems; i++)
+        if(t->elems[i].min > 0)
+            req[t->nrequired++] = (unsigned)i;
+    t->required = req;
+    t->required_known = 1;
 }
 
 static lg_type_def *add_def(builder *b, const char *name, lg_type_kind kind)
@@ -422,6 +430,7 @@ static void free_def(lg_type_def *t)
     free(t->elems);
     free(t->slots);
     free(t->choices);
+    free(t->required);
     pcre2_code_free(t->regex);
     free(t->name);
     free(t);

@@ -276,11 +276,18 @@ static void walk_object(walk *w, const lg_type_def *t, const cJSON *obj, int is_
         report(w, LG_SEV_ERROR, "structure", "An empty object is not allowed: leave it out");
         return;
     }
-    /* only the type's own elements are counted: zeroing all of the array
-     * for every object was a measurable share of validation */
+    /* only the elements with a minimum are counted (t->required): zeroing
+     * and scanning all of them for every object was a measurable share of
+     * validation */
     unsigned counts[MAX_ELEMS_COUNTED];
-    memset(counts, 0, (t->nelems < MAX_ELEMS_COUNTED ? t->nelems : MAX_ELEMS_COUNTED) *
-                          sizeof(*counts));
+    if(t->required_known) {
+        for(size_t r = 0; r < t->nrequired; r++)
+            if(t->required[r] < MAX_ELEMS_COUNTED)
+                counts[t->required[r]] = 0;
+    } else {
+        memset(counts, 0, (t->nelems < MAX_ELEMS_COUNTED ? t->nelems : MAX_ELEMS_COUNTED) *
+                              sizeof(*counts));
+    }
     const cJSON *item;
     for(item = obj->child; item; item = item->next) {
         const char *key = item->string;
@@ -309,11 +316,15 @@ static void walk_object(walk *w, const lg_type_def *t, const cJSON *obj, int is_
         }
         unsigned n = walk_property(w, obj, e, ct, item, ext);
         size_t idx = (size_t)(e - t->elems);
-        if(idx < MAX_ELEMS_COUNTED && n > counts[idx])
+        if(e->min > 0 && idx < MAX_ELEMS_COUNTED && n > counts[idx])
             counts[idx] = n;
         pop(w, mark);
     }
-    for(size_t i = 0; i < t->nelems && i < MAX_ELEMS_COUNTED; i++) {
+    size_t nchk = t->required_known ? t->nrequired : t->nelems;
+    for(size_t r = 0; r < nchk; r++) {
+        size_t i = t->required_known ? t->required[r] : r;
+        if(i >= MAX_ELEMS_COUNTED)
+            break;
         const lg_elem_def *e = &t->elems[i];
         if(counts[i] >= e->min)
             continue;
