@@ -65,6 +65,20 @@ extra_seeds() {
       cp "$f" "$dir/shared-$(basename "$f")"
       n=$((n + 1)); ((n < 80)) || break
     done ;;
+  fuzz_xml)
+    # FHIR XML: the FHIRPath suite's inputs, and the smaller R4 examples
+    # converted by build/loopgate (the ordinary build) when it is there.
+    for f in "$shared"/fhir/fhirpath/input/*.xml; do
+      [ -f "$f" ] && [ "$(stat -c %s "$f")" -le "$max_len" ] && cp "$f" "$dir/shared-$(basename "$f")"
+    done
+    if [ -x build/loopgate ] && [ -d "$shared/fhir/r4-examples" ]; then
+      for f in "$shared"/fhir/r4-examples/*.json; do
+        [ "$(stat -c %s "$f")" -le "$max_len" ] || continue
+        build/loopgate convert --compact "$f" >"$dir/shared-$(basename "$f" .json).xml" 2>/dev/null ||
+          rm -f "$dir/shared-$(basename "$f" .json).xml"
+        n=$((n + 1)); ((n < 80)) || break
+      done
+    fi ;;
   fuzz_fhirpath_eval)
     [ -f "$shared/fhir/fhirpath/tests-fhir-r4.xml" ] || return 0
     # <expression ...>text</expression> on one line; XML entities undone.

@@ -1,5 +1,5 @@
-/* main.c - the loopgate command line: `loopgate serve`, `loopgate validate`
- * (src/cli/), `--help`, `--version`. */
+/* main.c - the loopgate command line: `loopgate serve`, `loopgate validate`,
+ * `loopgate client`, `loopgate audit` (src/cli/), `--help`, `--version`. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "loopgate/auth.h"
 #include "loopgate/cli.h"
 #include "loopgate/defs.h"
 #include "loopgate/profile.h"
@@ -22,6 +23,10 @@ static void usage(FILE *f)
         "\n"
         "Usage: loopgate serve [options]\n"
         "       loopgate validate [--defs DIR] [--package DIR]... [--profile URL]... FILE...\n"
+        "       loopgate convert [--defs DIR] [--to json|xml] [--compact] FILE\n"
+        "       loopgate client add --data DIR --id ID --role ROLE --org REF [--org REF]...\n"
+        "       loopgate client list|remove --data DIR [--id ID]\n"
+        "       loopgate audit export --data DIR [--since DATETIME]\n"
         "       loopgate --help | --version\n"
         "\n"
         "Options for serve:\n"
@@ -37,15 +42,24 @@ static void usage(FILE *f)
         "  --max-entries N      largest batch/transaction Bundle (default 10000)\n"
         "  --base-url URL       base URL used in links (default: from the Host header)\n"
         "  --search-cache-mb N  per-thread cache of repeated search results (default 16; 0: off)\n"
-        "  --allow-remote       permit a non-loopback --listen address (no auth yet!)\n"
+        "  --report-min-cell N  smallest small-cell threshold $closed-loop-report accepts\n"
+        "                       (default 11; its threshold parameter may only raise it)\n"
+        "  --allow-remote       permit a non-loopback --listen address (requests are\n"
+        "                       authenticated, but there is no TLS: put a TLS proxy in front)\n"
+        "  --no-auth            serve without authentication (development only; refused\n"
+        "                       with --allow-remote)\n"
         "  --quiet              do not log one line per request\n"
         "  --package DIR        load a FHIR IG package (DIR/package/package.json + resources);\n"
         "                       repeatable; its profiles are checked when resources claim them\n"
         "  --require-profile URL  every resource of the profile's type must conform to it\n"
         "                       (repeatable; the profile must come from a loaded package)\n"
         "\n"
+        "Every request but GET /metadata needs 'Authorization: Bearer <token>' of a client in\n"
+        "DATA/clients.json (loopgate client add). Each is appended to DATA/audit.log\n"
+        "(GET /AuditEvent for coordination clients; loopgate audit export).\n"
         "Logs one line per request to stderr: method, path, status, milliseconds.\n"
-        "SIGTERM or SIGINT: stop accepting, finish in-flight requests, close the store.\n",
+        "SIGTERM or SIGINT: stop accepting, finish in-flight requests, close the store.\n"
+        "SIGHUP: read DATA/clients.json again.\n",
         LG_VERSION);
 }
 
@@ -68,7 +82,7 @@ static int serve(int argc, char **argv, const char *argv0)
 {
     enum { O_LISTEN = 1, O_DATA, O_DEFS, O_THREADS, O_MAXBODY, O_MAXDEPTH, O_DEFCOUNT,
            O_MAXCOUNT, O_MAXENTRIES, O_BASE, O_REMOTE, O_QUIET, O_HELP, O_SEARCHCACHE,
-           O_PACKAGE, O_REQUIRE };
+           O_PACKAGE, O_REQUIRE, O_NOAUTH, O_REPORTMIN };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"data", required_argument, NULL, O_DATA},
@@ -86,6 +100,8 @@ static int serve(int argc, char **argv, const char *argv0)
         {"help", no_argument, NULL, O_HELP},
         {"package", required_argument, NULL, O_PACKAGE},
         {"require-profile", required_argument, NULL, O_REQUIRE},
+        {"no-auth", no_argument, NULL, O_NOAUTH},
+        {"report-min-cell", required_argument, NULL, O_REPORTMIN},
         {NULL, 0, NULL, 0},
     };
     lg_server_config cfg = {.listen = "127.0.0.1:8080", .data_dir = "./var",
@@ -96,6 +112,7 @@ static int serve(int argc, char **argv, const char *argv0)
     const char *pkgs[MAX_PKGS], *required[MAX_PKGS];
     size_t npkgs = 0, nrequired = 0;
     long long n;
+    int no_auth = 0;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     cfg.threads = ncpu > 0 ? (int)ncpu : 2;
     lg_rest_config_defaults(&cfg.rest);
@@ -135,8 +152,13 @@ static int serve(int argc, char **argv, const char *argv0)
             if(parse_num("--search-cache-mb", optarg, 0, 4096, &n)) return 2;
             cfg.search_cache_bytes = (size_t)n << 20;
             break;
+        case O_REPORTMIN:
+            if(parse_num("--report-min-cell", optarg, 1, 1000000, &n)) return 2;
+            cfg.rest.report_min_cell = (unsigned)n;
+            break;
         case O_REMOTE: cfg.allow_remote = 1; break;
         case O_QUIET: cfg.quiet = 1; break;
+        case O_NOAUTH: no_auth = 1; break;
         case O_HELP: usage(stdout); return 0;
         case O_PACKAGE:
         case O_REQUIRE: {
@@ -156,6 +178,39 @@ static int serve(int argc, char **argv, const char *argv0)
         fprintf(stderr, "loopgate: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
+    if(no_auth && cfg.allow_remote) {
+        fprintf(stderr, "loopgate: --no-auth cannot be combined with --allow-remote\n");
+        return 2;
+    }
+    /* Clients first: a refusal to start should come before seconds of
+     * definition loading. */
+    lg_clients *clients = NULL;
+    if(!no_auth) {
+        char cpath[4096];
+        lg_issues cis = {0};
+        snprintf(cpath, sizeof(cpath), "%s/%s", cfg.data_dir, LG_AUTH_FILE);
+        lg_status cst = lg_clients_load(cpath, &clients, &cis);
+        if(!cst && lg_clients_count(clients) == 0)
+            cst = LG_ENOTFOUND;
+        if(cst) {
+            for(size_t i = 0; cst != LG_ENOTFOUND && i < cis.count; i++)
+                fprintf(stderr, "loopgate: %s\n", cis.items[i].diagnostics);
+            if(cst == LG_ENOTFOUND)
+                fprintf(stderr,
+                        "loopgate: no clients configured in %s: every request needs a client's "
+                        "bearer token.\n"
+                        "Add one (its token is printed once):\n"
+                        "  loopgate client add --data %s --id admin --role coordination "
+                        "--org Organization/YOUR-ORG\n"
+                        "or, for local development only, start with --no-auth.\n",
+                        cpath, cfg.data_dir);
+            lg_issues_free(&cis);
+            lg_clients_free(clients);
+            return 2;
+        }
+        lg_issues_free(&cis);
+        cfg.clients = clients;
+    }
     if(cfg.rest.default_count > cfg.rest.max_count)
         cfg.rest.default_count = cfg.rest.max_count;
     if(!defs_dir)
@@ -163,6 +218,7 @@ static int serve(int argc, char **argv, const char *argv0)
     if(!defs_dir) {
         fprintf(stderr, "loopgate: FHIR definitions not found; run scripts/setup.sh (npm ci) "
                         "or pass --defs DIR\n");
+        lg_clients_free(clients);
         return 2;
     }
     lg_defs *defs = NULL;
@@ -186,6 +242,7 @@ static int serve(int argc, char **argv, const char *argv0)
         fprintf(stderr, "loopgate: cannot load definitions from %s: %s\n", defs_dir,
                 lg_status_str(st));
         lg_defs_free(defs);
+        lg_clients_free(clients);
         return 2;
     }
     fprintf(stderr, "loopgate: loaded FHIR %s definitions for %zu resource types, %zu profiles "
@@ -195,6 +252,7 @@ static int serve(int argc, char **argv, const char *argv0)
             (double)(lg_time_mono_us() - t0) / 1000.0);
     int rc = lg_server_run(&cfg, defs);
     lg_defs_free(defs);
+    lg_clients_free(clients);
     return rc;
 }
 
@@ -213,6 +271,12 @@ int main(int argc, char **argv)
         return serve(argc - 1, argv + 1, argv[0]);
     if(strcmp(argv[1], "validate") == 0)
         return lg_cli_validate(argc - 1, argv + 1, argv[0], stdout, stderr);
+    if(strcmp(argv[1], "convert") == 0)
+        return lg_cli_convert(argc - 1, argv + 1, argv[0], stdout, stderr);
+    if(strcmp(argv[1], "client") == 0)
+        return lg_cli_client(argc - 1, argv + 1, stdout, stderr);
+    if(strcmp(argv[1], "audit") == 0)
+        return lg_cli_audit(argc - 1, argv + 1, stdout, stderr);
     fprintf(stderr, "loopgate: unknown command '%s' (try --help)\n", argv[1]);
     return 2;
 }

@@ -21,10 +21,34 @@
  * Returns one of the LG_CLI_* exit codes. */
 int lg_cli_validate(int argc, char **argv, const char *argv0, FILE *out, FILE *err);
 
+/* `loopgate client add|list|remove --data DIR ...` (src/cli/client.c).
+ * argv[0] is "client". `add` prints the new token, alone, on out; messages
+ * go to err. Returns 0, 1 (failed: file unreadable or unwritable, unknown
+ * client) or LG_CLI_USAGE (bad arguments, duplicate id, unknown role,
+ * malformed reference). */
+int lg_cli_client(int argc, char **argv, FILE *out, FILE *err);
+
+/* `loopgate audit export --data DIR [--since T] [--count N]`: prints the
+ * audit log as a searchset Bundle of AuditEvents on out. argv[0] is
+ * "audit". Returns 0, 1 (log unreadable) or LG_CLI_USAGE. */
+int lg_cli_audit(int argc, char **argv, FILE *out, FILE *err);
+
 /* Read a whole file ("-" is standard input) of at most max bytes into a new
  * NUL-terminated buffer *out (the caller frees it) of *len bytes.
  * LG_EIO (errno set) when it cannot be read, LG_ETOOLARGE beyond max,
  * LG_ENOMEM. */
 lg_status lg_cli_read_file(const char *path, size_t max, char **out, size_t *len);
+
+/* `loopgate convert [--defs DIR] [--to json|xml] [--compact] FILE` ("-" is
+ * standard input): FHIR JSON to XML or XML to JSON (default: the other
+ * format), written to out, indented unless --compact. argv[0] is "convert".
+ * Returns LG_CLI_VALID on success, LG_CLI_INVALID when the input is not
+ * convertible (problems printed to err with line and column), LG_CLI_USAGE
+ * for bad arguments, unreadable files or definitions. */
+int lg_cli_convert(int argc, char **argv, const char *argv0, FILE *out, FILE *err);
+
+/* 1 when text (len bytes) looks like XML: its first non-blank character,
+ * after any UTF-8 byte order mark, is '<'. JSON never starts so. */
+int lg_cli_is_xml(const char *text, size_t len);
 
 #endif

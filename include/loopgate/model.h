@@ -388,7 +388,8 @@ typedef enum lg_wf_party { LG_PARTY_NOBODY = 0, LG_PARTY_REQUESTER = 1, LG_PARTY
 lg_wf_party lg_workflow_party(lg_task_status from, lg_task_status to);
 
 /* May actor replace the referral Task current (NULL: create) with proposed?
- * Explanations (naming the current and requested state) are appended to
+ * actor NULL is the server itself: only the state machine and the fields a
+ * transition needs are checked, not who makes it. Explanations (naming the current and requested state) are appended to
  * issues. Warnings (e.g. statusReason expected for on-hold) may be appended
  * even when allowed. */
 lg_wf_result lg_workflow_check(const cJSON *current, const cJSON *proposed, const lg_actor *actor,

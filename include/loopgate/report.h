@@ -73,6 +73,27 @@ void lg_report_table_free(lg_report_table *t);
  * LG_ENOMEM. Nothing of r or c is kept. */
 lg_status lg_report_add_referral(lg_report_table *t, const lg_referral *r, const lg_child *c);
 
+/* One referral's facts with its strings spelled out: what the store keeps
+ * per referral (joined with the child's demographics) and gives back to
+ * fill a table without rebuilding model structs. Strings are borrowed
+ * (NULL or "" = unknown); times INT64_MIN = none; enums as in
+ * lg_report_row. */
+typedef struct lg_report_fact {
+    const char *referral, *child, *organization;
+    const char *race, *ethnicity, *language, *county;
+    int64_t created_ms, first_response_ms, closed_ms;
+    uint8_t loop, not_served, category, phm_tier, population;
+} lg_report_fact;
+
+/* Add (or replace, by referral id) the row of fact f. Errors as
+ * lg_report_add_referral. Nothing of f is kept. */
+lg_status lg_report_add_fact(lg_report_table *t, const lg_report_fact *f);
+
+/* The facts lg_report_add_referral would record for r and c, into *f
+ * (strings borrowed from r and c, valid while they are). r may be NULL
+ * (only the child's demographics are filled), c may be NULL (unknown). */
+void lg_report_fact_of(const lg_referral *r, const lg_child *c, lg_report_fact *f);
+
 size_t lg_report_table_rows(const lg_report_table *t);
 /* Row i (0-based, in insertion order), NULL when out of range. Borrowed. */
 const lg_report_row *lg_report_table_row(const lg_report_table *t, size_t i);

@@ -30,6 +30,8 @@ typedef struct lg_rest_config {
     const char *base_url;      /* fixed base URL, or NULL: derive from Host */
     int defer_sync;            /* 1: writes commit without flushing and set the
                                 * response's durable_ticket (see below) */
+    unsigned report_min_cell;  /* $closed-loop-report: the smallest small-cell
+                                * threshold a request may ask for (default 11) */
 } lg_rest_config;
 
 void lg_rest_config_defaults(lg_rest_config *c);
@@ -74,6 +76,11 @@ typedef struct lg_rest_request {
      * machine, not who may make a transition. */
     const lg_actor *actor;
     const char *client_id;         /* the configured client's id, for the audit log; NULL with actor NULL */
+    /* Set by lg_rest_handle when the client posted FHIR XML: body is then
+     * the JSON it was converted to (rebuilt_body 1) and this the original,
+     * where issues are located (lg_xml_issues_locate). NULL otherwise. */
+    const char *xml_body;
+    size_t xml_body_len;
 } lg_rest_request;
 
 #define LG_REST_MAX_HEADER 160

@@ -2,6 +2,7 @@
 #ifndef LOOPGATE_SERVER_H
 #define LOOPGATE_SERVER_H
 
+#include "loopgate/auth.h"
 #include "loopgate/defs.h"
 #include "loopgate/rest.h"
 
@@ -14,9 +15,22 @@ typedef struct lg_server_config {
     int idle_timeout;      /* seconds a keep-alive connection may idle */
     size_t search_cache_bytes; /* per worker; 0 disables the search cache */
     lg_rest_config rest;
+    /* The clients allowed in (borrowed; must outlive lg_server_run). NULL
+     * serves without authentication (--no-auth): every request is the
+     * server itself (lg_rest_request.actor NULL). */
+    const lg_clients *clients;
 } lg_server_config;
 
-/* Serve until SIGTERM or SIGINT, then stop accepting, let in-flight
+/* Every request except GET /metadata (and /.well-known/smart-configuration)
+ * must carry "Authorization: Bearer <token>" of a client: otherwise 401 with
+ * WWW-Authenticate and an OperationOutcome (code login). The client's actor
+ * goes to the REST layer (NULL for an unrestricted client: the server
+ * itself). Every reply is
+ * appended to data_dir/audit.log; GET /AuditEvent (coordination clients, or
+ * anyone under --no-auth) searches it. SIGHUP reads data_dir/clients.json
+ * again (a file that fails to load or has no client changes nothing).
+ *
+ * Serve until SIGTERM or SIGINT, then stop accepting, let in-flight
  * requests finish, and close the store. defs must outlive the call.
  * Returns 0 on a clean shutdown, non-zero (after printing why to stderr) if
  * the server could not start. */

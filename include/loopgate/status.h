@@ -25,6 +25,7 @@ typedef enum lg_status {
     LG_ENOMEM,      /* allocation failed (500) */
     LG_EIO,         /* storage or system failure (500) */
     LG_EINTERNAL,   /* a bug: an invariant did not hold (500) */
+    LG_EFORBIDDEN,  /* the client's role never allows this interaction (403) */
 } lg_status;
 
 /* OperationOutcome.issue.severity */

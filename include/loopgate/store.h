@@ -38,6 +38,9 @@ typedef struct lg_resource {
     char method[8];        /* "POST", "PUT", "PATCH", "DELETE": how it was made */
     char *json;            /* the resource as stored, NUL-terminated; NULL if deleted */
     size_t json_len;
+    char *author;          /* the client that wrote this version (lg_store_write.author), or
+                            * NULL: the server itself */
+    char *creator;         /* the author of version 1 (who created the resource), or NULL */
 } lg_resource;
 
 void lg_resource_clear(lg_resource *r);
@@ -62,6 +65,8 @@ typedef struct lg_store_write {
     const char *json;      /* NULL for a delete */
     size_t json_len;
     const lg_index *index; /* index of this version; ignored for deletes */
+    const char *author;    /* the writing client's id, or NULL for the server itself. Opaque
+                            * to the store; version 1's author is kept as the creator. */
 } lg_store_write;
 
 /* Open (creating if needed) the store at location: for SQLite a directory
@@ -148,5 +153,61 @@ lg_status lg_store_type_seq(lg_store *st, const char *type, int64_t *out);
  * I/O. A result computed after reading generation g is still right while
  * lg_store_generation() == g. */
 uint64_t lg_store_generation(lg_store *st);
+
+/* ---- closed-loop report facts (issue #4) ----
+ *
+ * Two indexed tables the REST layer keeps in step with the resources, in the
+ * same write transaction, so the closed-loop report reads compact rows
+ * instead of parsing stored JSON:
+ *  - one row per referral (keyed by its ServiceRequest id, else Task id):
+ *    child, receiving organization, when it was created, first answered and
+ *    closed, its loop state, why it closed without service, its category;
+ *  - one row per child (Patient id) with the demographics the report groups
+ *    by, written on Patient writes.
+ * A scan gives each referral with its child's current row, so a Patient
+ * update moves all of that child's referrals to its new demographics (the
+ * SQLite backend joins at write time: see facts.c). The enums are the coordination model's
+ * (lg_loop_state, lg_not_served, lg_sdoh_category, lg_phm_tier, and the
+ * report's population code) stored as small integers; the store does not
+ * interpret them. Strings are borrowed by the put functions and, in a scan,
+ * valid only during the callback. */
+typedef struct lg_store_referral_fact {
+    const char *referral_id;   /* required */
+    const char *task_id;       /* the referral Task, or NULL */
+    const char *child_id;      /* Patient id, or NULL */
+    const char *organization;  /* receiving organization/program reference, or NULL */
+    int64_t created_ms;        /* INT64_MIN: unknown */
+    int64_t first_response_ms; /* INT64_MIN: none yet */
+    int64_t closed_ms;         /* INT64_MIN: not closed */
+    int loop, not_served, category;
+} lg_store_referral_fact;
+
+typedef struct lg_store_child_facts {
+    const char *child_id;      /* required */
+    const char *race, *ethnicity, *language, *county; /* NULL: unknown */
+    int phm_tier, population;
+} lg_store_child_facts;
+
+/* Insert or replace the referral's row (inside begin/commit). LG_EINVAL
+ * without referral_id. */
+lg_status lg_store_referral_fact_put(lg_store *st, const lg_store_referral_fact *f);
+/* The referral's stored times (created, first response, closed; INT64_MIN
+ * when NULL) into times[3]. LG_ENOTFOUND when there is no row. */
+lg_status lg_store_referral_fact_times(lg_store *st, const char *referral_id, int64_t times[3]);
+/* Remove the referral's row (no row: LG_OK). Inside begin/commit. */
+lg_status lg_store_referral_fact_delete(lg_store *st, const char *referral_id);
+/* Insert or replace a child's demographics; delete them (no row: LG_OK). */
+lg_status lg_store_child_facts_put(lg_store *st, const lg_store_child_facts *c);
+lg_status lg_store_child_facts_delete(lg_store *st, const char *child_id);
+
+/* Called once per referral row; c is NULL when the child has no
+ * demographics row. Non-zero stops the scan. */
+typedef int (*lg_store_fact_fn)(const lg_store_referral_fact *f, const lg_store_child_facts *c,
+                                void *ctx);
+/* Every referral row with start_ms <= created_ms < end_ms (one range read
+ * in created_ms order), with its child's row, in one read snapshot. A callback's non-zero return stops the scan: LG_EINTERNAL
+ * is returned then (the caller knows why it stopped). */
+lg_status lg_store_referral_facts_scan(lg_store *st, int64_t start_ms, int64_t end_ms,
+                                       lg_store_fact_fn fn, void *ctx);
 
 #endif

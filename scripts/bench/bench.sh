@@ -11,7 +11,9 @@
 #   create    POST /Patient (201 only after the commit is durable)
 #   tx        POST / transaction Bundle (Patient + ServiceRequest + Task)
 # and prints requests/s, p99 latency and the ratio to that round's baseline;
-# the summary gives the median of each over the rounds. Machines here are
+# the summary gives the median of each over the rounds. Every request to
+# Loopgate carries a client's bearer token (as in production: the cost of
+# authentication is part of each figure). Machines here are
 # noisy, so the ratio is the figure to compare, not requests/s.
 #
 # usage: scripts/bench/bench.sh [-d SECONDS] [-r ROUNDS] [-c CONNECTIONS]
@@ -45,6 +47,9 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 wait_up() { for _ in $(seq 200); do curl -sf -o /dev/null "$1" && return 0; sleep 0.05; done; echo "bench: $1 never came up" >&2; exit 1; }
 
+token=$(build/loopgate client add --data "$tmp/var" --id bench --role coordination \
+        --org Organization/bench 2>/dev/null)
+auth="Authorization: Bearer $token"
 bport=$(free_port); lport=$(free_port)
 build/lg_bench_baseline "$bport" >/dev/null 2>&1 & pids+=($!)
 build/loopgate serve --listen "127.0.0.1:$lport" --data "$tmp/var" --quiet ${LG_BENCH_SERVER_ARGS:-} 2>"$tmp/server.log" & pids+=($!)
@@ -57,12 +62,13 @@ base="http://127.0.0.1:$lport"
 # posted as transactions of 50 referrals.
 echo "bench: seeding $ntasks referrals"
 since=$(date -u -d '-2 sec' +%Y-%m-%dT%H:%M:%S.%3NZ)
-python3 - "$base" "$ntasks" <<'PY'
+python3 - "$base" "$ntasks" "$token" <<'PY'
 import json, sys, urllib.request
-base, n = sys.argv[1], int(sys.argv[2])
+base, n, token = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 def post(bundle):
     req = urllib.request.Request(base + "/", json.dumps(bundle).encode(),
-                                 {"Content-Type": "application/fhir+json"})
+                                 {"Content-Type": "application/fhir+json",
+                                  "Authorization": "Bearer " + token})
     with urllib.request.urlopen(req) as r:
         assert r.status == 200, r.status
 for start in range(0, n, 50):
@@ -81,10 +87,10 @@ for start in range(0, n, 50):
            "request": {"method": "POST", "url": "Task"}}]
     post({"resourceType": "Bundle", "type": "transaction", "entry": entries})
 PY
-pid=$(curl -sf "$base/Patient?_count=1" | python3 -c 'import json,sys;print(json.load(sys.stdin)["entry"][0]["resource"]["id"])')
+pid=$(curl -sf -H "$auth" "$base/Patient?_count=1" | python3 -c 'import json,sys;print(json.load(sys.stdin)["entry"][0]["resource"]["id"])')
 # The poll asks for changes since before the seed, so every page is full.
 search="/Task?owner=Organization/cbo-17&status=requested&_lastUpdated=gt${since}&_include=Task:focus&_include=Task:patient"
-n=$(curl -sf "$base$search" | python3 -c 'import json,sys;print(len(json.load(sys.stdin).get("entry",[])))')
+n=$(curl -sf -H "$auth" "$base$search" | python3 -c 'import json,sys;print(len(json.load(sys.stdin).get("entry",[])))')
 echo "bench: polling search returns $n entries per page"
 [ -n "${LG_BENCH_PERF:-}" ] && { perf record -g -p "$lgpid" -o "$LG_BENCH_PERF" 2>/dev/null & pids+=($!); }
 
@@ -105,7 +111,7 @@ LUA
 
 # run_wrk URL [LUA] -> "rps p99ms"; fails the bench on any non-2xx reply.
 run_wrk() {
-  local out args=(-t"$wthreads" -c"$conns" -d"${dur}s" --latency)
+  local out args=(-t"$wthreads" -c"$conns" -d"${dur}s" --latency -H "$auth")
   [ -n "${2:-}" ] && args+=(-s "$2")
   out=$(wrk "${args[@]}" "$1")
   if grep -q "Non-2xx" <<<"$out"; then echo "bench: errors from $1:" >&2; echo "$out" >&2; exit 1; fi

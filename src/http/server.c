@@ -13,6 +13,14 @@
  * everything committed so far and wakes the workers, which then send the
  * replies it covered. A 201 thus never leaves before its write is on disk,
  * yet one flush pays for many writes and no worker sits idle in fsync.
+ *
+ * Authentication happens here, before anything of the request is parsed:
+ * the bearer token is looked up in the clients loaded at start, and the
+ * client's actor (built once at load) is lent to the REST layer. Every
+ * reply, 401s included, is appended to the audit log when it is sent, so a
+ * parked write is logged with the status the client finally got. GET
+ * /AuditEvent is answered here from that log (AuditEvent is not a stored
+ * type: the REST layer never sees it).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,19 +39,40 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "loopgate/audit.h"
+#include "loopgate/outcome.h"
 #include "loopgate/server.h"
 #include "loopgate/store.h"
 #include "loopgate/time.h"
 
 typedef struct worker worker;
 
+/* The clients in force. SIGHUP loads the file again and swaps `current`
+ * (workers read it once per request); earlier sets stay alive until the
+ * server stops, because requests in flight and parked replies still point
+ * at their clients. Reloads are bounded so that cannot grow without end. */
+#define MAX_RELOADS 64
+typedef struct auth_state {
+    const lg_clients *current; /* atomic; NULL: --no-auth */
+    lg_clients *loaded[MAX_RELOADS];
+    int nloaded;
+    const lg_server_config *cfg;
+} auth_state;
+
+/* Who asked and when: carried with a reply until it is sent and logged. */
+typedef struct reqinfo {
+    const lg_client *client; /* NULL: unauthenticated, or --no-auth */
+    const char *method;
+    int64_t t0;              /* monotonic, us */
+    int64_t wall;            /* wall clock, ms */
+} reqinfo;
+
 /* A reply held back until the store has flushed past its commit. */
 typedef struct parked {
     struct parked *next;
     struct evhttp_request *req;
     lg_rest_response resp;
-    const char *method;
-    int64_t t0;
+    reqinfo info;
 } parked;
 
 typedef struct syncer {
@@ -77,6 +106,8 @@ struct worker {
     struct event *wake;   /* made active by the syncer after each flush */
     parked *head, **tail; /* in arrival order, so tickets ascend */
     int stopping;
+    lg_audit_log *audit;  /* shared by all workers (one write() per line) */
+    auth_state *auth;
 };
 
 static const char *reason_phrase(int status)
@@ -87,6 +118,8 @@ static const char *reason_phrase(int status)
     case 204: return "No Content";
     case 304: return "Not Modified";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 409: return "Conflict";
@@ -132,10 +165,43 @@ static void free_body(const void *data, size_t len, void *arg)
     free((void *)data);
 }
 
+/* Append the request to the audit log. */
+static void audit(worker *w, struct evhttp_request *req, const lg_rest_response *resp,
+                  const reqinfo *in)
+{
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *p = uri ? evhttp_uri_get_path(uri) : NULL;
+    char type[80], id[80];
+    if(!w->audit)
+        return;
+    lg_audit_target(p, resp->location, type, sizeof(type), id, sizeof(id));
+    lg_audit_record r = {
+        .time_ms = in->wall,
+        .client = in->client ? in->client->id : NULL,
+        .role = in->client ? lg_auth_role_name(in->client->actor.role) : NULL,
+        .who = in->client && in->client->actor.n_refs ? in->client->refs[0] : NULL,
+        .method = evhttp_request_get_command(req) == EVHTTP_REQ_HEAD ? "HEAD" : in->method,
+        .path = p && *p ? p : "/",
+        .query = uri ? evhttp_uri_get_query(uri) : NULL,
+        .status = resp->status,
+        .type = type[0] ? type : NULL,
+        .id = id[0] ? id : NULL,
+        .ms = (double)(lg_time_mono_us() - in->t0) / 1000.0,
+    };
+    if(lg_audit_log_write(w->audit, &r)) {
+        /* not fatal for the request; said once so a full disk is noticed */
+        static int said;
+        if(!__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
+            fprintf(stderr, "loopgate: cannot append to the audit log: %s\n", strerror(errno));
+    }
+}
+
 /* Send resp (its body moves into the reply) and log the request. */
 static void send_reply(worker *w, struct evhttp_request *req, lg_rest_response *resp,
-                       const char *m, int64_t t0)
+                       const reqinfo *in)
 {
+    const char *m = in->method;
+    int64_t t0 = in->t0;
     struct evkeyvalq *out = evhttp_request_get_output_headers(req);
     struct evbuffer *ob = evbuffer_new();
     if(resp->content_type)
@@ -148,6 +214,9 @@ static void send_reply(worker *w, struct evhttp_request *req, lg_rest_response *
         evhttp_add_header(out, "Last-Modified", resp->last_modified);
     if(resp->allow[0])
         evhttp_add_header(out, "Allow", resp->allow);
+    if(resp->status == 401)
+        evhttp_add_header(out, "WWW-Authenticate", "Bearer realm=\"loopgate\"");
+    audit(w, req, resp, in);
     if(ob && resp->body && resp->body_len) {
         if(evbuffer_add_reference(ob, resp->body, resp->body_len, free_body, NULL) == 0)
             resp->body = NULL; /* the evbuffer frees it once sent */
@@ -184,8 +253,8 @@ static void make_unsure(lg_rest_response *resp)
 /* Hold the reply until the syncer has flushed its commit. Returns 0 when
  * the reply should go now instead (already flushed, or flushing failed -
  * then resp has become the 500). On 1, resp's contents moved to the list. */
-static int park(worker *w, struct evhttp_request *req, lg_rest_response *resp, const char *m,
-                int64_t t0)
+static int park(worker *w, struct evhttp_request *req, lg_rest_response *resp,
+                const reqinfo *in)
 {
     syncer *sy = w->sync;
     parked *p = NULL;
@@ -211,8 +280,7 @@ static int park(worker *w, struct evhttp_request *req, lg_rest_response *resp, c
     p->req = req;
     p->resp = *resp;
     memset(resp, 0, sizeof(*resp));
-    p->method = m;
-    p->t0 = t0;
+    p->info = *in;
     *w->tail = p;
     w->tail = &p->next;
     return 1;
@@ -235,7 +303,7 @@ static void on_wake(evutil_socket_t fd, short ev, void *arg)
             w->tail = &w->head;
         if(failed)
             make_unsure(&p->resp);
-        send_reply(w, p->req, &p->resp, p->method, p->t0);
+        send_reply(w, p->req, &p->resp, &p->info);
         lg_rest_response_clear(&p->resp);
         free(p);
     }
@@ -278,10 +346,82 @@ static void *syncer_main(void *arg)
     return NULL;
 }
 
+/* resp becomes an OperationOutcome with one error issue. */
+static void reply_outcome(lg_rest_response *resp, int status, const char *code, const char *msg)
+{
+    lg_issues is = {0};
+    lg_buf b;
+    lg_buf_init(&b, 64 * 1024);
+    lg_issues_add(&is, LG_SEV_ERROR, code, NULL, "%s", msg);
+    free(resp->body);
+    resp->body = NULL;
+    resp->body_len = 0;
+    resp->content_type = NULL;
+    if(lg_outcome_write(&b, &is, LG_SEV_ERROR, code, msg) == LG_OK) {
+        resp->body = lg_buf_take(&b, &resp->body_len);
+        resp->content_type = "application/fhir+json; charset=utf-8";
+    }
+    lg_buf_free(&b);
+    lg_issues_free(&is);
+    resp->status = status;
+}
+
+/* GET /AuditEvent: the audit log as a searchset Bundle, for coordination
+ * staff only (the log names every client and what it searched for). */
+static void serve_audit(worker *w, const char *path, const char *query, const char *base,
+                        const reqinfo *in, lg_rest_response *resp)
+{
+    lg_audit_query q;
+    lg_issues is = {0};
+    lg_buf b;
+    char file[4096];
+    memset(resp, 0, sizeof(*resp));
+    if(strcmp(path, "/AuditEvent") != 0 && strcmp(path, "/AuditEvent/") != 0) {
+        reply_outcome(resp, 404, "not-found", "AuditEvents are searched only: GET /AuditEvent");
+        return;
+    }
+    if(strcmp(in->method, "GET") != 0) {
+        reply_outcome(resp, 405, "not-supported", "AuditEvent supports only GET (search)");
+        snprintf(resp->allow, sizeof(resp->allow), "GET");
+        return;
+    }
+    if(in->client && in->client->actor.role != LG_ROLE_COORDINATION) {
+        reply_outcome(resp, 403, "forbidden", "The audit log is open to coordination clients only");
+        return;
+    }
+    lg_status st = lg_audit_query_parse(query, &q, &is);
+    if(st) {
+        reply_outcome(resp, 400, "invalid", is.count ? is.items[0].diagnostics : "bad query");
+        lg_issues_free(&is);
+        return;
+    }
+    snprintf(file, sizeof(file), "%s/%s", w->cfg->data_dir, LG_AUDIT_FILE);
+    lg_buf_init(&b, w->cfg->rest.max_response);
+    st = lg_audit_export(file, &q, base, query, &b, &is);
+    if(st) {
+        reply_outcome(resp, st == LG_ETOOLARGE ? 413 : 500, "exception",
+                      is.count ? is.items[0].diagnostics : lg_status_str(st));
+    } else {
+        resp->status = 200;
+        resp->body = lg_buf_take(&b, &resp->body_len);
+        resp->content_type = "application/fhir+json; charset=utf-8";
+    }
+    lg_buf_free(&b);
+    lg_issues_free(&is);
+}
+
+/* Open without a token: the CapabilityStatement, as FHIR servers do (a
+ * client must be able to discover how to authenticate). */
+static int is_open(const char *method, const char *path)
+{
+    return strcmp(method, "GET") == 0 && strcmp(path, "/metadata") == 0;
+}
+
 static void handle(struct evhttp_request *req, void *arg)
 {
     worker *w = arg;
     int64_t t0 = lg_time_mono_us();
+    reqinfo info = {.t0 = t0, .wall = lg_time_now_ms()};
     struct evkeyvalq *in = evhttp_request_get_input_headers(req);
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *raw_path = uri ? evhttp_uri_get_path(uri) : NULL;
@@ -292,11 +432,30 @@ static void handle(struct evhttp_request *req, void *arg)
     char base[160];
     lg_rest_response resp;
     const char *m = method_name(evhttp_request_get_command(req));
+    info.method = m;
 
     if(w->cfg->rest.base_url)
         snprintf(base, sizeof(base), "%s", w->cfg->rest.base_url);
     else
         base_from_host(evhttp_find_header(in, "Host"), base, sizeof(base), w->default_base);
+
+    const lg_clients *clients = __atomic_load_n(&w->auth->current, __ATOMIC_ACQUIRE);
+    if(clients && !is_open(m, path ? path : "/")) {
+        size_t tlen = 0;
+        const char *tok = lg_auth_bearer(evhttp_find_header(in, "Authorization"), &tlen);
+        info.client = tok ? lg_clients_authenticate(clients, tok, tlen) : NULL;
+        if(!info.client) {
+            memset(&resp, 0, sizeof(resp));
+            reply_outcome(&resp, 401, "login",
+                          tok ? "The bearer token is not one of a configured client"
+                              : "Authentication required: send 'Authorization: Bearer <token>'");
+            goto send;
+        }
+    }
+    if(path && strncmp(path, "/AuditEvent", 11) == 0 && (path[11] == '\0' || path[11] == '/')) {
+        serve_audit(w, path, uri ? evhttp_uri_get_query(uri) : NULL, base, &info, &resp);
+        goto send;
+    }
 
     lg_rest_request r = {
         .method = m,
@@ -313,12 +472,16 @@ static void handle(struct evhttp_request *req, void *arg)
         .body = blen ? (const char *)evbuffer_pullup(body_in, -1) : NULL,
         .body_len = blen,
         .search_cache = w->cache,
+        /* an unrestricted client is the server itself to the REST layer */
+        .actor = info.client && !info.client->unrestricted ? &info.client->actor : NULL,
+        .client_id = info.client && !info.client->unrestricted ? info.client->id : NULL,
     };
     lg_rest_handle(&w->rest, w->store, &r, &resp);
 
-    if(resp.durable_ticket && park(w, req, &resp, m, t0))
+    if(resp.durable_ticket && park(w, req, &resp, &info))
         goto out;
-    send_reply(w, req, &resp, m, t0);
+send:
+    send_reply(w, req, &resp, &info);
 out:
     lg_rest_response_clear(&resp);
     free(path);
@@ -386,6 +549,43 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *l
     return 0;
 }
 
+/* SIGHUP: read the clients file again. A file that cannot be loaded, or
+ * has no client, leaves the clients in force as they were. */
+static void on_sighup(evutil_socket_t sig, short ev, void *arg)
+{
+    auth_state *a = arg;
+    char path[4096];
+    lg_clients *cs = NULL;
+    lg_issues is = {0};
+    (void)sig;
+    (void)ev;
+    if(!a->current) {
+        fprintf(stderr, "loopgate: SIGHUP ignored: serving with --no-auth\n");
+        return;
+    }
+    if(a->nloaded >= MAX_RELOADS) {
+        fprintf(stderr, "loopgate: SIGHUP ignored: %d reloads already; restart the server to "
+                        "read the clients file again\n", MAX_RELOADS);
+        return;
+    }
+    snprintf(path, sizeof(path), "%s/%s", a->cfg->data_dir, LG_AUTH_FILE);
+    lg_status st = lg_clients_load(path, &cs, &is);
+    if(!st && lg_clients_count(cs) == 0)
+        st = LG_ENOTFOUND;
+    if(st) {
+        fprintf(stderr, "loopgate: SIGHUP: clients not reloaded (%s); keeping %zu client%s\n",
+                is.count ? is.items[0].diagnostics : "the file has no client",
+                lg_clients_count(a->current), lg_clients_count(a->current) == 1 ? "" : "s");
+        lg_clients_free(cs);
+    } else {
+        a->loaded[a->nloaded++] = cs;
+        __atomic_store_n(&a->current, cs, __ATOMIC_RELEASE);
+        fprintf(stderr, "loopgate: SIGHUP: %zu client%s loaded from %s\n", lg_clients_count(cs),
+                lg_clients_count(cs) == 1 ? "" : "s", path);
+    }
+    lg_issues_free(&is);
+}
+
 static void on_signal(evutil_socket_t sig, short ev, void *arg)
 {
     (void)ev;
@@ -401,7 +601,9 @@ int lg_server_run(const lg_server_config *cfg, const lg_defs *defs)
     worker *ws = NULL;
     syncer sy = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
     struct event_base *main_base = NULL;
-    struct event *sigterm = NULL, *sigint = NULL;
+    struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
+    lg_audit_log *audit_log = NULL;
+    auth_state auth = {.current = cfg->clients, .cfg = cfg};
 
     if(parse_listen(cfg->listen, &ss, &sl, &loopback)) {
         fprintf(stderr, "loopgate: --listen '%s' is not HOST:PORT with a numeric address\n",
@@ -410,7 +612,13 @@ int lg_server_run(const lg_server_config *cfg, const lg_defs *defs)
     }
     if(!loopback && !cfg->allow_remote) {
         fprintf(stderr, "loopgate: refusing to listen on non-loopback '%s' without "
-                        "--allow-remote (there is no authentication yet)\n", cfg->listen);
+                        "--allow-remote (and put TLS in front: the server speaks plain HTTP)\n",
+                cfg->listen);
+        return 2;
+    }
+    if(!loopback && !cfg->clients) {
+        fprintf(stderr, "loopgate: refusing to listen on non-loopback '%s' without "
+                        "authentication\n", cfg->listen);
         return 2;
     }
     evthread_use_pthreads();
@@ -439,6 +647,13 @@ int lg_server_run(const lg_server_config *cfg, const lg_defs *defs)
             goto out;
         }
         lg_issues_free(&issues);
+        /* after the store: it creates the data directory */
+        if(lg_audit_log_open(cfg->data_dir, &audit_log, &issues)) {
+            fprintf(stderr, "loopgate: %s\n",
+                    issues.count ? issues.items[0].diagnostics : "cannot open the audit log");
+            lg_issues_free(&issues);
+            goto out;
+        }
     }
     sy.ws = ws;
     sy.nworkers = nthreads;
@@ -453,6 +668,8 @@ int lg_server_run(const lg_server_config *cfg, const lg_defs *defs)
         w->sync = &sy;
         w->tail = &w->head;
         w->fd = -1;
+        w->audit = audit_log;
+        w->auth = &auth;
         snprintf(w->default_base, sizeof(w->default_base), "http://%s", cfg->listen);
         if(lg_store_open(cfg->data_dir, &w->store, &issues)) {
             fprintf(stderr, "loopgate: cannot open the store in '%s': %s\n", cfg->data_dir,
@@ -491,7 +708,9 @@ int lg_server_run(const lg_server_config *cfg, const lg_defs *defs)
         goto out;
     sigterm = evsignal_new(main_base, SIGTERM, on_signal, main_base);
     sigint = evsignal_new(main_base, SIGINT, on_signal, main_base);
-    if(!sigterm || !sigint || evsignal_add(sigterm, NULL) || evsignal_add(sigint, NULL))
+    sighup = evsignal_new(main_base, SIGHUP, on_sighup, &auth);
+    if(!sigterm || !sigint || !sighup || evsignal_add(sigterm, NULL) || evsignal_add(sigint, NULL) ||
+       evsignal_add(sighup, NULL))
         goto out;
     if(pthread_create(&sy.thread, NULL, syncer_main, &sy) != 0)
         goto out;
@@ -503,6 +722,16 @@ int lg_server_run(const lg_server_config *cfg, const lg_defs *defs)
             goto out;
     fprintf(stderr, "loopgate: serving FHIR R4 on http://%s with %d worker thread%s, data in %s\n",
             cfg->listen, nthreads, nthreads == 1 ? "" : "s", cfg->data_dir);
+    if(cfg->clients) {
+        size_t n = lg_clients_count(cfg->clients), unr = 0;
+        for(size_t i = 0; i < n; i++)
+            unr += lg_clients_at(cfg->clients, i)->unrestricted != 0;
+        fprintf(stderr, "loopgate: %zu client%s may authenticate (bearer tokens), %zu of them "
+                        "unrestricted\n", n, n == 1 ? "" : "s", unr);
+    }
+    else
+        fprintf(stderr, "loopgate: WARNING: --no-auth: every request is served without "
+                        "authentication\n");
     event_base_dispatch(main_base);
     rc = 0;
 out:
@@ -547,10 +776,16 @@ out:
     }
     if(sy.store)
         lg_store_close(sy.store);
+    lg_audit_log_close(audit_log);
     if(sigterm)
         event_free(sigterm);
     if(sigint)
         event_free(sigint);
+    if(sighup)
+        event_free(sighup);
+    /* the workers are joined: no request points at a client any more */
+    for(int i = 0; i < auth.nloaded; i++)
+        lg_clients_free(auth.loaded[i]);
     if(main_base)
         event_base_free(main_base);
     if(fd >= 0)

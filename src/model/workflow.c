@@ -7,8 +7,16 @@
  * draft -> requested; requested -> accepted | rejected | cancelled;
  * accepted -> in-progress | on-hold | completed | failed | cancelled;
  * in-progress <-> on-hold; in-progress, on-hold -> completed | failed |
- * cancelled; any -> entered-in-error. The requester sets draft, requested and
- * entered-in-error, the owner accepted..completed, either side cancelled.
+ * cancelled; any -> entered-in-error. The requester (referral source) sets
+ * draft, requested, cancelled and entered-in-error; the owner (the CBO)
+ * accepted, rejected, in-progress, on-hold, completed and failed (issue #4:
+ * "the referral source may create and cancel"; a CBO that cannot serve a
+ * referral it accepted fails it, with a reason, rather than cancelling it).
+ *
+ * lg_workflow_check with no actor (the server itself: internal writes such
+ * as a Task cancelled because its ServiceRequest was revoked, and tests of
+ * the REST layer alone) checks only the state machine and the fields a
+ * transition needs, never who makes it.
  */
 #include "loopgate/model.h"
 
@@ -40,7 +48,7 @@ lg_wf_party lg_workflow_party(lg_task_status from, lg_task_status to)
     if(terminal(from))
         return LG_PARTY_NOBODY;
     if(to == LG_TASK_CANCELLED)
-        return LG_PARTY_EITHER;
+        return LG_PARTY_REQUESTER;
     switch(from) {
     case LG_TASK_DRAFT:
         return to == LG_TASK_REQUESTED ? LG_PARTY_REQUESTER : LG_PARTY_NOBODY;
@@ -171,8 +179,11 @@ lg_wf_result lg_workflow_check(const cJSON *current, const cJSON *proposed, cons
     bool claim = current && !cur_owner && from == LG_TASK_REQUESTED &&
                  (to == LG_TASK_ACCEPTED || to == LG_TASK_REJECTED);
     const char *owner = current ? (claim ? new_owner : cur_owner) : new_owner;
-    bool is_req = (role == LG_ROLE_REFERRAL_SOURCE || role == LG_ROLE_COORDINATION) && acts_for(actor, req);
-    bool is_own = (role == LG_ROLE_REFERRAL_RECIPIENT || role == LG_ROLE_COORDINATION) && acts_for(actor, owner);
+    /* No actor: the server itself, which may play either side. */
+    bool is_req = !actor || ((role == LG_ROLE_REFERRAL_SOURCE || role == LG_ROLE_COORDINATION) &&
+                             acts_for(actor, req));
+    bool is_own = !actor || ((role == LG_ROLE_REFERRAL_RECIPIENT || role == LG_ROLE_COORDINATION) &&
+                             acts_for(actor, owner));
     const char *fname = current ? fcode : "(new)";
 
     if(!current) {

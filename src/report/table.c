@@ -186,37 +186,68 @@ static uint8_t population_of(unsigned bits)
     return (uint8_t)(1 + __builtin_ctz(bits));
 }
 
+void lg_report_fact_of(const lg_referral *r, const lg_child *c, lg_report_fact *f)
+{
+    memset(f, 0, sizeof(*f));
+    f->created_ms = f->first_response_ms = f->closed_ms = INT64_MIN;
+    if(c) {
+        f->race = omb_value(c->race, c->n_race);
+        f->ethnicity = omb_value(c->ethnicity, c->n_ethnicity);
+        f->language = c->preferred_language;
+        f->county = c->county;
+        f->phm_tier = (uint8_t)c->phm_tier;
+        f->population = population_of(c->ecm_populations);
+        f->child = c->id;
+    }
+    if(!r)
+        return;
+    f->referral = r->service_request_id ? r->service_request_id : r->task_id;
+    f->organization = r->recipient_org.reference ? r->recipient_org.reference
+                                                 : r->recipient_program.reference;
+    if(!f->child)
+        f->child = r->child.id ? r->child.id : r->child.reference;
+    f->created_ms = r->authored_ms;
+    f->first_response_ms = lg_referral_first_response_ms(r);
+    f->closed_ms = lg_referral_closed_ms(r);
+    f->loop = (uint8_t)r->loop;
+    f->not_served = (uint8_t)r->not_served;
+    f->category = (uint8_t)(r->n_categories ? r->categories[0] : LG_SDOH_UNSPECIFIED);
+}
+
 lg_status lg_report_add_referral(lg_report_table *t, const lg_referral *r, const lg_child *c)
 {
+    lg_report_fact f;
+    lg_report_fact_of(r, c, &f);
+    return lg_report_add_fact(t, &f);
+}
+
+lg_status lg_report_add_fact(lg_report_table *t, const lg_report_fact *f)
+{
     lg_status st;
-    const char *rid = r->service_request_id ? r->service_request_id : r->task_id;
-    if(!rid || !*rid)
+    if(!f->referral || !*f->referral)
         return LG_EINVAL;
+    if(f->loop >= LG_LOOP_STATE_COUNT || f->not_served >= LG_NOT_SERVED_COUNT ||
+       f->category >= LG_SDOH_CATEGORY_COUNT || f->phm_tier > LG_PHM_ENHANCED ||
+       (f->population > LG_ECM_POPULATION_COUNT && f->population != LG_REPORT_POP_MULTIPLE))
+        return LG_EINVAL; /* rows come from storage: never trust an enum blindly */
     lg_report_row row;
     memset(&row, 0, sizeof(row));
-    if((st = lg_report_intern(t, rid, &row.referral)) != LG_OK)
+    if((st = lg_report_intern(t, f->referral, &row.referral)) != LG_OK ||
+       (st = lg_report_intern(t, f->organization, &row.organization)) != LG_OK ||
+       (st = lg_report_intern(t, f->child, &row.child)) != LG_OK ||
+       (st = lg_report_intern(t, f->race, &row.race)) != LG_OK ||
+       (st = lg_report_intern(t, f->ethnicity, &row.ethnicity)) != LG_OK ||
+       (st = lg_report_intern(t, f->language, &row.language)) != LG_OK ||
+       (st = lg_report_intern(t, f->county, &row.county)) != LG_OK)
         return st;
-    const char *org = r->recipient_org.reference ? r->recipient_org.reference
-                                                 : r->recipient_program.reference;
-    const char *child = c && c->id ? c->id : r->child.id ? r->child.id : r->child.reference;
-    if((st = lg_report_intern(t, org, &row.organization)) != LG_OK ||
-       (st = lg_report_intern(t, child, &row.child)) != LG_OK)
-        return st;
-    if(c) {
-        if((st = lg_report_intern(t, omb_value(c->race, c->n_race), &row.race)) != LG_OK ||
-           (st = lg_report_intern(t, omb_value(c->ethnicity, c->n_ethnicity), &row.ethnicity)) != LG_OK ||
-           (st = lg_report_intern(t, c->preferred_language, &row.language)) != LG_OK ||
-           (st = lg_report_intern(t, c->county, &row.county)) != LG_OK)
-            return st;
-        row.phm_tier = (uint8_t)c->phm_tier;
-        row.population = population_of(c->ecm_populations);
-    }
-    row.created_ms = r->authored_ms;
-    row.first_response_ms = lg_referral_first_response_ms(r);
-    row.closed_ms = lg_referral_closed_ms(r);
-    row.loop = (uint8_t)r->loop;
-    row.not_served = (uint8_t)r->not_served;
-    row.category = (uint8_t)(r->n_categories ? r->categories[0] : LG_SDOH_UNSPECIFIED);
+    row.phm_tier = f->phm_tier;
+    row.population = f->population;
+    row.created_ms = f->created_ms;
+    row.first_response_ms = f->first_response_ms;
+    row.closed_ms = f->closed_ms;
+    row.loop = f->loop;
+    row.not_served = f->not_served;
+    row.category = f->category;
 
     uint32_t at = t->row_of[row.referral];
     if(at != UINT32_MAX) { /* a later version of a referral already counted */

@@ -50,6 +50,7 @@ static const char *reason(int status)
     case 204: return "No Content";
     case 304: return "Not Modified";
     case 400: return "Bad Request";
+    case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 409: return "Conflict";
@@ -161,6 +162,7 @@ static lg_status run_entry(lg_ctx *parent, entry *e, int in_txn)
         .if_match = e->if_match, .if_none_match = e->if_none_match,
         .if_none_exist = e->if_none_exist, .prefer = parent->req->prefer,
         .body = body, .body_len = body ? strlen(body) : 0, .rebuilt_body = 1,
+        .actor = parent->req->actor, .client_id = parent->req->client_id,
     };
     lg_ctx sub = {.rest = parent->rest, .st = parent->st, .req = &r, .resp = &e->resp,
                   .in_txn = in_txn, .now = parent->now, .forced_id = e->forced_id};
@@ -346,12 +348,19 @@ static lg_status prepare_txn(lg_ctx *c, entry *es, size_t n, urn_map *m)
                                    "%s: conditional update matches more than one %s", loc, type);
                 }
                 const char *bid = str_member(e->resource, "id");
-                if(hits.count == 1)
+                if(hits.count == 1) {
                     snprintf(id, sizeof(id), "%s", hits.items[0].id);
-                else if(bid)
+                } else if(bid && !lg_access_limited(c)) {
                     snprintf(id, sizeof(id), "%s", bid);
-                else
+                } else {
+                    /* A client's conditional create gets a server id (see
+                     * crud.c): forced_id lets the update create it. */
                     lg_new_id(id);
+                    if(lg_access_limited(c) && !(e->forced_id = strdup(id))) {
+                        lg_resource_list_clear(&hits);
+                        return LG_ENOMEM;
+                    }
+                }
                 lg_resource_list_clear(&hits);
                 free(e->url);
                 if(asprintf(&e->url, "%s/%s", type, id) < 0) {
@@ -439,7 +448,8 @@ lg_status lg_do_bundle(lg_ctx *c)
                     const char *diag = str_member(first, "diagnostics");
                     const char *code = str_member(first, "code");
                     int hs = e->resp.status;
-                    lg_status es_st = hs == 404 ? LG_ENOTFOUND : hs == 409 ? LG_ECONFLICT
+                    lg_status es_st = hs == 404 ? LG_ENOTFOUND : hs == 403 ? LG_EFORBIDDEN
+                                    : hs == 409 ? LG_ECONFLICT
                                     : hs == 410 ? LG_EGONE : hs == 412 ? LG_EPRECOND
                                     : hs == 413 ? LG_ETOOLARGE : hs == 415 ? LG_EUNSUPPORTED
                                     : hs == 422 ? LG_EUNPROCESSABLE : hs >= 500 ? LG_EIO

@@ -1,7 +1,8 @@
 /* capability.c - GET /metadata: the CapabilityStatement, generated from the
  * loaded definitions (served types and their search parameters) and from
  * the interaction table below, which lists exactly what lg_dispatch routes,
- * and from lg_operations, the router's table of $operations. */
+ * and from lg_operations and lg_system_operations, the router's tables of
+ * $operations (type/instance level and system level). */
 #include <stdio.h>
 #include <string.h>
 
@@ -42,8 +43,8 @@ lg_status lg_do_capabilities(lg_ctx *c)
         "{\"resourceType\":\"CapabilityStatement\",\"status\":\"active\",\"date\":\"%s\","
         "\"publisher\":\"Loopgate\",\"kind\":\"instance\",\"software\":{\"name\":\"Loopgate\","
         "\"version\":\"0.1.0\"},\"implementation\":{\"description\":\"Loopgate FHIR R4 "
-        "gateway\",\"url\":\"%s\"},\"fhirVersion\":\"%s\",\"format\":[\"json\","
-        "\"application/fhir+json\"],\"patchFormat\":[\"application/json-patch+json\"],"
+        "gateway\",\"url\":\"%s\"},\"fhirVersion\":\"%s\",\"format\":[\"json\",\"xml\","
+        "\"application/fhir+json\",\"application/fhir+xml\"],\"patchFormat\":[\"application/json-patch+json\"],"
         "\"instantiates\":[\"http://hl7.org/fhir/us/sdoh-clinicalcare/CapabilityStatement/"
         "SDOHCC-CoordinationPlatform\"],\"rest\":[{\"mode\":\"server\",\"resource\":[",
         now, c->req->base, d->fhir_version ? d->fhir_version : "4.0.1");
@@ -55,16 +56,17 @@ lg_status lg_do_capabilities(lg_ctx *c)
         if(!st)
             st = lg_buf_adds(&b, "],\"versioning\":\"versioned-update\",\"readHistory\":true,"
                                  "\"updateCreate\":true,\"conditionalCreate\":true,"
-                                 "\"conditionalUpdate\":true,\"conditionalDelete\":\"single\","
-                                 "\"searchInclude\":[");
+                                 "\"conditionalUpdate\":true,\"conditionalDelete\":\"single\"");
+        /* FHIR arrays are never empty: searchInclude only with a reference parameter. */
         int first = 1;
         for(size_t k = 0; !st && k < t->nparams; k++)
             if(t->params[k].type == LG_SP_REFERENCE) {
-                st = lg_buf_printf(&b, "%s\"%s:%s\"", first ? "" : ",", t->name,
+                st = lg_buf_printf(&b, "%s\"%s:%s\"", first ? ",\"searchInclude\":[" : ",", t->name,
                                    t->params[k].code);
                 first = 0;
             }
-        if(!st) st = lg_buf_adds(&b, "],\"searchParam\":[");
+        if(!st && !first) st = lg_buf_adds(&b, "]");
+        if(!st) st = lg_buf_adds(&b, ",\"searchParam\":[");
         for(size_t k = 0; !st && k < t->nparams; k++) {
             const lg_search_param *p = &t->params[k];
             st = lg_buf_printf(&b, "%s{\"name\":", k ? "," : "");
@@ -84,7 +86,13 @@ lg_status lg_do_capabilities(lg_ctx *c)
     }
     if(!st)
         st = lg_buf_adds(&b, "],\"interaction\":[{\"code\":\"transaction\"},{\"code\":\"batch\"},"
-                             "{\"code\":\"history-system\"}]}]}");
+                             "{\"code\":\"history-system\"}],\"operation\":[");
+    /* System-level operations, from the router's table (lg_system_operations). */
+    for(size_t k = 0; !st && k < lg_nsystem_operations; k++)
+        st = lg_buf_printf(&b, "%s{\"name\":\"%s\",\"definition\":\"%s\"}", k ? "," : "",
+                           lg_system_operations[k].name, lg_system_operations[k].definition);
+    if(!st)
+        st = lg_buf_adds(&b, "]}]}");
     if(st) {
         lg_buf_free(&b);
         return lg_fail(c, st, "exception", NULL, "Could not build the CapabilityStatement");

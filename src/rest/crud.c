@@ -191,6 +191,7 @@ lg_status lg_write_version(lg_ctx *c, const char *type, const char *id, cJSON *r
     lg_store_write w = {
         .type = type, .id = id, .version = version, .last_updated = c->now,
         .method = method, .json = json, .json_len = strlen(json), .index = &ix,
+        .author = c->req->client_id,
     };
     int64_t seq = 0;
     st = lg_store_put(c->st, &w, &seq);
@@ -303,7 +304,8 @@ static lg_status create_in_txn(lg_ctx *c, const char *type, cJSON *body,
     } else {
         lg_new_id(idbuf);
     }
-    if((st = lg_write_version(c, type, idbuf, body, 0, "POST", &r)))
+    if((st = lg_coordinate(c, type, idbuf, body)) ||
+       (st = lg_write_version(c, type, idbuf, body, 0, "POST", &r)))
         return st;
     st = reply_written(c, 201, &r);
     lg_resource_clear(&r);
@@ -313,8 +315,8 @@ static lg_status create_in_txn(lg_ctx *c, const char *type, cJSON *body,
 lg_status lg_do_create(lg_ctx *c, const char *type, cJSON *body, const char *if_none_exist,
                        const char *forced_id)
 {
-    lg_status st = lg_txn_begin(c);
-    if(st)
+    lg_status st = lg_access_may_create(c, type);
+    if(st || (st = lg_txn_begin(c)))
         return st;
     return finish(c, create_in_txn(c, type, body, if_none_exist, forced_id));
 }
@@ -331,13 +333,27 @@ static lg_status update_in_txn(lg_ctx *c, const char *type, const char *id, cJSO
     if(st == LG_OK) {
         prev = cur.version;
         existed = !cur.deleted;
+        /* What the client may not see answers like what does not exist. */
+        int hidden = !lg_access_resource(c, &cur);
         lg_resource_clear(&cur);
+        if(hidden)
+            return lg_fail(c, LG_ENOTFOUND, "not-found", NULL, "%s/%s is not known", type, id);
     } else if(st != LG_ENOTFOUND) {
         return lg_fail(c, st, "exception", NULL, "Could not read %s/%s", type, id);
+    } else if(lg_access_limited(c) && c->req->actor->role != LG_ROLE_COORDINATION &&
+              !lg_access_shared_type(type) && !(c->forced_id && strcmp(c->forced_id, id) == 0)) {
+        /* No create-on-update under a client-chosen id: 201 here against
+         * 404 for a hidden resource would tell the two apart. Coordination
+         * sees everything and directory types are visible to every client,
+         * so neither can learn anything from it. */
+        return lg_fail(c, LG_ENOTFOUND, "not-found", NULL, "%s/%s is not known", type, id);
+    } else if((st = lg_access_may_create(c, type))) {
+        return st;
     }
     if((st = check_if_match(c, type, id, existed ? prev : 0)))
         return st;
-    if((st = lg_write_version(c, type, id, body, prev, method, &r)))
+    if((st = lg_coordinate(c, type, id, body)) ||
+       (st = lg_write_version(c, type, id, body, prev, method, &r)))
         return st;
     st = reply_written(c, existed ? 200 : 201, &r);
     lg_resource_clear(&r);
@@ -384,10 +400,19 @@ static lg_status cond_update_in_txn(lg_ctx *c, const char *type, const char *que
         lg_resource_list_clear(&m);
         if((st = body_id_matches(c, body, idbuf, 0)))
             return st;
-    } else if(bid) {
+    } else if(bid && !lg_access_limited(c)) {
         snprintf(idbuf, sizeof(idbuf), "%s", bid->valuestring);
     } else {
+        /* A client's conditional create gets a server id, never its own
+         * (which might name a resource it may not see). */
         lg_new_id(idbuf);
+        if(lg_access_limited(c)) {
+            const char *saved = c->forced_id;
+            c->forced_id = idbuf;
+            lg_status st2 = update_in_txn(c, type, idbuf, body, "PUT");
+            c->forced_id = saved;
+            return st2;
+        }
     }
     return update_in_txn(c, type, idbuf, body, "PUT");
 }
@@ -404,6 +429,10 @@ lg_status lg_do_read(lg_ctx *c, const char *type, const char *id)
 {
     lg_resource r = {0};
     lg_status st = lg_store_read(c->st, type, id, &r);
+    if(st == LG_OK && !lg_access_resource(c, &r)) {
+        lg_resource_clear(&r);
+        st = LG_ENOTFOUND; /* hidden looks exactly like missing */
+    }
     if(st == LG_ENOTFOUND)
         return lg_fail(c, st, "not-found", NULL, "%s/%s is not known", type, id);
     if(st)
@@ -434,6 +463,11 @@ lg_status lg_do_vread(lg_ctx *c, const char *type, const char *id, const char *v
                        vid, type, id);
     lg_resource r = {0};
     lg_status st = lg_store_vread(c->st, type, id, v, &r);
+    /* Visibility follows the resource as it is now, not the old version. */
+    if(st == LG_OK && !lg_access_current(c, type, id)) {
+        lg_resource_clear(&r);
+        st = LG_ENOTFOUND;
+    }
     if(st == LG_ENOTFOUND)
         return lg_fail(c, st, "not-found", NULL, "%s/%s has no version %lld", type, id,
                        (long long)v);
@@ -454,6 +488,10 @@ static lg_status delete_in_txn(lg_ctx *c, const char *type, const char *id)
 {
     lg_resource cur = {0};
     lg_status st = lg_store_read(c->st, type, id, &cur);
+    if(st == LG_OK && !lg_access_resource(c, &cur)) {
+        lg_resource_clear(&cur);
+        st = LG_ENOTFOUND;
+    }
     if(st == LG_ENOTFOUND)
         return lg_fail(c, st, "not-found", NULL, "%s/%s is not known", type, id);
     if(st)
@@ -465,8 +503,10 @@ static lg_status delete_in_txn(lg_ctx *c, const char *type, const char *id)
         return st;
     if(deleted)
         return lg_reply_info(c, 200, "%s/%s was already deleted", type, id);
+    if((st = lg_coordinate(c, type, id, NULL)))
+        return st;
     lg_store_write w = {.type = type, .id = id, .version = prev + 1, .last_updated = c->now,
-                        .deleted = 1, .method = "DELETE"};
+                        .deleted = 1, .method = "DELETE", .author = c->req->client_id};
     st = lg_store_put(c->st, &w, NULL);
     if(st)
         return lg_fail(c, st, st == LG_ECONFLICT ? "conflict" : "exception", NULL,
@@ -540,6 +580,10 @@ static lg_status patch_in_txn(lg_ctx *c, const char *type, const char *id_in, co
         snprintf(id, sizeof(id), "%s", id_in);
     }
     st = lg_store_read(c->st, type, id, &cur);
+    if(st == LG_OK && !lg_access_resource(c, &cur)) {
+        lg_resource_clear(&cur);
+        st = LG_ENOTFOUND;
+    }
     if(st == LG_ENOTFOUND)
         return lg_fail(c, st, "not-found", NULL, "%s/%s is not known", type, id);
     if(st)
@@ -580,7 +624,8 @@ static lg_status patch_in_txn(lg_ctx *c, const char *type, const char *id_in, co
         st = lg_fail_issues(c, LG_EUNPROCESSABLE);
         goto out;
     }
-    if((st = lg_write_version(c, type, id, patched, cur.version, "PATCH", &r)))
+    if((st = lg_coordinate(c, type, id, patched)) ||
+       (st = lg_write_version(c, type, id, patched, cur.version, "PATCH", &r)))
         goto out;
     st = reply_written(c, 200, &r);
 out:

@@ -1,5 +1,9 @@
 /* history.c - instance, type and system history as history Bundles,
- * newest first, paged by the seq of the last version shown. */
+ * newest first, paged by the seq of the last version shown.
+ *
+ * For a client with limited access (access.c) an instance history it may
+ * not see is a 404 like an unknown resource, and type/system history keep
+ * only versions of resources it may see now, filtered before paging. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +11,86 @@
 
 #include "loopgate/time.h"
 #include "internal.h"
+
+/* Versions scanned at most to fill one filtered page. */
+#define HISTORY_SCAN_MAX 5000
+
+/* Visibility per resource, remembered for the page (a resource's many
+ * versions are decided once). */
+typedef struct vis_memo {
+    char **keys;
+    int *vis;
+    size_t count;
+} vis_memo;
+
+static void memo_free(vis_memo *m)
+{
+    for(size_t i = 0; i < m->count; i++)
+        free(m->keys[i]);
+    free(m->keys);
+    free(m->vis);
+}
+
+static int memo_visible(lg_ctx *c, vis_memo *m, const lg_resource *r)
+{
+    char key[200];
+    snprintf(key, sizeof(key), "%s/%s", r->type, r->id);
+    for(size_t i = 0; i < m->count; i++)
+        if(strcmp(m->keys[i], key) == 0)
+            return m->vis[i];
+    int v = lg_access_current(c, r->type, r->id);
+    char **k = realloc(m->keys, (m->count + 1) * sizeof(*k));
+    if(k)
+        m->keys = k;
+    int *vv = k ? realloc(m->vis, (m->count + 1) * sizeof(*vv)) : NULL;
+    if(vv)
+        m->vis = vv;
+    if(k && vv && (m->keys[m->count] = strdup(key))) {
+        m->vis[m->count] = v;
+        m->count++;
+    }
+    return v;
+}
+
+/* History for a limited client: versions it may see, newest first, up to
+ * count + 1 of them (so the caller knows there is a next page). When the
+ * scan bound ends the page early, *resume is the seq to continue before. */
+static lg_status filtered_history(lg_ctx *c, const char *type, int64_t since, int64_t before,
+                                  int count, lg_resource_list *out, int64_t *resume)
+{
+    vis_memo memo = {0};
+    lg_status st = LG_OK;
+    size_t scanned = 0;
+    int chunk = count + 1 < 100 ? 100 : count + 1;
+    *resume = 0;
+    c->access_memo = lg_access_memo_new(); /* NULL: decide every time */
+    while(out->count < (size_t)count + 1) {
+        lg_resource_list l = {0};
+        if((st = lg_store_history(c->st, type, NULL, since, before, chunk, &l)))
+            break;
+        size_t got = l.count > (size_t)chunk ? (size_t)chunk : l.count;
+        for(size_t i = 0; i < got && out->count < (size_t)count + 1; i++) {
+            before = l.items[i].seq;
+            scanned++;
+            if(!memo_visible(c, &memo, &l.items[i]))
+                continue;
+            if((st = lg_list_move(out, &l.items[i])))
+                break;
+        }
+        int more = l.count > (size_t)chunk;
+        lg_resource_list_clear(&l);
+        if(st || !more)
+            break;
+        if(scanned >= HISTORY_SCAN_MAX && out->count < (size_t)count + 1) {
+            *resume = before;
+            break;
+        }
+    }
+    memo_free(&memo);
+    lg_access_memo_free(c->access_memo);
+    c->access_memo = NULL;
+    return st;
+}
 
 static const char *entry_status(const lg_resource *r)
 {
@@ -64,16 +148,23 @@ lg_status lg_do_history(lg_ctx *c, const char *type, const char *id, const char 
         if((st = lg_buf_printf(&self, "%s%s=%s", self.len ? "&" : "", n, v)))
             goto out;
     }
+    int64_t resume = 0;
     if(id) {
         lg_resource cur = {0};
         st = lg_store_read(c->st, type, id, &cur);
+        if(st == LG_OK && !lg_access_resource(c, &cur))
+            st = LG_ENOTFOUND; /* hidden looks like unknown */
         lg_resource_clear(&cur);
         if(st == LG_ENOTFOUND) {
             st = lg_fail(c, st, "not-found", NULL, "%s/%s is not known", type, id);
             goto out;
         }
     }
-    if((st = lg_store_history(c->st, type, id, since, before, count, &l))) {
+    if(!id && lg_access_limited(c))
+        st = filtered_history(c, type, since, before, count, &l, &resume);
+    else
+        st = lg_store_history(c->st, type, id, since, before, count, &l);
+    if(st) {
         st = lg_fail(c, st, "exception", NULL, "Could not read history");
         goto out;
     }
@@ -87,11 +178,11 @@ lg_status lg_do_history(lg_ctx *c, const char *type, const char *id, const char 
                        bid, now, c->req->base, path, self.len ? "?" : "",
                        self.len ? self.data : "");
     size_t n = l.count > (size_t)count ? (size_t)count : l.count;
-    if(!st && l.count > (size_t)count)
+    if(!st && (l.count > (size_t)count || resume))
         st = lg_buf_printf(&b, ",{\"relation\":\"next\",\"url\":\"%s/%s?%s%s_cursor=%" PRId64
                                "\"}",
                            c->req->base, path, self.len ? self.data : "", self.len ? "&" : "",
-                           l.items[n - 1].seq);
+                           l.count > (size_t)count ? l.items[n - 1].seq : resume);
     if(!st) st = lg_buf_adds(&b, "],\"entry\":[");
     for(size_t i = 0; !st && i < n; i++) {
         const lg_resource *r = &l.items[i];

@@ -20,6 +20,7 @@ typedef struct lg_ctx {
     int in_txn;        /* 1 inside a transaction Bundle: the caller begins/commits */
     int64_t now;       /* lastUpdated for writes made under the write lock, 0 = not yet */
     const char *forced_id; /* transaction: the id a create must use (urn:uuid mapping) */
+    struct lg_access_memo *access_memo; /* decisions kept for one search/history (access.c) */
 } lg_ctx;
 
 /* ---- search cache (search_cache.c) ----
@@ -104,6 +105,15 @@ void lg_txn_rollback(lg_ctx *c);
 lg_status lg_write_version(lg_ctx *c, const char *type, const char *id, cJSON *res,
                            int64_t prev_version, const char *method, lg_resource *out);
 
+/* The coordination model's part of a write (coordinate.c), called by every
+ * create, update, patch and delete just before the version is stored, in
+ * the same write transaction: referral and patient Task workflow, the
+ * ServiceRequest -> Task cascade, the Medi-Cal rules on Patient and
+ * CarePlan, and the closed-loop report's fact rows. res is the proposed
+ * resource (its id is set to id), NULL for a delete. LG_OK, or an error
+ * with the reply already set (409, 403, 422, ...). */
+lg_status lg_coordinate(lg_ctx *c, const char *type, const char *id, cJSON *res);
+
 /* A new server-assigned id (UUID v4 text) into buf (>= 37 bytes). */
 void lg_new_id(char *buf);
 int lg_valid_id(const char *id);
@@ -150,6 +160,79 @@ typedef struct lg_operation {
 } lg_operation;
 extern const lg_operation lg_operations[];
 extern const size_t lg_noperations;
+
+/* Operations on the base URL (/$name), routed by lg_dispatch and listed at
+ * the rest level of /metadata from this same table. */
+typedef struct lg_system_operation {
+    const char *name;        /* URL segment without the '$' */
+    const char *definition;  /* canonical URL of the OperationDefinition */
+    const char *methods;     /* the methods allowed */
+    lg_status (*run)(lg_ctx *c);
+} lg_system_operation;
+extern const lg_system_operation lg_system_operations[];
+extern const size_t lg_nsystem_operations;
+
+/* GET /$closed-loop-report (report_op.c). */
+lg_status lg_do_closed_loop_report(lg_ctx *c);
+/* Add the store's referral fact rows created in [start_ms, end_ms) (joined
+ * with the children's demographics) to t and index it: what the endpoint
+ * computes from (also used by scripts/bench/report_store_bench.c). */
+typedef struct lg_report_table lg_report_table;
+lg_status lg_report_fill_from_store(lg_store *st, int64_t start_ms, int64_t end_ms, lg_report_table *t);
+
+/* ---- who may see what (access.c; rules in docs/access.md) ----
+ * Every function here treats a NULL req->actor as the server itself: no
+ * limits. */
+typedef enum lg_access { LG_ACCESS_HIDDEN = 0, LG_ACCESS_VISIBLE = 1 } lg_access;
+
+/* Decisions remembered by resource ("Type/id") while one search or history
+ * is assembled: a page's Patients are decided through the same Tasks the
+ * page matched. Valid only while the store does not change (a snapshot).
+ * lg_access_memo_new returns NULL when out of memory (no memo then); free
+ * with lg_access_memo_free (NULL is fine). */
+typedef struct lg_access_memo lg_access_memo;
+lg_access_memo *lg_access_memo_new(void);
+void lg_access_memo_free(lg_access_memo *m);
+
+/* What a decision needs besides the resource: who asks, and the store and
+ * definitions for the look-ups of the derived rules. All borrowed. */
+typedef struct lg_access_env {
+    const lg_actor *actor;   /* NULL: the server itself */
+    const char *client_id;   /* matched against a resource's creator */
+    const char *base;        /* our base URL: absolute references under it are local */
+    const lg_defs *defs;
+    lg_store *st;
+    int64_t now_ms;          /* for the adolescent's age */
+    lg_access_memo *memo;    /* or NULL */
+} lg_access_env;
+
+void lg_access_env_init(const lg_ctx *c, lg_access_env *env);
+/* May env->actor see res (parsed, of type; creator = the client that
+ * created it, or NULL)? Look-up failures decide "hidden". */
+lg_access lg_access_decide(const lg_access_env *env, const char *type, const cJSON *res,
+                           const char *creator);
+/* Directory and conformance types every non-reporting client sees. */
+int lg_access_shared_type(const char *type);
+/* 1 when the request has an actor (access is limited). */
+int lg_access_limited(const lg_ctx *c);
+/* 1 when search results of type must be filtered for this actor. */
+int lg_access_filters(const lg_ctx *c, const char *type);
+/* May the actor see stored version r? Tombstones are decided on the last
+ * version with content. 1 visible, 0 not. */
+int lg_access_resource(lg_ctx *c, const lg_resource *r);
+/* Same for the current version of type/id (0 when it never existed). */
+int lg_access_current(lg_ctx *c, const char *type, const char *id);
+/* 403 for clients that see no individual resource (reporting); replies. */
+lg_status lg_access_guard(lg_ctx *c);
+/* 403 when the actor's role may not create type; replies. */
+lg_status lg_access_may_create(lg_ctx *c, const char *type);
+/* Add to q a condition every row visible to the actor meets (a CBO's
+ * Task search: owner = its references), so a filtered search scans fewer
+ * rows. Never changes the visible result. */
+lg_status lg_access_pushdown(const lg_ctx *c, lg_query *q);
+
+/* Append *r to l, taking its contents (r is left cleared). LG_ENOMEM. */
+lg_status lg_list_move(lg_resource_list *l, lg_resource *r);
 
 /* Route a request into the interactions above (also used for Bundle entries). */
 lg_status lg_dispatch(lg_ctx *c);

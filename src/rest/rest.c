@@ -5,10 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 
 #include "loopgate/outcome.h"
+#include "loopgate/report.h"
 #include "loopgate/time.h"
+#include "loopgate/xml.h"
 #include "internal.h"
 
 #define LG_MAX_PARAMS 256
@@ -25,6 +28,7 @@ void lg_rest_config_defaults(lg_rest_config *c)
     c->max_bundle_entries = 10000;
     c->max_response = 256u << 20;
     c->max_includes = 1000;
+    c->report_min_cell = LG_REPORT_DEFAULT_THRESHOLD;
 }
 
 void lg_rest_response_clear(lg_rest_response *r)
@@ -46,6 +50,7 @@ int lg_rest_http_status(lg_status s)
     case LG_EUNSUPPORTED: return 415;
     case LG_EMETHOD: return 405;
     case LG_EUNPROCESSABLE: return 422;
+    case LG_EFORBIDDEN: return 403;
     default: return 500;
     }
 }
@@ -340,7 +345,7 @@ static lg_status check_content_type(lg_ctx *c, int patch)
     return lg_fail(c, LG_EUNSUPPORTED, "not-supported", NULL,
                    "Unsupported Content-Type '%.*s'; expected %s", (int)n, ct,
                    patch ? "application/json-patch+json"
-                         : "application/fhir+json or application/json");
+                         : "application/fhir+json or application/fhir+xml");
 }
 
 const lg_operation lg_operations[] = {
@@ -348,6 +353,12 @@ const lg_operation lg_operations[] = {
      lg_do_validate},
 };
 const size_t lg_noperations = sizeof(lg_operations) / sizeof(*lg_operations);
+
+const lg_system_operation lg_system_operations[] = {
+    {"closed-loop-report", "https://loopgate.dev/fhir/OperationDefinition/closed-loop-report", "GET",
+     lg_do_closed_loop_report},
+};
+const size_t lg_nsystem_operations = sizeof(lg_system_operations) / sizeof(*lg_system_operations);
 
 /* 1 when m is one of the methods in list ("GET, POST"). */
 static int method_listed(const char *list, const char *m)
@@ -389,6 +400,23 @@ static lg_status dispatch_operation(lg_ctx *c, const char *type, const char *id,
     return op->run(c, type, id);
 }
 
+/* /$op at the base URL. */
+static lg_status dispatch_system_operation(lg_ctx *c, const char *name)
+{
+    for(size_t i = 0; i < lg_nsystem_operations; i++) {
+        const lg_system_operation *op = &lg_system_operations[i];
+        if(strcmp(op->name, name) != 0)
+            continue;
+        if(!method_listed(op->methods, c->req->method)) {
+            char what[80];
+            snprintf(what, sizeof(what), "$%s", op->name);
+            return not_allowed(c, op->methods, what);
+        }
+        return op->run(c);
+    }
+    return lg_fail(c, LG_ENOTFOUND, "not-supported", NULL, "Unknown operation '$%.64s'", name);
+}
+
 lg_status lg_dispatch(lg_ctx *c)
 {
     const lg_rest_request *req = c->req;
@@ -405,11 +433,15 @@ lg_status lg_dispatch(lg_ctx *c)
     }
     if(n == 0) {
         if(is_method(c, "POST")) {
-            if(!(st = check_content_type(c, 0)))
+            if(!(st = lg_access_guard(c)) && !(st = check_content_type(c, 0)))
                 st = lg_do_bundle(c);
         } else {
             st = not_allowed(c, "POST", "the base URL");
         }
+        goto out;
+    }
+    if(seg[0][0] == '$' && n == 1) {
+        st = dispatch_system_operation(c, seg[0] + 1);
         goto out;
     }
     if(seg[0][0] == '$' || strcmp(seg[0], "metadata") == 0) {
@@ -421,6 +453,9 @@ lg_status lg_dispatch(lg_ctx *c)
             st = lg_do_capabilities(c);
         goto out;
     }
+    /* Everything below shows or changes individual resources. */
+    if((st = lg_access_guard(c)))
+        goto out;
     if(strcmp(seg[0], "_history") == 0 && n == 1) {
         st = is_method(c, "GET") ? lg_do_history(c, NULL, NULL, req->query)
                                  : not_allowed(c, "GET", "/_history");
@@ -511,19 +546,237 @@ out:
     return st;
 }
 
+/* ---- content negotiation (R4 http.html#mime-type) ----
+ * Everything inside works on FHIR JSON. An XML body is converted before
+ * dispatch and the request re-labelled as JSON; an XML reply is converted
+ * from the finished JSON reply, so every interaction, error and Bundle
+ * speaks XML without knowing it. */
+
+enum { FMT_JSON = 0, FMT_XML = 1, FMT_NONE = -1 };
+
+/* A _format value or Accept media range: FMT_JSON, FMT_XML, FMT_NONE for
+ * a wildcard (the default applies), -2 when unsupported. A '+' decoded as
+ * a space in a query string counts as '+'. */
+static int format_of(const char *s, size_t n)
+{
+    static const char *const json[] = {"json", "application/fhir+json", "application/json",
+                                       "application/json+fhir", "text/json"};
+    static const char *const xml[] = {"xml", "application/fhir+xml", "application/xml",
+                                      "text/xml", "application/xml+fhir"};
+    while(n && (*s == ' ' || *s == '\t')) {
+        s++;
+        n--;
+    }
+    while(n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    char t[40];
+    if(n == 0 || n >= sizeof(t))
+        return -2;
+    for(size_t i = 0; i < n; i++)
+        t[i] = s[i] == ' ' ? '+' : s[i];
+    t[n] = '\0';
+    if(strcmp(t, "*/*") == 0 || strcasecmp(t, "application/*") == 0)
+        return FMT_NONE;
+    if(strcasecmp(t, "text/*") == 0)
+        return FMT_XML;
+    for(size_t i = 0; i < sizeof(json) / sizeof(*json); i++)
+        if(strcasecmp(t, json[i]) == 0)
+            return FMT_JSON;
+    for(size_t i = 0; i < sizeof(xml) / sizeof(*xml); i++)
+        if(strcasecmp(t, xml[i]) == 0)
+            return FMT_XML;
+    return -2;
+}
+
+/* The best format an Accept header allows: FMT_JSON, FMT_XML, FMT_NONE
+ * (any), or -2 when it allows none we speak. Highest q wins; on a tie the
+ * first listed. */
+static int accept_format(const char *accept)
+{
+    int best = -2;
+    double best_q = 0;
+    for(const char *p = accept; *p;) {
+        size_t n = strcspn(p, ",");
+        size_t mt = strcspn(p, ";,");
+        double q = 1;
+        for(const char *par = p + mt; par < p + n && *par == ';';) {
+            par++;
+            while(*par == ' ')
+                par++;
+            if((par[0] == 'q' || par[0] == 'Q') && par[1] == '=')
+                q = strtod(par + 2, NULL);
+            par += strcspn(par, ";,");
+        }
+        int f = format_of(p, mt);
+        if(f != -2 && q > best_q) {
+            best = f;
+            best_q = q;
+        }
+        p += n;
+        if(*p == ',')
+            p++;
+    }
+    return best;
+}
+
+/* The query without its _format parameters, into out (caller frees);
+ * *value receives the last _format value (malloc'd, or NULL). */
+static lg_status strip_format(const char *query, char **out, char **value)
+{
+    *out = *value = NULL;
+    size_t len = strlen(query);
+    char *q = malloc(len + 1);
+    if(!q)
+        return LG_ENOMEM;
+    size_t o = 0;
+    for(const char *p = query; *p;) {
+        size_t n = strcspn(p, "&");
+        if(n >= 8 && strncmp(p, "_format=", 8) == 0) {
+            lg_params one;
+            if(lg_params_parse(p, n, &one) == LG_OK && one.count == 1) {
+                free(*value);
+                *value = one.items[0].value;
+                one.items[0].value = NULL;
+            }
+            lg_params_free(&one);
+        } else if(n) {
+            if(o)
+                q[o++] = '&';
+            memcpy(q + o, p, n);
+            o += n;
+        }
+        p += n;
+        if(*p == '&')
+            p++;
+    }
+    q[o] = '\0';
+    *out = q;
+    return LG_OK;
+}
+
+/* Replace a FHIR JSON reply body by its XML. A body that does not convert
+ * (not a FHIR resource: an endpoint that answers plain JSON) is left as it
+ * is, correctly labelled: a server may ignore Accept (RFC 9110), and
+ * losing the answer would be worse. */
+static void reply_as_xml(lg_ctx *c)
+{
+    lg_rest_response *r = c->resp;
+    if(!r->body || !r->content_type ||
+       strncmp(r->content_type, "application/fhir+json", 21) != 0)
+        return;
+    cJSON *j = cJSON_ParseWithLength(r->body, r->body_len);
+    lg_buf b;
+    lg_buf_init(&b, c->rest->cfg.max_response);
+    lg_issues is = {0};
+    lg_status st = j ? lg_json_to_xml(c->rest->defs, j, &b, &is) : LG_EINVAL;
+    cJSON_Delete(j);
+    lg_issues_free(&is);
+    if(st) {
+        lg_buf_free(&b);
+        return;
+    }
+    free(r->body);
+    r->body = lg_buf_take(&b, &r->body_len);
+    r->content_type = r->body ? "application/fhir+xml; charset=utf-8" : NULL;
+}
+
+/* Errors about an XML body get the XML's line and column: validation
+ * ran on the converted tree, so the OperationOutcome is rewritten with the
+ * positions lg_xml_issues_locate finds. */
+static void locate_in_xml(lg_ctx *c, const char *xml, size_t len)
+{
+    lg_rest_response *r = c->resp;
+    if(r->status < 400 || !c->issues.count)
+        return;
+    int before = 0, after = 0;
+    for(size_t i = 0; i < c->issues.count; i++)
+        before += c->issues.items[i].line > 0;
+    lg_xml_issues_locate(&c->issues, 0, xml, len);
+    for(size_t i = 0; i < c->issues.count; i++)
+        after += c->issues.items[i].line > 0;
+    if(after == before)
+        return;
+    lg_buf b;
+    lg_buf_init(&b, c->rest->cfg.max_response);
+    if(lg_outcome_write(&b, &c->issues, LG_SEV_ERROR, "exception", "error") == LG_OK)
+        lg_reply_buf(c, r->status, &b);
+    else
+        lg_buf_free(&b);
+}
+
 lg_status lg_rest_handle(const lg_rest *rest, lg_store *st, const lg_rest_request *req,
                          lg_rest_response *resp)
 {
     memset(resp, 0, sizeof(*resp));
-    lg_ctx c = {.rest = rest, .st = st, .req = req, .resp = resp};
+    lg_rest_request r2 = *req;
+    lg_ctx c = {.rest = rest, .st = st, .req = &r2, .resp = resp};
+    char *query = NULL, *fmt_value = NULL, *json_body = NULL;
+    int body_xml = req->body_len && lg_xml_media_type(req->content_type);
+    int fmt = FMT_NONE;
+    if(req->query && strstr(req->query, "_format=")) {
+        if(strip_format(req->query, &query, &fmt_value)) {
+            resp->status = 500;
+            goto out;
+        }
+        r2.query = query;
+    }
+    if(fmt_value) {
+        fmt = format_of(fmt_value, strlen(fmt_value));
+        if(fmt == -2) {
+            lg_fail(&c, LG_EUNSUPPORTED, "not-supported", "_format",
+                    "_format=%.60s is not supported (json or xml)", fmt_value);
+            resp->status = 406;
+            goto out;
+        }
+    } else if(req->accept && *req->accept) {
+        fmt = accept_format(req->accept);
+        if(fmt == -2) {
+            lg_fail(&c, LG_EUNSUPPORTED, "not-supported", NULL,
+                    "No format in Accept '%.80s' is supported (application/fhir+json or "
+                    "application/fhir+xml)", req->accept);
+            resp->status = 406;
+            goto out;
+        }
+    }
+    if(fmt == FMT_NONE)
+        fmt = body_xml ? FMT_XML : FMT_JSON;
     if(req->body_len > rest->cfg.max_body) {
         lg_fail(&c, LG_ETOOLARGE, "too-costly", NULL,
                 "Request body of %zu bytes exceeds the limit of %zu bytes", req->body_len,
                 rest->cfg.max_body);
-    } else {
-        lg_dispatch(&c);
+        goto out;
     }
+    if(body_xml) {
+        cJSON *tree = NULL;
+        lg_status xs = lg_xml_to_json(rest->defs, req->body, req->body_len, &rest->cfg.json, &tree,
+                                      &c.issues);
+        if(xs) {
+            lg_fail_issues(&c, xs);
+            goto out;
+        }
+        json_body = cJSON_PrintUnformatted(tree);
+        cJSON_Delete(tree);
+        if(!json_body) {
+            resp->status = 500;
+            goto out;
+        }
+        r2.body = json_body;
+        r2.body_len = strlen(json_body);
+        r2.content_type = "application/fhir+json";
+        r2.rebuilt_body = 1; /* positions come from the XML, below */
+        r2.xml_body = req->body;
+        r2.xml_body_len = req->body_len;
+    }
+    lg_dispatch(&c);
+    if(body_xml)
+        locate_in_xml(&c, req->body, req->body_len);
+out:
+    if(fmt == FMT_XML)
+        reply_as_xml(&c);
     lg_issues_free(&c.issues);
+    free(query);
+    free(fmt_value);
+    free(json_body);
     if(!resp->status)
         resp->status = 500;
     return LG_OK;

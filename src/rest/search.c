@@ -7,6 +7,12 @@
  * arrive (a resource updated mid-paging leaves the result set - its current
  * version is newer than the snapshot). key/seq are the sort position of the
  * last row returned.
+ *
+ * Access (access.c): for a client with limited access, matches it may not
+ * see are dropped before paging - rows are read from the cursor in chunks
+ * and filtered until the page is full - so totals count only visible
+ * matches and next links neither skip nor repeat. _include/_revinclude
+ * results it may not see are silently left out.
  */
 #include <ctype.h>
 #include <inttypes.h>
@@ -34,7 +40,75 @@ typedef struct search_req {
     incl_spec inc[MAX_INCLUDE_SPECS], rev[MAX_INCLUDE_SPECS];
     size_t ninc, nrev;
     lg_buf selfq; /* the query string for links, without _cursor */
+    int cut;      /* a filtered page ended at the scan bound: next link at cut_key/cut_seq */
+    int64_t cut_key, cut_seq;
 } search_req;
+
+/* Rows a filtered search or count reads at most per request: the price of
+ * one page for a client that may see few of the matches. */
+#define SEARCH_SCAN_MAX 5000
+
+/* Rows of q from its cursor that the client may see, up to want of them,
+ * appended to out - or, with out NULL, counted into *nvis (want ignored).
+ * Scanning stops after SEARCH_SCAN_MAX rows: then *cut is 1 and
+ * *cut_key, *cut_seq are the sort position to continue after. q's paging
+ * fields are restored before returning. */
+static lg_status filtered_search(lg_ctx *c, lg_query *q, size_t want, lg_resource_list *out,
+                                 int64_t *nvis, int *cut, int64_t *cut_key, int64_t *cut_seq)
+{
+    const int save_count = q->count, save_has = q->has_cursor;
+    const int64_t save_key = q->after_key, save_seq = q->after_seq;
+    /* Most rows of a pushed-down search are visible: start with what the
+     * page needs and grow while the filter drops rows. */
+    int chunk = !out ? 500 : want < 1000 ? (int)want + 1 : 1000;
+    size_t scanned = 0;
+    lg_status st = LG_OK;
+    *cut = 0;
+    if(nvis)
+        *nvis = 0;
+    q->count = chunk;
+    for(;;) {
+        lg_resource_list l = {0};
+        if((st = lg_store_search(c->st, q, &l, &c->issues)))
+            break;
+        size_t got = l.count > (size_t)chunk ? (size_t)chunk : l.count;
+        int more = l.count > (size_t)chunk;
+        for(size_t i = 0; i < got && (!out || out->count < want); i++) {
+            scanned++;
+            q->has_cursor = 1;
+            q->after_key = l.items[i].last_updated;
+            q->after_seq = l.items[i].seq;
+            if(i + 1 < got)
+                more = 1; /* rows of this chunk remain unread */
+            if(!lg_access_resource(c, &l.items[i]))
+                continue;
+            if(!out)
+                (*nvis)++;
+            else if((st = lg_list_move(out, &l.items[i])))
+                break;
+        }
+        if(out && out->count >= want)
+            more = 0;
+        lg_resource_list_clear(&l);
+        if(st || !more)
+            break;
+        chunk = chunk < 500 ? chunk * 2 : 1000;
+        if((size_t)chunk > SEARCH_SCAN_MAX - scanned)
+            chunk = (int)(SEARCH_SCAN_MAX - scanned); /* never scan past the bound */
+        q->count = chunk;
+        if(scanned >= SEARCH_SCAN_MAX) {
+            *cut = 1;
+            *cut_key = q->after_key;
+            *cut_seq = q->after_seq;
+            break;
+        }
+    }
+    q->count = save_count;
+    q->has_cursor = save_has;
+    q->after_key = save_key;
+    q->after_seq = save_seq;
+    return st;
+}
 
 static void search_req_free(search_req *s)
 {
@@ -264,6 +338,19 @@ lg_status lg_conditional_match(lg_ctx *c, const char *type, const char *query,
     }
     if((st = build_search(c, type, &ps, &s, 1)))
         goto out;
+    if(lg_access_filters(c, type)) {
+        /* Only matches the client may see count: a hidden one is "no match". */
+        int cut = 0;
+        int64_t k, q;
+        if((st = lg_access_pushdown(c, &s.q)) ||
+           (st = filtered_search(c, &s.q, 2, out, NULL, &cut, &k, &q))) {
+            lg_fail_issues(c, st);
+        } else if(cut && out->count < 2) {
+            st = lg_fail(c, LG_ETOOLARGE, "too-costly", NULL,
+                         "The conditional criteria match too many %s resources to check", type);
+        }
+        goto out;
+    }
     if((st = lg_store_search(c->st, &s.q, out, &c->issues)))
         lg_fail_issues(c, st);
 out:
@@ -362,7 +449,8 @@ static lg_status add_includes(lg_ctx *c, search_req *s, const lg_resource_list *
                     break;
                 }
                 lg_resource r = {0};
-                if(lg_store_read(c->st, en->s1, en->s2, &r) == LG_OK && !r.deleted) {
+                if(lg_store_read(c->st, en->s1, en->s2, &r) == LG_OK && !r.deleted &&
+                   lg_access_resource(c, &r)) {
                     st = add_entry(c, b, &r, "include", first);
                     if(!st) st = seen_add(seen, en->s1, en->s2);
                     added++;
@@ -401,7 +489,7 @@ static lg_status add_revincludes(lg_ctx *c, search_req *s, const lg_resource_lis
         for(size_t i = 0; !st && i < res.count && i < (size_t)q.count; i++) {
             char key[256];
             snprintf(key, sizeof(key), "%s/%s", res.items[i].type, res.items[i].id);
-            if(seen_has(seen, key))
+            if(seen_has(seen, key) || !lg_access_resource(c, &res.items[i]))
                 continue;
             st = add_entry(c, b, &res.items[i], "include", first);
             if(!st) st = seen_add(seen, res.items[i].type, res.items[i].id);
@@ -446,12 +534,15 @@ static lg_status write_search_bundle(lg_ctx *c, const char *type, search_req *s,
                            s->selfq.len ? "&" : "?", s->q.max_seq, s->q.after_key,
                            s->q.after_seq);
     if(!st) st = lg_buf_adds(&b, "\"}");
-    if(!st && page->count > (size_t)s->q.count && n > 0) {
-        const lg_resource *last = &page->items[n - 1];
+    if(!st && ((page->count > (size_t)s->q.count && n > 0) || s->cut)) {
+        /* A filtered page cut short by the scan bound continues after the
+         * last row scanned, not the last row shown. */
+        int64_t nkey = s->cut ? s->cut_key : page->items[n - 1].last_updated;
+        int64_t nseq = s->cut ? s->cut_seq : page->items[n - 1].seq;
         st = lg_buf_printf(&b, ",{\"relation\":\"next\",\"url\":\"%s/%s?%s%s_cursor=%" PRId64
                                ".%" PRId64 ".%" PRId64 "\"}",
                            c->req->base, type, s->selfq.len ? s->selfq.data : "",
-                           s->selfq.len ? "&" : "", s->q.max_seq, last->last_updated, last->seq);
+                           s->selfq.len ? "&" : "", s->q.max_seq, nkey, nseq);
     }
     if(!st) st = lg_buf_adds(&b, "]");
     if(!st && !s->summary_count) {
@@ -473,6 +564,11 @@ static lg_status write_search_bundle(lg_ctx *c, const char *type, search_req *s,
             if(!st) st = lg_buf_adds(&b, ",\"search\":{\"mode\":\"outcome\"}}");
         }
         if(!st) st = lg_buf_adds(&b, "]");
+    } else if(!st && c->issues.count) {
+        /* _summary=count: warnings (e.g. why there is no total) still travel. */
+        st = lg_buf_adds(&b, ",\"entry\":[{\"resource\":");
+        if(!st) st = lg_outcome_write(&b, &c->issues, LG_SEV_WARNING, "informational", "");
+        if(!st) st = lg_buf_adds(&b, ",\"search\":{\"mode\":\"outcome\"}}]");
     }
     if(!st) st = lg_buf_adds(&b, "}");
     seen_free(&seen);
@@ -524,6 +620,15 @@ static lg_status cache_key(lg_ctx *c, const char *type, const char *query, const
     if(!st) st = add_key_part(k, form, form_len);
     if(!st) st = add_key_part(k, r->base, r->base ? strlen(r->base) : 0);
     if(!st) st = add_key_part(k, r->prefer, r->prefer ? strlen(r->prefer) : 0);
+    /* Who asks: two clients never share a cached result (each may see
+     * different matches). The server itself is the empty identity. */
+    if(!st) st = add_key_part(k, r->client_id, r->client_id ? strlen(r->client_id) : 0);
+    if(!st && r->actor) {
+        st = lg_buf_printf(k, "role=%d\n", (int)r->actor->role);
+        for(size_t i = 0; !st && i < r->actor->n_refs; i++)
+            st = add_key_part(k, r->actor->refs[i],
+                              r->actor->refs[i] ? strlen(r->actor->refs[i]) : 0);
+    }
     return st;
 }
 
@@ -562,6 +667,13 @@ static void note_deps(lg_ctx *c, const search_req *s, lg_search_note *note)
     }
     for(size_t i = 0; i < s->nrev; i++)
         add_dep(types, &n, s->rev[i].src_type);
+    if(c->req->actor) {
+        /* What a client may see is decided from its referrals: the
+         * look-ups in access.c read these types. */
+        add_dep(types, &n, "Task");
+        add_dep(types, &n, "ServiceRequest");
+        add_dep(types, &n, "Patient");
+    }
     if(n <= LG_SEARCH_NOTE_TYPES)
         lg_search_cache_note(c->st, types, n, note);
 }
@@ -611,23 +723,54 @@ lg_status lg_do_search(lg_ctx *c, const char *type, const char *query, const cha
      * the same store, and SQLite takes its locks once. Not available (and
      * not needed) inside a transaction Bundle's write transaction. */
     snap = lg_store_snapshot_begin(c->st) == LG_OK;
+    if(c->req->actor)
+        c->access_memo = lg_access_memo_new(); /* NULL: decide every time */
     if(!s.q.has_cursor && (st = lg_store_max_seq(c->st, &s.q.max_seq))) {
         st = lg_fail(c, st, "exception", NULL, "Store unavailable");
         goto out;
     }
+    int filter = lg_access_filters(c, type);
+    if(filter && (st = lg_access_pushdown(c, &s.q))) {
+        st = lg_fail(c, st, "exception", NULL, "Could not restrict the search");
+        goto out;
+    }
     if(s.summary_count || s.want_total || s.q.count == 0) {
-        if((st = lg_store_count(c->st, &s.q, &total, &c->issues))) {
+        if(filter) {
+            lg_query all_q = s.q; /* the whole result, not from the cursor */
+            int cut = 0;
+            int64_t k, q;
+            all_q.has_cursor = 0;
+            if((st = filtered_search(c, &all_q, 0, NULL, &total, &cut, &k, &q))) {
+                st = lg_fail_issues(c, st);
+                goto out;
+            }
+            if(cut) {
+                total = -1;
+                lg_issues_add(&c->issues, LG_SEV_WARNING, "too-costly", "_total",
+                              "The total is not given: more than %d matches would have to be "
+                              "checked",
+                              SEARCH_SCAN_MAX);
+            }
+        } else if((st = lg_store_count(c->st, &s.q, &total, &c->issues))) {
             st = lg_fail_issues(c, st);
             goto out;
         }
     }
-    if(!s.summary_count && s.q.count > 0 &&
-       (st = lg_store_search(c->st, &s.q, &page, &c->issues))) {
-        st = lg_fail_issues(c, st);
-        goto out;
+    if(!s.summary_count && s.q.count > 0) {
+        if(filter)
+            st = filtered_search(c, &s.q, (size_t)s.q.count + 1, &page, NULL, &s.cut,
+                                 &s.cut_key, &s.cut_seq);
+        else
+            st = lg_store_search(c->st, &s.q, &page, &c->issues);
+        if(st) {
+            st = lg_fail_issues(c, st);
+            goto out;
+        }
     }
     st = write_search_bundle(c, type, &s, &page, total, key.len ? &note : NULL, &key);
 out:
+    lg_access_memo_free(c->access_memo);
+    c->access_memo = NULL;
     if(snap)
         lg_store_snapshot_end(c->st);
     lg_buf_free(&key);

@@ -21,6 +21,7 @@
 
 #include "loopgate/outcome.h"
 #include "loopgate/validate.h"
+#include "loopgate/xml.h"
 #include "internal.h"
 
 /* More profiles than any real request names; bounds the work per request. */
@@ -190,7 +191,8 @@ static lg_status check_delete(lg_ctx *c, const char *type, const char *id, lg_is
 {
     lg_resource cur = {0};
     lg_status st = lg_store_read(c->st, type, id, &cur);
-    int gone = st == LG_ENOTFOUND || (st == LG_OK && cur.deleted);
+    /* What the client may not see (access.c) answers like what is gone. */
+    int gone = st == LG_ENOTFOUND || (st == LG_OK && (cur.deleted || !lg_access_resource(c, &cur)));
     lg_resource_clear(&cur);
     if(st && st != LG_ENOTFOUND)
         return lg_fail(c, st, "exception", NULL, "Could not read %s/%s", type, id);
@@ -305,7 +307,9 @@ lg_status lg_do_validate(lg_ctx *c, const char *type, const char *id)
             goto nomem;
         /* Positions only for a raw body: a resource inside Parameters has
          * locations relative to itself, not to the posted text. */
-        if(raw && !c->req->rebuilt_body)
+        if(raw && c->req->xml_body)
+            lg_xml_issues_locate(&vi, 0, c->req->xml_body, c->req->xml_body_len);
+        else if(raw && !c->req->rebuilt_body)
             lg_issues_locate(&vi, 0, c->req->body, c->req->body_len);
     }
     lg_buf b;

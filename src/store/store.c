@@ -11,6 +11,8 @@ void lg_resource_clear(lg_resource *r)
     free(r->type);
     free(r->id);
     free(r->json);
+    free(r->author);
+    free(r->creator);
     memset(r, 0, sizeof(*r));
 }
 
@@ -129,4 +131,44 @@ uint64_t lg_store_generation(lg_store *st)
 lg_status lg_store_max_seq(lg_store *st, int64_t *out)
 {
     return st->ops->max_seq(st, out);
+}
+
+lg_status lg_store_referral_fact_put(lg_store *st, const lg_store_referral_fact *f)
+{
+    if(!f->referral_id || !*f->referral_id)
+        return LG_EINVAL;
+    return st->ops->fact_put(st, f);
+}
+
+lg_status lg_store_referral_fact_times(lg_store *st, const char *referral_id, int64_t times[3])
+{
+    times[0] = times[1] = times[2] = INT64_MIN;
+    if(!referral_id)
+        return LG_ENOTFOUND;
+    return st->ops->fact_times(st, referral_id, times);
+}
+
+lg_status lg_store_referral_fact_delete(lg_store *st, const char *referral_id)
+{
+    return referral_id ? st->ops->fact_delete(st, referral_id) : LG_OK;
+}
+
+lg_status lg_store_child_facts_put(lg_store *st, const lg_store_child_facts *c)
+{
+    if(!c->child_id || !*c->child_id)
+        return LG_EINVAL;
+    return st->ops->child_put(st, c);
+}
+
+lg_status lg_store_child_facts_delete(lg_store *st, const char *child_id)
+{
+    return child_id ? st->ops->child_delete(st, child_id) : LG_OK;
+}
+
+lg_status lg_store_referral_facts_scan(lg_store *st, int64_t start_ms, int64_t end_ms,
+                                       lg_store_fact_fn fn, void *ctx)
+{
+    if(start_ms > end_ms)
+        return LG_EINVAL;
+    return st->ops->fact_scan(st, start_ms, end_ms, fn, ctx);
 }

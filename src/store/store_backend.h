@@ -26,6 +26,14 @@ typedef struct lg_store_ops {
     lg_status (*type_seq)(lg_store *st, const char *type, int64_t *out);
     uint64_t (*generation)(lg_store *st);
     lg_status (*snapshot)(lg_store *st, int begin);
+    /* report facts (store.h) */
+    lg_status (*fact_put)(lg_store *st, const lg_store_referral_fact *f);
+    lg_status (*fact_times)(lg_store *st, const char *referral_id, int64_t times[3]);
+    lg_status (*fact_delete)(lg_store *st, const char *referral_id);
+    lg_status (*child_put)(lg_store *st, const lg_store_child_facts *c);
+    lg_status (*child_delete)(lg_store *st, const char *child_id);
+    lg_status (*fact_scan)(lg_store *st, int64_t start_ms, int64_t end_ms, lg_store_fact_fn fn,
+                           void *ctx);
 } lg_store_ops;
 
 /* Every backend's handle starts with this. */

@@ -73,6 +73,7 @@ const char *lg_status_str(lg_status s)
     case LG_ENOMEM: return "out of memory";
     case LG_EIO: return "storage failure";
     case LG_EINTERNAL: return "internal error";
+    case LG_EFORBIDDEN: return "forbidden";
     }
     return "unknown";
 }

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "loopgate/validate.h"
+#include "loopgate/xml.h"
 #include "path.h"
 #include "validate/lexical.h"
 
@@ -30,7 +31,7 @@ typedef struct walk {
     const lg_type_def *element; /* "Element": what a primitive's _name holds */
     /* primitives with a check beyond their regex, looked up once per call so
      * each value costs a pointer compare, not a string compare */
-    const lg_type_def *base64, *date, *date_time, *instant;
+    const lg_type_def *base64, *date, *date_time, *instant, *xhtml;
     lg_issues *issues;
     size_t reported;
     size_t errors;
@@ -165,7 +166,14 @@ static void check_primitive(walk *w, const lg_type_def *t, const cJSON *v)
         return;
     }
     int ok;
-    if(t == w->base64) {
+    if(t == w->xhtml) {
+        /* the narrative rules (txt-1/txt-2), the same check for a div that
+         * came as JSON or as XML */
+        size_t before = lg_issues_errors(w->issues);
+        if(lg_xhtml_check(s, n, w->len ? w->path : NULL, w->issues) != LG_OK)
+            w->errors += lg_issues_errors(w->issues) - before;
+        return;
+    } else if(t == w->base64) {
         ok = base64_ok(s);
     } else if(t->lex != LG_LEX_REGEX) {
         ok = lg_vlex_ok(t->lex, s, n);
@@ -368,6 +376,7 @@ lg_status lg_validate_resource(const lg_defs *defs, const cJSON *res, lg_issues 
     w.date = lg_defs_struct(defs, "date");
     w.date_time = lg_defs_struct(defs, "dateTime");
     w.instant = lg_defs_struct(defs, "instant");
+    w.xhtml = lg_defs_struct(defs, "xhtml");
     if(!w.element) {
         lg_issues_add(issues, LG_SEV_ERROR, "exception", NULL,
                       "No structure definitions are loaded; cannot validate");

@@ -200,8 +200,21 @@ Test(validate_op, request_errors_over_http)
     cr_assert_eq(r.status, 405, "%s", r.body);
     cr_assert_str_eq(r.allow, "POST");
     lg_resp_free(&r);
-    const char *xml[] = {"Content-Type: application/fhir+xml", NULL};
+    /* XML bodies are validated like JSON ones (issue #6); XML outside the
+     * FHIR namespace is malformed, and an unsupported type is 415 */
+    const char *xml[] = {"Content-Type: application/fhir+xml", "Accept: application/fhir+json",
+                         NULL};
     r = lg_http(&S, "POST", "/Patient/$validate", xml, "<Patient/>");
+    cr_assert_eq(r.status, 400, "%s", r.body);
+    lg_resp_free(&r);
+    r = lg_http(&S, "POST", "/Patient/$validate", xml,
+                "<Patient xmlns=\"http://hl7.org/fhir\">\n <gender value=\"mail\"/></Patient>");
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_eq(count_issues(r.json, "error", "Patient.gender"), 1, "%s", r.body);
+    cr_assert(strstr(r.body, "Line[2] Col[2]"), "located in the XML: %s", r.body);
+    lg_resp_free(&r);
+    const char *plain[] = {"Content-Type: text/plain", NULL};
+    r = lg_http(&S, "POST", "/Patient/$validate", plain, "Patient");
     cr_assert_eq(r.status, 415, "%s", r.body);
     lg_resp_free(&r);
     /* a percent-encoded '$' is the same operation */

@@ -12,23 +12,22 @@
 #define CREATE LG_TASK_STATUS_COUNT
 #define R LG_PARTY_REQUESTER
 #define O LG_PARTY_OWNER
-#define E LG_PARTY_EITHER
 
 /* The IG's diagram, written out edge by edge (independently of workflow.c). */
 static const struct edge { lg_task_status from, to; lg_wf_party who; } edges[] = {
     { CREATE, LG_TASK_DRAFT, R }, { CREATE, LG_TASK_REQUESTED, R },
-    { LG_TASK_DRAFT, LG_TASK_REQUESTED, R }, { LG_TASK_DRAFT, LG_TASK_CANCELLED, E },
+    { LG_TASK_DRAFT, LG_TASK_REQUESTED, R }, { LG_TASK_DRAFT, LG_TASK_CANCELLED, R },
     { LG_TASK_DRAFT, LG_TASK_ENTERED_IN_ERROR, R },
     { LG_TASK_REQUESTED, LG_TASK_ACCEPTED, O }, { LG_TASK_REQUESTED, LG_TASK_REJECTED, O },
-    { LG_TASK_REQUESTED, LG_TASK_CANCELLED, E }, { LG_TASK_REQUESTED, LG_TASK_ENTERED_IN_ERROR, R },
+    { LG_TASK_REQUESTED, LG_TASK_CANCELLED, R }, { LG_TASK_REQUESTED, LG_TASK_ENTERED_IN_ERROR, R },
     { LG_TASK_ACCEPTED, LG_TASK_IN_PROGRESS, O }, { LG_TASK_ACCEPTED, LG_TASK_ON_HOLD, O },
     { LG_TASK_ACCEPTED, LG_TASK_COMPLETED, O }, { LG_TASK_ACCEPTED, LG_TASK_FAILED, O },
-    { LG_TASK_ACCEPTED, LG_TASK_CANCELLED, E }, { LG_TASK_ACCEPTED, LG_TASK_ENTERED_IN_ERROR, R },
+    { LG_TASK_ACCEPTED, LG_TASK_CANCELLED, R }, { LG_TASK_ACCEPTED, LG_TASK_ENTERED_IN_ERROR, R },
     { LG_TASK_IN_PROGRESS, LG_TASK_ON_HOLD, O }, { LG_TASK_IN_PROGRESS, LG_TASK_COMPLETED, O },
-    { LG_TASK_IN_PROGRESS, LG_TASK_FAILED, O }, { LG_TASK_IN_PROGRESS, LG_TASK_CANCELLED, E },
+    { LG_TASK_IN_PROGRESS, LG_TASK_FAILED, O }, { LG_TASK_IN_PROGRESS, LG_TASK_CANCELLED, R },
     { LG_TASK_IN_PROGRESS, LG_TASK_ENTERED_IN_ERROR, R },
     { LG_TASK_ON_HOLD, LG_TASK_IN_PROGRESS, O }, { LG_TASK_ON_HOLD, LG_TASK_COMPLETED, O },
-    { LG_TASK_ON_HOLD, LG_TASK_FAILED, O }, { LG_TASK_ON_HOLD, LG_TASK_CANCELLED, E },
+    { LG_TASK_ON_HOLD, LG_TASK_FAILED, O }, { LG_TASK_ON_HOLD, LG_TASK_CANCELLED, R },
     { LG_TASK_ON_HOLD, LG_TASK_ENTERED_IN_ERROR, R },
     { LG_TASK_REJECTED, LG_TASK_ENTERED_IN_ERROR, R }, { LG_TASK_CANCELLED, LG_TASK_ENTERED_IN_ERROR, R },
     { LG_TASK_FAILED, LG_TASK_ENTERED_IN_ERROR, R }, { LG_TASK_COMPLETED, LG_TASK_ENTERED_IN_ERROR, R },
@@ -274,8 +273,13 @@ Test(model_workflow, role_must_match_the_side)
     lg_actor staff = { LG_ROLE_COORDINATION, refs, 1 };
     cr_assert_eq(check("requested", task("cancelled", true, false), &staff, &is), LG_WF_ALLOWED);
     lg_issues_free(&is);
-    /* No actor at all. */
-    cr_assert_eq(check("requested", task("cancelled", true, false), NULL, &is), LG_WF_FORBIDDEN);
+    /* No actor: the server itself, which checks only the state machine. */
+    cr_assert_eq(check("requested", task("cancelled", true, false), NULL, &is), LG_WF_ALLOWED);
+    lg_issues_free(&is);
+    cr_assert_eq(check("completed", task("cancelled", true, false), NULL, &is), LG_WF_CONFLICT);
+    cr_assert(names(&is, "completed", "cancelled"));
+    lg_issues_free(&is);
+    cr_assert_eq(check("requested", task("rejected", false, false), NULL, &is), LG_WF_INVALID);
     lg_issues_free(&is);
 }
 

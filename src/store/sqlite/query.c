@@ -429,7 +429,7 @@ lg_status sq_search(lg_store *base, const lg_query *qq, lg_resource_list *out, i
             return st;
     lg_buf_init(&q.sql, SQL_MAX);
     add(&q, out ? "SELECT r.type, r.id, r.version, r.last_updated, r.seq, r.deleted, v.method, "
-                  "v.json FROM res r JOIN ver v ON v.seq = r.seq"
+                  "v.json, v.author, r.creator FROM res r JOIN ver v ON v.seq = r.seq"
                 : "SELECT count(*) FROM res r");
     /* Without statistics SQLite prefers walking res_type_seq and probing
      * the idx list, which reads every resource of the type for a one-row

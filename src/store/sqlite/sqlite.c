@@ -27,13 +27,16 @@
  * a batch once it is committed (before any of its writes is acknowledged).
  * Another process is kept out of the directory by flock (loopgate.lock).
  *
- * Layout (schema version 1, PRAGMA user_version):
+ * Layout (schema version 2, PRAGMA user_version):
  *   res  the current state of each logical resource (rid, type, id, version,
- *        last_updated, deleted, seq of the current version);
- *   ver  every version; its rowid is the store-wide seq, so seq order is the
+ *        last_updated, deleted, seq of the current version, creator: the
+ *        author of version 1, kept here so access checks cost no extra read);
+ *   ver  every version with the client that wrote it (author, NULL for the
+ *        server); its rowid is the store-wide seq, so seq order is the
  *        table order, max(seq) is O(1), and seq is unique by construction;
  *   idx  the search index rows of current versions only: a put replaces the
  *        resource's rows, a delete removes them.
+ * The closed-loop report's fact tables are in facts.c.
  * seq is max(seq) + 1 read under the writer lock (versions are never
  * removed, so it strictly increases).
  */
@@ -50,7 +53,7 @@
 
 #include "sq.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define BUSY_TIMEOUT_MS 10000
 
 /* ---- process-wide writer locks, one per store directory ---- */
@@ -164,18 +167,20 @@ static lg_status sq_snapshot(lg_store *base, int begin);
 /* ---- statements and schema ---- */
 
 static const char *const sql_text[SQ_NSTMT] = {
-    [SQ_READ] = "SELECT r.version, r.last_updated, r.seq, r.deleted, v.method, v.json "
+    [SQ_READ] = "SELECT r.version, r.last_updated, r.seq, r.deleted, v.method, v.json, "
+                "v.author, r.creator "
                 "FROM res r JOIN ver v ON v.seq = r.seq WHERE r.type = ?1 AND r.id = ?2",
-    [SQ_VREAD] = "SELECT v.version, v.last_updated, v.seq, v.deleted, v.method, v.json "
+    [SQ_VREAD] = "SELECT v.version, v.last_updated, v.seq, v.deleted, v.method, v.json, "
+                 "v.author, r.creator "
                  "FROM res r JOIN ver v ON v.rid = r.rid "
                  "WHERE r.type = ?1 AND r.id = ?2 AND v.version = ?3",
     [SQ_LOOKUP] = "SELECT rid, version FROM res WHERE type = ?1 AND id = ?2",
-    [SQ_RES_INSERT] = "INSERT INTO res(type, id, version, last_updated, deleted, seq) "
-                      "VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    [SQ_RES_INSERT] = "INSERT INTO res(type, id, version, last_updated, deleted, seq, creator) "
+                      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [SQ_RES_UPDATE] = "UPDATE res SET version = ?2, last_updated = ?3, deleted = ?4, seq = ?5 "
                       "WHERE rid = ?1",
-    [SQ_VER_INSERT] = "INSERT INTO ver(seq, rid, version, last_updated, deleted, method, json) "
-                      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [SQ_VER_INSERT] = "INSERT INTO ver(seq, rid, version, last_updated, deleted, method, json, "
+                      "author) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [SQ_IDX_DELETE] = "DELETE FROM idx WHERE rid = ?1",
     [SQ_IDX_INSERT] = "INSERT INTO idx(rid, type, param, s1, s2, s3, lo, hi) "
                       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -198,13 +203,13 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS res("
     "  rid INTEGER PRIMARY KEY, type TEXT NOT NULL, id TEXT NOT NULL,"
     "  version INTEGER NOT NULL, last_updated INTEGER NOT NULL,"
-    "  deleted INTEGER NOT NULL, seq INTEGER NOT NULL, UNIQUE(type, id));"
+    "  deleted INTEGER NOT NULL, seq INTEGER NOT NULL, creator TEXT, UNIQUE(type, id));"
     "CREATE INDEX IF NOT EXISTS res_type_seq ON res(type, seq);"
     "CREATE INDEX IF NOT EXISTS res_type_lu ON res(type, last_updated, seq);"
     "CREATE TABLE IF NOT EXISTS ver("
     "  seq INTEGER PRIMARY KEY, rid INTEGER NOT NULL, version INTEGER NOT NULL,"
     "  last_updated INTEGER NOT NULL, deleted INTEGER NOT NULL, method TEXT NOT NULL,"
-    "  json TEXT, UNIQUE(rid, version));"
+    "  json TEXT, author TEXT, UNIQUE(rid, version));"
     "CREATE TABLE IF NOT EXISTS idx("
     "  rid INTEGER NOT NULL, type TEXT NOT NULL, param TEXT NOT NULL,"
     "  s1 TEXT, s2 TEXT, s3 TEXT, lo INTEGER, hi INTEGER);"
@@ -247,6 +252,7 @@ static void free_conn(sq_store *s)
         sqlite3_finalize(s->st[i]);
     for(int i = 0; i < SQ_NHIST; i++)
         sqlite3_finalize(s->hist[i]);
+    sq_facts_finalize(s);
     sqlite3_close(s->db);
     free(s);
 }
@@ -263,6 +269,9 @@ static void reset_all(sq_store *w)
     for(int i = 0; i < SQ_NHIST; i++)
         if(w->hist[i])
             sqlite3_reset(w->hist[i]);
+    for(int i = 0; i < SQ_NFACTS; i++)
+        if(w->facts[i])
+            sqlite3_reset(w->facts[i]);
 }
 
 /* Flush the WAL (and, once, the directory that holds it). */
@@ -507,6 +516,12 @@ lg_status sq_fill(sqlite3_stmt *p, int col0, const char *type, const char *id, l
     if(!r->deleted && sqlite3_column_type(p, col0 + 5) != SQLITE_NULL &&
        !(r->json = col_dup(p, col0 + 5, &r->json_len)))
         goto fail;
+    size_t n;
+    if(sqlite3_column_type(p, col0 + 6) != SQLITE_NULL && !(r->author = col_dup(p, col0 + 6, &n)))
+        goto fail;
+    if(sqlite3_column_type(p, col0 + 7) != SQLITE_NULL &&
+       !(r->creator = col_dup(p, col0 + 7, &n)))
+        goto fail;
     if(!r->type || !r->id)
         goto fail;
     return LG_OK;
@@ -655,6 +670,10 @@ static lg_status sq_put(lg_store *base, const lg_store_write *w, int64_t *seq_ou
         sqlite3_bind_int64(p, 4, w->last_updated);
         sqlite3_bind_int(p, 5, w->deleted ? 1 : 0);
         sqlite3_bind_int64(p, 6, seq);
+        if(w->author)
+            sqlite3_bind_text(p, 7, w->author, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(p, 7);
         if((st = exec_stmt(p)))
             return st;
         rid = sqlite3_last_insert_rowid(s->db);
@@ -680,6 +699,10 @@ static lg_status sq_put(lg_store *base, const lg_store_write *w, int64_t *seq_ou
         sqlite3_bind_null(p, 7);
     else
         sqlite3_bind_text(p, 7, w->json, (int)w->json_len, SQLITE_STATIC);
+    if(w->author)
+        sqlite3_bind_text(p, 8, w->author, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(p, 8);
     if((st = exec_stmt(p)))
         return st;
     if(cur > 0) { /* a new resource has no rows yet */
@@ -710,7 +733,8 @@ static lg_status sq_history(lg_store *base, const char *type, const char *id, in
         char sql[512];
         snprintf(sql, sizeof(sql),
                  "SELECT r.type, r.id, v.version, v.last_updated, v.seq, v.deleted, v.method, "
-                 "v.json FROM ver v JOIN res r ON r.rid = v.rid WHERE 1%s%s%s%s "
+                 "v.json, v.author, r.creator FROM ver v JOIN res r ON r.rid = v.rid "
+                 "WHERE 1%s%s%s%s "
                  "ORDER BY v.seq DESC LIMIT ?5",
                  type ? " AND r.type = ?1" : "", id ? " AND r.id = ?2" : "",
                  since ? " AND v.last_updated >= ?3" : "", before_seq ? " AND v.seq < ?4" : "");
@@ -755,6 +779,8 @@ static const lg_store_ops sq_ops = {
     .type_seq = sq_type_seq,
     .generation = sq_generation,
     .snapshot = sq_snapshot,
+    .fact_put = sq_fact_put, .fact_times = sq_fact_times, .fact_delete = sq_fact_delete,
+    .child_put = sq_child_put, .child_delete = sq_child_delete, .fact_scan = sq_fact_scan,
 };
 
 /* ---- opening ---- */
@@ -795,6 +821,34 @@ static lg_status migrate(sq_store *s, lg_issues *issues)
     }
     if(have == SCHEMA_VERSION)
         return LG_OK;
+    if(have == 1) {
+        /* Version 2 adds who wrote each version and who created each
+         * resource; rows stored before have NULL (the server itself). */
+        char *err = NULL;
+        if(sqlite3_exec(s->db, "BEGIN IMMEDIATE;"
+                               "ALTER TABLE res ADD COLUMN creator TEXT;"
+                               "ALTER TABLE ver ADD COLUMN author TEXT;"
+                               "PRAGMA user_version=2;COMMIT;",
+                        NULL, NULL, &err) != SQLITE_OK) {
+            /* A racing handle may have migrated first: re-read the version. */
+            if(!sqlite3_get_autocommit(s->db))
+                sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            int now = -1;
+            if(sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &p, NULL) == SQLITE_OK &&
+               sqlite3_step(p) == SQLITE_ROW)
+                now = sqlite3_column_int(p, 0);
+            sqlite3_finalize(p);
+            if(now != SCHEMA_VERSION) {
+                lg_issues_add(issues, LG_SEV_FATAL, "exception", NULL,
+                              "Cannot migrate the schema to version %d: %s", SCHEMA_VERSION,
+                              err ? err : "unknown");
+                sqlite3_free(err);
+                return LG_EIO;
+            }
+        }
+        sqlite3_free(err);
+        return LG_OK;
+    }
     /* Handles (or processes) may race to create the schema: BEGIN IMMEDIATE
      * serialises them and IF NOT EXISTS makes the loser's run a no-op. Later
      * versions add steps here, keyed by `have`. */
@@ -873,7 +927,7 @@ static lg_status open_db(sq_store *s, const char *path, lg_issues *issues)
                                   SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
                                   sql_norm, NULL, NULL, NULL) != SQLITE_OK)
         return st;
-    if((st = migrate(s, issues)))
+    if((st = migrate(s, issues)) || (st = sq_facts_schema(s, issues)))
         return st;
     st = LG_EIO;
     for(int i = 0; i < SQ_NSTMT; i++)

@@ -101,6 +101,78 @@ static int spawn(lg_server *s)
     return 0;
 }
 
+char *lg_it_run(const char *const *args, int *status, const char *err_path)
+{
+    const char *argv[32] = {LG_BINARY};
+    int n = 1, pfd[2];
+    for(; args && args[n - 1] && n < 31; n++)
+        argv[n] = args[n - 1];
+    argv[n] = NULL;
+    cr_assert_eq(pipe(pfd), 0, "pipe: %s", strerror(errno));
+    pid_t pid = fork();
+    cr_assert(pid >= 0, "fork: %s", strerror(errno));
+    if(pid == 0) {
+        int e = open(err_path ? err_path : "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0644);
+        dup2(pfd[1], STDOUT_FILENO);
+        if(e >= 0)
+            dup2(e, STDERR_FILENO);
+        close(pfd[0]);
+        close(pfd[1]);
+        execv(LG_BINARY, (char *const *)argv);
+        _exit(127);
+    }
+    close(pfd[1]);
+    size_t len = 0, cap = 4096;
+    char *out = malloc(cap);
+    cr_assert_not_null(out);
+    ssize_t r;
+    while((r = read(pfd[0], out + len, cap - len - 1)) > 0 || (r < 0 && errno == EINTR)) {
+        if(r < 0)
+            continue;
+        len += (size_t)r;
+        if(len + 1 == cap) {
+            cr_assert_lt(cap, (size_t)64 << 20, "loopgate printed too much");
+            out = realloc(out, cap *= 2);
+            cr_assert_not_null(out);
+        }
+    }
+    out[len] = '\0';
+    close(pfd[0]);
+    int wst = 0;
+    while(waitpid(pid, &wst, 0) < 0 && errno == EINTR)
+        ;
+    *status = WIFEXITED(wst) ? WEXITSTATUS(wst) : 128 + (WIFSIGNALED(wst) ? WTERMSIG(wst) : 0);
+    return out;
+}
+
+char *lg_it_add_client(const lg_server *s, const char *id, const char *role, const char *ref)
+{
+    const char *args[] = {"client", "add", "--data", s->dir, "--id", id, "--role", role,
+                          "--org", ref, NULL};
+    int st = 0;
+    char *out = lg_it_run(args, &st, s->log);
+    cr_assert_eq(st, 0, "loopgate client add --id %s exited %d (see %s)", id, st, s->log);
+    size_t n = strcspn(out, "\r\n");
+    out[n] = '\0';
+    cr_assert(n >= 32 && n < 100, "client add printed '%s', not a token", out);
+    return out;
+}
+
+void lg_it_reload(const lg_server *s, const char *token)
+{
+    cr_assert_gt(s->pid, 0, "reload of a stopped server");
+    kill(s->pid, SIGHUP);
+    for(int i = 0; i < 200; i++) {
+        lg_resp r = lg_http_as(s, token, "GET", "/Patient/lg-it-reload-probe", NULL, NULL);
+        long st = r.status;
+        lg_resp_free(&r);
+        if(st != 401 && st != 0)
+            return;
+        usleep(25000);
+    }
+    cr_assert_fail("the token was not accepted within 5 s of SIGHUP (see %s)", s->log);
+}
+
 void lg_it_start(lg_server *s, const char *const *extra)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread uses libcurl */
@@ -108,9 +180,26 @@ void lg_it_start(lg_server *s, const char *const *extra)
     snprintf(s->dir, sizeof(s->dir), "/tmp/lg-it-XXXXXX");
     cr_assert_not_null(mkdtemp(s->dir), "mkdtemp: %s", strerror(errno));
     snprintf(s->log, sizeof(s->log), "%s.log", s->dir);
+    int no_auth = 0;
     for(int i = 0; extra && extra[i]; i++) {
         cr_assert_lt(i, LG_IT_MAX_EXTRA, "too many extra flags");
         s->extra[i] = extra[i];
+        no_auth |= strcmp(extra[i], "--no-auth") == 0;
+    }
+    if(!no_auth) {
+        /* unrestricted: the suites of the gateway core (create-on-update
+         * with client ids, any Task transition) test the server itself;
+         * access rules and the workflow are tested with lg_it_add_client */
+        const char *args[] = {"client", "add", "--data", s->dir, "--id", "it-admin",
+                              "--role", "coordination", "--org", "Organization/loopgate-it",
+                              "--unrestricted", NULL};
+        int st = 0;
+        char *tok = lg_it_run(args, &st, s->log);
+        cr_assert_eq(st, 0, "loopgate client add --id it-admin exited %d (see %s)", st, s->log);
+        tok[strcspn(tok, "\r\n")] = '\0';
+        cr_assert(strlen(tok) >= 32, "client add printed '%s', not a token", tok);
+        snprintf(s->token, sizeof(s->token), "%s", tok);
+        free(tok);
     }
     for(int attempt = 0; attempt < 5; attempt++) {
         s->port = free_port();
@@ -239,8 +328,9 @@ static size_t on_header(char *d, size_t sz, size_t n, void *arg)
     /* A new status line starts a new response (after 1xx): forget the old. */
     if(len >= 5 && strncmp(d, "HTTP/", 5) == 0) {
         r->etag[0] = r->location[0] = r->last_modified[0] = '\0';
-        r->content_type[0] = r->allow[0] = '\0';
+        r->content_type[0] = r->allow[0] = r->www_authenticate[0] = '\0';
     }
+    grab(d, len, "WWW-Authenticate", r->www_authenticate, sizeof(r->www_authenticate));
     grab(d, len, "ETag", r->etag, sizeof(r->etag));
     grab(d, len, "Location", r->location, sizeof(r->location));
     grab(d, len, "Last-Modified", r->last_modified, sizeof(r->last_modified));
@@ -249,8 +339,10 @@ static size_t on_header(char *d, size_t sz, size_t n, void *arg)
     return len;
 }
 
-lg_resp lg_http_n(const lg_server *s, const char *method, const char *path,
-                  const char *const *headers, const char *body, size_t len)
+/* The request itself; token NULL or "" sends no Authorization header. */
+static lg_resp http_exchange(const lg_server *s, const char *token, const char *method,
+                             const char *path, const char *const *headers, const char *body,
+                             size_t len)
 {
     lg_resp r;
     sink k = {0};
@@ -266,8 +358,16 @@ lg_resp lg_http_n(const lg_server *s, const char *method, const char *path,
         snprintf(r.error, sizeof(r.error), "curl_easy_init failed");
         return r;
     }
-    for(int i = 0; headers && headers[i]; i++)
+    int own_auth = 0;
+    for(int i = 0; headers && headers[i]; i++) {
         h = curl_slist_append(h, headers[i]);
+        own_auth |= strncasecmp(headers[i], "Authorization:", 14) == 0;
+    }
+    if(!own_auth && token && *token) {
+        char auth[256];
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+        h = curl_slist_append(h, auth);
+    }
     h = curl_slist_append(h, "Expect:"); /* no 100-continue round trip */
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
@@ -294,6 +394,18 @@ lg_resp lg_http_n(const lg_server *s, const char *method, const char *path,
     r.len = k.n;
     r.json = k.p ? cJSON_ParseWithLength(k.p, k.n) : NULL;
     return r;
+}
+
+lg_resp lg_http_n(const lg_server *s, const char *method, const char *path,
+                  const char *const *headers, const char *body, size_t len)
+{
+    return http_exchange(s, s->token, method, path, headers, body, len);
+}
+
+lg_resp lg_http_as(const lg_server *s, const char *token, const char *method, const char *path,
+                   const char *const *headers, const char *body)
+{
+    return http_exchange(s, token, method, path, headers, body, body ? strlen(body) : 0);
 }
 
 lg_resp lg_http(const lg_server *s, const char *method, const char *path,

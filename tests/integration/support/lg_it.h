@@ -23,6 +23,8 @@ typedef struct lg_server {
     char base[64];      /* http://127.0.0.1:PORT */
     const char *extra[LG_IT_MAX_EXTRA + 1]; /* borrowed; must outlive the server */
     int unclean;        /* a stop went wrong: lg_it_cleanup keeps the log */
+    char token[128];    /* bearer token of the "it-admin" coordination client,
+                           "" when started with --no-auth */
 } lg_server;
 
 typedef struct lg_resp {
@@ -35,11 +37,18 @@ typedef struct lg_resp {
     char last_modified[64];
     char content_type[128];
     char allow[128];
+    char www_authenticate[128];
     char error[256];    /* libcurl's reason when status is 0 */
 } lg_resp;
 
 /* Start a server on a free port with a new mkdtemp data dir, and wait (at
- * most 10 s) until GET /metadata answers 200. extra: NULL-terminated extra
+ * most 10 s) until GET /metadata answers 200. Before it starts, a
+ * coordination client "it-admin" acting for Organization/loopgate-it is
+ * added with `loopgate client add --unrestricted` (unless extra holds
+ * --no-auth): authenticated and audited, it acts as the server itself, so
+ * the gateway core's suites are not subject to the access rules. Its token
+ * is s->token, and lg_http sends it. Clients with a role's limits come from
+ * lg_it_add_client. extra: NULL-terminated extra
  * command-line flags (borrowed, at most LG_IT_MAX_EXTRA), or NULL. The server
  * dies with the test process even if the test never calls lg_it_cleanup. */
 void lg_it_start(lg_server *s, const char *const *extra);
@@ -51,14 +60,31 @@ void lg_it_stop(lg_server *s, int sig);
 /* Stop with SIGTERM if running, then remove the data directory and log. */
 void lg_it_cleanup(lg_server *s);
 
+/* Add a client to the server's clients file with `loopgate client add` and
+ * return its token (caller frees). role: referral-source, referral-recipient,
+ * coordination or reporting; ref: "Organization/cbo-1". The server reads the
+ * file at start and on SIGHUP: lg_it_reload (or lg_it_stop + lg_it_restart)
+ * before using the token. */
+char *lg_it_add_client(const lg_server *s, const char *id, const char *role, const char *ref);
+/* SIGHUP the server and wait (at most 5 s) until token is accepted. */
+void lg_it_reload(const lg_server *s, const char *token);
+/* Run the loopgate binary with args (NULL-terminated, after the program
+ * name); its stdout is returned (caller frees) and its exit status put in
+ * *status; stderr goes to the file err_path (may be NULL: discarded). */
+char *lg_it_run(const char *const *args, int *status, const char *err_path);
+
 /* One request. headers: NULL-terminated "Name: value" strings, may be NULL.
  * body may be NULL. path is appended to the base URL unless it starts with
- * "http". The response is owned by the caller: lg_resp_free. */
+ * "http". s->token goes as "Authorization: Bearer" unless headers hold an
+ * Authorization header. The response is owned by the caller: lg_resp_free. */
 lg_resp lg_http(const lg_server *s, const char *method, const char *path,
                 const char *const *headers, const char *body);
 /* Same with an explicit body length (bodies holding NUL bytes). */
 lg_resp lg_http_n(const lg_server *s, const char *method, const char *path,
                   const char *const *headers, const char *body, size_t len);
+/* Same as lg_http_n with another client's token ("" or NULL: none at all). */
+lg_resp lg_http_as(const lg_server *s, const char *token, const char *method, const char *path,
+                   const char *const *headers, const char *body);
 /* POST/PUT/PATCH with Content-Type application/fhir+json. */
 lg_resp lg_http_json(const lg_server *s, const char *method, const char *path, const char *body);
 /* GET of a printf-formatted path. */
