@@ -170,7 +170,9 @@ static void check_primitive(walk *w, const lg_type_def *t, const cJSON *v)
         /* the narrative rules (txt-1/txt-2), the same check for a div that
          * came as JSON or as XML */
         size_t before = lg_issues_errors(w->issues);
-        if(lg_xhtml_check(s, n, w->len ? w->path : NULL, w->issues) != LG_OK)
+        char path[PATH_MAX_LEN];
+        size_t plen = lg_vloc_text(&w->loc, path, sizeof(path));
+        if(lg_xhtml_check(s, n, plen ? path : NULL, w->issues) != LG_OK)
             w->errors += lg_issues_errors(w->issues) - before;
         return;
     } else if(t == w->base64) {
