@@ -76,6 +76,10 @@ typedef struct lg_rest_request {
      * machine, not who may make a transition. */
     const lg_actor *actor;
     const char *client_id;         /* the configured client's id, for the audit log; NULL with actor NULL */
+    /* The _format value content negotiation took out of the query (decoded),
+     * or NULL; set by lg_rest_handle. An operation whose plain answer is not
+     * FHIR (the closed-loop report) reads it to tell "json" from FHIR. */
+    const char *format;
     /* Set by lg_rest_handle when the client posted FHIR XML: body is then
      * the JSON it was converted to (rebuilt_body 1) and this the original,
      * where issues are located (lg_xml_issues_locate). NULL otherwise. */

@@ -368,6 +368,13 @@ static lg_status service_request_written(lg_ctx *c, const char *id, cJSON *sr)
     size_t seen = 0;
     lg_status st = LG_OK;
 
+    /* The referral is the referral source's: a CBO answers through the
+     * Task (accept, reject, complete...), never by rewriting, revoking or
+     * deleting the ServiceRequest it can read through its Task. */
+    if(c->req->actor && c->req->actor->role == LG_ROLE_REFERRAL_RECIPIENT)
+        return lg_fail(c, LG_EFORBIDDEN, "forbidden", "ServiceRequest",
+                       "A referral recipient cannot change or delete ServiceRequest/%s; it answers "
+                       "through the referral Task", id);
     if(!sr) /* deleted: the referral is gone from the report */
         return (st = lg_store_referral_fact_delete(c->st, id))
                    ? lg_fail(c, st, "exception", NULL, "Could not update the report facts") : LG_OK;

@@ -14,10 +14,13 @@
  *                --report-min-cell (default 11): lowering it would weaken
  *                the privacy the threshold exists for, so a client may only
  *                raise it
- *   _format      json | application/json (default) | fhir |
- *                application/fhir+json (a FHIR R4 MeasureReport); without
- *                _format, an Accept naming application/fhir+json asks for
- *                the MeasureReport
+ *   _format      json | application/json (default: a plain JSON
+ *                summary) | any FHIR format (application/fhir+json, xml,
+ *                application/fhir+xml: a FHIR R4 MeasureReport, as XML when
+ *                XML is asked); without _format, an Accept naming a FHIR
+ *                media type asks for the MeasureReport. Content negotiation
+ *                (rest.c) takes _format out of the query and hands it over
+ *                in lg_rest_request.format
  *
  * Who: coordination staff and reporting clients (and the server itself,
  * actor NULL); referral sources and recipients are refused (403). Bad
@@ -123,18 +126,21 @@ static lg_status add_dims(lg_ctx *c, const char *v, lg_report_params *p)
     }
 }
 
-static int wants_fhir_format(const char *v, int *fhir)
+/* Whether the client asked for FHIR (a MeasureReport) rather than the plain
+ * JSON summary. Content negotiation (rest.c) has already refused formats
+ * Loopgate does not speak and will turn a FHIR reply into XML when asked,
+ * so any FHIR media type - JSON or XML - means the MeasureReport. */
+static int wants_fhir(const lg_rest_request *req)
 {
-    if(strcmp(v, "json") == 0 || strcasecmp(v, "application/json") == 0) {
-        *fhir = 0;
-        return 0;
+    static const char *const plain[] = {"json", "application/json", "text/json"};
+    if(req->format) {
+        for(size_t i = 0; i < sizeof(plain) / sizeof(*plain); i++)
+            if(strcasecmp(req->format, plain[i]) == 0)
+                return 0;
+        return 1;
     }
-    if(strcmp(v, "fhir") == 0 || strcasecmp(v, "application/fhir+json") == 0 ||
-       strcasecmp(v, "fhir+json") == 0) {
-        *fhir = 1;
-        return 0;
-    }
-    return -1;
+    return req->accept && (strstr(req->accept, "fhir+json") || strstr(req->accept, "fhir+xml") ||
+                           strstr(req->accept, "application/xml") || strstr(req->accept, "text/xml"));
 }
 
 lg_status lg_do_closed_loop_report(lg_ctx *c)
@@ -187,11 +193,6 @@ lg_status lg_do_closed_loop_report(lg_ctx *c)
                 goto out;
             }
             p.threshold = (unsigned)th;
-        } else if(strcmp(n, "_format") == 0) {
-            if(wants_fhir_format(v, &fhir)) {
-                st = bad_param(c, n, "'%s' is not json, application/json, fhir or application/fhir+json", v);
-                goto out;
-            }
         } else {
             st = bad_param(c, n, "unknown parameter (start, end, group-by, threshold, _format)%s", "");
             goto out;
@@ -217,8 +218,7 @@ lg_status lg_do_closed_loop_report(lg_ctx *c)
     p.start_ms = lo;
     p.end_ms = ehi + 1; /* the whole of end's day (or month, year) is in */
     p.now_ms = lg_time_now_ms();
-    if(fhir < 0)
-        fhir = c->req->accept && strstr(c->req->accept, "application/fhir+json") ? 1 : 0;
+    fhir = wants_fhir(c->req);
 
     if(!(t = lg_report_table_new())) {
         st = lg_fail(c, LG_ENOMEM, "exception", NULL, "Out of memory");

@@ -721,6 +721,7 @@ lg_status lg_rest_handle(const lg_rest *rest, lg_store *st, const lg_rest_reques
         r2.query = query;
     }
     if(fmt_value) {
+        r2.format = fmt_value;
         fmt = format_of(fmt_value, strlen(fmt_value));
         if(fmt == -2) {
             lg_fail(&c, LG_EUNSUPPORTED, "not-supported", "_format",

@@ -3,19 +3,15 @@
  * the R4 type model (lg_fp_model_load).
  *
  * The suite's inputs are mostly XML (shared/fhir/fhirpath/input/); the
- * engine reads JSON, so each XML input is converted here to FHIR JSON
- * with the model (which elements repeat, which primitives are numbers or
- * booleans, where a resource is nested), following the R4 JSON rules
- * (json.html): value attributes become values, id and extension of a
- * primitive go to "_name", the XHTML div becomes a string. The suite's own
- * inputs differ from the published examples (versions, extensions), so
- * they are not substituted. Cases without an input run on an empty focus.
+ * engine reads JSON, so each XML input is read with Loopgate's own FHIR
+ * XML reader (src/xml, lg_xml_to_json: the one the server uses for XML
+ * bodies, driven by the R4 definitions). The suite's own inputs differ
+ * from the published examples (versions, extensions), so they are not
+ * substituted. Cases without an input run on an empty focus.
  * Every case must pass; exceptions would be listed in known_failures.
  *
- * It needs libxml2, which the fhirpath layer does not link. Built without
- * LG_FHIRPATH_CONFORMANCE (and libxml2 on the include path) it only skips.
- * Enable with: -DCMAKE_C_FLAGS="-DLG_FHIRPATH_CONFORMANCE -I/usr/include/libxml2"
- * -DCMAKE_EXE_LINKER_FLAGS=-lxml2, or link it to libxml-2.0 in CMake.
+ * It reads the suite file itself with libxml2 and links the xml layer
+ * (CMakeLists.txt); built without LG_FHIRPATH_CONFORMANCE it only skips.
  */
 #include <criterion/criterion.h>
 
@@ -31,7 +27,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "loopgate/defs.h"
+#include "loopgate/file.h"
 #include "loopgate/fhirpath.h"
+#include "loopgate/xml.h"
 
 #define MAX_INPUTS 16
 #define UNTYPED_FLOOR 916 /* 935 less 19 cases about FHIR types and strict errors */
@@ -47,6 +46,7 @@ typedef struct input {
 
 typedef struct suite {
     lg_fp_model *model;
+    lg_defs *defs; /* for the XML inputs */
     int untyped; /* evaluate without the model, leniently (the search indexer's way) */
     input inputs[MAX_INPUTS];
     int ninputs;
@@ -83,130 +83,6 @@ static cJSON *load_json(const char *path)
 static int is_elem(const xmlNode *n, const char *name);
 static char *attr(const xmlNode *n, const char *name);
 
-static int is_number_type(const char *t)
-{
-    return !strcmp(t, "integer") || !strcmp(t, "decimal") || !strcmp(t, "positiveInt") ||
-           !strcmp(t, "unsignedInt");
-}
-
-/* A primitive's value attribute as JSON: numbers and booleans by type. */
-static cJSON *xml_primitive(const char *type, const char *v)
-{
-    if(!strcmp(type, "boolean"))
-        return cJSON_CreateBool(!strcmp(v, "true"));
-    if(is_number_type(type)) {
-        /* keep the literal (1.0 stays 1.0), as a JSON parser would */
-        cJSON *n = cJSON_CreateNumber(strtod(v, NULL));
-        return n;
-    }
-    return cJSON_CreateString(v);
-}
-
-/* Put val under key in obj, as an array element when the element repeats. */
-static void put(cJSON *obj, const char *key, cJSON *val, int many)
-{
-    if(!many) {
-        cJSON_AddItemToObject(obj, key, val);
-        return;
-    }
-    cJSON *arr = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if(!arr) {
-        arr = cJSON_CreateArray();
-        cJSON_AddItemToObject(obj, key, arr);
-    }
-    cJSON_AddItemToArray(arr, val);
-}
-
-static cJSON *xml_resource(const lg_fp_model *m, const xmlNode *n);
-
-/* The children and attributes of XML element n, of FHIR type type, into obj. */
-static void xml_fill(const lg_fp_model *m, const char *type, const xmlNode *n, cJSON *obj)
-{
-    for(const xmlAttr *a = n->properties; a; a = a->next) {
-        const char *an = (const char *)a->name;
-        if(!strcmp(an, "id") || !strcmp(an, "url")) {
-            xmlChar *v = xmlNodeGetContent((const xmlNode *)a);
-            cJSON_AddStringToObject(obj, an, (const char *)v);
-            xmlFree(v);
-        }
-    }
-    for(const xmlNode *c = n->children; c; c = c->next) {
-        if(c->type != XML_ELEMENT_NODE)
-            continue;
-        const char *key = (const char *)c->name;
-        lg_fp_elem_info info;
-        if(lg_fp_model_elem(m, type, key, &info) || !info.type)
-            continue; /* not in the model: the suite never asks for it */
-        if(!strcmp(info.type, "xhtml")) {
-            xmlBufferPtr b = xmlBufferCreate();
-            xmlNodeDump(b, c->doc, (xmlNode *)c, 0, 0);
-            cJSON_AddStringToObject(obj, key, (const char *)xmlBufferContent(b));
-            xmlBufferFree(b);
-            continue;
-        }
-        if(info.primitive) {
-            char *v = attr(c, "value");
-            /* id and extensions of a primitive go to "_key", index-aligned */
-            cJSON *ext = cJSON_CreateObject();
-            xml_fill(m, "Element", c, ext);
-            int has_ext = ext->child != NULL;
-            cJSON *val = v ? xml_primitive(info.type, v) : cJSON_CreateNull();
-            xmlFree(v);
-            char ukey[256];
-            snprintf(ukey, sizeof(ukey), "_%s", key);
-            if(info.many) {
-                cJSON *arr = cJSON_GetObjectItemCaseSensitive(obj, key);
-                size_t before = arr ? (size_t)cJSON_GetArraySize(arr) : 0;
-                put(obj, key, val, 1);
-                cJSON *uarr = cJSON_GetObjectItemCaseSensitive(obj, ukey);
-                if(has_ext || uarr) {
-                    if(!uarr) {
-                        uarr = cJSON_CreateArray();
-                        cJSON_AddItemToObject(obj, ukey, uarr);
-                    }
-                    while((size_t)cJSON_GetArraySize(uarr) < before)
-                        cJSON_AddItemToArray(uarr, cJSON_CreateNull());
-                    cJSON_AddItemToArray(uarr, has_ext ? ext : cJSON_CreateNull());
-                    if(!has_ext)
-                        cJSON_Delete(ext);
-                } else {
-                    cJSON_Delete(ext);
-                }
-            } else {
-                if(cJSON_IsNull(val))
-                    cJSON_Delete(val);
-                else
-                    cJSON_AddItemToObject(obj, key, val);
-                if(has_ext)
-                    cJSON_AddItemToObject(obj, ukey, ext);
-                else
-                    cJSON_Delete(ext);
-            }
-            continue;
-        }
-        cJSON *sub = NULL;
-        if(lg_fp_model_has_type(m, info.type) && !strcmp(info.type, "Resource")) {
-            for(const xmlNode *r = c->children; r && !sub; r = r->next)
-                if(r->type == XML_ELEMENT_NODE)
-                    sub = xml_resource(m, r);
-            if(!sub)
-                continue;
-        } else {
-            sub = cJSON_CreateObject();
-            xml_fill(m, info.type, c, sub);
-        }
-        put(obj, key, sub, info.many);
-    }
-}
-
-static cJSON *xml_resource(const lg_fp_model *m, const xmlNode *n)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "resourceType", (const char *)n->name);
-    xml_fill(m, (const char *)n->name, n, o);
-    return o;
-}
-
 /* An input of the suite as JSON: .json as is, .xml converted. */
 static cJSON *find_input(suite *s, const char *file)
 {
@@ -224,11 +100,19 @@ static cJSON *find_input(suite *s, const char *file)
     if(n > 5 && !strcmp(file + n - 5, ".json")) {
         in->json = load_json(path);
     } else if(n > 4 && !strcmp(file + n - 4, ".xml")) {
-        xmlDoc *doc = xmlReadFile(path, NULL, XML_PARSE_NONET);
-        if(doc) {
-            in->json = xml_resource(s->model, xmlDocGetRootElement(doc));
-            xmlFreeDoc(doc);
-        }
+        /* Loopgate's own FHIR XML reader (src/xml), the one the server
+         * uses for application/fhir+xml bodies (issue #6). */
+        char *text = NULL;
+        size_t len = 0;
+        lg_issues is = {0};
+        lg_json_limits lim = lg_json_default_limits;
+        if(lg_file_read(path, 16u << 20, &text, &len, &is) == LG_OK &&
+           lg_xml_to_json(s->defs, text, len, &lim, &in->json, &is) != LG_OK)
+            in->json = NULL;
+        if(is.count && lg_issues_errors(&is))
+            fprintf(stderr, "%s: %s\n", file, is.items[0].diagnostics);
+        lg_issues_free(&is);
+        free(text);
     }
     return in->json;
 }
@@ -396,12 +280,16 @@ static void run_suite(suite *s)
     cr_assert_eq(lg_fp_model_load(R4_DIR, &s->model, &mis), LG_OK, "model: %s",
                  mis.count ? mis.items[0].diagnostics : "");
     lg_issues_free(&mis);
+    cr_assert_eq(lg_defs_load(R4_DIR, lg_defs_default_types, &s->defs, &mis), LG_OK, "defs: %s",
+                 mis.count ? mis.items[0].diagnostics : "");
+    lg_issues_free(&mis);
     s->log = getenv("LG_FHIRPATH_CONFORMANCE_LOG") ? stderr : NULL;
     walk(s, xmlDocGetRootElement(doc));
     xmlFreeDoc(doc);
     for(int i = 0; i < s->ninputs; i++)
         cJSON_Delete(s->inputs[i].json);
     lg_fp_model_free(s->model);
+    lg_defs_free(s->defs);
     printf("FHIRPath conformance (%s): %d of %d cases pass (%d known failures, %d skipped: "
            "input unreadable)\n", s->untyped ? "untyped, lenient" : "R4 model, strict",
            s->passed, s->run, s->known, s->skipped);

@@ -353,6 +353,18 @@ Test(rest_report, measure_report_validates_against_base_r4)
         cr_assert_gt(cJSON_GetArraySize(obj(strat, "stratum")), 0);
         done(&r);
     }
+    /* XML asked: the MeasureReport, written as FHIR XML by the negotiation */
+    reply x = report(&reporter, "start=2026-10-01&end=2026-10-31&threshold=1&_format=xml");
+    cr_assert_eq(x.r.status, 200, "%s", x.r.body);
+    cr_assert(strncmp(x.r.content_type, "application/fhir+xml", 20) == 0, "%s", x.r.content_type);
+    cr_assert(x.r.body && strstr(x.r.body, "<MeasureReport xmlns=\"http://hl7.org/fhir\""), "%s", x.r.body);
+    done(&x);
+    /* _format=json: the plain summary, not a FHIR resource */
+    reply p = report(&reporter, "start=2026-10-01&end=2026-10-31&threshold=1&_format=json");
+    cr_assert_eq(p.r.status, 200, "%s", p.r.body);
+    cr_assert_null(cJSON_GetObjectItem(p.json, "resourceType"));
+    CLOSE(num(obj(p.json, "overall"), "total"), 5);
+    done(&p);
 }
 
 static void bad(const lg_actor *a, const char *query, int status, const char *param)
@@ -379,7 +391,7 @@ Test(rest_report, bad_parameters_are_400_naming_the_parameter)
     bad(&reporter, "start=2026-10-01&end=2026-10-31&group-by=race&group-by=race", 400, "group-by");
     bad(&reporter, "start=2026-10-01&end=2026-10-31&threshold=abc", 400, "threshold");
     bad(&reporter, "start=2026-10-01&end=2026-10-31&threshold=0", 400, "threshold");
-    bad(&reporter, "start=2026-10-01&end=2026-10-31&_format=xml", 400, "_format");
+    bad(&reporter, "start=2026-10-01&end=2026-10-31&_format=yaml", 406, "_format");
     bad(&reporter, "start=2026-10-01&end=2026-10-31&colour=blue", 400, "colour");
     /* The server's minimum cell size: a client may raise the threshold, never lower it. */
     rest.cfg.report_min_cell = 11;
