@@ -45,6 +45,17 @@ typedef enum lg_type_kind {
     LG_TYPE_BACKBONE,  /* an inline element with children: "Patient.contact" */
 } lg_type_kind;
 
+/* Spec regexes simple enough to check without the regex engine
+ * (src/validate/lexical.c), recognised by their exact text when loaded.
+ * LG_LEX_REGEX: use the compiled regex. */
+typedef enum lg_lex {
+    LG_LEX_REGEX,
+    LG_LEX_STRING, /* string, markdown: [ \r\n\t\S]+ */
+    LG_LEX_NOSPACE,/* uri, url, canonical: \S* */
+    LG_LEX_CODE,   /* code: [^\s]+(\s[^\s]+)* */
+    LG_LEX_ID,     /* id: [A-Za-z0-9\-\.]{1,64} */
+} lg_lex;
+
 /* How a primitive is written in JSON (R4 json.html#primitive). */
 typedef enum lg_json_kind {
     LG_JSON_KIND_STRING, LG_JSON_KIND_BOOL, LG_JSON_KIND_DECIMAL, LG_JSON_KIND_INTEGER,
@@ -74,9 +85,16 @@ struct lg_type_def {
     size_t nslots;
     unsigned *choices;
     size_t nchoices;
+    /* The elements with a minimum (min > 0), ascending: the only ones an
+     * object can be missing. required_known is 0 when the index could not
+     * be built (then every element is looked at). */
+    unsigned *required;
+    size_t nrequired;
+    int required_known;
     /* primitives only */
     lg_json_kind json;
     void *regex;               /* compiled spec regex (pcre2_code), or NULL */
+    lg_lex lex;                /* the regex is one checked natively, or LG_LEX_REGEX */
     long long min_int;         /* integer range (integer, positiveInt, unsignedInt) */
 };
 

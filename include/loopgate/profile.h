@@ -19,6 +19,7 @@
 #define LOOPGATE_PROFILE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "loopgate/status.h"
 
@@ -28,6 +29,32 @@ typedef struct lg_defs lg_defs;
 typedef struct lg_profile lg_profile;
 typedef struct lg_pnode lg_pnode;
 
+/* Invariants of R4 that the validator can often decide from one look at
+ * the focus (src/validate/shortcut.c), recognised by key and exact
+ * expression when the constraint is loaded. Where the look is not
+ * conclusive the FHIRPath is evaluated as for any other constraint. */
+typedef enum lg_pshortcut {
+    LG_PSC_NONE,
+    LG_PSC_REF1,  /* ref-1: a reference that is not "#..." cannot fail */
+    LG_PSC_DOM2,  /* dom-2, dom-4, dom-5: about contained resources */
+    LG_PSC_DOM4,
+    LG_PSC_DOM5,
+    LG_PSC_DOM6,  /* dom-6: text.div exists */
+    LG_PSC_BDL8,  /* bdl-8: fullUrl without /_history/ */
+    LG_PSC_BDL5,  /* bdl-5: the entry has a resource */
+    LG_PSC_CMD1,  /* cmd-1: a comment, or no equivalence */
+    LG_PSC_CPT2,  /* cpt-2: no value, or a system */
+    LG_PSC_QTY3,  /* qty-3: no code, or a system */
+    LG_PSC_OBS6,  /* obs-6: no dataAbsentReason, or no value */
+    LG_PSC_OBS7,  /* obs-7: no value, or no component */
+    LG_PSC_PER1,  /* per-1: no start, or a start and no end */
+    LG_PSC_BDL3,  /* bdl-3: entry.request present as the Bundle type asks */
+    LG_PSC_BDL4,  /* bdl-4: entry.response present as the Bundle type asks */
+    LG_PSC_BDL7,  /* bdl-7: a history, or fullUrl & versionId distinct */
+    LG_PSC_HTML,  /* txt-1, txt-2: htmlChecks(), which the engine answers true */
+    LG_PSC_EXT1,  /* ext-1: extensions or a value, not both */
+} lg_pshortcut;
+
 /* ElementDefinition.constraint, shared by every element that declares the
  * same key and expression. */
 typedef struct lg_pconstraint {
@@ -36,6 +63,8 @@ typedef struct lg_pconstraint {
     char *human;
     char *expression;    /* FHIRPath source */
     lg_fhirpath *expr;   /* compiled, or NULL when it did not compile (then skipped) */
+    lg_pshortcut shortcut;
+    int is_dom3;         /* dom-3 (any expression): checked natively */
 } lg_pconstraint;
 
 /* ElementDefinition.type */
@@ -114,7 +143,32 @@ struct lg_pnode {
     const lg_pnode *content_ref; /* contentReference: the node whose children apply */
     const lg_ptype *reference;   /* the "Reference" type entry when it names target
                                     profiles, else NULL (saves a search per value) */
+    /* What the walker uses to go fast, computed once the definitions are
+     * loaded (lg_pset_link): */
+    uint32_t *kid_slots;   /* open addressing by lg_pname_hash(name): kid index + 1,
+                              0 empty; nkid_slots is a power of two (0: no kids) */
+    size_t nkid_slots;
+    int choice_kids;       /* some kid is a choice element (name[x]) */
+    uint32_t *empty_kids;  /* kids (indexes, ascending) that can report even when the
+                              JSON has no value for them: a minimum above the base's,
+                              or a slice with a minimum */
+    size_t nempty_kids;
+    int work;              /* checking a value against this node can report something:
+                              its own rules (fixed/pattern, reference targets,
+                              constraints, binding) or those of an element or
+                              type below it. 0: the value's subtree is skipped */
+    int kid_work;          /* as a child: work, or cardinality tighter than the base,
+                              slices, or a choice whose types the walker checks */
 };
+
+/* The hash of a kid's name that kid_slots is keyed by (FNV-1a), one byte
+ * at a time so that a walker can hash a JSON key and probe each choice
+ * prefix ("valueQuantity": "value") in the same pass. */
+#define LG_PNAME_HASH_INIT 2166136261u
+static inline uint32_t lg_pname_hash_step(uint32_t h, char c)
+{
+    return (h ^ (unsigned char)c) * 16777619u;
+}
 
 struct lg_profile {
     char *url;             /* canonical, without |version */

@@ -4,6 +4,7 @@
  *   lg_bench_validate [--defs DIR] [--package DIR]... [--rounds N] [--round-ms MS]
  *                     [--slowest N] NAME=LISTFILE...
  *   lg_bench_validate --served-types
+ *   lg_bench_validate [--defs DIR] [--package DIR]... --dump NAME=LISTFILE...
  *
  * Each LISTFILE names one JSON file per line. The definitions are loaded
  * once and every file is parsed once, outside the clock; only validation is
@@ -19,7 +20,16 @@
  *
  * "invalid" counts files with at least one error, so the other validators'
  * work can be compared with ours. --slowest N lists the N files that take
- * longest (to stderr).
+ * longest (to stderr). --full-only skips the structure-only measurement
+ * (for perf record). --passes N runs N untimed passes of the full check
+ * over each set and nothing else (for perf stat: count instructions where
+ * the clock is too noisy).
+ *
+ * --dump times nothing: it prints, for every file, the status of
+ * lg_validate_full and every issue it reports (severity, code, location,
+ * message), one per line, so that a change meant only to make validation
+ * faster can be checked to report exactly the same things
+ * (scripts/bench/validate-diff.sh runs it before and after).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -121,6 +131,28 @@ static long pass(const lg_defs *defs, const set *s, long reps, int full)
     return invalid;
 }
 
+static const char *const sev_name[] = {"fatal", "error", "warning", "information"};
+
+/* --dump: every file's status and issues, in the order reported. */
+static int dump_set(const lg_defs *defs, const set *s)
+{
+    for(size_t i = 0; i < s->n; i++) {
+        lg_issues is = {0};
+        lg_status st = lg_validate_full(defs, s->res[i], NULL, 0, &is);
+        printf("== %s %s: %s\n", s->name, s->paths[i], lg_status_str(st));
+        for(size_t k = 0; k < is.count; k++) {
+            const lg_issue *x = &is.items[k];
+            unsigned sv = (unsigned)x->severity;
+            printf("  %s %s %s: %s\n", sv < 4 ? sev_name[sv] : "?", x->code ? x->code : "-",
+                   x->location ? x->location : "-", x->diagnostics ? x->diagnostics : "");
+        }
+        lg_issues_free(&is);
+        if(st == LG_ENOMEM)
+            return -1;
+    }
+    return 0;
+}
+
 typedef struct file_time {
     double us;
     size_t i;
@@ -181,6 +213,8 @@ int main(int argc, char **argv)
     const char *packages[8];
     size_t npackages = 0;
     long rounds = 7, round_ms = 300, slowest = 0;
+    int dump = 0, full_only = 0;
+    long passes = -1;
     set sets[16];
     size_t nsets = 0;
     int rc = 1;
@@ -191,6 +225,15 @@ int main(int argc, char **argv)
             for(const char *const *t = lg_defs_default_types; *t; t++)
                 printf("%s\n", *t);
             return 0;
+        } else if(!strcmp(argv[i], "--full-only")) {
+            full_only = 1; /* for profiling the full check alone */
+        } else if(!strcmp(argv[i], "--passes") && i + 1 < argc) {
+            /* a fixed amount of work, for counting instructions (perf stat)
+             * on a machine too noisy to time */
+            if(parse_long("--passes", argv[++i], 0, 100000, &passes))
+                return 2;
+        } else if(!strcmp(argv[i], "--dump")) {
+            dump = 1;
         } else if(!strcmp(argv[i], "--defs") && i + 1 < argc) {
             defs_dir = argv[++i];
         } else if(!strcmp(argv[i], "--package") && i + 1 < argc &&
@@ -214,7 +257,7 @@ int main(int argc, char **argv)
                 goto out;
         } else {
             fprintf(stderr, "usage: lg_bench_validate [--defs DIR] [--package DIR]... [--rounds N] "
-                            "[--round-ms MS] [--slowest N] NAME=LISTFILE... | --served-types\n");
+                            "[--round-ms MS] [--slowest N] [--dump] [--full-only] [--passes N] NAME=LISTFILE... | --served-types\n");
             return 2;
         }
     }
@@ -242,7 +285,21 @@ int main(int argc, char **argv)
         goto out;
     }
     lg_issues_free(&is);
-    for(int full = 1; full >= 0; full--) {
+    if(passes >= 0) {
+        for(size_t k = 0; k < nsets; k++)
+            if(pass(defs, &sets[k], passes, 1) < 0)
+                goto out;
+        rc = 0;
+        goto out;
+    }
+    if(dump) {
+        for(size_t k = 0; k < nsets; k++)
+            if(dump_set(defs, &sets[k]))
+                goto out;
+        rc = 0;
+        goto out;
+    }
+    for(int full = 1; full >= full_only; full--) {
         for(size_t k = 0; k < nsets; k++) {
             set *s = &sets[k];
             if(!s->n)

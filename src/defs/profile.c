@@ -101,9 +101,13 @@ const lg_profile *lg_defs_profile(const lg_defs *d, const char *url)
 
 const lg_profile *lg_defs_base_profile(const lg_defs *d, const char *type)
 {
+    /* no printf: the walker asks this for every contained and entry resource */
     char url[256];
-    if(!type || snprintf(url, sizeof(url), BASE_PREFIX "%s", type) >= (int)sizeof(url))
+    size_t plen = sizeof(BASE_PREFIX) - 1, tlen = type ? strlen(type) : 0;
+    if(!type || plen + tlen >= sizeof(url))
         return NULL;
+    memcpy(url, BASE_PREFIX, plen);
+    memcpy(url + plen, type, tlen + 1);
     return lg_defs_profile(d, url);
 }
 
@@ -113,6 +117,42 @@ size_t lg_defs_profile_count(const lg_defs *d)
 }
 
 /* ---- interned constraints ---- */
+
+/* The R4 invariants the validator decides natively when it can
+ * (lg_pshortcut): only these exact expressions, so a profile that reuses a
+ * key with its own expression is evaluated as written. */
+static const struct {
+    const char *key, *expr;
+    lg_pshortcut kind;
+} shortcuts[] = {
+    {"ref-1", "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
+              "%rootResource.contained.id.trace('ids'))", LG_PSC_REF1},
+    {"dom-2", "contained.contained.empty()", LG_PSC_DOM2},
+    {"dom-4", "contained.meta.versionId.empty() and contained.meta.lastUpdated.empty()",
+     LG_PSC_DOM4},
+    {"dom-5", "contained.meta.security.empty()", LG_PSC_DOM5},
+    {"dom-6", "text.`div`.exists()", LG_PSC_DOM6},
+    {"bdl-8", "fullUrl.exists() implies fullUrl.contains('/_history/').not()", LG_PSC_BDL8},
+    {"bdl-5", "resource.exists() or request.exists() or response.exists()", LG_PSC_BDL5},
+    {"cmd-1", "comment.exists() or equivalence.empty() or ((equivalence != 'narrower') and "
+              "(equivalence != 'inexact'))", LG_PSC_CMD1},
+    {"cpt-2", "value.empty() or system.exists()", LG_PSC_CPT2},
+    {"qty-3", "code.empty() or system.exists()", LG_PSC_QTY3},
+    {"obs-6", "dataAbsentReason.empty() or value.empty()", LG_PSC_OBS6},
+    {"obs-7", "value.empty() or component.code.where(coding.intersect(%resource.code.coding)."
+              "exists()).empty()", LG_PSC_OBS7},
+    {"per-1", "start.hasValue().not() or end.hasValue().not() or (start <= end)", LG_PSC_PER1},
+    {"bdl-3", "entry.all(request.exists() = (%resource.type = 'batch' or %resource.type = "
+              "'transaction' or %resource.type = 'history'))", LG_PSC_BDL3},
+    {"bdl-4", "entry.all(response.exists() = (%resource.type = 'batch-response' or "
+              "%resource.type = 'transaction-response' or %resource.type = 'history'))",
+     LG_PSC_BDL4},
+    {"bdl-7", "(type = 'history') or entry.where(fullUrl.exists()).select(fullUrl&resource.meta."
+              "versionId).isDistinct()", LG_PSC_BDL7},
+    {"txt-1", "htmlChecks()", LG_PSC_HTML},
+    {"txt-2", "htmlChecks()", LG_PSC_HTML},
+    {"ext-1", "extension.exists() != value.exists()", LG_PSC_EXT1},
+};
 
 static const lg_pconstraint *intern_constraint(struct lg_profile_set *s, const cJSON *c,
                                                lg_status *st)
@@ -162,6 +202,10 @@ static const lg_pconstraint *intern_constraint(struct lg_profile_set *s, const c
         return NULL;
     }
     n->severity = sev && strcmp(sev, "warning") == 0 ? LG_SEV_WARNING : LG_SEV_ERROR;
+    n->is_dom3 = strcmp(key, "dom-3") == 0;
+    for(size_t i = 0; i < sizeof(shortcuts) / sizeof(*shortcuts); i++)
+        if(strcmp(key, shortcuts[i].key) == 0 && strcmp(expr, shortcuts[i].expr) == 0)
+            n->shortcut = shortcuts[i].kind;
     lg_issues ignored = {0};
     /* An expression our engine cannot parse is skipped rather than failing
      * the load: the profile's other rules still apply. */
@@ -202,6 +246,8 @@ static void free_node(lg_pnode *n)
     for(size_t i = 0; i < n->nkids; i++)
         free_node(n->kids[i]);
     free(n->kids);
+    free(n->kid_slots);
+    free(n->empty_kids);
     for(size_t i = 0; i < n->ndiscs; i++)
         free(n->discs[i].path);
     free(n->discs);
@@ -551,9 +597,47 @@ static lg_status slice_values(lg_pnode *sliced)
     return LG_OK;
 }
 
+/* The kids by name, so that the walker finds a JSON member's element with
+ * one probe instead of comparing it with every kid. */
+static lg_status index_kids(lg_pnode *n)
+{
+    if(!n->nkids)
+        return LG_OK;
+    size_t cap = 8;
+    while(cap < n->nkids * 2)
+        cap *= 2;
+    if(!(n->kid_slots = calloc(cap, sizeof(*n->kid_slots))))
+        return LG_ENOMEM;
+    n->nkid_slots = cap;
+    for(size_t i = 0; i < n->nkids; i++) {
+        uint32_t h = LG_PNAME_HASH_INIT;
+        for(const char *c = n->kids[i]->name; *c; c++)
+            h = lg_pname_hash_step(h, *c);
+        size_t k = h & (cap - 1);
+        while(n->kid_slots[k])
+            k = (k + 1) & (cap - 1);
+        n->kid_slots[k] = (uint32_t)i + 1;
+        n->choice_kids |= n->kids[i]->choice;
+    }
+    for(size_t i = 0; i < n->nkids; i++) {
+        const lg_pnode *kid = n->kids[i];
+        int need = kid->min > kid->base_min;
+        for(size_t k = 0; k < kid->nslices && !need; k++)
+            need = kid->slices[k]->min > 0;
+        if(!need)
+            continue;
+        if(!n->empty_kids && !(n->empty_kids = calloc(n->nkids, sizeof(*n->empty_kids))))
+            return LG_ENOMEM;
+        n->empty_kids[n->nempty_kids++] = (uint32_t)i;
+    }
+    return LG_OK;
+}
+
 static lg_status finish_nodes(lg_pnode *n, const lg_pnode *root)
 {
     lg_status st;
+    if((st = index_kids(n)))
+        return st;
     if(n->nslices && !n->sliced) {
         /* slices without slicing (some generated snapshots): extensions
          * are sliced by url (the spec's default), anything else open
@@ -727,12 +811,76 @@ static void link_node(const lg_defs *d, lg_pnode *n)
         link_node(d, n->slices[i]);
 }
 
+/* Whether checking a value against n can report anything (see lg_pnode.work),
+ * from the current flags of the nodes and types below. Returns 1 when a flag
+ * changed. The type graph has cycles (Identifier.assigner is a Reference,
+ * Reference.identifier an Identifier; contentReference), so lg_pset_link
+ * repeats this until nothing changes: flags only ever go from 0 to 1. */
+static int mark_work(const lg_defs *d, lg_pnode *n)
+{
+    int changed = 0;
+    for(size_t i = 0; i < n->nkids; i++)
+        changed |= mark_work(d, n->kids[i]);
+    for(size_t i = 0; i < n->nslices; i++)
+        changed |= mark_work(d, n->slices[i]);
+    int work = n->fixed || n->reference || n->nconstraints ||
+               (n->binding >= LG_BIND_EXTENSIBLE && n->valueset);
+    const lg_pnode *kids = n->nkids ? n : n->content_ref;
+    if(kids && kids->nkids) {
+        for(size_t i = 0; i < kids->nkids && !work; i++)
+            work = kids->kids[i]->kid_work;
+    } else {
+        /* what descend() walks: a contained or entry resource, an
+         * extension's definition (found by url), a type profile, or the
+         * type's base definition */
+        for(size_t i = 0; i < n->ntypes && !work; i++) {
+            const lg_ptype *t = &n->types[i];
+            if(t->extension || !strcmp(t->code, "Resource") || lg_defs_is_resource_type(d, t->code)) {
+                work = 1;
+                break;
+            }
+            const lg_profile *p = NULL;
+            for(size_t k = 0; k < t->nprofiles && !p; k++)
+                p = t->profile_defs[k];
+            if(!p)
+                p = t->type_def;
+            work = p && p->root != n && p->root->work;
+        }
+    }
+    int kid_work = work || n->choice || n->min > n->base_min || n->max < n->base_max ||
+                   (n->sliced && n->nslices);
+    for(size_t i = 0; i < n->nslices && !kid_work; i++)
+        kid_work = n->slices[i]->work;
+    if(work != n->work || kid_work != n->kid_work)
+        changed = 1;
+    n->work = work;
+    n->kid_work = kid_work;
+    return changed;
+}
+
+static void clear_work(lg_pnode *n)
+{
+    n->work = n->kid_work = 0;
+    for(size_t i = 0; i < n->nkids; i++)
+        clear_work(n->kids[i]);
+    for(size_t i = 0; i < n->nslices; i++)
+        clear_work(n->slices[i]);
+}
+
 void lg_pset_link(lg_defs *d)
 {
     if(!d->profiles)
         return;
     for(size_t i = 0; i < d->profiles->n; i++)
         link_node(d, d->profiles->items[i]->root);
+    /* a newly loaded package may link types differently: start over */
+    for(size_t i = 0; i < d->profiles->n; i++)
+        clear_work(d->profiles->items[i]->root);
+    for(int changed = 1; changed;) {
+        changed = 0;
+        for(size_t i = 0; i < d->profiles->n; i++)
+            changed |= mark_work(d, d->profiles->items[i]->root);
+    }
 }
 
 void lg_pset_free(lg_defs *d)

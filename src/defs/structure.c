@@ -25,6 +25,18 @@
 #define FHIR_TYPE_EXT "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
 #define REGEX_EXT "http://hl7.org/fhir/StructureDefinition/regex"
 
+/* The regexes the validator checks natively (lg_lex), by their exact R4
+ * text: any other text (a future version's) stays with the regex engine. */
+static const struct {
+    const char *rx;
+    lg_lex lex;
+} lexes[] = {
+    {"[ \\r\\n\\t\\S]+", LG_LEX_STRING},
+    {"\\S*", LG_LEX_NOSPACE},
+    {"[^\\s]+(\\s[^\\s]+)*", LG_LEX_CODE},
+    {"[A-Za-z0-9\\-\\.]{1,64}", LG_LEX_ID},
+};
+
 /* A type name in elements waits for every definition to exist. */
 typedef struct pending {
     lg_type_def *owner; /* by index: owners' element arrays still grow */
@@ -161,6 +173,14 @@ static void index_def(lg_type_def *t)
     t->nslots = nslots;
     t->choices = choices;
     t->nchoices = nchoices;
+    unsigned *req = calloc(t->nelems ? t->nelems : 1, sizeof(*req));
+    if(!req)
+        return;
+    for(size_t i = 0; i < t->nelems; i++)
+        if(t->elems[i].min > 0)
+            req[t->nrequired++] = (unsigned)i;
+    t->required = req;
+    t->required_known = 1;
 }
 
 static lg_type_def *add_def(builder *b, const char *name, lg_type_kind kind)
@@ -323,6 +343,9 @@ static lg_status compile_sd(builder *b, const cJSON *sd, lg_issues *issues)
                     }
                     pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* optional speed-up */
                     root->regex = re;
+                    for(size_t i = 0; i < sizeof(lexes) / sizeof(*lexes); i++)
+                        if(strcmp(rx, lexes[i].rx) == 0)
+                            root->lex = lexes[i].lex;
                 }
             }
             continue;
@@ -407,6 +430,7 @@ static void free_def(lg_type_def *t)
     free(t->elems);
     free(t->slots);
     free(t->choices);
+    free(t->required);
     pcre2_code_free(t->regex);
     free(t->name);
     free(t);

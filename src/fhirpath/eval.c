@@ -1790,6 +1790,37 @@ static double dec_boundary(double x, int scale, int high, int p)
 static int cmp_vals(const item *a, const item *b, int *res);
 static void sort_items(ev *e, const fp_node *n, const coll *in, coll *out);
 
+static int cmp_str_ptr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* isDistinct() on strings only (bdl-7 over every Bundle's fullUrls, que-2
+ * over every linkId): sorted, in O(n log n) rather than comparing each item
+ * with all before it. 1 when every item is a plain string and no two are
+ * equal, charging the work the pairwise way would have; 0 when the
+ * pairwise way must decide (a duplicate, another kind, no memory). */
+static int strings_distinct(ev *e, const coll *in)
+{
+    const char **v = malloc(in->count * sizeof(*v));
+    int ok = v != NULL;
+    for(size_t i = 0; ok && i < in->count; i++) {
+        val x = value_of(&in->items[i]);
+        ok = x.k == V_STR;
+        v[i] = x.s;
+    }
+    if(ok) {
+        qsort(v, in->count, sizeof(*v), cmp_str_ptr);
+        for(size_t i = 1; ok && i < in->count; i++)
+            ok = strcmp(v[i - 1], v[i]) != 0;
+    }
+    free(v);
+    /* the pairwise way compares item i with the i distinct ones before it */
+    if(ok)
+        spend(e, in->count * (in->count + 1) / 2);
+    return ok;
+}
+
 static void call(ev *e, const fp_node *n, const coll *in, coll *out)
 {
     const char *f = n->str;
@@ -1868,6 +1899,10 @@ static void call(ev *e, const fp_node *n, const coll *in, coll *out)
         return;
     }
     if(IS(count)) { add_int(e, out, (int64_t)in->count); return; }
+    if(IS(isDistinct) && in->count > 2 && strings_distinct(e, in)) {
+        add_bool(e, out, 1);
+        return;
+    }
     if(IS(distinct) || IS(isDistinct)) {
         coll d = {0};
         for(size_t i = 0; i < in->count; i++)

@@ -30,6 +30,7 @@
 #include "loopgate/terminology.h"
 #include "loopgate/validate.h"
 #include "path.h"
+#include "validate/shortcut.h"
 
 #define PATH_MAX_LEN 512
 #define MAX_WALK_DEPTH 48
@@ -45,10 +46,53 @@ typedef struct val {
     int slice;           /* matched slice, -1 none, -2 undecidable */
 } val;
 
+/* Pairs (constraint, node); starts in its own storage (4 KiB: all but the
+ * largest resources fit, and growing is costly beyond the copy: a request
+ * that large makes glibc consolidate the small chunks FHIRPath freed),
+ * then grows on the heap. Not to be copied once seen_init has run. */
+#define SEEN_INLINE 256
 typedef struct seen_set {
-    uintptr_t *a, *b;
+    uintptr_t (*e)[2];
     size_t n, cap;
+    uintptr_t own[SEEN_INLINE][2];
 } seen_set;
+
+static void seen_init(seen_set *s)
+{
+    s->e = s->own;
+    s->n = 0;
+    s->cap = SEEN_INLINE;
+    memset(s->own, 0, sizeof(s->own));
+}
+
+static void seen_free(seen_set *s)
+{
+    if(s->e != s->own)
+        free(s->e);
+}
+
+/* The entries of the Bundle being validated by fullUrl, built on the first
+ * reference that needs one, so that resolving each reference is a probe
+ * rather than a pass over every entry. first/suffix map a fullUrl, and
+ * every tail of one after a '/', to the first entry that has it. */
+typedef struct eslot {
+    const char *key; /* NUL-terminated: a fullUrl or a tail of one (borrowed) */
+    uint64_t hash;
+    size_t entry;    /* index in Bundle.entry */
+} eslot;
+
+typedef struct emap {
+    eslot *slots;
+    size_t cap, n;
+} emap;
+
+typedef struct eindex {
+    const cJSON *bundle;   /* what it indexes; NULL until built */
+    const cJSON **entries; /* Bundle.entry in order */
+    size_t nentries;
+    emap exact, tails;
+    int failed;            /* no memory: fall back to the scan */
+} eindex;
 
 typedef struct pwalk {
     const lg_defs *d;
@@ -62,8 +106,8 @@ typedef struct pwalk {
     int depth;
     int quiet;              /* conformance probe: count errors, report nothing */
     seen_set *seen;
-    char path[PATH_MAX_LEN];
-    size_t len;
+    eindex *eidx;           /* shared by the walks of one validation */
+    lg_vloc loc;            /* written out only when an issue is reported */
     lg_status oom;
 } pwalk;
 
@@ -85,21 +129,23 @@ static void report(pwalk *w, lg_severity sev, const char *code, const char *fmt,
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if(lg_issues_add(w->issues, sev, code, w->len ? w->path : NULL, "%s", msg) == LG_ENOMEM)
+    char path[PATH_MAX_LEN];
+    size_t len = lg_vloc_text(&w->loc, path, sizeof(path));
+    if(lg_issues_add(w->issues, sev, code, len ? path : NULL, "%s", msg) == LG_ENOMEM)
         w->oom = LG_ENOMEM;
 }
 
-/* Append to the location without printf (this runs for every value):
- * sep (may be 0), then s, then "[index]" when index >= 0. Truncates at the
- * buffer's end. Returns the mark to restore. */
+/* Step the location (this runs for every value, so it only records the
+ * step; report() writes the text): sep (may be 0), then s, then "[index]"
+ * when index >= 0. Returns the mark to restore. */
 static size_t push_seg(pwalk *w, char sep, const char *s, int index)
 {
-    return lg_vpath_push(w->path, sizeof(w->path), &w->len, sep, s, index);
+    return lg_vloc_push(&w->loc, sep, s, index);
 }
 
 static void pop(pwalk *w, size_t mark)
 {
-    lg_vpath_pop(w->path, &w->len, mark);
+    lg_vloc_pop(&w->loc, mark);
 }
 
 static const char *pname(const pwalk *w)
@@ -115,35 +161,31 @@ static int seen_add(pwalk *w, const void *c, const void *node)
     seen_set *s = w->seen;
     uintptr_t a = (uintptr_t)c, b = (uintptr_t)node;
     if((s->n + 1) * 2 > s->cap) {
-        size_t ncap = s->cap ? s->cap * 2 : 256;
-        uintptr_t *na = calloc(ncap, sizeof(*na)), *nb = calloc(ncap, sizeof(*nb));
-        if(!na || !nb) {
-            free(na);
-            free(nb);
+        size_t ncap = s->cap * 2;
+        uintptr_t(*ne)[2] = calloc(ncap, sizeof(*ne));
+        if(!ne) {
             w->oom = LG_ENOMEM;
             return 0;
         }
         for(size_t i = 0; i < s->cap; i++) {
-            if(!s->a[i])
+            if(!s->e[i][0])
                 continue;
-            size_t k = ((s->a[i] >> 4) ^ (s->b[i] * 31)) & (ncap - 1);
-            while(na[k])
+            size_t k = ((s->e[i][0] >> 4) ^ (s->e[i][1] * 31)) & (ncap - 1);
+            while(ne[k][0])
                 k = (k + 1) & (ncap - 1);
-            na[k] = s->a[i];
-            nb[k] = s->b[i];
+            ne[k][0] = s->e[i][0];
+            ne[k][1] = s->e[i][1];
         }
-        free(s->a);
-        free(s->b);
-        s->a = na;
-        s->b = nb;
+        seen_free(s);
+        s->e = ne;
         s->cap = ncap;
     }
     size_t k = ((a >> 4) ^ (b * 31)) & (s->cap - 1);
-    for(; s->a[k]; k = (k + 1) & (s->cap - 1))
-        if(s->a[k] == a && s->b[k] == b)
+    for(; s->e[k][0]; k = (k + 1) & (s->cap - 1))
+        if(s->e[k][0] == a && s->e[k][1] == b)
             return 0;
-    s->a[k] = a;
-    s->b[k] = b;
+    s->e[k][0] = a;
+    s->e[k][1] = b;
     s->n++;
     return 1;
 }
@@ -432,13 +474,109 @@ static const cJSON *find_contained(const cJSON *res, const char *id)
     return NULL;
 }
 
+static uint64_t str_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for(; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+/* Record key -> entry unless key is there already (the first entry wins).
+ * 0, or -1 without memory. */
+static int emap_add(emap *m, const char *key, size_t entry)
+{
+    if((m->n + 1) * 2 > m->cap) {
+        size_t ncap = m->cap ? m->cap * 2 : 64;
+        eslot *ns = calloc(ncap, sizeof(*ns));
+        if(!ns)
+            return -1;
+        for(size_t i = 0; i < m->cap; i++) {
+            if(!m->slots[i].key)
+                continue;
+            size_t k = m->slots[i].hash & (ncap - 1);
+            while(ns[k].key)
+                k = (k + 1) & (ncap - 1);
+            ns[k] = m->slots[i];
+        }
+        free(m->slots);
+        m->slots = ns;
+        m->cap = ncap;
+    }
+    uint64_t h = str_hash(key);
+    size_t k = h & (m->cap - 1);
+    for(; m->slots[k].key; k = (k + 1) & (m->cap - 1))
+        if(m->slots[k].hash == h && strcmp(m->slots[k].key, key) == 0)
+            return 0;
+    m->slots[k] = (eslot){.key = key, .hash = h, .entry = entry};
+    m->n++;
+    return 0;
+}
+
+/* The first entry recorded for key, or (size_t)-1. */
+static size_t emap_find(const emap *m, const char *key)
+{
+    if(!m->cap)
+        return (size_t)-1;
+    uint64_t h = str_hash(key);
+    for(size_t k = h & (m->cap - 1); m->slots[k].key; k = (k + 1) & (m->cap - 1))
+        if(m->slots[k].hash == h && strcmp(m->slots[k].key, key) == 0)
+            return m->slots[k].entry;
+    return (size_t)-1;
+}
+
+static void eindex_free(eindex *x)
+{
+    free((void *)x->entries);
+    free(x->exact.slots);
+    free(x->tails.slots);
+    memset(x, 0, sizeof(*x));
+}
+
+static int eindex_build(eindex *x, const cJSON *bundle)
+{
+    eindex_free(x);
+    x->bundle = bundle;
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(bundle, "entry"), *e;
+    size_t n = 0;
+    cJSON_ArrayForEach(e, list) n++;
+    if(n && !(x->entries = malloc(n * sizeof(*x->entries))))
+        goto fail;
+    cJSON_ArrayForEach(e, list) {
+        size_t i = x->nentries++;
+        x->entries[i] = e;
+        const cJSON *fu = cJSON_GetObjectItemCaseSensitive(e, "fullUrl");
+        if(!cJSON_IsString(fu))
+            continue;
+        const char *f = fu->valuestring;
+        if(emap_add(&x->exact, f, i))
+            goto fail;
+        for(const char *sl = strchr(f, '/'); sl; sl = strchr(sl + 1, '/'))
+            if(emap_add(&x->tails, sl + 1, i))
+                goto fail;
+    }
+    return 0;
+fail:
+    eindex_free(x);
+    x->failed = 1;
+    return -1;
+}
+
 /* The entry whose fullUrl is ref, or - for a relative "Type/id" - ends in
  * "/Type/id" (R4 bundle.html#references: relative to the fullUrl's base). */
-static const cJSON *find_entry(const cJSON *bundle, const char *ref)
+static const cJSON *find_entry(pwalk *w, const cJSON *bundle, const char *ref)
 {
+    eindex *x = w->eidx;
+    int relative = !strstr(ref, "://") && strncmp(ref, "urn:", 4) != 0;
+    if(x && !x->failed && (x->bundle == bundle || !eindex_build(x, bundle))) {
+        /* the first entry that either test below accepts */
+        size_t a = emap_find(&x->exact, ref), b = relative ? emap_find(&x->tails, ref) : (size_t)-1;
+        size_t i = a < b ? a : b;
+        return i == (size_t)-1 ? NULL
+                               : cJSON_GetObjectItemCaseSensitive(x->entries[i], "resource");
+    }
     const cJSON *e;
     size_t rlen = strlen(ref);
-    int relative = !strstr(ref, "://") && strncmp(ref, "urn:", 4) != 0;
     cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(bundle, "entry")) {
         const cJSON *fu = cJSON_GetObjectItemCaseSensitive(e, "fullUrl");
         if(!cJSON_IsString(fu))
@@ -468,20 +606,21 @@ static const cJSON *resolve_local(pwalk *w, const cJSON *ref)
     } else if(w->root) {
         const cJSON *rt = cJSON_GetObjectItemCaseSensitive(w->root, "resourceType");
         if(cJSON_IsString(rt) && strcmp(rt->valuestring, "Bundle") == 0)
-            target = find_entry(w->root, s);
+            target = find_entry(w, w->root, s);
     }
     return cJSON_IsObject(target) ? target : NULL;
 }
 
-/* The type a reference points at, written into buf; NULL when unknown. */
-static const char *ref_target_type(pwalk *w, const cJSON *ref, char *buf, size_t bufsz)
+/* The type a reference points at, written into buf; NULL when unknown.
+ * target is what resolve_local found for ref (NULL: nothing). */
+static const char *ref_target_type(pwalk *w, const cJSON *ref, const cJSON *target, char *buf,
+                                   size_t bufsz)
 {
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(ref, "reference");
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(ref, "type");
     if(!cJSON_IsString(r))
         return cJSON_IsString(t) ? t->valuestring : NULL;
     const char *s = r->valuestring;
-    const cJSON *target = resolve_local(w, ref);
     if(target) {
         const cJSON *rt = cJSON_GetObjectItemCaseSensitive(target, "resourceType");
         return cJSON_IsString(rt) ? rt->valuestring : NULL;
@@ -522,13 +661,13 @@ static void check_reference(pwalk *w, const lg_pnode *n, const val *v)
     if(!t || !cJSON_IsObject(v->v))
         return;
     char buf[128];
-    const char *have = ref_target_type(w, v->v, buf, sizeof(buf));
+    const cJSON *target = resolve_local(w, v->v);
+    const char *have = ref_target_type(w, v->v, target, buf, sizeof(buf));
     if(!have)
         return;
     char allowed[384];
     size_t alen = 0;
     allowed[0] = '\0';
-    const cJSON *target = resolve_local(w, v->v);
     int type_ok = 0, need_profile = 0, conforms_one = 0;
     for(size_t k = 0; k < t->ntargets; k++) {
         if(!t->target_defs[k] && strncmp(t->targets[k], "http://hl7.org/fhir/StructureDefinition/",
@@ -628,7 +767,9 @@ static void check_constraints(pwalk *w, const lg_pnode *n, const val *v)
 {
     for(size_t i = 0; i < n->nconstraints; i++) {
         const lg_pconstraint *c = n->constraints[i];
-        if(strcmp(c->key, "dom-3") == 0) {
+        if(c->shortcut && lg_vshortcut_passes(c->shortcut, v->v))
+            continue; /* decided natively: passes */
+        if(c->is_dom3) {
             if(seen_add(w, c, v->v))
                 check_dom3(w, c, v->v);
             continue;
@@ -806,22 +947,80 @@ static void check_node(pwalk *w, const lg_pnode *n, const val *v)
     w->depth--;
 }
 
-/* Collect k's values from obj into vals (malloc'd, the caller frees);
- * returns how many, or (size_t)-1 when out of memory. */
-static size_t collect(pwalk *w, const lg_pnode *k, const cJSON *obj, int underscore, val **out)
+/* A JSON member of the object being walked, matched to a kid. */
+typedef struct kmatch {
+    uint32_t kid;          /* index in the node's kids */
+    uint32_t mem;          /* position of the member in the object */
+    const cJSON *item;
+} kmatch;
+
+/* Stack room per object walked (check_children nests at most
+ * MAX_WALK_DEPTH deep, so a few KiB each): larger objects and arrays go to
+ * the heap. Big enough for the common case, because a large malloc after
+ * the many small frees of FHIRPath makes glibc consolidate its bins. */
+#define KM_STACK 64
+#define VAL_STACK 48
+
+/* The kid of n named exactly name[0..len), or -1. */
+static long kid_lookup(const lg_pnode *n, uint32_t h, const char *name, size_t len)
 {
-    size_t n = 0, cap = 0;
-    val *vals = NULL;
+    size_t mask = n->nkid_slots - 1;
+    for(size_t k = h & mask; n->kid_slots[k]; k = (k + 1) & mask) {
+        const lg_pnode *kid = n->kids[n->kid_slots[k] - 1];
+        if(strncmp(kid->name, name, len) == 0 && kid->name[len] == '\0')
+            return (long)n->kid_slots[k] - 1;
+    }
+    return -1;
+}
+
+/* Add to m[*nm] every kid of n that the member item names: the kid of the
+ * same name (not a choice), and every choice kid whose name is a prefix of
+ * the key followed by a capital ("valueQuantity": value[x]). "_name"
+ * siblings name the same kids. Returns 0, or -1 when m is full. */
+static int match_member(const lg_pnode *n, const cJSON *item, uint32_t mem, kmatch *m, size_t *nm,
+                        size_t cap)
+{
+    const char *key = item->string;
+    if(!key)
+        return 0;
+    const char *name = key + (key[0] == '_');
+    uint32_t h = LG_PNAME_HASH_INIT;
+    size_t j = 0;
+    for(; name[j]; j++) {
+        if(j && n->choice_kids && name[j] >= 'A' && name[j] <= 'Z') {
+            long k = kid_lookup(n, h, name, j);
+            if(k >= 0 && n->kids[k]->choice) {
+                if(*nm >= cap)
+                    return -1;
+                m[(*nm)++] = (kmatch){.kid = (uint32_t)k, .mem = mem, .item = item};
+            }
+        }
+        h = lg_pname_hash_step(h, name[j]);
+    }
+    long k = kid_lookup(n, h, name, j);
+    if(k >= 0 && !n->kids[k]->choice) {
+        if(*nm >= cap)
+            return -1;
+        m[(*nm)++] = (kmatch){.kid = (uint32_t)k, .mem = mem, .item = item};
+    }
+    return 0;
+}
+
+/* k's values among the members m[0..nm) (all matched to k, in member
+ * order) of obj, into *vals (a buffer of *cap; grown with malloc when the
+ * caller's stack buffer is too small: *vals then differs from stackbuf and
+ * the caller frees it). Returns how many, or (size_t)-1 when out of memory. */
+static size_t collect(pwalk *w, const lg_pnode *k, const cJSON *obj, int underscore,
+                      const kmatch *m, size_t nm, val **vals, size_t *cap, val *stackbuf)
+{
+    size_t n = 0;
     size_t nlen = strlen(k->name);
-    for(const cJSON *item = obj->child; item; item = item->next) {
+    for(size_t mi = 0; mi < nm; mi++) {
+        const cJSON *item = m[mi].item;
         const char *key = item->string;
         int ext = key[0] == '_';
         const char *type = NULL;
-        if(key[ext] != k->name[0] || strncmp(key + ext, k->name, nlen) != 0)
-            continue;
         if(key[ext + nlen]) {
-            if(!k->choice || key[ext + nlen] < 'A' || key[ext + nlen] > 'Z')
-                continue;
             type = choice_type(k, key + ext + nlen);
             if(!type) {
                 /* the base check accepted the name, so the profile narrowed the types */
@@ -834,8 +1033,6 @@ static size_t collect(pwalk *w, const lg_pnode *k, const cJSON *obj, int undersc
                 }
                 continue;
             }
-        } else if(k->choice) {
-            continue;
         }
         char other[160];
         if(ext) {
@@ -852,21 +1049,22 @@ static size_t collect(pwalk *w, const lg_pnode *k, const cJSON *obj, int undersc
         }
         int arr = cJSON_IsArray(item);
         size_t cnt = arr ? (size_t)cJSON_GetArraySize(item) : 1;
-        if(n + cnt > cap) {
+        if(n + cnt > *cap) {
             size_t ncap = (n + cnt) * 2;
-            val *nv = realloc(vals, ncap * sizeof(*nv));
-            if(!nv) {
-                free(vals);
+            val *nv = *vals == stackbuf ? malloc(ncap * sizeof(*nv))
+                                        : realloc(*vals, ncap * sizeof(*nv));
+            if(!nv)
                 return (size_t)-1;
-            }
-            vals = nv;
-            cap = ncap;
+            if(*vals == stackbuf)
+                memcpy(nv, stackbuf, n * sizeof(*nv));
+            *vals = nv;
+            *cap = ncap;
         }
         static const cJSON null_value = {.type = cJSON_NULL};
         const cJSON *x = arr ? item->child : item;
         const cJSON *xs = cJSON_IsArray(sib) ? sib->child : sib;
         for(int i = 0; x; i++) {
-            val *v = &vals[n++];
+            val *v = &(*vals)[n++];
             v->v = ext ? &null_value : x;
             v->ext = ext ? x : (cJSON_IsObject(xs) ? xs : NULL);
             v->key = key + ext;
@@ -877,7 +1075,6 @@ static size_t collect(pwalk *w, const lg_pnode *k, const cJSON *obj, int undersc
             xs = xs && cJSON_IsArray(sib) ? xs->next : NULL;
         }
     }
-    *out = vals;
     return n;
 }
 
@@ -965,43 +1162,114 @@ static void check_slices(pwalk *w, const lg_pnode *k, val *vals, size_t n)
     }
 }
 
+/* One kid of an object: its values (members run[0..nrun), in object
+ * order), its cardinality where the profile is tighter than the base, its
+ * slices, and each value against the kid or the slice it matched. */
+static void check_kid(pwalk *w, const lg_pnode *k, const cJSON *obj, int underscore,
+                      const kmatch *run, size_t nrun)
+{
+    val vstack[VAL_STACK], *vals = vstack;
+    size_t vcap = VAL_STACK;
+    size_t cnt = collect(w, k, obj, underscore, run, nrun, &vals, &vcap, vstack);
+    if(cnt == (size_t)-1) {
+        w->oom = LG_ENOMEM;
+        return;
+    }
+    /* the base check already reported what the base definition requires */
+    if((cnt < k->min && k->min > k->base_min) || (cnt > k->max && k->max < k->base_max)) {
+        size_t mark = push_seg(w, '.', k->name, -1);
+        if(cnt < k->min)
+            report(w, LG_SEV_ERROR, "required",
+                   "%s: minimum required = %u, but only found %zu (profile %s)", k->id, k->min,
+                   cnt, pname(w));
+        else
+            report(w, LG_SEV_ERROR, "structure",
+                   "%s: maximum allowed = %u, but found %zu (profile %s)", k->id, k->max, cnt,
+                   pname(w));
+        pop(w, mark);
+    }
+    if(k->sliced && k->nslices)
+        check_slices(w, k, vals, cnt);
+    for(size_t j = 0; j < cnt && !w->oom; j++) {
+        const lg_pnode *target = vals[j].slice >= 0 ? k->slices[vals[j].slice] : k;
+        if(!target->work)
+            continue;
+        size_t mark = push_val(w, &vals[j]);
+        check_node(w, target, &vals[j]);
+        pop(w, mark);
+    }
+    if(vals != vstack)
+        free(vals);
+}
+
+static int cmp_kmatch(const void *a, const void *b)
+{
+    const kmatch *x = a, *y = b;
+    if(x->kid != y->kid)
+        return x->kid < y->kid ? -1 : 1;
+    return x->mem < y->mem ? -1 : x->mem > y->mem;
+}
+
+/* The members of obj are matched to n's kids once, by hashed name, and
+ * put in kid order (members of one kid stay in object order). Then the
+ * kids are checked in snapshot order - so issues come in the same order as
+ * a kid-by-kid scan would give - but only those with a value, or that can
+ * report without one (lg_pnode.empty_kids), and only when their subtree
+ * can report anything at all (lg_pnode.kid_work). */
 static void check_children(pwalk *w, const lg_pnode *n, const cJSON *obj)
 {
+    kmatch mstack[KM_STACK], *m = mstack;
+    size_t nm = 0, cap = KM_STACK;
     /* "_name" siblings are rare: look for them only in objects that have one */
     int underscore = 0;
-    for(const cJSON *c = obj->child; c && !underscore; c = c->next)
-        underscore = c->string && c->string[0] == '_';
-    for(size_t i = 0; i < n->nkids && !w->oom; i++) {
-        const lg_pnode *k = n->kids[i];
-        val *vals = NULL;
-        size_t cnt = collect(w, k, obj, underscore, &vals);
-        if(cnt == (size_t)-1) {
-            w->oom = LG_ENOMEM;
-            return;
+    uint32_t mem = 0;
+    for(const cJSON *c = obj->child; c; c = c->next, mem++) {
+        underscore |= c->string && c->string[0] == '_';
+        while(match_member(n, c, mem, m, &nm, cap)) {
+            size_t ncap = cap * 2;
+            kmatch *grown = m == mstack ? malloc(ncap * sizeof(*grown))
+                                        : realloc(m, ncap * sizeof(*grown));
+            if(!grown) {
+                w->oom = LG_ENOMEM;
+                goto done;
+            }
+            if(m == mstack)
+                memcpy(grown, mstack, nm * sizeof(*grown));
+            m = grown;
+            cap = ncap;
         }
-        /* the base check already reported what the base definition requires */
-        if((cnt < k->min && k->min > k->base_min) || (cnt > k->max && k->max < k->base_max)) {
-            size_t mark = push_seg(w, '.', k->name, -1);
-            if(cnt < k->min)
-                report(w, LG_SEV_ERROR, "required",
-                       "%s: minimum required = %u, but only found %zu (profile %s)", k->id, k->min,
-                       cnt, pname(w));
-            else
-                report(w, LG_SEV_ERROR, "structure",
-                       "%s: maximum allowed = %u, but found %zu (profile %s)", k->id, k->max, cnt,
-                       pname(w));
-            pop(w, mark);
-        }
-        if(k->sliced && k->nslices)
-            check_slices(w, k, vals, cnt);
-        for(size_t j = 0; j < cnt && !w->oom; j++) {
-            const lg_pnode *target = vals[j].slice >= 0 ? k->slices[vals[j].slice] : k;
-            size_t mark = push_val(w, &vals[j]);
-            check_node(w, target, &vals[j]);
-            pop(w, mark);
-        }
-        free(vals);
     }
+    /* JSON members mostly come in snapshot order: insertion sort is about
+     * linear then; qsort (by kid, then position: stable) for big objects */
+    if(nm > 32) {
+        qsort(m, nm, sizeof(*m), cmp_kmatch);
+    } else {
+        for(size_t i = 1; i < nm; i++) {
+            kmatch x = m[i];
+            size_t j = i;
+            for(; j > 0 && m[j - 1].kid > x.kid; j--)
+                m[j] = m[j - 1];
+            m[j] = x;
+        }
+    }
+    const uint32_t *empty = n->empty_kids;
+    size_t i = 0, e = 0, ne = n->nempty_kids;
+    while(!w->oom && (i < nm || e < ne)) {
+        uint32_t kid = i < nm ? m[i].kid : UINT32_MAX;
+        if(e < ne && empty[e] <= kid)
+            kid = empty[e];
+        size_t from = i;
+        while(i < nm && m[i].kid == kid)
+            i++;
+        while(e < ne && empty[e] == kid)
+            e++;
+        const lg_pnode *k = n->kids[kid];
+        if(k->kid_work)
+            check_kid(w, k, obj, underscore, m + from, i - from);
+    }
+done:
+    if(m != mstack)
+        free(m);
 }
 
 /* Does v conform to p? Counted quietly, for profile discriminators. */
@@ -1009,8 +1277,13 @@ static int conforms(pwalk *w, const lg_profile *p, const val *v)
 {
     if(w->depth >= MAX_WALK_DEPTH)
         return 0;
-    seen_set seen = {0};
+    seen_set seen;
+    seen_init(&seen);
     pwalk q = *w;
+    /* q never reports (quiet): it must not grow w's location steps, which
+     * it would share */
+    q.loc.heap = NULL;
+    q.loc.cap = 0;
     q.quiet = 1;
     q.errors = 0;
     q.prof = p;
@@ -1019,8 +1292,8 @@ static int conforms(pwalk *w, const lg_profile *p, const val *v)
     val pv = *v;
     pv.slice = -1;
     check_node(&q, p->root, &pv);
-    free(seen.a);
-    free(seen.b);
+    seen_free(&seen);
+    lg_vloc_free(&q.loc);
     if(q.oom)
         w->oom = q.oom;
     return q.errors == 0;
@@ -1044,10 +1317,10 @@ static int conforms_resource(pwalk *w, const lg_profile *p, const cJSON *res)
 }
 
 static lg_status walk_profile(const lg_defs *d, const cJSON *res, const lg_profile *p,
-                              seen_set *seen, lg_issues *issues, size_t *errors)
+                              seen_set *seen, eindex *eidx, lg_issues *issues, size_t *errors)
 {
     pwalk w = {.d = d, .resource = res, .root = res, .fp_root = res, .prof = p, .issues = issues,
-               .seen = seen};
+               .seen = seen, .eidx = eidx};
     const cJSON *rt = cJSON_GetObjectItemCaseSensitive(res, "resourceType");
     push_seg(&w, 0, cJSON_IsString(rt) ? rt->valuestring : p->type, -1);
     val v = {.v = res, .type = p->type, .index = -1, .slice = -1};
@@ -1057,6 +1330,7 @@ static lg_status walk_profile(const lg_defs *d, const cJSON *res, const lg_profi
                       "%zu more issues (%zu errors) were found against profile %s and not listed",
                       w.reported - LG_VALIDATE_MAX_ISSUES, w.omitted_errors, pname(&w));
     *errors += w.errors;
+    lg_vloc_free(&w.loc);
     return w.oom;
 }
 
@@ -1069,11 +1343,13 @@ lg_status lg_validate_profile(const lg_defs *defs, const cJSON *res, const char 
                       url ? url : "(none)");
         return LG_EINVAL;
     }
-    seen_set seen = {0};
+    seen_set seen;
+    seen_init(&seen);
+    eindex eidx = {0};
     size_t errors = 0;
-    lg_status st = walk_profile(defs, res, p, &seen, issues, &errors);
-    free(seen.a);
-    free(seen.b);
+    lg_status st = walk_profile(defs, res, p, &seen, &eidx, issues, &errors);
+    seen_free(&seen);
+    eindex_free(&eidx);
     return st ? st : errors ? LG_EUNPROCESSABLE : LG_OK;
 }
 
@@ -1150,11 +1426,13 @@ lg_status lg_validate_full(const lg_defs *defs, const cJSON *res, const char *co
         if(p)
             list[n++] = p;
     }
-    seen_set seen = {0};
+    seen_set seen;
+    seen_init(&seen);
+    eindex eidx = {0};
     for(size_t k = 0; k < n && !st; k++)
-        st = walk_profile(defs, res, list[k], &seen, issues, &errors);
-    free(seen.a);
-    free(seen.b);
+        st = walk_profile(defs, res, list[k], &seen, &eidx, issues, &errors);
+    seen_free(&seen);
+    eindex_free(&eidx);
     if(st)
         return st;
     return errors ? LG_EUNPROCESSABLE : LG_OK;

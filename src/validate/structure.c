@@ -21,6 +21,7 @@
 #include "loopgate/validate.h"
 #include "loopgate/xml.h"
 #include "path.h"
+#include "validate/lexical.h"
 
 #define PATH_MAX_LEN 512
 #define MAX_ELEMS_COUNTED 512 /* the widest R4 type has well under 100 */
@@ -35,8 +36,7 @@ typedef struct walk {
     size_t reported;
     size_t errors;
     pcre2_match_data *md;
-    char path[PATH_MAX_LEN];
-    size_t len;
+    lg_vloc loc;
 } walk;
 
 static void report(walk *w, lg_severity sev, const char *code, const char *fmt, ...)
@@ -53,20 +53,22 @@ static void report(walk *w, lg_severity sev, const char *code, const char *fmt, 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    lg_issues_add(w->issues, sev, code, w->len ? w->path : NULL, "%s", msg);
+    char path[PATH_MAX_LEN];
+    size_t len = lg_vloc_text(&w->loc, path, sizeof(path));
+    lg_issues_add(w->issues, sev, code, len ? path : NULL, "%s", msg);
 }
 
-/* Append sep (0: none), s and "[index]" (index >= 0) to the current
- * location, without printf: this runs for every element. Truncates at the
- * buffer's end. Returns the mark to restore. */
+/* Step the location: sep (0: none), s and "[index]" (index >= 0). This
+ * runs for every element, so it only records the step (path.h). Returns
+ * the mark to restore. */
 static size_t push(walk *w, char sep, const char *s, int index)
 {
-    return lg_vpath_push(w->path, sizeof(w->path), &w->len, sep, s, index);
+    return lg_vloc_push(&w->loc, sep, s, index);
 }
 
 static void pop(walk *w, size_t mark)
 {
-    lg_vpath_pop(w->path, &w->len, mark);
+    lg_vloc_pop(&w->loc, mark);
 }
 
 static const char *json_kind(const cJSON *v)
@@ -100,17 +102,27 @@ static int calendar_ok(const char *s)
 /* base64Binary by hand: the spec's regex backtracks on every group of
  * four, which a megabyte attachment turns into a match-limit failure. Same
  * language: groups of four alphabet characters, whitespace between. */
+/* Each byte's class for base64: 0 not allowed, 1 white space (skipped),
+ * 2 a base64 character (A-Z a-z 0-9 + / =). */
+static const unsigned char b64_class[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 2, 0, 0,
+    0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0,
+    0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
 static int base64_ok(const char *s)
 {
     size_t n = 0;
     for(; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if(c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v')
-            continue;
-        if(!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-             c == '+' || c == '/' || c == '='))
+        unsigned char k = b64_class[(unsigned char)*s];
+        if(!k)
             return 0;
-        n++;
+        n += k == 2;
     }
     return n > 0 && n % 4 == 0;
 }
@@ -158,11 +170,15 @@ static void check_primitive(walk *w, const lg_type_def *t, const cJSON *v)
         /* the narrative rules (txt-1/txt-2), the same check for a div that
          * came as JSON or as XML */
         size_t before = lg_issues_errors(w->issues);
-        if(lg_xhtml_check(s, n, w->len ? w->path : NULL, w->issues) != LG_OK)
+        char path[PATH_MAX_LEN];
+        size_t plen = lg_vloc_text(&w->loc, path, sizeof(path));
+        if(lg_xhtml_check(s, n, plen ? path : NULL, w->issues) != LG_OK)
             w->errors += lg_issues_errors(w->issues) - before;
         return;
     } else if(t == w->base64) {
         ok = base64_ok(s);
+    } else if(t->lex != LG_LEX_REGEX) {
+        ok = lg_vlex_ok(t->lex, s, n);
     } else if(t->regex) {
         int rc = pcre2_match(t->regex, (PCRE2_SPTR)s, n, 0, 0, w->md, NULL);
         if(rc < 0 && rc != PCRE2_ERROR_NOMATCH) {
@@ -270,11 +286,18 @@ static void walk_object(walk *w, const lg_type_def *t, const cJSON *obj, int is_
         report(w, LG_SEV_ERROR, "structure", "An empty object is not allowed: leave it out");
         return;
     }
-    /* only the type's own elements are counted: zeroing all of the array
-     * for every object was a measurable share of validation */
+    /* only the elements with a minimum are counted (t->required): zeroing
+     * and scanning all of them for every object was a measurable share of
+     * validation */
     unsigned counts[MAX_ELEMS_COUNTED];
-    memset(counts, 0, (t->nelems < MAX_ELEMS_COUNTED ? t->nelems : MAX_ELEMS_COUNTED) *
-                          sizeof(*counts));
+    if(t->required_known) {
+        for(size_t r = 0; r < t->nrequired; r++)
+            if(t->required[r] < MAX_ELEMS_COUNTED)
+                counts[t->required[r]] = 0;
+    } else {
+        memset(counts, 0, (t->nelems < MAX_ELEMS_COUNTED ? t->nelems : MAX_ELEMS_COUNTED) *
+                              sizeof(*counts));
+    }
     const cJSON *item;
     for(item = obj->child; item; item = item->next) {
         const char *key = item->string;
@@ -303,11 +326,15 @@ static void walk_object(walk *w, const lg_type_def *t, const cJSON *obj, int is_
         }
         unsigned n = walk_property(w, obj, e, ct, item, ext);
         size_t idx = (size_t)(e - t->elems);
-        if(idx < MAX_ELEMS_COUNTED && n > counts[idx])
+        if(e->min > 0 && idx < MAX_ELEMS_COUNTED && n > counts[idx])
             counts[idx] = n;
         pop(w, mark);
     }
-    for(size_t i = 0; i < t->nelems && i < MAX_ELEMS_COUNTED; i++) {
+    size_t nchk = t->required_known ? t->nrequired : t->nelems;
+    for(size_t r = 0; r < nchk; r++) {
+        size_t i = t->required_known ? t->required[r] : r;
+        if(i >= MAX_ELEMS_COUNTED)
+            break;
         const lg_elem_def *e = &t->elems[i];
         if(counts[i] >= e->min)
             continue;
@@ -338,7 +365,7 @@ static void walk_resource(walk *w, const cJSON *obj)
     }
     /* Only the outermost resource starts the path with its type; a nested
      * one continues its container's ("Bundle.entry[0].resource.name"). */
-    size_t mark = w->len ? w->len : push(w, 0, t->name, -1);
+    size_t mark = w->loc.n ? w->loc.n : push(w, 0, t->name, -1);
     walk_object(w, t, obj, 1);
     pop(w, mark);
 }
@@ -362,6 +389,7 @@ lg_status lg_validate_resource(const lg_defs *defs, const cJSON *res, lg_issues 
         return LG_ENOMEM;
     walk_resource(&w, res);
     pcre2_match_data_free(w.md);
+    lg_vloc_free(&w.loc);
     if(w.reported > LG_VALIDATE_MAX_ISSUES)
         lg_issues_add(issues, LG_SEV_ERROR, "too-costly", NULL,
                       "%zu more issues were found and not listed",
