@@ -1353,8 +1353,12 @@ bad:
 static char *num_to_string(double d, int is_int)
 {
     char *s = NULL;
-    if(is_int)
+    /* An integer literal too large for long long (the parser keeps it as a
+     * double) is written without the cast, which would be undefined. */
+    if(is_int && d > -9.2e18 && d < 9.2e18)
         return asprintf(&s, "%lld", (long long)d) < 0 ? NULL : s;
+    if(is_int)
+        return asprintf(&s, "%.0f", d) < 0 ? NULL : s;
     return asprintf(&s, "%.15g", d) < 0 ? NULL : s;
 }
 
