@@ -174,6 +174,9 @@ static const char *primitive_text(writer *w, const lg_type_def *t, const cJSON *
     case LG_JSON_KIND_DECIMAL:
     case LG_JSON_KIND_INTEGER:
         if(cJSON_IsNumber(v)) {
+            const char *lit = lg_json_number_literal(v);
+            if(lit) /* exact decimal text, as parsed (1.50 stays 1.50) */
+                return lit;
             format_number(v->valuedouble, buf, n);
             return buf;
         }
