@@ -151,6 +151,8 @@ static void format_number(double d, char *buf, size_t n)
 {
     if(!isfinite(d)) {
         snprintf(buf, n, "0");
+    } else if(d == 0 && signbit(d)) {
+        snprintf(buf, n, "-0"); /* as cJSON prints it; (int)-0.0 would lose the sign */
     } else if(d == floor(d) && d >= -2147483648.0 && d <= 2147483647.0) {
         snprintf(buf, n, "%d", (int)d);
     } else {
