@@ -292,3 +292,82 @@ Test(json_decimal, every_r4_example_agrees_and_prints_as_before, .timeout = 300)
     cr_expect_gt(files, 150);
     cr_expect_gt(numbers, 100);
 }
+
+/* ---- random documents: input with random whitespace, expected compact
+ * text; numbers from a pool of kept literals and plain forms, strings full
+ * of digits, e's, quotes and backslashes. ---- */
+
+static unsigned rnd_state = 12345;
+static unsigned rnd(unsigned n)
+{
+    rnd_state = rnd_state * 1103515245u + 12345u;
+    return (rnd_state >> 16) % n;
+}
+
+typedef struct twin {
+    char in[8192], out[8192];
+    size_t ni, no;
+} twin;
+
+static void put(twin *t, const char *s, int ws)
+{
+    size_t n = strlen(s);
+    cr_assert_lt(t->ni + n + 2, sizeof t->in);
+    cr_assert_lt(t->no + n + 1, sizeof t->out);
+    if(ws && rnd(3) == 0)
+        t->in[t->ni++] = rnd(2) ? ' ' : '\n';
+    memcpy(t->in + t->ni, s, n);
+    memcpy(t->out + t->no, s, n);
+    t->ni += n;
+    t->no += n;
+    t->in[t->ni] = t->out[t->no] = '\0';
+}
+
+static void gen(twin *t, int depth, int *key)
+{
+    static const char *const nums[] = {"1.50", "1.5", "0.10", "100", "100.000", "-0.0", "1e2",
+                                       "-7", "12345678901234567890", "2.5E-3", "0", "3.0"};
+    static const char *const strs[] = {"\"1.0\"", "\"e\\\"2.50\"", "\"\\\\\"", "\"true 1\"",
+                                       "\"-3e\\\\\\\"\"", "\"\""};
+    unsigned kind = depth > 3 ? rnd(4) : rnd(6);
+    if(kind == 0 || kind == 1) {
+        put(t, nums[rnd(sizeof nums / sizeof *nums)], 1);
+    } else if(kind == 2) {
+        put(t, strs[rnd(sizeof strs / sizeof *strs)], 1);
+    } else if(kind == 3) {
+        static const char *const words[] = {"true", "false", "null"};
+        put(t, words[rnd(3)], 1);
+    } else {
+        int obj = kind == 4;
+        put(t, obj ? "{" : "[", 1);
+        unsigned n = rnd(4);
+        for(unsigned i = 0; i < n; i++) {
+            if(i)
+                put(t, ",", 1);
+            if(obj) {
+                char k[32];
+                snprintf(k, sizeof k, "\"%d.5e\"", (*key)++); /* unique, number-like */
+                put(t, k, 1);
+                put(t, ":", 1);
+            }
+            gen(t, depth + 1, key);
+        }
+        put(t, obj ? "}" : "]", 1);
+    }
+}
+
+Test(json_decimal, random_documents_print_back_exactly)
+{
+    for(int round = 0; round < 2000; round++) {
+        twin t = {.ni = 0};
+        int key = 0;
+        put(&t, "[", 0);
+        gen(&t, 0, &key);
+        put(&t, "]", 0);
+        cJSON *j = parse_ok(t.in);
+        char *s = lg_json_print(j, 0);
+        cr_assert_str_eq(s, t.out, "round %d from %s", round, t.in);
+        free(s);
+        cJSON_Delete(j);
+    }
+}
