@@ -229,6 +229,15 @@ int lg_json_insert(cJSON *container, int pos, cJSON *item)
 
 /* ---- exact number text ---- */
 
+/* Literals live in a number's valuestring. Checked against the installed
+ * cJSON 1.7.15 (Debian 1.7.15-1+deb12u4): cJSON_Delete frees valuestring of
+ * any non-reference item and cJSON_Duplicate strdups it for any type, so
+ * literals need no bookkeeping of their own (the duplicate/patch tests run
+ * under ASan's leak checker); cJSON_Raw items print valuestring verbatim. */
+#if CJSON_VERSION_MAJOR != 1 || CJSON_VERSION_MINOR != 7
+#error "number literals rely on cJSON 1.7's valuestring handling; recheck cJSON_Delete/Duplicate"
+#endif
+
 /* 1 when s[0..n) is a strict JSON number (RFC 8259 section 6). cJSON also
  * accepts forms like 01, 1. or -.5 via strtod; those are never kept as
  * literals, since writing them back would be invalid JSON. */
