@@ -31,6 +31,42 @@ extern const lg_json_limits lg_json_default_limits;
 lg_status lg_json_parse(const char *buf, size_t len, const lg_json_limits *lim,
                         cJSON **out, lg_issues *issues);
 
+/* Exact number text (FHIR json.html: decimal precision is kept, "1.50" is
+ * not "1.5"). cJSON keeps numbers as doubles; when the text of a number is
+ * not what cJSON would print from that double (1.50, 1e2, 0.10, -0, a
+ * 20-digit integer), the text is kept in item->valuestring while the type
+ * stays cJSON_Number, so valuedouble users are unaffected. cJSON 1.7.15's
+ * cJSON_Delete frees and cJSON_Duplicate copies valuestring for any type.
+ * lg_json_parse attaches these literals itself. Code that changes a
+ * number's value in place must drop the literal (lg_json_number_clear). */
+
+/* Attach literals to the numbers of root, taken from the JSON text it was
+ * parsed from (len bytes of buf). The tree is walked depth-first and the
+ * number tokens of the text are read in the same order; each pair must
+ * agree in value. Returns the count attached, -1 when walk and text do
+ * not agree, -2 without memory; on -1 and -2 no number of root keeps a
+ * literal (fail closed: never a wrong one). */
+int lg_json_attach_literals(cJSON *root, const char *buf, size_t len);
+
+/* Keep n bytes of text as the literal of number item num when text is a
+ * strict JSON number of the same value that cJSON would print differently.
+ * Returns 1 when kept, 0 when not needed or not valid (num unchanged), -1
+ * without memory. */
+int lg_json_number_set_literal(cJSON *num, const char *text, size_t n);
+
+/* The exact text of number num, or NULL when it has none (print the
+ * double). Borrowed from num. */
+const char *lg_json_number_literal(const cJSON *num);
+
+/* Drop num's literal, e.g. before its value is changed. */
+void lg_json_number_clear(cJSON *num);
+
+/* Serialize j: byte-identical to cJSON_PrintUnformatted (formatted 0) or
+ * cJSON_Print (formatted 1), except that numbers with a literal are written
+ * as that literal. Returns a string the caller frees with free(), or NULL
+ * without memory. */
+char *lg_json_print(const cJSON *j, int formatted);
+
 /* Insert item (owned; consumed on success) into an array or object at
  * position pos (0-based; past the end appends). For objects item->string must
  * already be set. Returns 0, or -1 (item not consumed). Exists because

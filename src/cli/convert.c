@@ -136,7 +136,7 @@ int lg_cli_convert(int argc, char **argv, const char *argv0, FILE *out, FILE *er
         if(to_xml) {
             st = lg_json_to_xml_opts(defs, res, !compact, &b, &is);
         } else {
-            char *s = compact ? cJSON_PrintUnformatted(res) : cJSON_Print(res);
+            char *s = lg_json_print(res, !compact);
             st = s ? lg_buf_adds(&b, s) : LG_ENOMEM;
             if(!st)
                 st = lg_buf_adds(&b, "\n");

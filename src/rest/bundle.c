@@ -150,7 +150,7 @@ static lg_status run_entry(lg_ctx *parent, entry *e, int in_txn)
     if(asprintf(&path, "/%.*s", (int)(qm ? qm - url : (long)strlen(url)), url) < 0)
         return LG_ENOMEM;
     if(e->resource) {
-        body = cJSON_PrintUnformatted(e->resource);
+        body = lg_json_print(e->resource, 0);
         if(!body) {
             free(path);
             return LG_ENOMEM;

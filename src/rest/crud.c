@@ -183,7 +183,7 @@ lg_status lg_write_version(lg_ctx *c, const char *type, const char *id, cJSON *r
     }
     if(set_at(res, "id", cJSON_CreateString(id), 1) || set_at(res, "meta", meta, 2))
         goto fail;
-    json = cJSON_PrintUnformatted(res);
+    json = lg_json_print(res, 0);
     if(!json)
         goto fail;
     if((st = lg_index_extract(c->rest->defs, type, res, &ix, &warnings)))

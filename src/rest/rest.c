@@ -665,6 +665,8 @@ static void reply_as_xml(lg_ctx *c)
        strncmp(r->content_type, "application/fhir+json", 21) != 0)
         return;
     cJSON *j = cJSON_ParseWithLength(r->body, r->body_len);
+    if(j) /* keep exact decimals (1.50) for the XML; -1/-2 only lose them */
+        lg_json_attach_literals(j, r->body, r->body_len);
     lg_buf b;
     lg_buf_init(&b, c->rest->cfg.max_response);
     lg_issues is = {0};
@@ -755,7 +757,7 @@ lg_status lg_rest_handle(const lg_rest *rest, lg_store *st, const lg_rest_reques
             lg_fail_issues(&c, xs);
             goto out;
         }
-        json_body = cJSON_PrintUnformatted(tree);
+        json_body = lg_json_print(tree, 0);
         cJSON_Delete(tree);
         if(!json_body) {
             resp->status = 500;

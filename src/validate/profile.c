@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "loopgate/fhirpath.h"
+#include "loopgate/json.h"
 #include "loopgate/profile.h"
 #include "loopgate/terminology.h"
 #include "loopgate/validate.h"
@@ -818,7 +819,9 @@ static void check_fixed(pwalk *w, const lg_pnode *n, const val *v)
     int ok = n->is_pattern ? pattern_match(n->fixed, v->v) : json_equal(n->fixed, v->v);
     if(ok)
         return;
-    char *want = cJSON_PrintUnformatted(n->fixed);
+    /* json_equal compares decimals by value, as the HL7 validator does (a
+     * fixed 1.5 accepts 1.50); the message shows the profile's exact text. */
+    char *want = lg_json_print(n->fixed, 0);
     report(w, LG_SEV_ERROR, "value", "Value does not match the %s value %.200s%s required by profile %s (%s)",
            n->is_pattern ? "pattern" : "fixed", want ? want : "?",
            want && strlen(want) > 200 ? "..." : "", pname(w), n->id);

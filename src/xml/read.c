@@ -162,7 +162,14 @@ static cJSON *primitive_value(conv *cv, const lg_type_def *t, const xmlNode *n, 
             report(cv, n, "'%.40s' is out of range for %s", v, t->name);
             return NULL;
         }
-        return cJSON_CreateNumber(dv);
+        cJSON *num = cJSON_CreateNumber(dv);
+        /* Keep the exact text (1.50, 1e2) when the double would not print it
+         * back; forms JSON does not allow (+1) stay plain numbers. */
+        if(num && lg_json_number_set_literal(num, v, strlen(v)) < 0) {
+            cJSON_Delete(num);
+            return NULL;
+        }
+        return num;
     }
     case LG_JSON_KIND_STRING:
         break;

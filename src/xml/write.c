@@ -151,6 +151,8 @@ static void format_number(double d, char *buf, size_t n)
 {
     if(!isfinite(d)) {
         snprintf(buf, n, "0");
+    } else if(d == 0 && signbit(d)) {
+        snprintf(buf, n, "-0"); /* as cJSON prints it; (int)-0.0 would lose the sign */
     } else if(d == floor(d) && d >= -2147483648.0 && d <= 2147483647.0) {
         snprintf(buf, n, "%d", (int)d);
     } else {
@@ -174,6 +176,9 @@ static const char *primitive_text(writer *w, const lg_type_def *t, const cJSON *
     case LG_JSON_KIND_DECIMAL:
     case LG_JSON_KIND_INTEGER:
         if(cJSON_IsNumber(v)) {
+            const char *lit = lg_json_number_literal(v);
+            if(lit) /* exact decimal text, as parsed (1.50 stays 1.50) */
+                return lit;
             format_number(v->valuedouble, buf, n);
             return buf;
         }

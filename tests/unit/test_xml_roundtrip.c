@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "loopgate/defs.h"
+#include "loopgate/json.h"
 #include "loopgate/xml.h"
 #include "lg_test.h"
 
@@ -54,7 +55,7 @@ static char *slurp(const char *path, size_t *len)
 }
 
 /* Structural equality; objects ignore key order (XML reorders to the
- * definition's order), numbers compare as cJSON prints them. */
+ * definition's order), numbers compare by their exact text. */
 static int same(const cJSON *a, const cJSON *b, char *where, size_t wn)
 {
     if((a->type & 0xFF) != (b->type & 0xFF)) {
@@ -62,7 +63,8 @@ static int same(const cJSON *a, const cJSON *b, char *where, size_t wn)
         return 0;
     }
     if(cJSON_IsNumber(a)) {
-        char *pa = cJSON_PrintUnformatted(a), *pb = cJSON_PrintUnformatted(b);
+        /* lg_json_print writes a kept literal: 1.50 must come back 1.50 */
+        char *pa = lg_json_print(a, 0), *pb = lg_json_print(b, 0);
         int ok = pa && pb && strcmp(pa, pb) == 0;
         if(!ok)
             snprintf(where, wn, "%s: %s vs %s", a->string ? a->string : "?", pa, pb);
@@ -133,6 +135,8 @@ static int roundtrip_file(const char *path)
     char *text = slurp(path, &len);
     cr_assert_not_null(text, "%s", path);
     cJSON *j = cJSON_ParseWithLength(text, len);
+    if(j)
+        cr_assert_geq(lg_json_attach_literals(j, text, len), 0, "%s: number tokens", path);
     free(text);
     if(!j || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "resourceType"))) {
         cJSON_Delete(j);
@@ -266,6 +270,15 @@ static cJSON *from_xml(const char *xml, lg_issues *is)
 {
     cJSON *j = NULL;
     lg_xml_to_json(D, xml, strlen(xml), NULL, &j, is);
+    return j;
+}
+
+static cJSON *from_xml_ok(const char *xml)
+{
+    lg_issues is = {0};
+    cJSON *j = from_xml(xml, &is);
+    cr_assert_not_null(j, "parse: %s", is.count ? is.items[0].diagnostics : "?");
+    lg_issues_free(&is);
     return j;
 }
 
@@ -455,4 +468,95 @@ Test(xml, div_with_namespaces_declared_outside_stands_alone)
                 "<div xmlns='http://www.w3.org/1999/xhtml'>a&#160;b <br/></div></text></Patient>");
     cr_expect(strstr(s, "<div xmlns='http://www.w3.org/1999/xhtml'>a&#160;b <br/></div>"), "%s", s);
     free(s);
+}
+
+/* Exact decimals both ways (FHIR json.html: 1.50 is not 1.5). The JSON is
+ * in definition order, so its text must come back byte for byte. */
+static const char DEC_JSON[] =
+    "{\"resourceType\":\"Observation\",\"status\":\"final\",\"code\":{\"text\":\"t\"},"
+    "\"valueQuantity\":{\"value\":1.50,\"unit\":\"mg\"},\"component\":["
+    "{\"code\":{\"text\":\"a\"},\"valueQuantity\":{\"value\":1e2}},"
+    "{\"code\":{\"text\":\"b\"},\"valueQuantity\":{\"value\":100.000}},"
+    "{\"code\":{\"text\":\"c\"},\"valueQuantity\":{\"value\":12345678901234567890}},"
+    "{\"code\":{\"text\":\"d\"},\"valueQuantity\":{\"value\":-0.10E-3}},"
+    "{\"code\":{\"text\":\"e\"},\"valueQuantity\":{\"value\":-0}},"
+    "{\"code\":{\"text\":\"f\"},\"valueInteger\":7}]}";
+
+static char *to_xml_text(const cJSON *j)
+{
+    lg_buf b;
+    lg_buf_init(&b, 1u << 20);
+    lg_issues is = {0};
+    cr_assert_eq(lg_json_to_xml(D, j, &b, &is), LG_OK, "%s",
+                 is.count ? is.items[0].diagnostics : "");
+    lg_issues_free(&is);
+    size_t n;
+    return lg_buf_take(&b, &n);
+}
+
+Test(xml, exact_decimals_json_to_xml_to_json)
+{
+    cJSON *j = NULL;
+    lg_issues is = {0};
+    cr_assert_eq(lg_json_parse(DEC_JSON, strlen(DEC_JSON), NULL, &j, &is), LG_OK);
+    char *xml = to_xml_text(j);
+    static const char *const want[] = {"1.50", "1e2", "100.000", "12345678901234567890",
+                                       "-0.10E-3", "-0", "7"};
+    for(size_t i = 0; i < sizeof want / sizeof *want; i++) {
+        char attr[64];
+        snprintf(attr, sizeof attr, " value=\"%s\"/>", want[i]);
+        cr_expect_not_null(strstr(xml, attr), "XML has %s: %s", attr, xml);
+    }
+    cJSON *back = NULL;
+    cr_assert_eq(lg_xml_to_json(D, xml, strlen(xml), NULL, &back, &is), LG_OK);
+    char *s = lg_json_print(back, 0);
+    cr_expect_str_eq(s, DEC_JSON);
+    free(s);
+    free(xml);
+    cJSON_Delete(back);
+    cJSON_Delete(j);
+    lg_issues_free(&is);
+}
+
+Test(xml, exact_decimals_xml_to_json_to_xml)
+{
+    const char *xml1 =
+        "<Observation xmlns=\"http://hl7.org/fhir\"><status value=\"final\"/>"
+        "<code><text value=\"t\"/></code>"
+        "<valueQuantity><value value=\"1.50\"/></valueQuantity>"
+        "<component><code><text value=\"a\"/></code>"
+        "<valueQuantity><value value=\"1.0e+2\"/></valueQuantity></component>"
+        "<component><code><text value=\"b\"/></code>"
+        "<valueQuantity><value value=\"0.10\"/></valueQuantity></component>"
+        "<component><code><text value=\"c\"/></code>"
+        "<valueQuantity><value value=\"98765432109876543210\"/></valueQuantity></component>"
+        "</Observation>";
+    cJSON *j = from_xml_ok(xml1);
+    char *s = lg_json_print(j, 0);
+    cr_expect_not_null(strstr(s, "\"value\":1.50}"), "%s", s);
+    cr_expect_not_null(strstr(s, "\"value\":1.0e+2}"), "%s", s);
+    cr_expect_not_null(strstr(s, "\"value\":0.10}"), "%s", s);
+    cr_expect_not_null(strstr(s, "\"value\":98765432109876543210}"), "%s", s);
+    /* through JSON text, as the server stores it, and back to XML */
+    cJSON *stored = NULL;
+    lg_issues is = {0};
+    cr_assert_eq(lg_json_parse(s, strlen(s), NULL, &stored, &is), LG_OK);
+    char *xml2 = to_xml_text(stored);
+    const char *vals[] = {"1.50", "1.0e+2", "0.10", "98765432109876543210"};
+    for(size_t i = 0; i < 4; i++) {
+        char attr[64];
+        snprintf(attr, sizeof attr, "<value value=\"%s\"/>", vals[i]);
+        cr_expect_not_null(strstr(xml2, attr), "XML has %s: %s", attr, xml2);
+    }
+    /* and the XML written is a fixed point */
+    cJSON *j3 = from_xml_ok(xml2);
+    char *xml3 = to_xml_text(j3);
+    cr_expect_str_eq(xml3, xml2);
+    free(xml3);
+    free(xml2);
+    free(s);
+    cJSON_Delete(j3);
+    cJSON_Delete(stored);
+    cJSON_Delete(j);
+    lg_issues_free(&is);
 }
