@@ -130,3 +130,32 @@ Test(xml_narrative, near_misses_go_to_the_slow_path)
         cr_expect(consistent(unsure[i]));
     }
 }
+
+/* The plain-text loop reads eight bytes at a time: a byte it must stop at
+ * ('<' of markup aside: ']]>', a control character, '&' of a bad reference,
+ * non-ASCII) is found at every offset of the word, and good non-ASCII text
+ * still passes. */
+Test(xml_narrative, word_at_a_time_text_scan_stops_at_every_offset)
+{
+    static const char *const bad[] = {"]]>", "\x01", "&bogus;", "\xff"};
+    static const char *const good[] = {"\xc3\xa9", "&amp;", "]", "x"};
+    for(int k = 0; k < 24; k++) {
+        char pad[32];
+        memset(pad, 'a', (size_t)k);
+        pad[k] = '\0';
+        for(size_t b = 0; b < sizeof(bad) / sizeof(*bad); b++) {
+            char div[256];
+            snprintf(div, sizeof(div),
+                     "<div xmlns=\"http://www.w3.org/1999/xhtml\">%s%s and then some more text</div>",
+                     pad, bad[b]);
+            cr_assert_eq(lg_xhtml_fast_ok(div, strlen(div)), 0, "offset %d: %s", k, div);
+        }
+        for(size_t g = 0; g < sizeof(good) / sizeof(*good); g++) {
+            char div[256];
+            snprintf(div, sizeof(div),
+                     "<div xmlns=\"http://www.w3.org/1999/xhtml\">%s%s and then some more text</div>",
+                     pad, good[g]);
+            cr_assert_eq(lg_xhtml_fast_ok(div, strlen(div)), 1, "offset %d: %s", k, div);
+        }
+    }
+}
