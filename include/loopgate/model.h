@@ -369,6 +369,10 @@ typedef struct lg_actor {
     size_t n_refs;
 } lg_actor;
 
+/* Whether actor (may be NULL: false) acts for the reference text ref,
+ * compared as Type/id (lg_ref_same). */
+bool lg_actor_acts_for(const lg_actor *actor, const char *ref);
+
 /* What the REST layer does with a refused change. */
 typedef enum lg_wf_result {
     LG_WF_ALLOWED = 0,

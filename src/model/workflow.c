@@ -74,8 +74,7 @@ static const char *ref_text(const cJSON *task, const char *key)
     return lg_mj_str(task ? cJSON_GetObjectItemCaseSensitive(task, key) : NULL, "reference");
 }
 
-/* Whether the actor acts for reference text ref (compared as Type/id). */
-static bool acts_for(const lg_actor *a, const char *ref)
+bool lg_actor_acts_for(const lg_actor *a, const char *ref)
 {
     if(!a || !ref)
         return false;
@@ -181,9 +180,9 @@ lg_wf_result lg_workflow_check(const cJSON *current, const cJSON *proposed, cons
     const char *owner = current ? (claim ? new_owner : cur_owner) : new_owner;
     /* No actor: the server itself, which may play either side. */
     bool is_req = !actor || ((role == LG_ROLE_REFERRAL_SOURCE || role == LG_ROLE_COORDINATION) &&
-                             acts_for(actor, req));
+                             lg_actor_acts_for(actor, req));
     bool is_own = !actor || ((role == LG_ROLE_REFERRAL_RECIPIENT || role == LG_ROLE_COORDINATION) &&
-                             acts_for(actor, owner));
+                             lg_actor_acts_for(actor, owner));
     const char *fname = current ? fcode : "(new)";
 
     if(!current) {

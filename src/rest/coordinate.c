@@ -267,24 +267,6 @@ static lg_status check_status_change(lg_ctx *c, const cJSON *cur, const cJSON *r
     return lg_fail(c, LG_ENOMEM, "exception", NULL, "Out of memory");
 }
 
-/* Whether the actor acts for the reference text ref (Type/id compared). */
-static int acts_for(const lg_actor *a, const char *ref)
-{
-    lg_ref want;
-    int yes = 0;
-    if(!a || !ref || lg_ref_set(&want, ref, NULL) != LG_OK)
-        return 0;
-    for(size_t i = 0; i < a->n_refs && !yes; i++) {
-        lg_ref have;
-        if(a->refs[i] && lg_ref_set(&have, a->refs[i], NULL) == LG_OK) {
-            yes = lg_ref_same(&want, &have);
-            lg_ref_clear(&have);
-        }
-    }
-    lg_ref_clear(&want);
-    return yes;
-}
-
 static lg_status task_written(lg_ctx *c, const char *id, cJSON *res)
 {
     cJSON *cur = NULL, *sr = NULL;
@@ -298,7 +280,7 @@ static lg_status task_written(lg_ctx *c, const char *id, cJSON *res)
             const lg_actor *a = c->req->actor;
             if(a && !(a->role == LG_ROLE_COORDINATION ||
                       (a->role == LG_ROLE_REFERRAL_SOURCE &&
-                       acts_for(a, jstr(cJSON_GetObjectItemCaseSensitive(cur, "requester"), "reference"))))) {
+                       lg_actor_acts_for(a, jstr(cJSON_GetObjectItemCaseSensitive(cur, "requester"), "reference"))))) {
                 lg_issues_add(&c->issues, LG_SEV_ERROR, "forbidden", "Task",
                               "only the referral source that requested Task/%s may delete it "
                               "(cancel it instead to close the loop)", id);

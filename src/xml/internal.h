@@ -50,6 +50,13 @@ int lg_xhtml_fast_ok(const char *div, size_t len);
 lg_status lg_xhtml_check_parsed(const char *div, size_t len, const char *location,
                                 lg_issues *issues);
 
+/* The FHIRPath location both directions report issues at, built while
+ * walking: lg_xml_path_push appends ".name" (just "name" at the start) and
+ * "[index]" (index >= 0) to path (cap bytes, NUL-terminated, length *plen),
+ * truncating silently, and returns the mark lg_xml_path_pop restores. */
+size_t lg_xml_path_push(char *path, size_t cap, size_t *plen, const char *name, int index);
+void lg_xml_path_pop(char *path, size_t *plen, size_t mark);
+
 /* 1 when n is an element in namespace ns. */
 int lg_xml_in_ns(const xmlNode *n, const char *ns);
 /* 1 when s (n bytes) is only XML whitespace. */

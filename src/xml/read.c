@@ -64,42 +64,15 @@ static void report(conv *cv, const xmlNode *at, const char *fmt, ...)
     }
 }
 
-/* Append ".name" (or "name" at the start) and "[index]" (index >= 0);
- * returns the mark to restore with pop. Truncates silently. */
+/* The location steps (path.c). */
 static size_t push(conv *cv, const char *name, int index)
 {
-    /* memcpy, not printf: this runs for every element */
-    size_t mark = cv->plen, cap = sizeof(cv->path) - 1, n = cv->plen;
-    if(n && n < cap)
-        cv->path[n++] = '.';
-    size_t k = name ? strlen(name) : 0;
-    if(k > cap - n)
-        k = cap - n;
-    memcpy(cv->path + n, name, k);
-    n += k;
-    if(index >= 0) {
-        char idx[16], *q = idx + sizeof(idx);
-        *--q = ']';
-        do
-            *--q = (char)('0' + index % 10);
-        while((index /= 10) > 0);
-        *--q = '[';
-        size_t mk = (size_t)(idx + sizeof(idx) - q);
-        memmove(idx, q, mk);
-        if(mk > cap - n)
-            mk = cap - n;
-        memcpy(cv->path + n, idx, mk);
-        n += mk;
-    }
-    cv->path[n] = '\0';
-    cv->plen = n;
-    return mark;
+    return lg_xml_path_push(cv->path, sizeof(cv->path), &cv->plen, name, index);
 }
 
 static void pop(conv *cv, size_t mark)
 {
-    cv->plen = mark;
-    cv->path[mark] = '\0';
+    lg_xml_path_pop(cv->path, &cv->plen, mark);
 }
 
 static cJSON *convert_resource(conv *cv, xmlNode *n);

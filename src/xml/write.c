@@ -46,40 +46,15 @@ static void report(writer *w, const char *fmt, ...)
     lg_issues_add(w->issues, LG_SEV_ERROR, "structure", w->plen ? w->path : NULL, "%s", msg);
 }
 
+/* The location steps (path.c). */
 static size_t push(writer *w, const char *name, int index)
 {
-    /* memcpy, not printf: this runs for every element */
-    size_t mark = w->plen, cap = sizeof(w->path) - 1, n = w->plen;
-    if(n && n < cap)
-        w->path[n++] = '.';
-    size_t k = name ? strlen(name) : 0;
-    if(k > cap - n)
-        k = cap - n;
-    memcpy(w->path + n, name, k);
-    n += k;
-    if(index >= 0) {
-        char idx[16], *q = idx + sizeof(idx);
-        *--q = ']';
-        do
-            *--q = (char)('0' + index % 10);
-        while((index /= 10) > 0);
-        *--q = '[';
-        size_t mk = (size_t)(idx + sizeof(idx) - q);
-        memmove(idx, q, mk);
-        if(mk > cap - n)
-            mk = cap - n;
-        memcpy(w->path + n, idx, mk);
-        n += mk;
-    }
-    w->path[n] = '\0';
-    w->plen = n;
-    return mark;
+    return lg_xml_path_push(w->path, sizeof(w->path), &w->plen, name, index);
 }
 
 static void pop(writer *w, size_t mark)
 {
-    w->plen = mark;
-    w->path[mark] = '\0';
+    lg_xml_path_pop(w->path, &w->plen, mark);
 }
 
 static void put(writer *w, const char *s, size_t n)
