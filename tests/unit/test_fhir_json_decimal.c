@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "loopgate/json.h"
+#include "lg_test.h"
 #include "loopgate/patch.h"
 
 static cJSON *parse_ok(const char *s)
@@ -192,27 +193,6 @@ Test(json_decimal, duplicate_and_patch_copy_keep_the_literal)
     lg_issues_free(&is);
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if(!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if(buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if(buf) {
-        buf[n] = '\0';
-        *len = (size_t)n;
-    }
-    return buf;
-}
-
 /* Numbers of a tree; each literal must read back as the double it sits on. */
 static void count_numbers(const cJSON *node, int *nums, int *lits, const char *name)
 {
@@ -245,7 +225,7 @@ Test(json_decimal, every_r4_example_agrees_and_prints_as_before, .timeout = 300)
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
         size_t len = 0;
-        char *text = slurp(path, &len);
+        char *text = lg_test_read_text(path, &len);
         cr_assert_not_null(text, "%s", path);
         /* the walk and the token order agree: attaching to a fresh tree
          * never reports a mismatch */

@@ -96,28 +96,9 @@ static void unload(void)
 
 TestSuite(profile, .init = load, .fini = unload, .timeout = 300);
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if(!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if(b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    if(b)
-        b[n] = 0;
-    return b;
-}
-
 static cJSON *read_json(const char *path)
 {
-    char *text = slurp(path);
+    char *text = lg_test_read_text(path, NULL);
     cr_assert_not_null(text, "cannot read %s", path);
     cJSON *j = NULL;
     lg_issues is = {0};

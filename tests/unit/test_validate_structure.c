@@ -43,26 +43,6 @@ static cJSON *parse(const char *text)
     return j;
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if(!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if(b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    if(b)
-        b[n] = 0;
-    *len = (size_t)n;
-    return b;
-}
-
 /* Official examples that really are invalid, with the issue that shows it
  * (the HL7 validator reports the same). */
 static const struct { const char *file, *location; } known_bad[] = {
@@ -97,7 +77,7 @@ static int sweep(const char *dir, int *bad)
         char path[4096];
         snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
         size_t len;
-        char *text = slurp(path, &len);
+        char *text = lg_test_read_text(path, &len);
         cr_assert_not_null(text, "%s", path);
         cJSON *j = NULL;
         lg_issues is = {0};

@@ -33,27 +33,6 @@ static void unload(void)
 
 TestSuite(xml, .init = load, .fini = unload, .timeout = 300);
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if(!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if(buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if(buf) {
-        buf[n] = '\0';
-        *len = (size_t)n;
-    }
-    return buf;
-}
-
 /* Structural equality; objects ignore key order (XML reorders to the
  * definition's order), numbers compare by their exact text. */
 static int same(const cJSON *a, const cJSON *b, char *where, size_t wn)
@@ -132,7 +111,7 @@ static int same(const cJSON *a, const cJSON *b, char *where, size_t wn)
 static int roundtrip_file(const char *path)
 {
     size_t len;
-    char *text = slurp(path, &len);
+    char *text = lg_test_read_text(path, &len);
     cr_assert_not_null(text, "%s", path);
     cJSON *j = cJSON_ParseWithLength(text, len);
     if(j)
@@ -231,7 +210,7 @@ Test(xml, fhirpath_suite_xml_inputs_parse)
         char path[4096];
         snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
         size_t len;
-        char *text = slurp(path, &len);
+        char *text = lg_test_read_text(path, &len);
         cr_assert_not_null(text);
         cJSON *j = NULL;
         lg_issues is = {0};
