@@ -210,4 +210,136 @@ typedef int (*lg_store_fact_fn)(const lg_store_referral_fact *f, const lg_store_
 lg_status lg_store_referral_facts_scan(lg_store *st, int64_t start_ms, int64_t end_ms,
                                        lg_store_fact_fn fn, void *ctx);
 
+
+/* ---- forwarding outbox (issue #5) ----
+ *
+ * A forward job is added in the same write transaction as the Task or
+ * ServiceRequest change that caused it, so a committed change always has
+ * its job and a rolled-back one never does. The forwarder (src/forward/)
+ * reads due jobs with its own handle and records each attempt's result.
+ * Jobs of one Task go out in order: lg_store_outbox_due returns only the
+ * oldest pending job of each Task. Strings in lg_outbox_job are owned by
+ * the struct (lg_outbox_job_clear); the add function borrows them. */
+typedef enum lg_outbox_state {
+    LG_OUTBOX_PENDING = 0, /* waiting for its next attempt (next_at_ms) */
+    LG_OUTBOX_DONE = 1,    /* delivered */
+    LG_OUTBOX_DEAD = 2     /* given up: attempts exhausted or refused for good */
+} lg_outbox_state;
+
+typedef struct lg_outbox_job {
+    int64_t id;            /* > 0, increasing in creation order */
+    char *platform;        /* platform name from the forwarding configuration */
+    char *kind;            /* "create", "cancel" */
+    char *task_id;         /* the referral Task (required) */
+    char *referral_id;     /* its ServiceRequest id, or NULL */
+    char *target;          /* the program/organization id at the platform, or NULL */
+    char *remote_id;       /* the platform's id for the referral, once known, or NULL */
+    char *last_error;      /* why the last attempt failed, or NULL */
+    lg_outbox_state state;
+    int attempts;          /* attempts made */
+    int64_t created_ms, next_at_ms, updated_ms;
+} lg_outbox_job;
+
+void lg_outbox_job_clear(lg_outbox_job *j);
+
+typedef struct lg_outbox_list {
+    lg_outbox_job *items;
+    size_t count, cap;
+} lg_outbox_list;
+
+void lg_outbox_list_clear(lg_outbox_list *l);
+
+/* Add a pending job (inside begin/commit) from j's platform, kind, task_id,
+ * referral_id, target, remote_id, created_ms and next_at_ms; the other
+ * fields are ignored. *id_out (if not NULL) gets its id. LG_EINVAL without
+ * platform, kind or task_id. */
+lg_status lg_store_outbox_add(lg_store *st, const lg_outbox_job *j, int64_t *id_out);
+/* One job by id. LG_ENOTFOUND. */
+lg_status lg_store_outbox_get(lg_store *st, int64_t id, lg_outbox_job *out);
+/* Pending jobs with next_at_ms <= now_ms, at most max, oldest first, only
+ * the oldest pending job of each task_id. Appends to *out. */
+lg_status lg_store_outbox_due(lg_store *st, int64_t now_ms, size_t max, lg_outbox_list *out);
+/* The earliest next_at_ms of any pending job into *out; LG_ENOTFOUND when
+ * no job is pending. */
+lg_status lg_store_outbox_next_due(lg_store *st, int64_t *out);
+/* Jobs in id order with id > after_id, at most max; state -1 = any state,
+ * platform NULL = any platform. Appends to *out. */
+lg_status lg_store_outbox_list(lg_store *st, int state, const char *platform, int64_t after_id,
+                               size_t max, lg_outbox_list *out);
+/* Record an attempt (inside begin/commit): the job becomes state with
+ * attempts, next_at_ms (pending only), last_error (NULL clears) and, when
+ * remote_id is not NULL, that remote id; updated_ms = now_ms. LG_ENOTFOUND. */
+lg_status lg_store_outbox_update(lg_store *st, int64_t id, lg_outbox_state state, int attempts,
+                                 int64_t next_at_ms, const char *last_error, const char *remote_id,
+                                 int64_t now_ms);
+/* A dead job back to pending (inside begin/commit): attempts 0, due now_ms,
+ * last_error kept. LG_ENOTFOUND; LG_ECONFLICT when the job is not dead. */
+lg_status lg_store_outbox_replay(lg_store *st, int64_t id, int64_t now_ms);
+/* Counts by state (pending, done, dead) into counts[3]. */
+lg_status lg_store_outbox_counts(lg_store *st, int64_t counts[3]);
+
+/* A delivered referral as the platform knows it: maps the platform's
+ * referral id back to the Task (inbound status events), and lists what a
+ * polling adapter must ask about. Strings owned (lg_forward_link_clear). */
+typedef struct lg_forward_link {
+    char *platform, *remote_id, *task_id;
+    char *last_status;     /* the platform status last applied, or NULL */
+    int64_t last_event_ms; /* when that status happened at the platform; INT64_MIN unknown */
+    int closed;            /* 1: the loop is closed, no more polling */
+} lg_forward_link;
+
+void lg_forward_link_clear(lg_forward_link *l);
+
+typedef struct lg_forward_link_list {
+    lg_forward_link *items;
+    size_t count, cap;
+} lg_forward_link_list;
+
+void lg_forward_link_list_clear(lg_forward_link_list *l);
+
+/* Insert or replace the link (platform, remote_id) (inside begin/commit). */
+lg_status lg_store_forward_link_put(lg_store *st, const lg_forward_link *l);
+/* The link of (platform, remote_id); LG_ENOTFOUND. */
+lg_status lg_store_forward_link_get(lg_store *st, const char *platform, const char *remote_id,
+                                    lg_forward_link *out);
+/* The link of a Task on a platform (platform NULL: any); LG_ENOTFOUND. */
+lg_status lg_store_forward_link_by_task(lg_store *st, const char *platform, const char *task_id,
+                                        lg_forward_link *out);
+/* Open (closed = 0) links of platform, at most max, remote_id > after
+ * (NULL: from the start), in remote_id order. Appends to *out. */
+lg_status lg_store_forward_links_open(lg_store *st, const char *platform, const char *after,
+                                      size_t max, lg_forward_link_list *out);
+
+/* Inbound status events, recorded once per (platform, event_id): the
+ * de-duplication of webhooks and polls. outcome says what was done:
+ * "applied", "ignored" (stale or no change), "parked" (refused by the
+ * workflow rules: detail says why). */
+typedef struct lg_inbound_event {
+    int64_t seq;           /* > 0, in arrival order */
+    char *platform, *event_id, *task_id, *status, *outcome, *detail;
+    int64_t received_ms;
+} lg_inbound_event;
+
+void lg_inbound_event_clear(lg_inbound_event *e);
+
+typedef struct lg_inbound_event_list {
+    lg_inbound_event *items;
+    size_t count, cap;
+} lg_inbound_event_list;
+
+void lg_inbound_event_list_clear(lg_inbound_event_list *l);
+
+/* Record an event (inside begin/commit) from e's platform, event_id,
+ * task_id, status, outcome, detail, received_ms. LG_ECONFLICT when
+ * (platform, event_id) is already recorded (a duplicate: nothing changes). */
+lg_status lg_store_inbound_event_add(lg_store *st, const lg_inbound_event *e);
+/* Whether (platform, event_id) is recorded: LG_OK (and *out filled when not
+ * NULL) or LG_ENOTFOUND. */
+lg_status lg_store_inbound_event_get(lg_store *st, const char *platform, const char *event_id,
+                                     lg_inbound_event *out);
+/* Events with seq > after_seq, oldest first, at most max; outcome NULL =
+ * any. Appends to *out. */
+lg_status lg_store_inbound_events_list(lg_store *st, const char *outcome, int64_t after_seq,
+                                       size_t max, lg_inbound_event_list *out);
+
 #endif
