@@ -32,6 +32,14 @@ typedef struct lg_rest_config {
                                 * response's durable_ticket (see below) */
     unsigned report_min_cell;  /* $closed-loop-report: the smallest small-cell
                                 * threshold a request may ask for (default 11) */
+    /* Forwarding (issue #5): whether a referral Task owned by owner_ref
+     * (Type/id) goes to a directory platform - 1 with *platform and
+     * *target (borrowed from ctx) set, else 0. Called inside the write
+     * transaction, which then also adds the forward job to the outbox.
+     * NULL: nothing is forwarded. */
+    int (*forward_route)(const void *ctx, const char *owner_ref, const char **platform,
+                         const char **target);
+    const void *forward_ctx;
 } lg_rest_config;
 
 void lg_rest_config_defaults(lg_rest_config *c);
@@ -103,6 +111,9 @@ typedef struct lg_rest_response {
      * response must not reach the client before lg_store_synced() >= it
      * (or, if the flush fails, must become a 500). */
     uint64_t durable_ticket;
+    /* 1 when the interaction added (or replayed) outbox jobs: once durable,
+     * the HTTP layer wakes the forwarder (lg_forwarder_wake). */
+    int outbox_added;
 } lg_rest_response;
 
 void lg_rest_response_clear(lg_rest_response *r);
