@@ -95,6 +95,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
     return lg_buf_add(arg, p, size * n) == LG_OK ? size * n : 0;
 }
 
+static const char *jstr(const cJSON *o, const char *k);
+
 /* Say what an error answer says (an OperationOutcome's diagnostics). */
 static void print_outcome(const char *body, long code, FILE *err)
 {
@@ -102,9 +104,9 @@ static void print_outcome(const char *body, long code, FILE *err)
     const cJSON *issues = cJSON_GetObjectItemCaseSensitive(j, "issue"), *i;
     int said = 0;
     cJSON_ArrayForEach(i, issues) {
-        const cJSON *d = cJSON_GetObjectItemCaseSensitive(i, "diagnostics");
-        if(cJSON_IsString(d)) {
-            fprintf(err, "loopgate: %s (HTTP %ld)\n", d->valuestring, code);
+        const char *d = jstr(i, "diagnostics");
+        if(d) {
+            fprintf(err, "loopgate: %s (HTTP %ld)\n", d, code);
             said = 1;
         }
     }
@@ -114,8 +116,7 @@ static void print_outcome(const char *body, long code, FILE *err)
 }
 
 /* method op?query against the server; on 200 the body into *body (the
- * caller frees it) and 0; else the error printed, and 1 (or 3 for 404, 4
- * for 409, so callers can say more). */
+ * caller frees it) and 0; else the error printed, and 1. */
 static int request(const opts *o, const char *method, const char *op, const char *query,
                    char **body, FILE *err)
 {
@@ -164,7 +165,6 @@ static int request(const opts *o, const char *method, const char *op, const char
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
     if(code != 200) {
         print_outcome(b.data, code, err);
-        rc = code == 404 ? 3 : code == 409 ? 4 : 1;
         goto out;
     }
     *body = lg_buf_take(&b, NULL);
@@ -196,10 +196,18 @@ static lg_status add_param(CURL *c, lg_buf *q, const char *name, const char *val
 
 /* ---- printing ---- */
 
+/* The string member k of o, or NULL. Control characters in it become '?'
+ * (in the parsed tree, which is ours): an error text a remote platform
+ * wrote must not drive the operator's terminal. */
 static const char *jstr(const cJSON *o, const char *k)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
+    if(!cJSON_IsString(v))
+        return NULL;
+    for(char *p = v->valuestring; *p; p++)
+        if((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    return v->valuestring;
 }
 
 static long long jnum(const cJSON *o, const char *k)
