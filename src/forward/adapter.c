@@ -248,3 +248,113 @@ int lg_fwd_dup(char **dst, const char *src)
     *dst = strdup(src);
     return *dst ? 0 : -1;
 }
+
+const lg_language_need *lg_fwd_language_need(const lg_child *c)
+{
+    if(!c || !c->n_languages)
+        return NULL;
+    for(size_t i = 0; c->preferred_language && i < c->n_languages; i++)
+        if(c->languages[i].language.code && strcmp(c->languages[i].language.code, c->preferred_language) == 0)
+            return &c->languages[i];
+    return &c->languages[0];
+}
+
+const char *lg_fwd_need_category(const lg_referral *r)
+{
+    if(!r || !r->n_categories)
+        return NULL;
+    for(size_t i = 0; i < r->n_categories; i++)
+        if(r->categories[i] != LG_SDOH_UNSPECIFIED)
+            return lg_sdoh_category_code(r->categories[i]);
+    return lg_sdoh_category_code(r->categories[0]);
+}
+
+int lg_fwd_add_caregivers(cJSON *obj, const lg_child *c)
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } methods[] = { { LG_CONTACT_PHONE, "phone" }, { LG_CONTACT_SMS, "sms" }, { LG_CONTACT_EMAIL, "email" },
+                    { LG_CONTACT_FAX, "fax" },     { LG_CONTACT_PAGER, "pager" }, { LG_CONTACT_URL, "url" },
+                    { LG_CONTACT_OTHER, "other" } };
+    cJSON *arr = NULL;
+    for(size_t i = 0; c && i < c->n_caregivers; i++) {
+        const lg_caregiver *g = &c->caregivers[i];
+        if(!g->may_contact)
+            continue;
+        if(!arr && !(arr = cJSON_AddArrayToObject(obj, "caregivers")))
+            return -1;
+        cJSON *o = cJSON_CreateObject();
+        if(!o || !cJSON_AddItemToArray(arr, o)) {
+            cJSON_Delete(o);
+            return -1;
+        }
+        const char *rel = g->relationship.display ? g->relationship.display : g->relationship.code;
+        if((g->name && !cJSON_AddStringToObject(o, "name", g->name)) ||
+           (rel && !cJSON_AddStringToObject(o, "relationship", rel)) || !cJSON_AddBoolToObject(o, "primary", g->primary))
+            return -1;
+        cJSON *m = cJSON_AddArrayToObject(o, "methods");
+        if(!m)
+            return -1;
+        for(size_t k = 0; k < sizeof methods / sizeof methods[0]; k++) {
+            cJSON *s = (g->methods & methods[k].bit) ? cJSON_CreateString(methods[k].name) : NULL;
+            if((g->methods & methods[k].bit) && (!s || !cJSON_AddItemToArray(m, s))) {
+                cJSON_Delete(s);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+char *lg_fwd_status_error(const lg_fwd_resp *resp, const char *what)
+{
+    char *text = NULL, *out = NULL;
+    if(resp->status == 0) {
+        text = lg_fwd_excerpt(resp->error ? resp->error : "no error text",
+                              resp->error ? strlen(resp->error) : 13, LG_FWD_MAX_ERROR_TEXT);
+        if(asprintf(&out, "%s: no response (%s)", what, text ? text : "") < 0)
+            out = NULL;
+    } else {
+        text = lg_fwd_error_text(resp->body, resp->body_len);
+        if(asprintf(&out, "%s: HTTP %d%s%s", what, resp->status, text ? ": " : "", text ? text : "") < 0)
+            out = NULL;
+    }
+    free(text);
+    return out;
+}
+
+char *lg_fwd_reply_id(const cJSON *j, const char *key, size_t max)
+{
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, key);
+    if(!cJSON_IsString(id))
+        return NULL;
+    size_t n = strlen(id->valuestring);
+    if(n == 0 || n > max)
+        return NULL;
+    for(size_t i = 0; i < n; i++)
+        if((unsigned char)id->valuestring[i] <= 0x20 || id->valuestring[i] == 0x7f)
+            return NULL;
+    return strdup(id->valuestring);
+}
+
+lg_status lg_fwd_member(const cJSON *obj, const char *key, const char *loc, int required, size_t max, char **out,
+                        lg_issues *issues)
+{
+    *out = NULL;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if(!v || cJSON_IsNull(v)) {
+        if(!required)
+            return LG_OK;
+        lg_issues_add(issues, LG_SEV_ERROR, "required", loc, "%s is required", loc);
+        return LG_EINVAL;
+    }
+    size_t n = cJSON_IsString(v) ? strlen(v->valuestring) : 0;
+    if(!cJSON_IsString(v) || n == 0 || n > max) {
+        lg_issues_add(issues, LG_SEV_ERROR, "value", loc, "%s must be a string of 1 to %zu bytes", loc, max);
+        return LG_EINVAL;
+    }
+    *out = strdup(v->valuestring);
+    return *out ? LG_OK : LG_ENOMEM;
+}
+

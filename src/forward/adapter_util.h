@@ -46,6 +46,36 @@ lg_fwd_verdict lg_fwd_verdict_of_status(int status, int reauth_on_401);
  * NULL when it is no JSON (or too large). Caller cJSON_Deletes. */
 cJSON *lg_fwd_parse_body(const char *body, size_t len);
 
+/* The language need that goes with the child's preferred language (else
+ * the first one), or NULL when none is recorded. Borrowed from c. */
+const lg_language_need *lg_fwd_language_need(const lg_child *c);
+
+/* The need category sent to a platform: the coordination model's SDOHCC
+ * code (lg_sdoh_category_code) of the referral's first specific category,
+ * else of its first; NULL when it has none. Static. */
+const char *lg_fwd_need_category(const lg_referral *r);
+
+/* Add "caregivers": [{"name", "relationship", "primary", "methods": [...]}]
+ * to obj for the caregivers who may be contacted (none: nothing added).
+ * Call only when the referral allows contact. 0, or -1 on ENOMEM. */
+int lg_fwd_add_caregivers(cJSON *obj, const lg_child *c);
+
+/* A one-line error for a reply that is no success: "what: HTTP 422:
+ * <platform text>" or "what: no response (<transport error>)", bounded.
+ * Caller frees; NULL on ENOMEM. */
+char *lg_fwd_status_error(const lg_fwd_resp *resp, const char *what);
+
+/* The string member key of j as an id: 1 to max bytes, no spaces or
+ * control bytes. Caller frees; NULL when there is none such. */
+char *lg_fwd_reply_id(const cJSON *j, const char *key, size_t max);
+
+/* A string member of an inbound JSON object: LG_OK with *out a copy (NULL
+ * when absent or null and not required); LG_EINVAL with an issue at loc
+ * when missing but required, not a string, empty or over max bytes;
+ * LG_ENOMEM. */
+lg_status lg_fwd_member(const cJSON *obj, const char *key, const char *loc, int required, size_t max,
+                        char **out, lg_issues *issues);
+
 /* *dst = strdup of src (NULL stays NULL). -1 on ENOMEM, else 0. */
 int lg_fwd_dup(char **dst, const char *src);
 
