@@ -478,6 +478,17 @@ Test(hsds, pages_are_bounded)
     cJSON_Delete(b);
 }
 
+Test(hsds, a_repeated_service_id_keeps_fullurls_unique)
+{
+    cJSON *b = bundle_for(NULL, 200, "{\"contents\":[{\"id\":\"s1\",\"name\":\"A\"},{\"id\":\"s1\",\"name\":\"B\"}]}");
+    const cJSON *entries = cJSON_GetObjectItem(b, "entry");
+    cr_assert_eq(cJSON_GetArraySize(entries), 2);
+    cr_assert_str_eq(tf_str(cJSON_GetArrayItem(entries, 0), "fullUrl"), GW "/HealthcareService/s1");
+    cr_assert_null(cJSON_GetObjectItem(cJSON_GetArrayItem(entries, 1), "fullUrl"));
+    assert_valid(b);
+    cJSON_Delete(b);
+}
+
 Test(hsds, a_bad_query_is_refused_before_the_page)
 {
     lg_fwd_resp r = tf_resp(200, PAGE);
