@@ -150,6 +150,8 @@ static lg_status parse_platform(lg_fwd_config *c, size_t i, const cJSON *obj,
     if(name && lg_fwd_platform_get(c, name, NULL)) {
         lg_issues_add(issues, LG_SEV_ERROR, "duplicate", loc, "platform '%s' is defined twice", name);
         bad = 1;
+    } else if(name && !(p->name = strdup(name))) {
+        return LG_ENOMEM; /* named at once, so a later duplicate is found even if this one fails */
     }
     loc_of(loc, sizeof loc, "platforms", i, "adapter");
     const char *aname = get_string(obj, "adapter", loc, 1, &bad, issues);
@@ -204,10 +206,9 @@ static lg_status parse_platform(lg_fwd_config *c, size_t i, const cJSON *obj,
 
     if(bad)
         return LG_EINVAL;
-    p->name = strdup(name);
     p->base_url = strdup(base);
     p->ca_file = dup_str(ca);
-    if(!p->name || !p->base_url || (ca && !p->ca_file))
+    if(!p->base_url || (ca && !p->ca_file))
         return LG_ENOMEM;
     p->adapter = a;
     if(a->configure) {

@@ -549,12 +549,6 @@ static void finish_retry(jobctx *jc, const char *error, int status, const char *
     job_release(jc, fw);
 }
 
-/* Whether a failed response is worth another attempt (docs/forwarding.md). */
-static int transient(int status)
-{
-    return status == 0 || status == 408 || status == 429 || status >= 500;
-}
-
 /* ------------------------------------------------------ authentication */
 
 static void wait_push(pstate *ps, jobctx *jc)
@@ -580,9 +574,10 @@ static int ensure_auth(lg_forwarder *fw, size_t pi)
         return 0;
     lg_fwd_req req;
     memset(&req, 0, sizeof req);
-    if(!a->auth_request(p, p->state, lg_time_now_ms(), &req)) {
+    int need = a->auth_request(p, p->state, lg_time_now_ms(), &req);
+    if(need <= 0) {
         lg_fwd_req_clear(&req);
-        return 1;
+        return need == 0 ? 1 : -1;
     }
     xfer *x = xfer_start(fw, X_AUTH, pi, &req);
     if(!x)
@@ -612,7 +607,7 @@ static void auth_done(xfer *x, const lg_fwd_resp *resp)
         w->wnext = NULL;
         if(rc == LG_OK)
             job_step(w);
-        else if(transient(resp->status) || (resp->status >= 200 && resp->status < 300 && rc == LG_EIO))
+        else if(rc == LG_EIO || rc == LG_ENOMEM)
             finish_retry(w, why, resp->status, resp->retry_after);
         else
             finish_dead(w, why);
