@@ -685,7 +685,11 @@ static void job_done(xfer *x, const lg_fwd_resp *resp)
         job_step(jc);
         break;
     case LG_FWD_DONE:
-        finish_done(jc, rid, NULL);
+        if(rid && strlen(rid) > LG_STORE_KEY_MAX)
+            /* Unrecordable: resending would only get the same answer. */
+            finish_dead(jc, "the platform's referral id is too long to record");
+        else
+            finish_done(jc, rid, NULL);
         break;
     case LG_FWD_REAUTH:
         if(!jc->reauthed && a->auth_invalidate) {
