@@ -1037,6 +1037,20 @@ static void schedule(lg_forwarder *fw, int64_t now)
     evtimer_add(fw->tick_ev, &tv);
 }
 
+/* A job can be read here after the store COMMITted its batch but before
+ * the batch's flush reached the disk (lg_store_sync commits, then flushes;
+ * the wake after a durable reply is only the usual path, the timer is
+ * another). Sending then could deliver a referral whose Task a power loss
+ * takes back. An empty write transaction ends in lg_store_commit, whose
+ * flush covers every batch committed before it - so every job just read. */
+static lg_status flush_before_send(lg_forwarder *fw)
+{
+    lg_status rc = lg_store_begin(fw->st);
+    if(rc == LG_OK)
+        rc = lg_store_commit(fw->st);
+    return rc;
+}
+
 static void tick(lg_forwarder *fw)
 {
     if(atomic_load(&fw->stopping))
@@ -1048,7 +1062,12 @@ static void tick(lg_forwarder *fw)
          * with more than DUE_BATCH due jobs of a saturated platform another
          * platform's jobs wait until it drains. */
         if(now >= fw->hold_until_ms && lg_store_outbox_due(fw->st, now, DUE_BATCH, &l) == LG_OK) {
-            for(size_t i = 0; i < l.count; i++) {
+            int fresh = 0;
+            for(size_t i = 0; i < l.count && !fresh; i++)
+                fresh = !job_active(fw, &l.items[i]);
+            /* When the store fails nothing is sent; the timer tries again. */
+            size_t n = fresh && flush_before_send(fw) != LG_OK ? 0 : l.count;
+            for(size_t i = 0; i < n; i++) {
                 lg_outbox_job *oj = &l.items[i];
                 if(job_active(fw, oj))
                     continue;
