@@ -54,6 +54,7 @@
 #define MAX_FAULTS 64
 #define MAX_PENDING 4096        /* delayed or hung replies */
 #define MAX_STR 4096            /* any string kept from a request */
+#define MAX_LOG 20000           /* platform requests logged (later ones only counted) */
 
 /* ------------------------------------------------------------ state */
 
@@ -102,6 +103,16 @@ typedef struct pending {
     int used;
 } pending;
 
+/* One platform request as received (GET /_control/requests). */
+typedef struct logline {
+    char method[8];
+    char path[128];
+    char key[128];   /* Idempotency-Key, "" none */
+    char fault[24];  /* the fault applied, "" none */
+    int status;      /* answered (0: no answer) */
+    int64_t received_ms;
+} logline;
+
 /* A webhook job for the sender thread. */
 typedef struct whjob {
     struct whjob *next;
@@ -137,6 +148,8 @@ static struct {
     pending pend[MAX_PENDING];
     cJSON *services;
     int next_event;
+    logline *log;
+    size_t n_log;
     /* counters */
     uint64_t requests, token_requests, tokens_issued, unauthorized, creates, duplicates,
         cancels, polls, program_lookups, searches, faults_applied, webhooks_sent,
@@ -1089,6 +1102,26 @@ static void control_referrals(const request *r)
     send_obj(r->req, 200, o);
 }
 
+static void control_requests(const request *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON *a = cJSON_AddArrayToObject(o, "requests");
+    for(size_t i = 0; i < S.n_log; i++) {
+        const logline *L = &S.log[i];
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "method", L->method);
+        cJSON_AddStringToObject(x, "path", L->path);
+        if(L->key[0])
+            cJSON_AddStringToObject(x, "idempotency_key", L->key);
+        if(L->fault[0])
+            cJSON_AddStringToObject(x, "fault", L->fault);
+        cJSON_AddNumberToObject(x, "status", L->status);
+        cJSON_AddNumberToObject(x, "received_ms", (double)L->received_ms);
+        cJSON_AddItemToArray(a, x);
+    }
+    send_obj(r->req, 200, o);
+}
+
 static void control_stats(const request *r)
 {
     cJSON *o = cJSON_CreateObject();
@@ -1208,6 +1241,7 @@ static void control_reset(const request *r)
     for(size_t i = 0; i < S.n_refs; i++)
         ref_free(&S.refs[i]);
     S.n_refs = 0;
+    S.n_log = 0;
     S.requests = S.creates = S.duplicates = S.cancels = S.polls = S.faults_applied = 0;
     send_json(r->req, 200, "{}", NULL);
 }
@@ -1224,6 +1258,8 @@ static void control(const request *r)
         control_fault(r);
     else if(strcmp(c, "referrals") == 0 && get)
         control_referrals(r);
+    else if(strcmp(c, "requests") == 0 && get)
+        control_requests(r);
     else if(strcmp(c, "stats") == 0 && get)
         control_stats(r);
     else if(strcmp(c, "status") == 0 && post)
@@ -1299,6 +1335,19 @@ static void on_request(struct evhttp_request *req, void *arg)
     fault *f = fault_for(r.path);
     if(f)
         S.faults_applied++;
+    logline *L = NULL;
+    if(S.n_log < MAX_LOG && S.log) {
+        L = &S.log[S.n_log++];
+        memset(L, 0, sizeof(*L));
+        const char *key = header(&r, "Idempotency-Key");
+        snprintf(L->method, sizeof(L->method), "%s", r.method == EVHTTP_REQ_GET    ? "GET"
+                                                     : r.method == EVHTTP_REQ_POST ? "POST"
+                                                                                   : "OTHER");
+        snprintf(L->path, sizeof(L->path), "%.127s", r.path);
+        snprintf(L->key, sizeof(L->key), "%.127s", key ? key : "");
+        snprintf(L->fault, sizeof(L->fault), "%s", f ? f->mode : "");
+        L->received_ms = now_ms();
+    }
     if(f && strcmp(f->mode, "refuse") == 0) {
         drop_connection(req);
         goto done;
@@ -1312,7 +1361,10 @@ static void on_request(struct evhttp_request *req, void *arg)
         char ra[24] = "";
         if(f->retry_after >= 0)
             snprintf(ra, sizeof(ra), "%d", f->retry_after);
-        send_json(req, (int)strtol(f->mode, NULL, 10), "{\"error\":\"injected fault\"}", ra);
+        int st = (int)strtol(f->mode, NULL, 10);
+        if(L)
+            L->status = st;
+        send_json(req, st, "{\"error\":\"injected fault\"}", ra);
         goto done;
     }
     if(f && strcmp(f->mode, "close") == 0) {
@@ -1322,6 +1374,8 @@ static void on_request(struct evhttp_request *req, void *arg)
     }
     reply out = {0};
     platform(&r, &out);
+    if(L && !(f && strcmp(f->mode, "drop_after_commit") == 0))
+        L->status = out.status;
     if(f && strcmp(f->mode, "drop_after_commit") == 0) {
         free(out.body);
         drop_connection(req);
@@ -1362,7 +1416,8 @@ static void usage(FILE *f)
           "  (refuse or close: no answer, the connection closes; hang: no answer until\n"
           "  cleared; slow: +delay_ms; drop_after_commit: recorded, then closed; NNN:\n"
           "  that HTTP status; none: clear all; count n: the next n requests only),\n"
-          "  GET /_control/referrals, POST /_control/status {id, status, reason, outcome,\n"
+          "  GET /_control/referrals, GET /_control/requests (every platform request:\n"
+          "  path, idempotency_key, fault, status, received_ms), POST /_control/status {id, status, reason, outcome,\n"
           "  duplicate, event_id, occurred_at}, POST /_control/webhook_raw {body,\n"
           "  bad_signature, timestamp, copies}, POST /_control/config {webhook_url,\n"
           "  webhook_secret, delay_ms, token_ttl}, POST /_control/reset, GET /_control/stats.\n",
@@ -1430,6 +1485,7 @@ int main(int argc, char **argv)
     pthread_mutex_init(&S.mu, NULL);
     pthread_cond_init(&S.cv, NULL);
     S.services = build_services();
+    S.log = calloc(MAX_LOG, sizeof(*S.log));
     S.base = event_base_new();
     S.http = S.base ? evhttp_new(S.base) : NULL;
     struct event *sigterm = NULL, *sigint = NULL;
@@ -1493,6 +1549,7 @@ out:
     for(size_t i = 0; i < S.n_programs; i++)
         free(S.programs[i]);
     cJSON_Delete(S.services);
+    free(S.log);
     free(S.webhook_url);
     free(S.webhook_secret);
     free(S.client_id);
