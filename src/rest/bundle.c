@@ -180,6 +180,10 @@ static lg_status run_entry(lg_ctx *parent, entry *e, int in_txn)
     /* A batch entry commits alone: the Bundle's reply waits for its flush. */
     if(e->resp.durable_ticket > parent->resp->durable_ticket)
         parent->resp->durable_ticket = e->resp.durable_ticket;
+    /* Forward jobs of an entry: a batch entry's are committed already; a
+     * transaction's are cleared again if the Bundle rolls back. */
+    if(e->resp.outbox_added)
+        parent->resp->outbox_added = 1;
     lg_issues_free(&sub.issues);
     free(path);
     free(body);
