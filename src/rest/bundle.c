@@ -448,7 +448,15 @@ lg_status lg_do_bundle(lg_ctx *c)
                     snprintf(loc, sizeof(loc), "Bundle.entry[%zu]", i);
                     cJSON *oo = cJSON_ParseWithLength(e->resp.body, e->resp.body_len);
                     const cJSON *iss = cJSON_GetObjectItemCaseSensitive(oo, "issue");
-                    const cJSON *first = cJSON_IsArray(iss) ? iss->child : NULL;
+                    const cJSON *first = cJSON_IsArray(iss) ? iss->child : NULL, *it;
+                    /* the error that failed it, not a warning listed before it */
+                    cJSON_ArrayForEach(it, iss) {
+                        const char *sev = str_member(it, "severity");
+                        if(sev && (strcmp(sev, "error") == 0 || strcmp(sev, "fatal") == 0)) {
+                            first = it;
+                            break;
+                        }
+                    }
                     const char *diag = str_member(first, "diagnostics");
                     const char *code = str_member(first, "code");
                     int hs = e->resp.status;

@@ -1,8 +1,9 @@
 /* Platform status webhooks against the real server (issue #5): a
  * uniteus-style platform in a forwarding.json (its base_url a closed port:
  * deliveries fail and back off, which this suite does not look at), a
- * routed referral, its forward link written into the store the way a
- * delivery would, then signed webhooks (HMAC-SHA256 computed here with
+ * routed referral whose create job is in the outbox, the job and its
+ * forward link then marked delivered in the store the way a delivery would
+ * (server stopped meanwhile), then signed webhooks (HMAC-SHA256 computed here with
  * OpenSSL, docs/forwarding.md Style A) move the Task: accepted, completed
  * (with the resulting-activity Procedure). Refused: a bad signature and a
  * stale timestamp (401), an unknown platform (404); a duplicate event
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -139,39 +141,43 @@ static void open_referral(char **sr, char **task)
     free(b);
 }
 
-/* The Task's create job, once the forwarder has made its first attempt
- * (the closed port refuses it; the next is an hour away), so no
- * delivery writes to the Task while the suite counts versions. Then the
- * link a successful delivery would have recorded. */
+/* Deliver the routed referral's create job the way the forwarder does on
+ * success - job done with the platform's id, forward link recorded - with
+ * the server stopped (the store is one process's at a time), then start it
+ * again on the same data. */
 static void delivered(const char *task)
 {
     lg_store *st = NULL;
     lg_issues is = {0};
-    cr_assert_eq(lg_store_open(srv.dir, &st, &is), LG_OK);
-    int seen = 0;
-    for(int i = 0; i < 200 && !seen; i++) {
-        lg_outbox_list l = {0};
-        cr_assert_eq(lg_store_outbox_list(st, -1, NULL, 0, 100, &l), LG_OK);
-        for(size_t k = 0; k < l.count; k++)
-            if(strcmp(l.items[k].task_id, task) == 0) {
-                cr_assert_str_eq(l.items[k].kind, "create");
-                cr_assert_str_eq(l.items[k].platform, "uu");
-                cr_assert_str_eq(l.items[k].target, "prog-123");
-                seen = l.items[k].attempts > 0 || l.items[k].state != LG_OUTBOX_PENDING;
-            }
-        lg_outbox_list_clear(&l);
-        if(!seen)
-            usleep(50 * 1000);
-    }
-    cr_assert(seen, "the forwarder tried the routed referral's create job");
-    usleep(300 * 1000); /* whatever the failed attempt writes, it has written */
+    lg_it_stop(&srv, SIGTERM);
+    lg_status ost = lg_store_open(srv.dir, &st, &is);
+    cr_assert_eq(ost, LG_OK, "%s", is.count ? is.items[0].diagnostics : lg_status_str(ost));
+    lg_outbox_list l = {0};
+    cr_assert_eq(lg_store_outbox_list(st, -1, NULL, 0, 100, &l), LG_OK);
+    int64_t job = 0;
+    int attempts = 0;
+    for(size_t k = 0; k < l.count; k++)
+        if(strcmp(l.items[k].task_id, task) == 0) {
+            cr_assert_eq(job, 0, "one job per routed referral");
+            cr_assert_str_eq(l.items[k].kind, "create");
+            cr_assert_str_eq(l.items[k].platform, "uu");
+            cr_assert_str_eq(l.items[k].target, "prog-123");
+            cr_assert_neq(l.items[k].state, LG_OUTBOX_DONE, "nothing listens at the platform's port");
+            job = l.items[k].id;
+            attempts = l.items[k].attempts;
+        }
+    lg_outbox_list_clear(&l);
+    cr_assert_gt(job, 0, "the routed referral's create job is in the outbox");
     lg_forward_link link = {.platform = "uu", .remote_id = "R-17", .task_id = (char *)task,
                             .last_event_ms = INT64_MIN};
+    int64_t now = (int64_t)time(NULL) * 1000;
     cr_assert_eq(lg_store_begin(st), LG_OK);
+    cr_assert_eq(lg_store_outbox_update(st, job, LG_OUTBOX_DONE, attempts + 1, now, NULL, "R-17", now), LG_OK);
     cr_assert_eq(lg_store_forward_link_put(st, &link), LG_OK);
     cr_assert_eq(lg_store_commit(st), LG_OK);
     lg_store_close(st);
     lg_issues_free(&is);
+    lg_it_restart(&srv);
 }
 
 static cJSON *task_now(const char *id, int *version)
