@@ -219,7 +219,17 @@ lg_status lg_store_referral_facts_scan(lg_store *st, int64_t start_ms, int64_t e
  * reads due jobs with its own handle and records each attempt's result.
  * Jobs of one Task go out in order: lg_store_outbox_due returns only the
  * oldest pending job of each Task. Strings in lg_outbox_job are owned by
- * the struct (lg_outbox_job_clear); the add function borrows them. */
+ * the struct (lg_outbox_job_clear); the add function borrows them.
+ *
+ * Every string the forwarding functions store is bounded (strlen): names
+ * (platform, kind, outcome) by LG_STORE_NAME_MAX, ids and statuses (task_id,
+ * referral_id, target, remote_id, event_id, status, last_status) by
+ * LG_STORE_KEY_MAX, free text (last_error, detail) by LG_STORE_TEXT_MAX; a
+ * longer one is refused with LG_EINVAL, so callers cut free text first. */
+#define LG_STORE_NAME_MAX 64
+#define LG_STORE_KEY_MAX 1024
+#define LG_STORE_TEXT_MAX 4096
+
 typedef enum lg_outbox_state {
     LG_OUTBOX_PENDING = 0, /* waiting for its next attempt (next_at_ms) */
     LG_OUTBOX_DONE = 1,    /* delivered */
@@ -256,11 +266,13 @@ void lg_outbox_list_clear(lg_outbox_list *l);
 lg_status lg_store_outbox_add(lg_store *st, const lg_outbox_job *j, int64_t *id_out);
 /* One job by id. LG_ENOTFOUND. */
 lg_status lg_store_outbox_get(lg_store *st, int64_t id, lg_outbox_job *out);
-/* Pending jobs with next_at_ms <= now_ms, at most max, oldest first, only
- * the oldest pending job of each task_id. Appends to *out. */
+/* Pending jobs with next_at_ms <= now_ms, at most max, oldest first (by
+ * next_at_ms, then id), only the oldest pending job of each task_id.
+ * Appends to *out. */
 lg_status lg_store_outbox_due(lg_store *st, int64_t now_ms, size_t max, lg_outbox_list *out);
-/* The earliest next_at_ms of any pending job into *out; LG_ENOTFOUND when
- * no job is pending. */
+/* The earliest next_at_ms of any pending job that is the oldest pending
+ * job of its task (the jobs lg_store_outbox_due can return) into *out;
+ * LG_ENOTFOUND when no job is pending. */
 lg_status lg_store_outbox_next_due(lg_store *st, int64_t *out);
 /* Jobs in id order with id > after_id, at most max; state -1 = any state,
  * platform NULL = any platform. Appends to *out. */

@@ -124,8 +124,11 @@ typedef struct lg_fwd_adapter {
 
     /* Token-based authentication (NULL when the adapter needs none). When
      * the adapter holds no token valid at now_ms (with a margin), builds the
-     * token request into *out and returns 1; 0 when ready. token_response
-     * stores the token (LG_OK) or says why not (msg). invalidate forgets it. */
+     * token request into *out and returns 1; 0 when ready; -1 (out left
+     * empty) when the request cannot be built (no memory). token_response
+     * stores the token (LG_OK) or says why not (msg): LG_EIO no response,
+     * 408, 429 or 5xx (transient); LG_EFORBIDDEN any other refusal;
+     * LG_EINVAL a 2xx without a usable token. invalidate forgets it. */
     int (*auth_request)(const lg_fwd_platform *p, void *state, int64_t now_ms, lg_fwd_req *out);
     lg_status (*auth_response)(const lg_fwd_platform *p, void *state, const lg_fwd_resp *resp,
                                int64_t now_ms, char *msg, size_t msg_len);

@@ -174,6 +174,10 @@ extern const size_t lg_nsystem_operations;
 
 /* GET /$closed-loop-report (report_op.c). */
 lg_status lg_do_closed_loop_report(lg_ctx *c);
+/* GET /$outbox, POST /$outbox-replay, GET /$outbox-events (outbox_op.c). */
+lg_status lg_do_outbox(lg_ctx *c);
+lg_status lg_do_outbox_replay(lg_ctx *c);
+lg_status lg_do_outbox_events(lg_ctx *c);
 /* Add the store's referral fact rows created in [start_ms, end_ms) (joined
  * with the children's demographics) to t and index it: what the endpoint
  * computes from (also used by scripts/bench/report_store_bench.c). */

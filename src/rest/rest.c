@@ -357,6 +357,11 @@ const size_t lg_noperations = sizeof(lg_operations) / sizeof(*lg_operations);
 const lg_system_operation lg_system_operations[] = {
     {"closed-loop-report", "https://loopgate.dev/fhir/OperationDefinition/closed-loop-report", "GET",
      lg_do_closed_loop_report},
+    {"outbox", "https://loopgate.dev/fhir/OperationDefinition/outbox", "GET", lg_do_outbox},
+    {"outbox-replay", "https://loopgate.dev/fhir/OperationDefinition/outbox-replay", "POST",
+     lg_do_outbox_replay},
+    {"outbox-events", "https://loopgate.dev/fhir/OperationDefinition/outbox-events", "GET",
+     lg_do_outbox_events},
 };
 const size_t lg_nsystem_operations = sizeof(lg_system_operations) / sizeof(*lg_system_operations);
 

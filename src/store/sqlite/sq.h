@@ -17,6 +17,12 @@ enum {
 enum { SQF_PUT, SQF_PUT_DEMO, SQF_TIMES, SQF_DELETE, SQF_CHILD_PUT, SQF_CHILD_DELETE, SQF_CHILD_SPREAD,
        SQF_SCAN, SQ_NFACTS };
 
+/* Statements of the forwarding tables (outbox.c), prepared on first use. */
+enum { SQO_ADD, SQO_GET, SQO_DUE, SQO_NEXT_DUE, SQO_LIST_ANY, SQO_LIST_STATE, SQO_UPDATE,
+       SQO_REPLAY, SQO_EXISTS, SQO_COUNTS, SQO_LINK_PUT, SQO_LINK_GET, SQO_LINK_TASK,
+       SQO_LINKS_OPEN, SQO_EVENT_ADD, SQO_EVENT_GET, SQO_EVENTS_ANY, SQO_EVENTS_OUTCOME,
+       SQ_NOUTBOX };
+
 /* History statements: one per combination of the optional filters
  * (type, id, since, before_seq), prepared on first use. */
 #define SQ_NHIST 16
@@ -29,6 +35,7 @@ typedef struct sq_store {
     sqlite3_stmt *st[SQ_NSTMT];
     sqlite3_stmt *hist[SQ_NHIST];
     sqlite3_stmt *facts[SQ_NFACTS];
+    sqlite3_stmt *outbox[SQ_NOUTBOX];
     sq_writer_lock *wlock;
     int in_txn;
     int is_writer;   /* the location's shared writer connection */
@@ -64,5 +71,34 @@ lg_status sq_child_put(lg_store *st, const lg_store_child_facts *c);
 lg_status sq_child_delete(lg_store *st, const char *child_id);
 lg_status sq_fact_scan(lg_store *st, int64_t start_ms, int64_t end_ms, lg_store_fact_fn fn,
                        void *ctx);
+
+/* The forwarding tables (outbox.c): their schema (part of schema version
+ * 3: sqlite.c creates it with the rest or adds it to a version 2 store), the
+ * statements finalised with the connection, the lg_store_ops entries. */
+extern const char sq_outbox_schema[];
+void sq_outbox_finalize(sq_store *s);
+lg_status sq_outbox_add(lg_store *st, const lg_outbox_job *j, int64_t *id_out);
+lg_status sq_outbox_get(lg_store *st, int64_t id, lg_outbox_job *out);
+lg_status sq_outbox_due(lg_store *st, int64_t now_ms, size_t max, lg_outbox_list *out);
+lg_status sq_outbox_next_due(lg_store *st, int64_t *out);
+lg_status sq_outbox_list(lg_store *st, int state, const char *platform, int64_t after_id,
+                         size_t max, lg_outbox_list *out);
+lg_status sq_outbox_update(lg_store *st, int64_t id, lg_outbox_state state, int attempts,
+                           int64_t next_at_ms, const char *last_error, const char *remote_id,
+                           int64_t now_ms);
+lg_status sq_outbox_replay(lg_store *st, int64_t id, int64_t now_ms);
+lg_status sq_outbox_counts(lg_store *st, int64_t counts[3]);
+lg_status sq_link_put(lg_store *st, const lg_forward_link *l);
+lg_status sq_link_get(lg_store *st, const char *platform, const char *remote_id,
+                      lg_forward_link *out);
+lg_status sq_link_by_task(lg_store *st, const char *platform, const char *task_id,
+                          lg_forward_link *out);
+lg_status sq_links_open(lg_store *st, const char *platform, const char *after, size_t max,
+                        lg_forward_link_list *out);
+lg_status sq_event_add(lg_store *st, const lg_inbound_event *e);
+lg_status sq_event_get(lg_store *st, const char *platform, const char *event_id,
+                       lg_inbound_event *out);
+lg_status sq_events_list(lg_store *st, const char *outcome, int64_t after_seq, size_t max,
+                         lg_inbound_event_list *out);
 
 #endif

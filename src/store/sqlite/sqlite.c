@@ -27,7 +27,7 @@
  * a batch once it is committed (before any of its writes is acknowledged).
  * Another process is kept out of the directory by flock (loopgate.lock).
  *
- * Layout (schema version 2, PRAGMA user_version):
+ * Layout (schema version 3, PRAGMA user_version):
  *   res  the current state of each logical resource (rid, type, id, version,
  *        last_updated, deleted, seq of the current version, creator: the
  *        author of version 1, kept here so access checks cost no extra read);
@@ -36,7 +36,8 @@
  *        table order, max(seq) is O(1), and seq is unique by construction;
  *   idx  the search index rows of current versions only: a put replaces the
  *        resource's rows, a delete removes them.
- * The closed-loop report's fact tables are in facts.c.
+ * The closed-loop report's fact tables are in facts.c; the forwarding
+ * tables (outbox, forward links, inbound events; version 3) in outbox.c.
  * seq is max(seq) + 1 read under the writer lock (versions are never
  * removed, so it strictly increases).
  */
@@ -53,7 +54,7 @@
 
 #include "sq.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define BUSY_TIMEOUT_MS 10000
 
 /* ---- process-wide writer locks, one per store directory ---- */
@@ -253,6 +254,7 @@ static void free_conn(sq_store *s)
     for(int i = 0; i < SQ_NHIST; i++)
         sqlite3_finalize(s->hist[i]);
     sq_facts_finalize(s);
+    sq_outbox_finalize(s);
     sqlite3_close(s->db);
     free(s);
 }
@@ -272,6 +274,9 @@ static void reset_all(sq_store *w)
     for(int i = 0; i < SQ_NFACTS; i++)
         if(w->facts[i])
             sqlite3_reset(w->facts[i]);
+    for(int i = 0; i < SQ_NOUTBOX; i++)
+        if(w->outbox[i])
+            sqlite3_reset(w->outbox[i]);
 }
 
 /* Flush the WAL (and, once, the directory that holds it). */
@@ -781,6 +786,12 @@ static const lg_store_ops sq_ops = {
     .snapshot = sq_snapshot,
     .fact_put = sq_fact_put, .fact_times = sq_fact_times, .fact_delete = sq_fact_delete,
     .child_put = sq_child_put, .child_delete = sq_child_delete, .fact_scan = sq_fact_scan,
+    .outbox_add = sq_outbox_add, .outbox_get = sq_outbox_get, .outbox_due = sq_outbox_due,
+    .outbox_next_due = sq_outbox_next_due, .outbox_list = sq_outbox_list,
+    .outbox_update = sq_outbox_update, .outbox_replay = sq_outbox_replay,
+    .outbox_counts = sq_outbox_counts, .link_put = sq_link_put, .link_get = sq_link_get,
+    .link_by_task = sq_link_by_task, .links_open = sq_links_open, .event_add = sq_event_add,
+    .event_get = sq_event_get, .events_list = sq_events_list,
 };
 
 /* ---- opening ---- */
@@ -800,14 +811,20 @@ static void sql_norm(sqlite3_context *ctx, int argc, sqlite3_value **argv)
         sqlite3_result_text(ctx, n, -1, free);
 }
 
-static lg_status migrate(sq_store *s, lg_issues *issues)
+static int read_version(sqlite3 *db)
 {
     sqlite3_stmt *p = NULL;
     int have = -1;
-    if(sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &p, NULL) == SQLITE_OK &&
+    if(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &p, NULL) == SQLITE_OK &&
        sqlite3_step(p) == SQLITE_ROW)
         have = sqlite3_column_int(p, 0);
     sqlite3_finalize(p);
+    return have;
+}
+
+static lg_status migrate(sq_store *s, lg_issues *issues)
+{
+    int have = read_version(s->db);
     if(have < 0) {
         lg_issues_add(issues, LG_SEV_FATAL, "exception", NULL, "Cannot read the schema version: %s",
                       sqlite3_errmsg(s->db));
@@ -819,52 +836,48 @@ static lg_status migrate(sq_store *s, lg_issues *issues)
                       SCHEMA_VERSION);
         return LG_EUNSUPPORTED;
     }
+    /* Checked before taking the write lock: every open but a store's
+     * first finds the schema current, and an open batch may hold the lock. */
     if(have == SCHEMA_VERSION)
         return LG_OK;
-    if(have == 1) {
+    /* Handles (or processes) may race to create or migrate: BEGIN IMMEDIATE
+     * serialises them, and the version is read again under the lock so the
+     * loser's run does nothing. Each step takes the schema one version up;
+     * a new store gets the whole current schema at once. */
+    char *err = NULL;
+    char ver[48];
+    if(sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, &err) != SQLITE_OK)
+        goto fail;
+    if((have = read_version(s->db)) < 0)
+        goto fail;
+    if(have == 0) {
+        if(sqlite3_exec(s->db, schema, NULL, NULL, &err) != SQLITE_OK ||
+           sqlite3_exec(s->db, sq_outbox_schema, NULL, NULL, &err) != SQLITE_OK)
+            goto fail;
+    } else if(have < SCHEMA_VERSION) {
         /* Version 2 adds who wrote each version and who created each
          * resource; rows stored before have NULL (the server itself). */
-        char *err = NULL;
-        if(sqlite3_exec(s->db, "BEGIN IMMEDIATE;"
-                               "ALTER TABLE res ADD COLUMN creator TEXT;"
-                               "ALTER TABLE ver ADD COLUMN author TEXT;"
-                               "PRAGMA user_version=2;COMMIT;",
-                        NULL, NULL, &err) != SQLITE_OK) {
-            /* A racing handle may have migrated first: re-read the version. */
-            if(!sqlite3_get_autocommit(s->db))
-                sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-            int now = -1;
-            if(sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &p, NULL) == SQLITE_OK &&
-               sqlite3_step(p) == SQLITE_ROW)
-                now = sqlite3_column_int(p, 0);
-            sqlite3_finalize(p);
-            if(now != SCHEMA_VERSION) {
-                lg_issues_add(issues, LG_SEV_FATAL, "exception", NULL,
-                              "Cannot migrate the schema to version %d: %s", SCHEMA_VERSION,
-                              err ? err : "unknown");
-                sqlite3_free(err);
-                return LG_EIO;
-            }
-        }
-        sqlite3_free(err);
-        return LG_OK;
+        if(have == 1 && sqlite3_exec(s->db, "ALTER TABLE res ADD COLUMN creator TEXT;"
+                                            "ALTER TABLE ver ADD COLUMN author TEXT;",
+                                     NULL, NULL, &err) != SQLITE_OK)
+            goto fail;
+        /* Version 3 adds the forwarding tables (outbox.c), empty. */
+        if(have <= 2 && sqlite3_exec(s->db, sq_outbox_schema, NULL, NULL, &err) != SQLITE_OK)
+            goto fail;
     }
-    /* Handles (or processes) may race to create the schema: BEGIN IMMEDIATE
-     * serialises them and IF NOT EXISTS makes the loser's run a no-op. Later
-     * versions add steps here, keyed by `have`. */
-    char *err = NULL;
-    char sql[sizeof(schema) + 128];
-    snprintf(sql, sizeof(sql), "BEGIN IMMEDIATE;%sPRAGMA user_version=%d;COMMIT;", schema,
-             SCHEMA_VERSION);
-    if(sqlite3_exec(s->db, sql, NULL, NULL, &err) != SQLITE_OK) {
-        lg_issues_add(issues, LG_SEV_FATAL, "exception", NULL, "Cannot create the schema: %s",
-                      err ? err : "unknown");
-        sqlite3_free(err);
-        if(!sqlite3_get_autocommit(s->db))
-            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-        return LG_EIO;
-    }
+    snprintf(ver, sizeof(ver), "PRAGMA user_version=%d", SCHEMA_VERSION);
+    if(sqlite3_exec(s->db, ver, NULL, NULL, &err) != SQLITE_OK ||
+       sqlite3_exec(s->db, "COMMIT", NULL, NULL, &err) != SQLITE_OK)
+        goto fail;
     return LG_OK;
+fail:
+    lg_issues_add(issues, LG_SEV_FATAL, "exception", NULL,
+                  "Cannot create or migrate the schema to version %d: %s", SCHEMA_VERSION,
+                  err ? err : sqlite3_errmsg(s->db));
+    sqlite3_free(err);
+    if(!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return LG_EIO;
 }
 
 /* mkdir -p with mode 0700 for the directories it creates. */
