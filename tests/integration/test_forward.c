@@ -201,7 +201,7 @@ static int business_is(const referral *f, const char *code)
 
 static int versions(const referral *f)
 {
-    lg_resp r = lg_getf(&S, "/Task/%s/_history?_total=accurate", f->task);
+    lg_resp r = lg_getf(&S, "/Task/%s/_history?_count=500", f->task);
     cr_assert_eq(r.status, 200, "%s", r.body);
     int n = lg_total(r.json);
     if(n < 0)
@@ -498,7 +498,9 @@ Test(forward, polling_moves_a_findhelp_task)
     cr_assert_str_eq(lg_at_str(q, "0.path"), "/api/v2/programs/fh-program-77");
     cJSON_Delete(q);
 
-    char *st = lg_fmt("{\"id\":\"%s\",\"status\":\"accepted\"}", rid);
+    char *st = lg_fmt("{\"id\":\"%s\",\"status\":\"accepted\","
+                      "\"occurred_at\":\"2026-11-30T10:00:00Z\"}",
+                      rid);
     platform_says(st, 0);
     free(st);
     cr_assert(WAIT_UNTIL(task_is(&f, "accepted"), WAIT_MS), "the poll did not move the Task");
@@ -507,10 +509,13 @@ Test(forward, polling_moves_a_findhelp_task)
     usleep(2500000);
     cr_assert_eq(versions(&f), v, "polling the same state changed the Task again");
 
-    st = lg_fmt("{\"id\":\"%s\",\"status\":\"declined\",\"reason\":\"outside our service area\"}", rid);
+    /* the CBO could not serve it after all: not_served fails the Task */
+    st = lg_fmt("{\"id\":\"%s\",\"status\":\"not_served\",\"reason\":\"outside our service area\","
+                "\"occurred_at\":\"2026-11-30T10:10:00Z\"}",
+                rid);
     platform_says(st, 0);
     free(st);
-    cr_assert(WAIT_UNTIL(task_is(&f, "rejected"), WAIT_MS), "declined did not reject the Task");
+    cr_assert(WAIT_UNTIL(task_is(&f, "failed"), WAIT_MS), "not_served did not fail the Task");
     cJSON *t = get_task(&f);
     char *reason = cJSON_PrintUnformatted(cJSON_GetObjectItem(t, "statusReason"));
     cr_assert(reason && strstr(reason, "outside our service area"), "statusReason %s", reason);
