@@ -83,8 +83,11 @@ run() {
   for _ in $(seq 200); do [ -s "$dir/sim.port" ] && break; sleep 0.05; done
   local sport; sport=$(head -1 "$dir/sim.port")
   local sim="http://127.0.0.1:$sport"
+  # the clinic posts the referrals; the coordinator reads the outbox
   local token; token=$(build/loopgate client add --data "$dir/var" --id bench --role coordination \
                        --org Organization/bench 2>/dev/null)
+  local clinic; clinic=$(build/loopgate client add --data "$dir/var" --id clinic-bench \
+                        --role referral-source --org Organization/clinic-bench 2>/dev/null)
   cat > "$dir/var/forwarding.json" <<EOF
 {"platforms":[{"name":"uu","adapter":"uniteus","base_url":"$sim","token_url":"$sim/oauth2/token",
   "client_id":"loopgate","client_secret":"sim-secret","webhook_secret":"bench-secret",
@@ -104,7 +107,7 @@ EOF
          -d "{\"resourceType\":\"Organization\",\"id\":\"$o\",\"name\":\"$o\"}"
   done
   echo "forward bench: $name (simulator delay ${delay} ms): intake for ${dur} s with $conns connections" >&2
-  LG_BUNDLE="$tmp/bundle.json" LG_TOKEN="$token" \
+  LG_BUNDLE="$tmp/bundle.json" LG_TOKEN="$clinic" \
     wrk -t2 -c"$conns" -d"${dur}s" --latency -s "$tmp/post.lua" "$base/" >"$dir/wrk.txt"
   local intake_end_ms; intake_end_ms=$(date +%s%3N)
   python3 - "$base" "$sim" "$token" "$dir" "$intake_end_ms" "$name" "$delay" <<'PY'
@@ -131,7 +134,8 @@ while True:
     time.sleep(0.2)
 jobs, after = {}, 0
 while True:
-    page = get(base + f"/$outbox?_count=1000&after={after}")
+    # after=0 is refused (a job id is >= 1): the first page has none
+    page = get(base + "/$outbox?_count=1000" + (f"&after={after}" if after else ""))
     for j in page["jobs"]:
         jobs[j["task_id"]] = j
     if "next_after" not in page:
