@@ -27,6 +27,7 @@ static void usage(FILE *f)
         "       loopgate client add --data DIR --id ID --role ROLE --org REF [--org REF]...\n"
         "       loopgate client list|remove --data DIR [--id ID]\n"
         "       loopgate audit export --data DIR [--since DATETIME]\n"
+        "       loopgate outbox list|show|replay|events --data DIR | --url URL --token T ...\n"
         "       loopgate --help | --version\n"
         "\n"
         "Options for serve:\n"
@@ -316,6 +317,8 @@ int main(int argc, char **argv)
         return lg_cli_client(argc - 1, argv + 1, stdout, stderr);
     if(strcmp(argv[1], "audit") == 0)
         return lg_cli_audit(argc - 1, argv + 1, stdout, stderr);
+    if(strcmp(argv[1], "outbox") == 0)
+        return lg_cli_outbox(argc - 1, argv + 1, stdout, stderr);
     fprintf(stderr, "loopgate: unknown command '%s' (try --help)\n", argv[1]);
     return 2;
 }

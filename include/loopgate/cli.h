@@ -33,6 +33,13 @@ int lg_cli_client(int argc, char **argv, FILE *out, FILE *err);
  * "audit". Returns 0, 1 (log unreadable) or LG_CLI_USAGE. */
 int lg_cli_audit(int argc, char **argv, FILE *out, FILE *err);
 
+/* `loopgate outbox list|show|replay|events` (src/cli/outbox.c): the
+ * forwarding outbox and inbound events, offline (--data DIR) or through a
+ * running server (--url URL --token TOKEN). argv[0] is "outbox". Returns 0,
+ * 1 (failed: unknown job, job not dead, store held by a server, server
+ * error) or LG_CLI_USAGE (bad arguments). */
+int lg_cli_outbox(int argc, char **argv, FILE *out, FILE *err);
+
 /* Read a whole file ("-" is standard input) of at most max bytes into a new
  * NUL-terminated buffer *out (the caller frees it) of *len bytes.
  * LG_EIO (errno set) when it cannot be read, LG_ETOOLARGE beyond max,

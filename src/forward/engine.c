@@ -53,6 +53,7 @@ typedef struct jobctx {
     int step;              /* LG_FWD_NEXT steps taken in this attempt */
     int reauthed;          /* REAUTH used in this attempt */
     int attempt;           /* this attempt's number: oj.attempts + 1 */
+    unsigned auth_gen;     /* the platform's token generation the request was built with */
     struct jobctx *next;   /* fw->jobs */
     struct jobctx *wnext;  /* the platform's queue waiting for a token */
 } jobctx;
@@ -94,6 +95,7 @@ typedef struct xfer {
 typedef struct pstate {
     int active;              /* jobs and polls holding a slot */
     int auth_in_flight;
+    unsigned auth_gen;       /* counts tokens obtained: a 401 to an older one drops nothing */
     jobctx *wait_head, *wait_tail;
     int64_t next_poll_ms;
     char *poll_after;        /* cursor of the poll round in progress */
@@ -441,7 +443,9 @@ static void finish_done(jobctx *jc, const char *remote_id, const char *note)
     const lg_fwd_platform *p = plat(fw, jc->pi);
     int64_t now = lg_time_now_ms();
     int create = strcmp(jc->oj.kind, "create") == 0;
-    if(!remote_id)
+    /* A cancel is about the referral the create made, whatever the
+     * platform's answer names. */
+    if(!remote_id || !create)
         remote_id = jc->data.remote_id ? jc->data.remote_id : jc->oj.remote_id;
     lg_status rc = lg_store_begin(fw->st);
     if(rc == LG_OK) {
@@ -594,6 +598,8 @@ static void auth_done(xfer *x, const lg_fwd_resp *resp)
     char msg[256] = "";
     lg_status rc = p->adapter->auth_response(p, p->state, resp, lg_time_now_ms(), msg, sizeof msg);
     ps->auth_in_flight = 0;
+    if(rc == LG_OK)
+        ps->auth_gen++;
     jobctx *w = ps->wait_head;
     ps->wait_head = ps->wait_tail = NULL;
     char why[400];
@@ -636,6 +642,7 @@ static void job_step(jobctx *jc)
     lg_fwd_req req;
     memset(&req, 0, sizeof req);
     lg_issues is = {0};
+    jc->auth_gen = fw->ps[jc->pi].auth_gen;
     lg_status rc = a->build(p, p->state, &jc->data.job, jc->step, &req, &is);
     if(rc != LG_OK) {
         char why[300];
@@ -679,7 +686,10 @@ static void job_done(xfer *x, const lg_fwd_resp *resp)
         break;
     case LG_FWD_REAUTH:
         if(!jc->reauthed && a->auth_invalidate) {
-            a->auth_invalidate(p->state);
+            /* Several requests may carry the refused token; only the first
+             * 401 drops it, the others use the token fetched since. */
+            if(jc->auth_gen == fw->ps[jc->pi].auth_gen)
+                a->auth_invalidate(p->state);
             jc->reauthed = 1;
             job_step(jc);
         } else {
