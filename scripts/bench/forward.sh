@@ -15,7 +15,9 @@
 #              transaction) -> simulator received_ms: p50, p99, max
 #   drain      seconds from the end of intake to the last delivery
 # and the slow run's intake as a ratio of the fast run's: a slow partner
-# must not hold up intake (the ratio should be close to 1).
+# must not hold up intake (the ratio should be close to 1). A first run with
+# nothing routed (same configuration, no route) gives intake without
+# forwarding as the reference.
 #
 # usage: scripts/bench/forward.sh [-d SECONDS] [-c CONNECTIONS] [-w DELAY_MS]
 #                                 [-k CONCURRENCY]
@@ -88,12 +90,14 @@ run() {
                        --org Organization/bench 2>/dev/null)
   local clinic; clinic=$(build/loopgate client add --data "$dir/var" --id clinic-bench \
                         --role referral-source --org Organization/clinic-bench 2>/dev/null)
+  local route='{"owner":"Organization/cbo-bench","platform":"uu","target":"prog-bench"}'
+  [ "$name" = off ] && route='' # the same platform, nothing routed to it
   cat > "$dir/var/forwarding.json" <<EOF
 {"platforms":[{"name":"uu","adapter":"uniteus","base_url":"$sim","token_url":"$sim/oauth2/token",
   "client_id":"loopgate","client_secret":"sim-secret","webhook_secret":"bench-secret",
   "max_attempts":8,"backoff_ms":100,"max_backoff_ms":5000,"timeout_ms":10000,
   "concurrency":$concurrency}],
- "routes":[{"owner":"Organization/cbo-bench","platform":"uu","target":"prog-bench"}]}
+ "routes":[$route]}
 EOF
   chmod 600 "$dir/var/forwarding.json"
   local lport; lport=$(free_port)
@@ -142,6 +146,11 @@ while True:
         break
     after = page["next_after"]
 refs = get(sim + "/_control/referrals", auth=False)["referrals"]
+if name == "off":
+    if jobs or refs:
+        sys.exit("forward bench: a referral nobody routes was forwarded")
+    json.dump({"name": name, "intake_per_s": rps, "tasks": 0, "delivered": 0}, open(d + "/figures.json", "w"))
+    sys.exit(0)
 stats = get(sim + "/_control/stats", auth=False)
 received = {}
 for r in refs:
@@ -168,15 +177,16 @@ PY
   wait "$lgpid" "$simpid" 2>/dev/null || true
 }
 
+run off 0
 run fast 0
 run slow "$slow_ms"
 
-python3 - "$tmp/fast/figures.json" "$tmp/slow/figures.json" "$dur" "$conns" "$concurrency" <<'PY'
+python3 - "$tmp/off/figures.json" "$tmp/fast/figures.json" "$tmp/slow/figures.json" "$dur" "$conns" "$concurrency" <<'PY'
 import json, sys
-f, s = (json.load(open(p)) for p in sys.argv[1:3])
-dur, conns, conc = sys.argv[3:6]
+o, f, s = (json.load(open(p)) for p in sys.argv[1:4])
+dur, conns, conc = sys.argv[4:7]
 print(f"forwarding bench: {dur} s intake with {conns} connections, platform concurrency {conc}")
-print(f"{'':26}{'fast':>12}{'slow (' + str(s['delay_ms']) + ' ms)':>16}")
+print(f"{'':26}{'not routed':>12}{'fast':>12}{'slow (' + str(s['delay_ms']) + ' ms)':>16}")
 rows = [("intake (Bundles/s)", "intake_per_s", "{:.1f}"),
         ("referrals created", "tasks", "{}"),
         ("delivered", "delivered", "{}"),
@@ -189,6 +199,9 @@ rows = [("intake (Bundles/s)", "intake_per_s", "{:.1f}"),
         ("drain after intake (s)", "drain_s", "{:.1f}"),
         ("tokens fetched", "tokens", "{}")]
 for label, k, fmt in rows:
-    print(f"{label:26}{fmt.format(f[k]):>12}{fmt.format(s[k]):>16}")
-print(f"intake slow/fast ratio: {s['intake_per_s'] / f['intake_per_s']:.2f}")
+    ov = fmt.format(o[k]) if k in o else "-"
+    print(f"{label:26}{ov:>12}{fmt.format(f[k]):>12}{fmt.format(s[k]):>16}")
+print(f"intake slow/fast: {s['intake_per_s'] / f['intake_per_s']:.2f}   "
+      f"fast/not routed: {f['intake_per_s'] / o['intake_per_s']:.2f}   "
+      f"slow/not routed: {s['intake_per_s'] / o['intake_per_s']:.2f}")
 PY

@@ -122,6 +122,7 @@ struct lg_forwarder {
 
 static void kick(lg_forwarder *fw);
 static void job_step(jobctx *jc);
+static void round_end(struct lg_forwarder *fw, size_t pi, int64_t now);
 
 /* ------------------------------------------------------ small helpers */
 
@@ -600,6 +601,8 @@ static void auth_done(xfer *x, const lg_fwd_resp *resp)
     ps->auth_in_flight = 0;
     if(rc == LG_OK)
         ps->auth_gen++;
+    else if(p->adapter->build_poll)
+        round_end(fw, x->pi, lg_time_now_ms()); /* no token: polls wait for their next round */
     jobctx *w = ps->wait_head;
     ps->wait_head = ps->wait_tail = NULL;
     char why[400];
@@ -802,7 +805,12 @@ static void poll_platform(lg_forwarder *fw, size_t pi, int64_t now)
     pstate *ps = &fw->ps[pi];
     if(!a->build_poll || !a->parse_poll || now < ps->next_poll_ms)
         return;
-    if(ensure_auth(fw, pi) != 1)
+    int ready = ensure_auth(fw, pi);
+    if(ready < 0) {
+        round_end(fw, pi, now); /* cannot even ask for a token: next round */
+        return;
+    }
+    if(ready == 0)
         return; /* the token's arrival looks again */
     while(ps->active < p->concurrency) {
         size_t want = (size_t)(p->concurrency - ps->active);
@@ -1003,13 +1011,16 @@ static void schedule(lg_forwarder *fw, int64_t now)
      * starts when a slot frees (kick), so only future jobs set the timer. */
     if(lg_store_outbox_next_due(fw->st, &nd) == LG_OK && nd > now && nd - now < delay)
         delay = nd - now;
+    /* Likewise a poll round that is due but waits (for a slot, a token, or
+     * its running transfers) is moved on by their completion, not by the
+     * timer: only rounds still to come set it. */
     for(size_t i = 0; i < fw->cfg->n_platforms; i++) {
         const lg_fwd_platform *p = plat(fw, i);
-        if(!p->adapter->build_poll || fw->ps[i].poll_after)
+        if(!p->adapter->build_poll)
             continue;
         int64_t d = fw->ps[i].next_poll_ms - now;
-        if(d < delay)
-            delay = d < 0 ? 0 : d;
+        if(d > 0 && d < delay)
+            delay = d;
     }
     struct timeval tv = {(time_t)(delay / 1000), (suseconds_t)((delay % 1000) * 1000)};
     evtimer_add(fw->tick_ev, &tv);

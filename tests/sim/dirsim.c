@@ -1235,6 +1235,18 @@ static void control_config(const request *r)
     send_json(r->req, 200, "{}", NULL);
 }
 
+/* Every token issued so far is refused from now on (a platform that
+ * rotated its keys): the next request with one gets 401. */
+static void control_revoke_tokens(const request *r)
+{
+    size_t n = S.n_tokens < MAX_TOKENS ? S.n_tokens : MAX_TOKENS;
+    for(size_t i = 0; i < n; i++)
+        S.tokens[i].expires_ms = 0;
+    char msg[64];
+    snprintf(msg, sizeof(msg), "{\"revoked\":%zu}", n);
+    send_json(r->req, 200, msg, NULL);
+}
+
 /* Forget what was received (the bench between runs); faults stay. */
 static void control_reset(const request *r)
 {
@@ -1268,6 +1280,8 @@ static void control(const request *r)
         control_webhook_raw(r);
     else if(strcmp(c, "config") == 0 && post)
         control_config(r);
+    else if(strcmp(c, "revoke_tokens") == 0 && post)
+        control_revoke_tokens(r);
     else if(strcmp(c, "reset") == 0 && post)
         control_reset(r);
     else
@@ -1420,7 +1434,8 @@ static void usage(FILE *f)
           "  path, idempotency_key, fault, status, received_ms), POST /_control/status {id, status, reason, outcome,\n"
           "  duplicate, event_id, occurred_at}, POST /_control/webhook_raw {body,\n"
           "  bad_signature, timestamp, copies}, POST /_control/config {webhook_url,\n"
-          "  webhook_secret, delay_ms, token_ttl}, POST /_control/reset, GET /_control/stats.\n",
+          "  webhook_secret, delay_ms, token_ttl}, POST /_control/revoke_tokens,\n"
+          "  POST /_control/reset, GET /_control/stats.\n",
           f);
 }
 

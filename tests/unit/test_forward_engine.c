@@ -188,7 +188,9 @@ static void srv_stop(void)
 {
     if(!srv.base)
         return;
-    event_base_loopbreak(srv.base);
+    /* loopexit is an event: it works even when the thread has not entered
+     * its loop yet (loopbreak would be forgotten then). */
+    event_base_loopexit(srv.base, NULL);
     pthread_join(srv.thread, NULL);
     evhttp_free(srv.http);
     event_base_free(srv.base);

@@ -576,6 +576,17 @@ static lg_status hsds_parse_search(const lg_fwd_platform *p, void *state, const 
             cJSON_Delete(hs);
             goto fail;
         }
+        /* A directory repeating a service id must not break bdl-7 (unique
+         * fullUrl): the repeat goes without one. */
+        const cJSON *prev;
+        cJSON_ArrayForEach(prev, entries) {
+            const cJSON *pf = cJSON_GetObjectItemCaseSensitive(prev, "fullUrl");
+            if(full && cJSON_IsString(pf) && strcmp(pf->valuestring, full) == 0) {
+                free(full);
+                full = NULL;
+                break;
+            }
+        }
         int bad = (full && put(e, "fullUrl", full)) || !cJSON_AddItemToObject(e, "resource", hs);
         free(full);
         if(bad) {
