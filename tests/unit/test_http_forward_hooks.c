@@ -237,6 +237,12 @@ Test(forward_hooks, business_status_is_set_beside_the_status)
     cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(bs, "coding")), 1);
     cr_assert_str_eq(str_at(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(bs, "coding"), 0), "code"),
                      "delivery-failed");
+    /* The same note again makes no new version. */
+    cr_assert_eq(hooks.set_business_status(hooks.ctx, store, t, "delivery-failed", "HTTP 400", msg,
+                                           sizeof(msg)), 200, "%s", msg);
+    cJSON *again = read_task(t);
+    cr_assert_str_eq(version_of(again), version_of(task));
+    cJSON_Delete(again);
     cJSON_Delete(task);
     cr_assert_eq(hooks.set_business_status(hooks.ctx, store, "nope", "delivered", NULL, msg, sizeof(msg)), 404);
 }
