@@ -992,7 +992,7 @@ static void check_multi_info(lg_forwarder *fw)
         resp.content_type = x->ctype[0] ? x->ctype : NULL;
         resp.retry_after = x->retry_after[0] ? x->retry_after : NULL;
         if(res != CURLE_OK)
-            resp.error = x->too_large ? "response larger than 1 MiB"
+            resp.error = x->too_large || res == CURLE_FILESIZE_EXCEEDED ? "response larger than 1 MiB"
                          : x->errbuf[0] ? x->errbuf : curl_easy_strerror(res);
         switch(x->kind) {
         case X_JOB: job_done(x, &resp); break;

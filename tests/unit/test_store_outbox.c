@@ -539,6 +539,50 @@ Test(store_outbox, migrates_a_schema_2_store)
     cr_assert_eq(system(cmd), 0);
 }
 
+/* Schema version 1: version 2 without who wrote what. */
+static const char schema_v1[] =
+    "CREATE TABLE res("
+    "  rid INTEGER PRIMARY KEY, type TEXT NOT NULL, id TEXT NOT NULL,"
+    "  version INTEGER NOT NULL, last_updated INTEGER NOT NULL,"
+    "  deleted INTEGER NOT NULL, seq INTEGER NOT NULL, UNIQUE(type, id));"
+    "CREATE TABLE ver("
+    "  seq INTEGER PRIMARY KEY, rid INTEGER NOT NULL, version INTEGER NOT NULL,"
+    "  last_updated INTEGER NOT NULL, deleted INTEGER NOT NULL, method TEXT NOT NULL,"
+    "  json TEXT, UNIQUE(rid, version));"
+    "CREATE TABLE idx("
+    "  rid INTEGER NOT NULL, type TEXT NOT NULL, param TEXT NOT NULL,"
+    "  s1 TEXT, s2 TEXT, s3 TEXT, lo INTEGER, hi INTEGER);"
+    "INSERT INTO res VALUES(1, 'Task', 'older', 1, 5, 0, 1);"
+    "INSERT INTO ver VALUES(1, 1, 1, 5, 0, 'POST', '{\"resourceType\":\"Task\",\"id\":\"older\"}');"
+    "PRAGMA user_version=1;";
+
+Test(store_outbox, migrates_a_schema_1_store_through_2)
+{
+    char old[] = "/tmp/lg-outbox-v1-XXXXXX", path[128], cmd[160];
+    cr_assert_not_null(mkdtemp(old));
+    snprintf(path, sizeof(path), "%s/loopgate.db", old);
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, schema_v1, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    lg_store *s1 = NULL;
+    lg_issues is = {0};
+    cr_assert_eq(lg_store_open(old, &s1, &is), LG_OK);
+    lg_issues_free(&is);
+    lg_resource r;
+    cr_assert_eq(lg_store_read(s1, "Task", "older", &r), LG_OK);
+    cr_assert_null(r.creator, "rows from before version 2 were written by the server");
+    lg_resource_clear(&r);
+    lg_inbound_event e = {.platform = "p", .event_id = "e", .outcome = "applied"};
+    cr_assert_eq(lg_store_begin(s1), LG_OK);
+    cr_assert_eq(lg_store_inbound_event_add(s1, &e), LG_OK);
+    cr_assert_eq(lg_store_commit(s1), LG_OK);
+    lg_store_close(s1);
+    cr_assert_eq(user_version(path), 3);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", old);
+    cr_assert_eq(system(cmd), 0);
+}
+
 Test(store_outbox, newer_schema_is_refused)
 {
     char path[128];
