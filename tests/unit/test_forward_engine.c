@@ -58,6 +58,8 @@ static struct {
     int tokens;     /* tokens issued */
     int reject_token; /* answer 401 to requests carrying this token number */
     char poll_body[256];
+    int big;        /* answer referral requests with 2 MiB */
+    int redirect;   /* answer referral requests with a 302 */
 } srv = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 typedef struct pending {
@@ -144,11 +146,26 @@ static void handler(struct evhttp_request *req, void *arg)
     snprintf(want, sizeof want, "Bearer tok%d", srv.reject_token);
     if(srv.reject_token && auth && strcmp(auth, want) == 0)
         status = 401;
-    int hang = srv.hang, delay = srv.delay_ms;
+    int hang = srv.hang, delay = srv.delay_ms, big = srv.big, redirect = srv.redirect;
     snprintf(out, sizeof out, "{\"id\": \"R-%d\"}", nref);
     pthread_mutex_unlock(&srv.mu);
     if(hang)
         return; /* the connection is closed when the server stops */
+    if(big) {
+        size_t n = 2u << 20;
+        char *huge = malloc(n + 1);
+        memset(huge, ' ', n);
+        huge[n] = '\0';
+        memcpy(huge, "{\"id\": \"R-big\"}", 15);
+        send_reply(req, 201, huge);
+        free(huge);
+        return;
+    }
+    if(redirect) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Location", "/elsewhere");
+        send_reply(req, 302, "{}");
+        return;
+    }
     if(delay) {
         pending *p = calloc(1, sizeof *p);
         p->req = req;
@@ -793,6 +810,34 @@ Test(forward_engine, timeout_is_retried)
     lg_outbox_job_clear(&j);
 }
 
+Test(forward_engine, oversized_response_is_abandoned)
+{
+    referral(1, 0);
+    srv.big = 1;
+    configure("fake", "\"max_attempts\": 1");
+    int64_t id = add_job("p", "create", "t-1");
+    start();
+    cr_assert_eq(wait_settled(id, 5000), LG_OUTBOX_DEAD);
+    lg_outbox_job j = job(id);
+    cr_expect(j.last_error && strstr(j.last_error, "larger than 1 MiB"), "%s",
+              j.last_error ? j.last_error : "");
+    cr_expect_null(j.remote_id, "nothing of the oversized answer was used");
+    lg_outbox_job_clear(&j);
+}
+
+Test(forward_engine, redirects_are_not_followed)
+{
+    referral(1, 0);
+    srv.redirect = 1;
+    configure("fake", NULL);
+    int64_t id = add_job("p", "create", "t-1");
+    start();
+    cr_assert_eq(wait_settled(id, 5000), LG_OUTBOX_DEAD, "a 3xx is the adapter's to judge (here: fail)");
+    usleep(100000);
+    cr_expect_eq(hits(), 1, "the Location was not visited");
+    cr_expect_str_eq(hit_at(0).path, "/referrals/t-1");
+}
+
 Test(forward_engine, jobs_of_a_task_go_in_order_other_tasks_in_parallel)
 {
     referral(1, 0);
@@ -891,6 +936,47 @@ Test(forward_engine, missing_task_is_dead_without_a_request)
     cr_assert_eq(wait_settled(id, 5000), LG_OUTBOX_DEAD);
     lg_outbox_job j = job(id);
     cr_expect(j.last_error && strstr(j.last_error, "gone"), "%s", j.last_error ? j.last_error : "");
+    lg_outbox_job_clear(&j);
+    cr_expect_eq(hits(), 0);
+}
+
+Test(forward_engine, cancel_of_an_undelivered_referral_sends_nothing)
+{
+    referral(1, 0);
+    configure("fake", NULL);
+    int64_t id = add_job("p", "cancel", "t-1");
+    start();
+    cr_assert_eq(wait_settled(id, 5000), LG_OUTBOX_DONE);
+    lg_outbox_job j = job(id);
+    cr_expect(j.last_error && strstr(j.last_error, "nothing to cancel"), "%s",
+              j.last_error ? j.last_error : "");
+    lg_outbox_job_clear(&j);
+    usleep(100000);
+    cr_expect_eq(hits(), 0);
+    cr_expect_eq(n_business(), 0, "no 'delivered' for a cancel");
+}
+
+Test(forward_engine, job_for_an_unconfigured_platform_waits)
+{
+    referral(1, 0);
+    configure("fake", NULL);
+    int64_t id = add_job("gone", "create", "t-1");
+    int64_t t0 = lg_time_now_ms();
+    start();
+    lg_outbox_job j = {0};
+    int64_t end = t0 + 5000;
+    for(;;) {
+        j = job(id);
+        if(j.last_error || lg_time_now_ms() > end)
+            break;
+        lg_outbox_job_clear(&j);
+        usleep(10000);
+    }
+    cr_expect_eq(j.state, LG_OUTBOX_PENDING);
+    cr_expect_eq(j.attempts, 0);
+    cr_expect(j.last_error && strstr(j.last_error, "not configured"), "%s",
+              j.last_error ? j.last_error : "");
+    cr_expect_geq(j.next_at_ms, t0 + 50000, "looked at again much later, not in a loop");
     lg_outbox_job_clear(&j);
     cr_expect_eq(hits(), 0);
 }
