@@ -917,14 +917,11 @@ int lg_server_run(const lg_server_config *cfg, const lg_defs *defs)
     if(pthread_create(&sy.thread, NULL, syncer_main, &sy) != 0)
         goto out;
     sy.started = 1;
-    for(int i = 0; i < nthreads; i++)
-        if(pthread_create(&ws[i].thread, NULL, worker_main, &ws[i]) == 0)
-            ws[i].started = 1;
-        else
-            goto out;
     if(glue) {
-        /* After the workers are ready: the forwarder's hooks and searches
-         * reach them; its own store handle delivers the outbox. */
+        /* Once the workers are set up, before they take a request: a
+         * request must never find no forwarder (a directory search would
+         * be refused). Its own store handle delivers the outbox; callbacks
+         * queued on a worker's event_base run once that worker runs. */
         lg_issues issues = {0};
         if(lg_forwarder_start(cfg->forwarding, cfg->data_dir, &fwd_hooks, &fw, &issues)) {
             fprintf(stderr, "loopgate: cannot start the forwarder: %s\n",
@@ -940,6 +937,11 @@ int lg_server_run(const lg_server_config *cfg, const lg_defs *defs)
                 lg_fwd_platform_count(cfg->forwarding) == 1 ? "" : "s",
                 dir ? "; HealthcareService searches from " : "", dir ? dir : "");
     }
+    for(int i = 0; i < nthreads; i++)
+        if(pthread_create(&ws[i].thread, NULL, worker_main, &ws[i]) == 0)
+            ws[i].started = 1;
+        else
+            goto out;
     fprintf(stderr, "loopgate: serving FHIR R4 on http://%s with %d worker thread%s, data in %s\n",
             cfg->listen, nthreads, nthreads == 1 ? "" : "s", cfg->data_dir);
     if(cfg->clients) {
