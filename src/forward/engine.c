@@ -116,6 +116,7 @@ struct lg_forwarder {
     searchreq *sq_head, *sq_tail;
     int accepting;
     atomic_int stopping;
+    int64_t hold_until_ms;   /* after a failed store write: no new attempt before this */
     uint64_t rnd;
     _Atomic uint64_t n_attempts, n_delivered, n_retried, n_dead, n_polls, n_events, n_in_flight;
 };
@@ -430,6 +431,15 @@ static lg_forwarder *job_fw(jobctx *jc)
     return jc->fw;
 }
 
+/* The verdict could not be written: the job is still pending as it was
+ * and would be picked again at once. Pause new attempts for a moment
+ * rather than hammer the platform while the store is failing. */
+static void store_failed(lg_forwarder *fw, const char *what, int64_t id, lg_status rc)
+{
+    fprintf(stderr, "forward: %s %lld failed: %s\n", what, (long long)id, lg_status_str(rc));
+    fw->hold_until_ms = lg_time_now_ms() + FALLBACK_MS;
+}
+
 static void set_business(lg_forwarder *fw, const char *task_id, const char *code, const char *text)
 {
     if(!fw->hooks.set_business_status)
@@ -488,8 +498,7 @@ static void finish_done(jobctx *jc, const char *remote_id, const char *note)
             set_business(fw, jc->oj.task_id, "delivered", text);
         }
     } else {
-        fprintf(stderr, "forward: recording delivery of job %lld failed: %s\n",
-                (long long)jc->oj.id, lg_status_str(rc));
+        store_failed(fw, "recording delivery of job", jc->oj.id, rc);
     }
     job_release(jc, fw);
 }
@@ -513,8 +522,7 @@ static void finish_dead(jobctx *jc, const char *error)
                  error ? error : "unknown error");
         set_business(fw, jc->oj.task_id, "delivery-failed", text);
     } else {
-        fprintf(stderr, "forward: recording dead job %lld failed: %s\n", (long long)jc->oj.id,
-                lg_status_str(rc));
+        store_failed(fw, "recording dead job", jc->oj.id, rc);
     }
     job_release(jc, fw);
 }
@@ -549,8 +557,7 @@ static void finish_retry(jobctx *jc, const char *error, int status, const char *
     if(rc == LG_OK)
         atomic_fetch_add(&fw->n_retried, 1);
     else
-        fprintf(stderr, "forward: recording retry of job %lld failed: %s\n", (long long)jc->oj.id,
-                lg_status_str(rc));
+        store_failed(fw, "recording retry of job", jc->oj.id, rc);
     job_release(jc, fw);
 }
 
@@ -685,7 +692,11 @@ static void job_done(xfer *x, const lg_fwd_resp *resp)
         job_step(jc);
         break;
     case LG_FWD_DONE:
-        finish_done(jc, rid, NULL);
+        if(rid && strlen(rid) > LG_STORE_KEY_MAX)
+            /* Unrecordable: resending would only get the same answer. */
+            finish_dead(jc, "the platform's referral id is too long to record");
+        else
+            finish_done(jc, rid, NULL);
         break;
     case LG_FWD_REAUTH:
         if(!jc->reauthed && a->auth_invalidate) {
@@ -1033,7 +1044,10 @@ static void tick(lg_forwarder *fw)
     int64_t now = lg_time_now_ms();
     if(fw->cfg->n_platforms) {
         lg_outbox_list l = {0};
-        if(lg_store_outbox_due(fw->st, now, DUE_BATCH, &l) == LG_OK) {
+        /* Known limit: the batch is the oldest due jobs of all platforms, so
+         * with more than DUE_BATCH due jobs of a saturated platform another
+         * platform's jobs wait until it drains. */
+        if(now >= fw->hold_until_ms && lg_store_outbox_due(fw->st, now, DUE_BATCH, &l) == LG_OK) {
             for(size_t i = 0; i < l.count; i++) {
                 lg_outbox_job *oj = &l.items[i];
                 if(job_active(fw, oj))

@@ -91,6 +91,15 @@ lg_fwd_apply_result lg_fwd_apply_event(lg_store *st, const lg_fwd_platform *p,
         code = 400;
         goto out;
     }
+    /* The store refuses longer keys: say so before anything is applied. */
+    if(strlen(ev->event_id) > LG_STORE_KEY_MAX || (ev->remote_id && strlen(ev->remote_id) > LG_STORE_KEY_MAX) ||
+       (ev->task_id && strlen(ev->task_id) > LG_STORE_KEY_MAX) ||
+       (ev->platform_status && strlen(ev->platform_status) > LG_STORE_KEY_MAX)) {
+        snprintf(msg, msg_len, "the event's ids or status are longer than %d bytes", LG_STORE_KEY_MAX);
+        res = LG_FWD_UNKNOWN;
+        code = 400;
+        goto out;
+    }
     rc = lg_store_inbound_event_get(st, p->name, ev->event_id, NULL);
     if(rc == LG_OK) {
         snprintf(msg, msg_len, "duplicate event %.100s", ev->event_id);

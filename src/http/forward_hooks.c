@@ -355,6 +355,16 @@ int lg_fwd_glue_set_business_status(void *ctx, lg_store *st, const char *task_id
         long long version = 0;
         if((http = read_task(g, st, task_id, &cur, &version, msg, msg_len)) != 200)
             return http;
+        /* The same note again (a job retried once more) makes no version. */
+        const cJSON *have = cJSON_GetObjectItemCaseSensitive(cur, "businessStatus");
+        const cJSON *hc = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(have, "coding"), 0);
+        const char *ht = jstr(have, "text"), *hs = jstr(hc, "system"), *hk = jstr(hc, "code");
+        if(hs && hk && strcmp(hs, FORWARDING_STATUS_SYSTEM) == 0 && strcmp(hk, code) == 0 &&
+           ((!text || !*text) ? !ht : (ht && strcmp(ht, text) == 0))) {
+            cJSON_Delete(cur);
+            snprintf(msg, msg_len, "Task/%s already says %s", task_id, code);
+            return 200;
+        }
         cJSON *bs = cJSON_CreateObject(), *codings = cJSON_CreateArray(), *c = cJSON_CreateObject();
         int ok = bs && codings && c && cJSON_AddStringToObject(c, "system", FORWARDING_STATUS_SYSTEM) &&
                  cJSON_AddStringToObject(c, "code", code) && cJSON_AddItemToArray(codings, c);

@@ -843,7 +843,9 @@ int lg_server_run(const lg_server_config *cfg, const lg_defs *defs)
     sy.ws = ws;
     sy.nworkers = nthreads;
     lg_rest_config rest_cfg = cfg->rest;
-    if(cfg->forwarding) {
+    /* No platform (the file is missing or lists none): forwarding is off -
+     * no routes, no webhooks, no forwarder thread. */
+    if(cfg->forwarding && lg_fwd_platform_count(cfg->forwarding) > 0) {
         char ibase[160];
         if(!(glue = malloc(sizeof(*glue))))
             goto out;

@@ -9,7 +9,10 @@
  * stale timestamp (401), an unknown platform (404); a duplicate event
  * changes nothing; an illegal transition is answered 200 (parked) and
  * leaves the Task as it was; no bearer token is needed and the request is
- * audited. `serve` with a broken forwarding.json does not start. */
+ * audited. With a directory platform, HealthcareService searches go to it
+ * (here unreachable: an OperationOutcome, not a hang), reporting clients
+ * are refused, and reads stay local. `serve` with a broken
+ * forwarding.json does not start. */
 #include <criterion/criterion.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -61,9 +64,12 @@ static void start(void)
     char *cfg = lg_fmt("{\"platforms\":[{\"name\":\"uu\",\"adapter\":\"uniteus\","
                        "\"base_url\":\"http://127.0.0.1:%d\",\"token_url\":\"http://127.0.0.1:%d/oauth2/token\","
                        "\"client_id\":\"loopgate\",\"client_secret\":\"s3cret\",\"webhook_secret\":\"" SECRET "\","
-                       "\"max_attempts\":3,\"backoff_ms\":3600000,\"timeout_ms\":2000}],"
-                       "\"routes\":[{\"owner\":\"Organization/cbo-17\",\"platform\":\"uu\",\"target\":\"prog-123\"}]}",
-                       port, port);
+                       "\"max_attempts\":3,\"backoff_ms\":3600000,\"timeout_ms\":2000},"
+                       "{\"name\":\"dir\",\"adapter\":\"hsds\",\"base_url\":\"http://127.0.0.1:%d/api\","
+                       "\"timeout_ms\":2000}],"
+                       "\"routes\":[{\"owner\":\"Organization/cbo-17\",\"platform\":\"uu\",\"target\":\"prog-123\"}],"
+                       "\"directory\":\"dir\"}",
+                       port, port, port);
     write_file(cfgfile, cfg);
     free(cfg);
     extra[0] = "--forwarding";
@@ -353,4 +359,36 @@ Test(forward_webhook, broken_forwarding_file_refuses_to_start)
     out = lg_it_run(args, &status, err);
     free(out);
     cr_assert_neq(status, 0);
+}
+
+Test(forward_webhook, healthcare_service_search_goes_to_the_directory)
+{
+    /* The directory's port is closed: the proxied search fails as a
+     * gateway error with an OperationOutcome - the worker is not held. */
+    lg_resp r = lg_http(&srv, "GET", "/HealthcareService?name=food", NULL, NULL);
+    cr_assert(r.status == 502 || r.status == 503 || r.status == 504, "%ld %s", r.status, r.body);
+    cr_assert_str_eq(lg_str(r.json, "resourceType"), "OperationOutcome", "%s", r.body);
+    lg_resp_free(&r);
+    /* A parameter HSDS has no counterpart for is the client's error. */
+    r = lg_http(&srv, "GET", "/HealthcareService?no-such-param=1", NULL, NULL);
+    cr_assert_eq(r.status, 400, "%s", r.body);
+    lg_resp_free(&r);
+    /* Reads of a stored HealthcareService stay local. */
+    char *id = lg_create(&srv, "HealthcareService",
+                         "{\"resourceType\":\"HealthcareService\",\"name\":\"Local pantry\",\"active\":true}");
+    r = lg_getf(&srv, "/HealthcareService/%s", id);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_str_eq(lg_str(r.json, "name"), "Local pantry");
+    lg_resp_free(&r);
+    free(id);
+    /* Reporting clients see aggregates only; others need a token. */
+    char *tok = lg_it_add_client(&srv, "state-pilot", "reporting", "Organization/state");
+    lg_it_reload(&srv, tok);
+    r = lg_http_as(&srv, tok, "GET", "/HealthcareService?name=food", NULL, NULL);
+    cr_assert_eq(r.status, 403, "%s", r.body);
+    lg_resp_free(&r);
+    r = lg_http_as(&srv, "", "GET", "/HealthcareService?name=food", NULL, NULL);
+    cr_assert_eq(r.status, 401, "%s", r.body);
+    lg_resp_free(&r);
+    free(tok);
 }

@@ -940,6 +940,47 @@ Test(forward_engine, missing_task_is_dead_without_a_request)
     cr_expect_eq(hits(), 0);
 }
 
+Test(forward_engine, cancel_of_an_undelivered_referral_sends_nothing)
+{
+    referral(1, 0);
+    configure("fake", NULL);
+    int64_t id = add_job("p", "cancel", "t-1");
+    start();
+    cr_assert_eq(wait_settled(id, 5000), LG_OUTBOX_DONE);
+    lg_outbox_job j = job(id);
+    cr_expect(j.last_error && strstr(j.last_error, "nothing to cancel"), "%s",
+              j.last_error ? j.last_error : "");
+    lg_outbox_job_clear(&j);
+    usleep(100000);
+    cr_expect_eq(hits(), 0);
+    cr_expect_eq(n_business(), 0, "no 'delivered' for a cancel");
+}
+
+Test(forward_engine, job_for_an_unconfigured_platform_waits)
+{
+    referral(1, 0);
+    configure("fake", NULL);
+    int64_t id = add_job("gone", "create", "t-1");
+    int64_t t0 = lg_time_now_ms();
+    start();
+    lg_outbox_job j = {0};
+    int64_t end = t0 + 5000;
+    for(;;) {
+        j = job(id);
+        if(j.last_error || lg_time_now_ms() > end)
+            break;
+        lg_outbox_job_clear(&j);
+        usleep(10000);
+    }
+    cr_expect_eq(j.state, LG_OUTBOX_PENDING);
+    cr_expect_eq(j.attempts, 0);
+    cr_expect(j.last_error && strstr(j.last_error, "not configured"), "%s",
+              j.last_error ? j.last_error : "");
+    cr_expect_geq(j.next_at_ms, t0 + 50000, "looked at again much later, not in a loop");
+    lg_outbox_job_clear(&j);
+    cr_expect_eq(hits(), 0);
+}
+
 Test(forward_engine, wake_starts_a_new_job_at_once)
 {
     configure("fake", NULL);

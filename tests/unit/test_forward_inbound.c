@@ -177,7 +177,7 @@ static int post(const char *platform, const char *body, const char *const *hdrs,
 
 static int event(const char *id, const char *remote, const char *status, long long at, char *msg)
 {
-    char body[512];
+    char body[2048];
     snprintf(body, sizeof body,
              "{\"type\": \"status\", \"event_id\": \"%s\", \"remote_id\": \"%s\", \"status\": \"%s\","
              " \"at\": %lld, \"reason\": \"no capacity\"}",
@@ -329,4 +329,15 @@ Test(forward_inbound, same_status_is_ignored_as_no_change)
     cr_expect_eq(event("e1", "R-1", "requested", 1000, msg), 200);
     cr_expect_eq(n_applied, 0);
     cr_expect_str_eq(outcome("e1"), "ignored");
+}
+
+Test(forward_inbound, overlong_ids_are_400_before_anything_is_applied)
+{
+    char msg[256];
+    char id[LG_STORE_KEY_MAX + 10];
+    memset(id, 'e', sizeof id - 1);
+    id[sizeof id - 1] = '\0';
+    cr_expect_eq(event(id, "R-1", "accepted", 1000, msg), 400, "%s", msg);
+    cr_expect_eq(n_applied, 0);
+    cr_expect_eq(task_status_of("t-1"), LG_TASK_REQUESTED);
 }

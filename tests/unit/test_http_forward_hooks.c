@@ -237,6 +237,12 @@ Test(forward_hooks, business_status_is_set_beside_the_status)
     cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(bs, "coding")), 1);
     cr_assert_str_eq(str_at(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(bs, "coding"), 0), "code"),
                      "delivery-failed");
+    /* The same note again makes no new version. */
+    cr_assert_eq(hooks.set_business_status(hooks.ctx, store, t, "delivery-failed", "HTTP 400", msg,
+                                           sizeof(msg)), 200, "%s", msg);
+    cJSON *again = read_task(t);
+    cr_assert_str_eq(version_of(again), version_of(task));
+    cJSON_Delete(again);
     cJSON_Delete(task);
     cr_assert_eq(hooks.set_business_status(hooks.ctx, store, "nope", "delivered", NULL, msg, sizeof(msg)), 404);
 }
@@ -251,4 +257,42 @@ Test(forward_hooks, hooks_never_defer_their_flush)
     cr_assert_eq(glue.rest.cfg.defer_sync, 0);
     cr_assert_str_eq(glue.base, "http://localhost");
     cr_assert_null(lg_fwd_glue_forwarder(&glue));
+}
+
+Test(forward_hooks, route_wrapper_answers_from_the_configuration)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "%s/forwarding.json", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("{\"platforms\":[{\"name\":\"uu\",\"adapter\":\"uniteus\",\"base_url\":\"https://api.example.org\","
+          "\"token_url\":\"https://auth.example.org/oauth2/token\",\"client_id\":\"lg\","
+          "\"client_secret\":\"s\",\"webhook_secret\":\"w\"}],"
+          "\"routes\":[{\"owner\":\"Organization/cbo-17\",\"platform\":\"uu\",\"target\":\"prog-123\"}]}", f);
+    cr_assert_eq(fclose(f), 0);
+    lg_fwd_config *c = NULL;
+    lg_issues is = {0};
+    cr_assert_eq(lg_fwd_config_load(path, &c, &is), LG_OK, "%s", is.count ? is.items[0].diagnostics : "");
+    const char *platform = NULL, *target = NULL;
+    cr_assert_eq(lg_fwd_glue_route(c, "Organization/cbo-17", &platform, &target), 1);
+    cr_assert_str_eq(platform, "uu");
+    cr_assert_str_eq(target, "prog-123");
+    cr_assert_eq(lg_fwd_glue_route(c, "Organization/cbo-99", &platform, &target), 0);
+    cr_assert_eq(lg_fwd_glue_route(NULL, "Organization/cbo-17", &platform, &target), 0);
+
+    /* Wired into the REST layer as the server wires it, a routed referral
+     * gets its job. */
+    rest.cfg.forward_route = lg_fwd_glue_route;
+    rest.cfg.forward_ctx = c;
+    char sr[64], t[64];
+    open_referral(sr, t);
+    lg_outbox_list l = {0};
+    cr_assert_eq(lg_store_outbox_list(store, -1, NULL, 0, 10, &l), LG_OK);
+    cr_assert_eq(l.count, 1);
+    cr_assert_str_eq(l.items[0].task_id, t);
+    cr_assert_str_eq(l.items[0].target, "prog-123");
+    lg_outbox_list_clear(&l);
+    rest.cfg.forward_route = NULL;
+    lg_fwd_config_free(c);
+    lg_issues_free(&is);
 }
