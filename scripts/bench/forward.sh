@@ -8,26 +8,31 @@
 # Organization/cbo-bench to a Style A (OAuth + webhooks) platform, then wrk
 # posts referral transaction Bundles (Patient + ServiceRequest + routed Task)
 # for -d seconds, and the run waits until the outbox has drained. Printed:
-#   intake     transaction Bundles committed per second (wrk, all 200)
+#   intake     transaction Bundles committed per second (wrk, all 200), and
+#              the gateway's CPU time per Bundle meanwhile (steadier than
+#              rates on a shared machine)
 #   delivered  referrals the simulator received per second, first to last
 #              received_ms (its own clock)
 #   latency    Task created (the outbox job's created_ms, written in the same
 #              transaction) -> simulator received_ms: p50, p99, max
 #   drain      seconds from the end of intake to the last delivery
+#   paced      then -n referrals posted one at a time at -r per second (below
+#              the delivery rate): latency p50, p99, max without a queue
 # and the slow run's intake as a ratio of the fast run's: a slow partner
 # must not hold up intake (the ratio should be close to 1). A first run with
 # nothing routed (same configuration, no route) gives intake without
 # forwarding as the reference.
 #
 # usage: scripts/bench/forward.sh [-d SECONDS] [-c CONNECTIONS] [-w DELAY_MS]
-#                                 [-k CONCURRENCY]
+#                                 [-k CONCURRENCY] [-r PACED_RATE] [-n PACED_N]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-dur=5 conns=8 slow_ms=200 concurrency=16
-while getopts "d:c:w:k:" o; do
+dur=5 conns=8 slow_ms=200 concurrency=16 paced_rate=20 paced_n=100
+while getopts "d:c:w:k:r:n:" o; do
   case $o in
     d) dur=$OPTARG ;; c) conns=$OPTARG ;; w) slow_ms=$OPTARG ;; k) concurrency=$OPTARG ;;
+    r) paced_rate=$OPTARG ;; n) paced_n=$OPTARG ;;
     *) sed -n '/^# usage/,/^set/p' "$0" | head -2; exit 2 ;;
   esac
 done
@@ -111,12 +116,19 @@ EOF
          -d "{\"resourceType\":\"Organization\",\"id\":\"$o\",\"name\":\"$o\"}"
   done
   echo "forward bench: $name (simulator delay ${delay} ms): intake for ${dur} s with $conns connections" >&2
+  # the gateway's CPU time during intake (utime + stime, clock ticks): on a
+  # shared machine CPU per Bundle is steadier than Bundles per second
+  local cpu0; cpu0=$(awk '{print $14 + $15}' "/proc/$lgpid/stat")
   LG_BUNDLE="$tmp/bundle.json" LG_TOKEN="$clinic" \
     wrk -t2 -c"$conns" -d"${dur}s" --latency -s "$tmp/post.lua" "$base/" >"$dir/wrk.txt"
   local intake_end_ms; intake_end_ms=$(date +%s%3N)
-  python3 - "$base" "$sim" "$token" "$dir" "$intake_end_ms" "$name" "$delay" <<'PY'
+  local cpu1; cpu1=$(awk '{print $14 + $15}' "/proc/$lgpid/stat")
+  echo $(( (cpu1 - cpu0) * 1000 / $(getconf CLK_TCK) )) >"$dir/cpu_ms"
+  python3 - "$base" "$sim" "$token" "$dir" "$intake_end_ms" "$name" "$delay" "$clinic" \
+            "$tmp/bundle.json" "$paced_rate" "$paced_n" <<'PY'
 import json, sys, time, re, urllib.request
-base, sim, token, d, intake_end, name, delay = sys.argv[1:8]
+base, sim, token, d, intake_end, name, delay, clinic, bundle = sys.argv[1:10]
+paced_rate, paced_n = float(sys.argv[10]), int(sys.argv[11])
 intake_end = int(intake_end)
 def get(url, auth=True):
     req = urllib.request.Request(url, headers={"Authorization": "Bearer " + token} if auth else {})
@@ -124,32 +136,39 @@ def get(url, auth=True):
         return json.load(r)
 wrk = open(d + "/wrk.txt").read()
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", wrk).group(1))
+total = int(re.search(r"(\d+) requests in", wrk).group(1))
+cpu_per = int(open(d + "/cpu_ms").read()) / total
 bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", wrk)
 if bad:
     sys.exit(f"forward bench: {bad.group(1)} referrals were refused during intake")
-# wait for the outbox to drain (every job done or dead), at most 10 minutes
-t0 = time.time()
-while True:
-    c = get(base + "/$outbox?_count=1")["counts"]
-    if c["pending"] == 0:
-        break
-    if time.time() - t0 > 600:
-        sys.exit(f"forward bench: outbox not drained after 10 minutes: {c}")
-    time.sleep(0.2)
-jobs, after = {}, 0
-while True:
-    # after=0 is refused (a job id is >= 1): the first page has none
-    page = get(base + "/$outbox?_count=1000" + (f"&after={after}" if after else ""))
-    for j in page["jobs"]:
-        jobs[j["task_id"]] = j
-    if "next_after" not in page:
-        break
-    after = page["next_after"]
+def drain():
+    """Wait for the outbox to drain (every job done or dead), at most 10 minutes."""
+    t0 = time.time()
+    while True:
+        c = get(base + "/$outbox?_count=1")["counts"]
+        if c["pending"] == 0:
+            return c
+        if time.time() - t0 > 600:
+            sys.exit(f"forward bench: outbox not drained after 10 minutes: {c}")
+        time.sleep(0.2)
+def all_jobs():
+    jobs, after = {}, 0
+    while True:
+        # after=0 is refused (a job id is >= 1): the first page has none
+        page = get(base + "/$outbox?_count=1000" + (f"&after={after}" if after else ""))
+        for j in page["jobs"]:
+            jobs[j["task_id"]] = j
+        if "next_after" not in page:
+            return jobs
+        after = page["next_after"]
+c = drain()
+jobs = all_jobs()
 refs = get(sim + "/_control/referrals", auth=False)["referrals"]
 if name == "off":
     if jobs or refs:
         sys.exit("forward bench: a referral nobody routes was forwarded")
-    json.dump({"name": name, "intake_per_s": rps, "tasks": 0, "delivered": 0}, open(d + "/figures.json", "w"))
+    json.dump({"name": name, "intake_per_s": rps, "cpu_ms_per_bundle": cpu_per, "tasks": 0,
+               "delivered": 0}, open(d + "/figures.json", "w"))
     sys.exit(0)
 stats = get(sim + "/_control/stats", auth=False)
 received = {}
@@ -165,12 +184,35 @@ first, last = min(received.values()), max(received.values())
 def pct(p):
     return lat[min(len(lat) - 1, int(round(p / 100 * (len(lat) - 1))))]
 out = {
-    "name": name, "delay_ms": int(delay), "intake_per_s": rps,
+    "name": name, "delay_ms": int(delay), "intake_per_s": rps, "cpu_ms_per_bundle": cpu_per,
     "tasks": len(jobs), "delivered": n, "dead": c["dead"], "repeated_keys": dups,
     "delivered_per_s": (n - 1) / ((last - first) / 1000) if last > first else float(n),
     "latency_p50_ms": pct(50), "latency_p99_ms": pct(99), "latency_max_ms": lat[-1],
     "drain_s": max(0, last - intake_end) / 1000, "tokens": stats["tokens_issued"],
 }
+# Paced: referrals one at a time at paced_rate per second, below what the
+# forwarder delivers, so the latency is the path itself and not the queue.
+body = open(bundle, "rb").read()
+paced, t0 = [], time.time()
+for i in range(paced_n):
+    wait = t0 + i / paced_rate - time.time()
+    if wait > 0:
+        time.sleep(wait)
+    req = urllib.request.Request(base + "/", body, {"Content-Type": "application/fhir+json",
+                                                   "Authorization": "Bearer " + clinic})
+    with urllib.request.urlopen(req, timeout=60) as r:
+        loc = json.load(r)["entry"][2]["response"]["location"]
+    paced.append(re.search(r"Task/([^/]+)", loc).group(1))
+drain()
+jobs = all_jobs()
+received = {r["external_id"].split("/", 1)[1]: r["received_ms"]
+            for r in get(sim + "/_control/referrals", auth=False)["referrals"]}
+plat = sorted(received[t] - jobs[t]["created_ms"] for t in paced if t in received)
+if len(plat) != paced_n:
+    sys.exit(f"forward bench: {paced_n - len(plat)} paced referrals were not delivered")
+out["paced_p50_ms"] = plat[len(plat) // 2]
+out["paced_p99_ms"] = plat[min(len(plat) - 1, int(round(0.99 * (len(plat) - 1))))]
+out["paced_max_ms"] = plat[-1]
 json.dump(out, open(d + "/figures.json", "w"))
 PY
   kill "$lgpid" "$simpid" 2>/dev/null || true
@@ -181,13 +223,16 @@ run off 0
 run fast 0
 run slow "$slow_ms"
 
-python3 - "$tmp/off/figures.json" "$tmp/fast/figures.json" "$tmp/slow/figures.json" "$dur" "$conns" "$concurrency" <<'PY'
+python3 - "$tmp/off/figures.json" "$tmp/fast/figures.json" "$tmp/slow/figures.json" "$dur" "$conns" "$concurrency" \
+          "$paced_rate" "$paced_n" <<'PY'
 import json, sys
 o, f, s = (json.load(open(p)) for p in sys.argv[1:4])
 dur, conns, conc = sys.argv[4:7]
-print(f"forwarding bench: {dur} s intake with {conns} connections, platform concurrency {conc}")
+print(f"forwarding bench: {dur} s intake with {conns} connections, platform concurrency {conc}; "
+      f"then {sys.argv[8]} referrals at {sys.argv[7]}/s")
 print(f"{'':26}{'not routed':>12}{'fast':>12}{'slow (' + str(s['delay_ms']) + ' ms)':>16}")
 rows = [("intake (Bundles/s)", "intake_per_s", "{:.1f}"),
+        ("gateway CPU ms per Bundle", "cpu_ms_per_bundle", "{:.2f}"),
         ("referrals created", "tasks", "{}"),
         ("delivered", "delivered", "{}"),
         ("dead", "dead", "{}"),
@@ -197,6 +242,9 @@ rows = [("intake (Bundles/s)", "intake_per_s", "{:.1f}"),
         ("latency p99 (ms)", "latency_p99_ms", "{}"),
         ("latency max (ms)", "latency_max_ms", "{}"),
         ("drain after intake (s)", "drain_s", "{:.1f}"),
+        ("paced latency p50 (ms)", "paced_p50_ms", "{}"),
+        ("paced latency p99 (ms)", "paced_p99_ms", "{}"),
+        ("paced latency max (ms)", "paced_max_ms", "{}"),
         ("tokens fetched", "tokens", "{}")]
 for label, k, fmt in rows:
     ov = fmt.format(o[k]) if k in o else "-"

@@ -39,7 +39,8 @@ static lg_server S;
 static lg_sim SIM;
 
 /* forwarding.json for the simulator: Style A (uu) for Organization/cbo-uu,
- * Style B (fh) for Organization/cbo-fh, HSDS (dir) as the directory.
+ * Style B (fh) for Organization/cbo-fh and, to a program the platform has
+ * closed, Organization/cbo-fh-closed; HSDS (dir) as the directory.
  * timeout_ms: per request. Caller frees. */
 static char *forwarding_json(int timeout_ms, int max_backoff_ms)
 {
@@ -55,7 +56,9 @@ static char *forwarding_json(int timeout_ms, int max_backoff_ms)
         "{\"name\":\"dir\",\"adapter\":\"hsds\",\"base_url\":\"%s\",\"timeout_ms\":%d}],"
         "\"routes\":["
         "{\"owner\":\"Organization/cbo-uu\",\"platform\":\"uu\",\"target\":\"prog-123\"},"
-        "{\"owner\":\"Organization/cbo-fh\",\"platform\":\"fh\",\"target\":\"fh-program-77\"}],"
+        "{\"owner\":\"Organization/cbo-fh\",\"platform\":\"fh\",\"target\":\"fh-program-77\"},"
+        "{\"owner\":\"Organization/cbo-fh-closed\",\"platform\":\"fh\","
+        "\"target\":\"fh-program-closed\"}],"
         "\"directory\":\"dir\"}",
         SIM.base, SIM.base, max_backoff_ms, timeout_ms, SIM.base, max_backoff_ms, timeout_ms,
         SIM.base, timeout_ms);
@@ -76,7 +79,8 @@ static void start_both(int timeout_ms, int max_backoff_ms)
     const char *orgs[][2] = {{"clinic-1", "Sunrise Pediatrics"},
                              {"cbo-uu", "Valley Food Bank"},
                              {"cbo-fh", "Eastside Legal Aid"},
-                             {"cbo-local", "Westside Family Center"}};
+                             {"cbo-local", "Westside Family Center"},
+                             {"cbo-fh-closed", "Northgate Tenant Clinic"}};
     for(size_t i = 0; i < sizeof(orgs) / sizeof(*orgs); i++) {
         char *o = lg_fmt("{\"resourceType\":\"Organization\",\"id\":\"%s\",\"name\":\"%s\"}",
                          orgs[i][0], orgs[i][1]);
@@ -718,5 +722,67 @@ Test(forward, a_platform_that_keeps_failing_makes_a_dead_job_after_max_attempts)
     lg_resp_free(&r);
     cr_assert(WAIT_UNTIL(business_is(&f, "delivery-failed"), WAIT_MS));
     cr_assert_eq(lg_sim_referrals_for(&SIM, f.ext, NULL), 0);
+    referral_free(&f);
+}
+
+Test(forward, a_hung_request_times_out_and_the_retry_delivers_once)
+{
+    /* timeout_ms is 3000 in this suite's configuration */
+    lg_sim_control(&SIM, "/_control/fault",
+                   "{\"path_prefix\":\"/v1/referrals\",\"mode\":\"hang\",\"count\":1}");
+    referral f = send_referral("mrn-fw-14", "food-insecurity", "cbo-uu");
+    cr_assert(WAIT_UNTIL(delivered(&f), WAIT_MS), "not delivered (see %s)", S.log);
+    cJSON_Delete(the_one_referral(&f));
+    cJSON *q = lg_sim_requests(&SIM, "/v1/referrals");
+    cr_assert_eq(cJSON_GetArraySize(q), 2, "the hung attempt and its retry");
+    long long t0 = (long long)lg_at(q, "0.received_ms")->valuedouble;
+    long long t1 = (long long)lg_at(q, "1.received_ms")->valuedouble;
+    cr_assert_geq(t1 - t0, 2900, "retried %lld ms after a request that never answered", t1 - t0);
+    cJSON_Delete(q);
+    cr_assert_eq(attempts_with_one_key(&f, "/v1/referrals"), 2);
+    lg_sim_control(&SIM, "/_control/fault", "{\"mode\":\"none\"}");
+    referral_free(&f);
+}
+
+Test(forward, a_findhelp_route_to_a_closed_program_is_a_dead_job)
+{
+    referral f = send_referral("mrn-fw-15", "housing-instability", "cbo-fh-closed");
+    cr_assert(WAIT_UNTIL(jobs_of(&f, "dead", NULL) == 1, WAIT_MS), "no dead job (see %s)", S.log);
+    cr_assert(WAIT_UNTIL(business_is(&f, "delivery-failed"), WAIT_MS));
+    /* the lookup said inactive: no referral was attempted */
+    cJSON *q = lg_sim_requests(&SIM, "/api/v2/");
+    cr_assert_eq(cJSON_GetArraySize(q), 1, "only the program lookup");
+    cr_assert_str_eq(lg_at_str(q, "0.path"), "/api/v2/programs/fh-program-closed");
+    cJSON_Delete(q);
+    cr_assert_eq(lg_sim_referrals_for(&SIM, f.ext, NULL), 0);
+    referral_free(&f);
+}
+
+Test(forward, a_revoked_findhelp_referral_is_cancelled_and_no_longer_polled)
+{
+    referral f = send_referral("mrn-fw-16", "housing-instability", "cbo-fh");
+    cr_assert(WAIT_UNTIL(delivered(&f), WAIT_MS), "not delivered (see %s)", S.log);
+    char *sr = lg_fmt("{\"resourceType\":\"ServiceRequest\",\"id\":\"%s\",\"status\":\"revoked\","
+                      "\"intent\":\"order\",\"category\":[{\"coding\":[{\"system\":\"" SDOHCC
+                      "\",\"code\":\"housing-instability\"}]}],"
+                      "\"code\":{\"text\":\"Community resource referral\"},"
+                      "\"subject\":{\"reference\":\"Patient/%s\"},"
+                      "\"authoredOn\":\"2026-11-02T09:00:00Z\","
+                      "\"requester\":{\"reference\":\"Organization/clinic-1\"},"
+                      "\"performer\":[{\"reference\":\"Organization/cbo-fh\"}]}",
+                      f.sr, f.patient);
+    lg_put(&S, "ServiceRequest", f.sr, sr);
+    free(sr);
+    cr_assert(WAIT_UNTIL(jobs_of(&f, "done", NULL) == 2, WAIT_MS), "the cancel was not delivered");
+    cJSON *x = the_one_referral(&f);
+    cr_assert_eq((int)cJSON_GetObjectItem(x, "cancels")->valuedouble, 1);
+    cr_assert_str_eq(lg_str(x, "status"), "cancelled");
+    cJSON_Delete(x);
+    /* the loop is closed at the platform: polling stops (poll_seconds 1) */
+    usleep(1500000);
+    int polls = sim_stat("polls");
+    usleep(2500000);
+    cr_assert_eq(sim_stat("polls"), polls, "a cancelled referral is still polled");
+    cr_assert(task_is(&f, "cancelled"));
     referral_free(&f);
 }

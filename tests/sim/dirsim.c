@@ -1439,19 +1439,25 @@ static void usage(FILE *f)
           f);
 }
 
+/* "a,b,!c": programs a and b active, c inactive (at most 32). */
 static int add_programs(const char *list)
 {
-    char *copy = strdup(list), *save = NULL;
-    if(!copy)
-        return -1;
-    for(char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        if(S.n_programs == 32)
-            break;
-        int active = *t != '!';
-        S.programs[S.n_programs] = dup_bounded(active ? t : t + 1);
-        S.program_active[S.n_programs++] = active;
+    for(const char *p = list; *p && S.n_programs < 32;) {
+        size_t n = strcspn(p, ",");
+        int active = *p != '!';
+        const char *name = active ? p : p + 1;
+        size_t nl = active ? n : (n ? n - 1 : 0);
+        if(nl > 0 && nl < 256) {
+            char *d = strndup(name, nl);
+            if(!d)
+                return -1;
+            S.programs[S.n_programs] = d;
+            S.program_active[S.n_programs++] = active;
+        }
+        p += n;
+        if(*p == ',')
+            p++;
     }
-    free(copy);
     return 0;
 }
 
