@@ -54,6 +54,8 @@ static void usage(FILE *f)
         "                       repeatable; its profiles are checked when resources claim them\n"
         "  --require-profile URL  every resource of the profile's type must conform to it\n"
         "                       (repeatable; the profile must come from a loaded package)\n"
+        "  --forwarding FILE    forwarding to directory platforms (default DATA/forwarding.json;\n"
+        "                       without that file nothing is forwarded; docs/forwarding.md)\n"
         "\n"
         "Every request but GET /metadata needs 'Authorization: Bearer <token>' of a client in\n"
         "DATA/clients.json (loopgate client add). Each is appended to DATA/audit.log\n"
@@ -83,7 +85,7 @@ static int serve(int argc, char **argv, const char *argv0)
 {
     enum { O_LISTEN = 1, O_DATA, O_DEFS, O_THREADS, O_MAXBODY, O_MAXDEPTH, O_DEFCOUNT,
            O_MAXCOUNT, O_MAXENTRIES, O_BASE, O_REMOTE, O_QUIET, O_HELP, O_SEARCHCACHE,
-           O_PACKAGE, O_REQUIRE, O_NOAUTH, O_REPORTMIN };
+           O_PACKAGE, O_REQUIRE, O_NOAUTH, O_REPORTMIN, O_FORWARDING };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"data", required_argument, NULL, O_DATA},
@@ -103,6 +105,7 @@ static int serve(int argc, char **argv, const char *argv0)
         {"require-profile", required_argument, NULL, O_REQUIRE},
         {"no-auth", no_argument, NULL, O_NOAUTH},
         {"report-min-cell", required_argument, NULL, O_REPORTMIN},
+        {"forwarding", required_argument, NULL, O_FORWARDING},
         {NULL, 0, NULL, 0},
     };
     lg_server_config cfg = {.listen = "127.0.0.1:8080", .data_dir = "./var",
@@ -114,6 +117,7 @@ static int serve(int argc, char **argv, const char *argv0)
     size_t npkgs = 0, nrequired = 0;
     long long n;
     int no_auth = 0;
+    const char *fwd_file = NULL;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     cfg.threads = ncpu > 0 ? (int)ncpu : 2;
     lg_rest_config_defaults(&cfg.rest);
@@ -160,6 +164,7 @@ static int serve(int argc, char **argv, const char *argv0)
         case O_REMOTE: cfg.allow_remote = 1; break;
         case O_QUIET: cfg.quiet = 1; break;
         case O_NOAUTH: no_auth = 1; break;
+        case O_FORWARDING: fwd_file = optarg; break;
         case O_HELP: usage(stdout); return 0;
         case O_PACKAGE:
         case O_REQUIRE: {
@@ -212,6 +217,37 @@ static int serve(int argc, char **argv, const char *argv0)
         lg_issues_free(&cis);
         cfg.clients = clients;
     }
+    /* Forwarding next, for the same reason. A missing DATA/forwarding.json
+     * is forwarding off; a file named with --forwarding must exist; a file
+     * that does not load refuses the start with its issues. */
+    lg_fwd_config *fwd = NULL;
+    {
+        char fpath[4096];
+        lg_issues fis = {0};
+        if(fwd_file)
+            snprintf(fpath, sizeof(fpath), "%s", fwd_file);
+        else
+            snprintf(fpath, sizeof(fpath), "%s/forwarding.json", cfg.data_dir);
+        lg_status fst = fwd_file && access(fpath, R_OK) != 0 ? LG_ENOTFOUND
+                                                              : lg_fwd_config_load(fpath, &fwd, &fis);
+        if(fst) {
+            if(fst == LG_ENOTFOUND && !fis.count)
+                fprintf(stderr, "loopgate: cannot read the forwarding configuration %s: %s\n", fpath,
+                        strerror(errno));
+            else
+                fprintf(stderr, "loopgate: the forwarding configuration %s does not load:\n", fpath);
+            for(size_t i = 0; i < fis.count; i++)
+                fprintf(stderr, "loopgate: %s%s%s\n", fis.items[i].location ? fis.items[i].location : "",
+                        fis.items[i].location ? ": " : "",
+                        fis.items[i].diagnostics ? fis.items[i].diagnostics : "");
+            lg_issues_free(&fis);
+            lg_fwd_config_free(fwd);
+            lg_clients_free(clients);
+            return 2;
+        }
+        lg_issues_free(&fis);
+        cfg.forwarding = fwd;
+    }
     if(cfg.rest.default_count > cfg.rest.max_count)
         cfg.rest.default_count = cfg.rest.max_count;
     if(!defs_dir)
@@ -220,6 +256,7 @@ static int serve(int argc, char **argv, const char *argv0)
         fprintf(stderr, "loopgate: FHIR definitions not found; run scripts/setup.sh (npm ci) "
                         "or pass --defs DIR\n");
         lg_clients_free(clients);
+        lg_fwd_config_free(fwd);
         return 2;
     }
     lg_defs *defs = NULL;
@@ -244,6 +281,7 @@ static int serve(int argc, char **argv, const char *argv0)
                 lg_status_str(st));
         lg_defs_free(defs);
         lg_clients_free(clients);
+        lg_fwd_config_free(fwd);
         return 2;
     }
     fprintf(stderr, "loopgate: loaded FHIR %s definitions for %zu resource types, %zu profiles "
@@ -254,6 +292,7 @@ static int serve(int argc, char **argv, const char *argv0)
     int rc = lg_server_run(&cfg, defs);
     lg_defs_free(defs);
     lg_clients_free(clients);
+    lg_fwd_config_free(fwd);
     return rc;
 }
 

@@ -4,6 +4,7 @@
 
 #include "loopgate/auth.h"
 #include "loopgate/defs.h"
+#include "loopgate/forward.h"
 #include "loopgate/rest.h"
 
 typedef struct lg_server_config {
@@ -19,6 +20,11 @@ typedef struct lg_server_config {
      * serves without authentication (--no-auth): every request is the
      * server itself (lg_rest_request.actor NULL). */
     const lg_clients *clients;
+    /* Forwarding to directory platforms (issue #5; borrowed, must outlive
+     * lg_server_run), from DATA/forwarding.json or --forwarding. NULL: off
+     * (nothing is forwarded, no webhook platform exists, HealthcareService
+     * searches stay local). */
+    const lg_fwd_config *forwarding;
 } lg_server_config;
 
 /* Every request except GET /metadata (and /.well-known/smart-configuration)
@@ -29,6 +35,13 @@ typedef struct lg_server_config {
  * appended to data_dir/audit.log; GET /AuditEvent (coordination clients, or
  * anyone under --no-auth) searches it. SIGHUP reads data_dir/clients.json
  * again (a file that fails to load or has no client changes nothing).
+ *
+ * With cfg->forwarding, a referral Task routed to a platform gets its
+ * forward job in its write's transaction and the forwarder thread
+ * (lg_forwarder_start) delivers it; POST /forward/{platform}/events takes a
+ * platform's signed webhooks (no bearer token: the signature
+ * authenticates; audited like any request); and GET /HealthcareService
+ * (search) is answered from the directory platform when one is named.
  *
  * Serve until SIGTERM or SIGINT, then stop accepting, let in-flight
  * requests finish, and close the store. defs must outlive the call.

@@ -21,8 +21,19 @@
  * parked write is logged with the status the client finally got. GET
  * /AuditEvent is answered here from that log (AuditEvent is not a stored
  * type: the REST layer never sees it).
+ *
+ * Forwarding (issue #5, with a forwarding configuration): the REST layer
+ * asks the routes inside each write and adds forward jobs to the outbox in
+ * the same transaction; once such a write is durable (its parked reply is
+ * sent) the forwarder thread is woken to deliver it. Platforms' webhooks
+ * (POST /forward/{platform}/events) are verified and applied here on the
+ * worker's store handle through the hooks of forward_hooks.c; directory
+ * searches (GET /HealthcareService) are handed to the forwarder, which
+ * calls back on this worker's event_base - evhttp is not thread-safe, so
+ * the reply is sent from the worker's own thread.
  */
 #include <arpa/inet.h>
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -44,6 +55,13 @@
 #include "loopgate/server.h"
 #include "loopgate/store.h"
 #include "loopgate/time.h"
+#include "forward_hooks.h"
+
+/* A webhook body larger than this is refused unread (413): status events
+ * are a few hundred bytes. */
+#define MAX_WEBHOOK_BODY (64 * 1024)
+/* How long a stopping worker waits for directory searches in flight. */
+#define SEARCH_DRAIN_SECONDS 15
 
 typedef struct worker worker;
 
@@ -108,7 +126,23 @@ struct worker {
     int stopping;
     lg_audit_log *audit;  /* shared by all workers (one write() per line) */
     auth_state *auth;
+    lg_fwd_glue *glue;    /* forwarding hooks and the forwarder, or NULL: off */
+    lg_fwd_hooks hooks;   /* over glue */
+    int searches;         /* directory searches waiting for their reply */
 };
+
+/* Whether the worker may leave its loop: nothing parked, no search pending. */
+static int drained(const worker *w)
+{
+    return !w->head && !w->searches;
+}
+
+static void wake_forwarder(worker *w)
+{
+    lg_forwarder *fw = w->glue ? lg_fwd_glue_forwarder(w->glue) : NULL;
+    if(fw)
+        lg_forwarder_wake(fw);
+}
 
 static const char *reason_phrase(int status)
 {
@@ -128,7 +162,11 @@ static const char *reason_phrase(int status)
     case 413: return "Payload Too Large";
     case 415: return "Unsupported Media Type";
     case 422: return "Unprocessable Entity";
+    case 429: return "Too Many Requests";
     case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
     default: return "Status";
     }
 }
@@ -246,6 +284,7 @@ static void make_unsure(lg_rest_response *resp)
     resp->body = strdup(body);
     resp->body_len = resp->body ? sizeof(body) - 1 : 0;
     resp->status = 500;
+    resp->outbox_added = 0; /* not durable: the forwarder learns of it at its next look */
     resp->content_type = "application/fhir+json; charset=utf-8";
     resp->location[0] = resp->etag[0] = resp->last_modified[0] = resp->allow[0] = '\0';
 }
@@ -296,6 +335,7 @@ static void on_wake(evutil_socket_t fd, short ev, void *arg)
     uint64_t synced = w->sync->synced;
     int failed = w->sync->failed;
     pthread_mutex_unlock(&w->sync->mu);
+    int jobs = 0;
     while(w->head && (failed || w->head->resp.durable_ticket <= synced)) {
         parked *p = w->head;
         w->head = p->next;
@@ -303,11 +343,15 @@ static void on_wake(evutil_socket_t fd, short ev, void *arg)
             w->tail = &w->head;
         if(failed)
             make_unsure(&p->resp);
+        jobs |= p->resp.outbox_added;
         send_reply(w, p->req, &p->resp, &p->info);
         lg_rest_response_clear(&p->resp);
         free(p);
     }
-    if(w->stopping && !w->head) {
+    /* The forward jobs of these writes are on disk now: deliver them. */
+    if(jobs)
+        wake_forwarder(w);
+    if(w->stopping && drained(w)) {
         struct timeval grace = {0, 200 * 1000};
         event_base_loopexit(w->base, &grace);
     }
@@ -410,6 +454,125 @@ static void serve_audit(worker *w, const char *path, const char *query, const ch
     lg_issues_free(&is);
 }
 
+/* ------------------------------------------------------------ forwarding */
+
+static const char *webhook_header(const void *hctx, const char *name)
+{
+    return evhttp_find_header((struct evkeyvalq *)hctx, name);
+}
+
+/* resp = {"outcome": msg} (plain JSON: the platform is not a FHIR client). */
+static void reply_plain(lg_rest_response *resp, int status, const char *msg)
+{
+    cJSON *o = cJSON_CreateObject();
+    char *text = o && cJSON_AddStringToObject(o, "outcome", msg ? msg : "") ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    memset(resp, 0, sizeof(*resp));
+    resp->status = status;
+    if(text) {
+        resp->body = text;
+        resp->body_len = strlen(text);
+        resp->content_type = "application/json";
+    }
+}
+
+/* POST /forward/{platform}/events: a platform's status webhook. No bearer
+ * token - lg_fwd_inbound checks the platform's signature - but bounded and
+ * audited like every request. Applied on this worker's store handle. */
+static void serve_webhook(worker *w, struct evhttp_request *req, const char *path, const char *method,
+                          lg_rest_response *resp)
+{
+    char platform[65], msg[512];
+    const char *p = path + strlen("/forward/");
+    size_t n = strcspn(p, "/");
+    if(n == 0 || n >= sizeof(platform) || strcmp(p + n, "/events") != 0) {
+        reply_plain(resp, 404, "no such endpoint: POST /forward/{platform}/events");
+        return;
+    }
+    if(strcmp(method, "POST") != 0) {
+        reply_plain(resp, 405, "webhooks are POSTed");
+        snprintf(resp->allow, sizeof(resp->allow), "POST");
+        return;
+    }
+    snprintf(platform, sizeof(platform), "%.*s", (int)n, p);
+    if(!w->glue || !lg_fwd_platform_exists(w->cfg->forwarding, platform)) {
+        reply_plain(resp, 404, "unknown platform");
+        return;
+    }
+    struct evbuffer *body_in = evhttp_request_get_input_buffer(req);
+    size_t blen = evbuffer_get_length(body_in);
+    if(blen > MAX_WEBHOOK_BODY) {
+        reply_plain(resp, 413, "event body too large");
+        return;
+    }
+    /* Not NUL-terminated: lg_fwd_inbound reads body_len bytes only. */
+    const char *body = blen ? (const char *)evbuffer_pullup(body_in, -1) : "";
+    msg[0] = '\0';
+    int status = lg_fwd_inbound(w->cfg->forwarding, w->store, platform, webhook_header,
+                                evhttp_request_get_input_headers(req), body, blen, &w->hooks,
+                                lg_time_now_ms(), msg, sizeof(msg));
+    reply_plain(resp, status, msg[0] ? msg : reason_phrase(status));
+}
+
+/* A directory search on its way: who gets the answer. */
+typedef struct hs_search {
+    worker *w;
+    struct evhttp_request *req;
+    reqinfo info;
+} hs_search;
+
+/* On the worker's thread (event_base_once from the forwarder). */
+static void search_done(void *arg, int status, char *body, size_t body_len)
+{
+    hs_search *s = arg;
+    worker *w = s->w;
+    lg_rest_response resp;
+    memset(&resp, 0, sizeof(resp));
+    resp.status = status;
+    resp.body = body; /* ours now */
+    resp.body_len = body ? body_len : 0;
+    resp.content_type = body ? "application/fhir+json; charset=utf-8" : NULL;
+    send_reply(w, s->req, &resp, &s->info);
+    lg_rest_response_clear(&resp);
+    free(s);
+    w->searches--;
+    if(w->stopping && drained(w)) {
+        struct timeval grace = {0, 200 * 1000};
+        event_base_loopexit(w->base, &grace);
+    }
+}
+
+/* GET /HealthcareService?... with a directory platform: proxied (read and
+ * vread of a HealthcareService stay local). Returns 1 when the reply will
+ * come through search_done, 0 with resp filled to send now. */
+static int proxy_search(worker *w, struct evhttp_request *req, const char *query, const char *base,
+                        const reqinfo *in, lg_rest_response *resp)
+{
+    memset(resp, 0, sizeof(*resp));
+    if(in->client && !in->client->unrestricted && in->client->actor.role == LG_ROLE_REPORTING) {
+        reply_outcome(resp, 403, "forbidden", "Reporting clients see aggregates only");
+        return 0;
+    }
+    lg_forwarder *fw = lg_fwd_glue_forwarder(w->glue);
+    hs_search *s = fw ? calloc(1, sizeof(*s)) : NULL;
+    if(!s) {
+        reply_outcome(resp, 503, "transient", "The directory is not available");
+        return 0;
+    }
+    s->w = w;
+    s->req = req;
+    s->info = *in;
+    lg_status st = lg_forwarder_search(fw, query ? query : "", base, w->base, search_done, s);
+    if(st) {
+        free(s);
+        reply_outcome(resp, st == LG_EUNSUPPORTED ? 404 : 503, "transient",
+                      "The directory search could not be started");
+        return 0;
+    }
+    w->searches++;
+    return 1;
+}
+
 /* Open without a token: the CapabilityStatement, as FHIR servers do (a
  * client must be able to discover how to authenticate). */
 static int is_open(const char *method, const char *path)
@@ -439,6 +602,11 @@ static void handle(struct evhttp_request *req, void *arg)
     else
         base_from_host(evhttp_find_header(in, "Host"), base, sizeof(base), w->default_base);
 
+    /* A platform's webhook authenticates by its signature, not a token. */
+    if(path && strncmp(path, "/forward/", 9) == 0 && strlen(path) == plen) {
+        serve_webhook(w, req, path, m, &resp);
+        goto send;
+    }
     const lg_clients *clients = __atomic_load_n(&w->auth->current, __ATOMIC_ACQUIRE);
     if(clients && !is_open(m, path ? path : "/")) {
         size_t tlen = 0;
@@ -454,6 +622,12 @@ static void handle(struct evhttp_request *req, void *arg)
     }
     if(path && strncmp(path, "/AuditEvent", 11) == 0 && (path[11] == '\0' || path[11] == '/')) {
         serve_audit(w, path, uri ? evhttp_uri_get_query(uri) : NULL, base, &info, &resp);
+        goto send;
+    }
+    if(w->glue && lg_fwd_directory(w->cfg->forwarding) && path && strcmp(m, "GET") == 0 &&
+       (strcmp(path, "/HealthcareService") == 0 || strcmp(path, "/HealthcareService/") == 0)) {
+        if(proxy_search(w, req, uri ? evhttp_uri_get_query(uri) : NULL, base, &info, &resp))
+            goto out; /* answered by search_done */
         goto send;
     }
 
@@ -480,6 +654,9 @@ static void handle(struct evhttp_request *req, void *arg)
 
     if(resp.durable_ticket && park(w, req, &resp, &info))
         goto out;
+    /* Durable already (or the write failed: no jobs then). */
+    if(resp.outbox_added && resp.status < 300)
+        wake_forwarder(w);
 send:
     send_reply(w, req, &resp, &info);
 out:
@@ -501,9 +678,14 @@ static void stop_worker(evutil_socket_t fd, short ev, void *arg)
      * replies may be parked waiting for a flush: on_wake exits once they
      * are sent. The grace period lets queued responses drain to sockets. */
     w->stopping = 1;
-    if(!w->head) {
+    if(drained(w)) {
         struct timeval grace = {0, 200 * 1000};
         event_base_loopexit(w->base, &grace);
+    } else if(w->searches) {
+        /* A directory that never answers must not hold the shutdown: the
+         * forwarder abandons its requests when it stops, after this. */
+        struct timeval most = {SEARCH_DRAIN_SECONDS, 0};
+        event_base_loopexit(w->base, &most);
     }
 }
 
@@ -604,6 +786,9 @@ int lg_server_run(const lg_server_config *cfg, const lg_defs *defs)
     struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
     lg_audit_log *audit_log = NULL;
     auth_state auth = {.current = cfg->clients, .cfg = cfg};
+    lg_fwd_glue *glue = NULL;
+    lg_fwd_hooks fwd_hooks;
+    lg_forwarder *fw = NULL;
 
     if(parse_listen(cfg->listen, &ss, &sl, &loopback)) {
         fprintf(stderr, "loopgate: --listen '%s' is not HOST:PORT with a numeric address\n",
@@ -657,14 +842,31 @@ int lg_server_run(const lg_server_config *cfg, const lg_defs *defs)
     }
     sy.ws = ws;
     sy.nworkers = nthreads;
+    lg_rest_config rest_cfg = cfg->rest;
+    /* No platform (the file is missing or lists none): forwarding is off -
+     * no routes, no webhooks, no forwarder thread. */
+    if(cfg->forwarding && lg_fwd_platform_count(cfg->forwarding) > 0) {
+        char ibase[160];
+        if(!(glue = malloc(sizeof(*glue))))
+            goto out;
+        /* Each write asks the routes (inside its transaction). */
+        rest_cfg.forward_route = lg_fwd_glue_route;
+        rest_cfg.forward_ctx = cfg->forwarding;
+        snprintf(ibase, sizeof(ibase), "http://%s", cfg->listen);
+        lg_fwd_glue_init(glue, defs, &rest_cfg, cfg->rest.base_url ? cfg->rest.base_url : ibase);
+        lg_fwd_glue_hooks(glue, &fwd_hooks);
+    }
     for(int i = 0; i < nthreads; i++) {
         worker *w = &ws[i];
         lg_issues issues = {0};
         w->index = i;
         w->cfg = cfg;
         w->rest.defs = defs;
-        w->rest.cfg = cfg->rest;
+        w->rest.cfg = rest_cfg;
         w->rest.cfg.defer_sync = 1;
+        w->glue = glue;
+        if(glue)
+            w->hooks = fwd_hooks;
         w->sync = &sy;
         w->tail = &w->head;
         w->fd = -1;
@@ -715,6 +917,26 @@ int lg_server_run(const lg_server_config *cfg, const lg_defs *defs)
     if(pthread_create(&sy.thread, NULL, syncer_main, &sy) != 0)
         goto out;
     sy.started = 1;
+    if(glue) {
+        /* Once the workers are set up, before they take a request: a
+         * request must never find no forwarder (a directory search would
+         * be refused). Its own store handle delivers the outbox; callbacks
+         * queued on a worker's event_base run once that worker runs. */
+        lg_issues issues = {0};
+        if(lg_forwarder_start(cfg->forwarding, cfg->data_dir, &fwd_hooks, &fw, &issues)) {
+            fprintf(stderr, "loopgate: cannot start the forwarder: %s\n",
+                    issues.count ? issues.items[0].diagnostics : "unknown error");
+            lg_issues_free(&issues);
+            goto out;
+        }
+        lg_issues_free(&issues);
+        lg_fwd_glue_set_forwarder(glue, fw);
+        const char *dir = lg_fwd_directory(cfg->forwarding);
+        fprintf(stderr, "loopgate: forwarding to %zu platform%s%s%s\n",
+                lg_fwd_platform_count(cfg->forwarding),
+                lg_fwd_platform_count(cfg->forwarding) == 1 ? "" : "s",
+                dir ? "; HealthcareService searches from " : "", dir ? dir : "");
+    }
     for(int i = 0; i < nthreads; i++)
         if(pthread_create(&ws[i].thread, NULL, worker_main, &ws[i]) == 0)
             ws[i].started = 1;
@@ -743,6 +965,11 @@ out:
             if(ws[i].started)
                 pthread_join(ws[i].thread, NULL);
     }
+    /* No worker wakes it or waits for a search any more; it calls back on
+     * the workers' event_bases, so it stops before they are freed. */
+    if(glue)
+        lg_fwd_glue_set_forwarder(glue, NULL);
+    lg_forwarder_stop(fw);
     /* Workers have sent every parked reply; only now may the syncer go. */
     if(sy.started) {
         pthread_mutex_lock(&sy.mu);
@@ -788,6 +1015,7 @@ out:
         lg_clients_free(auth.loaded[i]);
     if(main_base)
         event_base_free(main_base);
+    free(glue);
     if(fd >= 0)
         close(fd);
     if(rc == 0)

@@ -180,6 +180,10 @@ static lg_status run_entry(lg_ctx *parent, entry *e, int in_txn)
     /* A batch entry commits alone: the Bundle's reply waits for its flush. */
     if(e->resp.durable_ticket > parent->resp->durable_ticket)
         parent->resp->durable_ticket = e->resp.durable_ticket;
+    /* Forward jobs of an entry: a batch entry's are committed already; a
+     * transaction's are cleared again if the Bundle rolls back. */
+    if(e->resp.outbox_added)
+        parent->resp->outbox_added = 1;
     lg_issues_free(&sub.issues);
     free(path);
     free(body);
@@ -444,7 +448,15 @@ lg_status lg_do_bundle(lg_ctx *c)
                     snprintf(loc, sizeof(loc), "Bundle.entry[%zu]", i);
                     cJSON *oo = cJSON_ParseWithLength(e->resp.body, e->resp.body_len);
                     const cJSON *iss = cJSON_GetObjectItemCaseSensitive(oo, "issue");
-                    const cJSON *first = cJSON_IsArray(iss) ? iss->child : NULL;
+                    const cJSON *first = cJSON_IsArray(iss) ? iss->child : NULL, *it;
+                    /* the error that failed it, not a warning listed before it */
+                    cJSON_ArrayForEach(it, iss) {
+                        const char *sev = str_member(it, "severity");
+                        if(sev && (strcmp(sev, "error") == 0 || strcmp(sev, "fatal") == 0)) {
+                            first = it;
+                            break;
+                        }
+                    }
                     const char *diag = str_member(first, "diagnostics");
                     const char *code = str_member(first, "code");
                     int hs = e->resp.status;

@@ -15,6 +15,12 @@
  *  - Patient: ECM population-of-focus age limits (422); the child's
  *    demographics row the report joins.
  *  - CarePlan: the six-month review rule (422) while the plan is in force.
+ *  - forwarding (issue #5): when the configuration routes a referral Task's
+ *    owner to a directory platform, the forward job ("create" when the
+ *    referral reaches a routed owner, "cancel" when a forwarded referral is
+ *    cancelled or entered in error - by its requester or by the
+ *    ServiceRequest cascade) goes into the outbox in this same transaction,
+ *    so a committed change always has its job and a rolled-back one never.
  *
  * With no actor (req->actor NULL: the server itself - imports, internal
  * writes, tests of the REST layer alone, a server run without
@@ -241,6 +247,112 @@ static lg_status put_referral_facts(lg_ctx *c, const cJSON *sr, const cJSON *tas
     return LG_OK;
 }
 
+/* ------------------------------------------------------------ forwarding */
+
+static const char *owner_of(const cJSON *task)
+{
+    return jstr(cJSON_GetObjectItemCaseSensitive(task, "owner"), "reference");
+}
+
+/* A referral the platform holds as live: sent and not yet closed. draft
+ * was never forwarded; the closed states have nothing left to cancel or
+ * deliver. */
+static int open_status(const cJSON *task)
+{
+    lg_task_status s;
+    const char *code = jstr(task, "status");
+    if(!code || lg_task_status_parse(code, &s) != 0)
+        return 0;
+    switch(s) {
+    case LG_TASK_REQUESTED: case LG_TASK_RECEIVED: case LG_TASK_ACCEPTED: case LG_TASK_READY:
+    case LG_TASK_IN_PROGRESS: case LG_TASK_ON_HOLD:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int status_is(const cJSON *task, const char *code)
+{
+    const char *s = jstr(task, "status");
+    return s && strcmp(s, code) == 0;
+}
+
+/* Same target (Type/id) for two reference texts; -1 out of memory. */
+static int same_ref(const char *a, const char *b)
+{
+    lg_ref ra, rb;
+    if(!a || !b)
+        return 0;
+    if(lg_ref_set(&ra, a, NULL) != LG_OK)
+        return -1;
+    if(lg_ref_set(&rb, b, NULL) != LG_OK) {
+        lg_ref_clear(&ra);
+        return -1;
+    }
+    int same = lg_ref_same(&ra, &rb);
+    lg_ref_clear(&ra);
+    lg_ref_clear(&rb);
+    return same;
+}
+
+/* The route of owner (platform and target borrowed from the configuration),
+ * or 0 when it is not forwarded. */
+static int route_of(const lg_ctx *c, const char *owner, const char **platform, const char **target)
+{
+    const lg_rest_config *cfg = &c->rest->cfg;
+    *platform = *target = NULL;
+    if(!owner || !cfg->forward_route)
+        return 0;
+    return cfg->forward_route(cfg->forward_ctx, owner, platform, target) == 1 && *platform;
+}
+
+static lg_status add_job(lg_ctx *c, const char *kind, const char *task_id, const cJSON *task,
+                         const char *platform, const char *target)
+{
+    char *sr_id = sr_id_of(task);
+    lg_outbox_job j = {
+        .platform = (char *)platform, .kind = (char *)kind, .task_id = (char *)task_id,
+        .referral_id = sr_id, .target = (char *)target, .created_ms = c->now, .next_at_ms = c->now,
+    };
+    lg_status st = lg_store_outbox_add(c->st, &j, NULL);
+    free(sr_id);
+    if(st)
+        return lg_fail(c, st, "exception", NULL, "Could not add the forward job (%s) of Task/%s", kind,
+                       task_id);
+    /* The HTTP layer wakes the forwarder once this is durable; a rollback
+     * clears it again (lg_txn_rollback). */
+    c->resp->outbox_added = 1;
+    return LG_OK;
+}
+
+/* The forward jobs of a referral Task going from prev (NULL: created) to
+ * task (docs/forwarding.md, "What is forwarded when"):
+ *  - create: task is open with a routed owner, and prev was not open
+ *    (created, or leaving draft) or had another owner;
+ *  - cancel: task becomes cancelled or entered-in-error while prev was
+ *    open with a routed owner (it was forwarded), to prev's platform. */
+static lg_status forward_jobs(lg_ctx *c, const char *task_id, const cJSON *prev, const cJSON *task)
+{
+    const char *platform, *target;
+    if(!task || !c->rest->cfg.forward_route)
+        return LG_OK;
+    if(open_status(task) && route_of(c, owner_of(task), &platform, &target)) {
+        int moved = 1;
+        if(prev && open_status(prev)) {
+            int same = same_ref(owner_of(prev), owner_of(task));
+            if(same < 0)
+                return lg_fail(c, LG_ENOMEM, "exception", NULL, "Out of memory");
+            moved = !same;
+        }
+        return moved ? add_job(c, "create", task_id, task, platform, target) : LG_OK;
+    }
+    if(prev && open_status(prev) && (status_is(task, "cancelled") || status_is(task, "entered-in-error")) &&
+       route_of(c, owner_of(prev), &platform, &target))
+        return add_job(c, "cancel", task_id, prev, platform, target);
+    return LG_OK;
+}
+
 /* ------------------------------------------------------------ Task */
 
 static lg_status check_status_change(lg_ctx *c, const cJSON *cur, const cJSON *res)
@@ -311,15 +423,17 @@ static lg_status task_written(lg_ctx *c, const char *id, cJSON *res)
         }
         if((st = read_current(c, "ServiceRequest", sr_id, &sr, NULL)))
             goto out;
-        if(!sr && !c->req->actor)
-            goto out; /* the server itself may store a Task ahead of its referral */
-        if(!sr) {
+        if(!sr && c->req->actor) {
             st = lg_fail(c, LG_EUNPROCESSABLE, "business-rule", "Task.focus",
                          "Task.focus %s is not a stored ServiceRequest (post the ServiceRequest first, "
                          "or before the Task in the same transaction)", focus);
             goto out;
         }
-        st = put_referral_facts(c, sr, res, cur);
+        /* (The server itself may store a Task ahead of its referral: no
+         * facts then, the ServiceRequest's write will add them.) */
+        if(sr && (st = put_referral_facts(c, sr, res, cur)))
+            goto out;
+        st = forward_jobs(c, id, cur, res);
     } else if(is_patient_task(res)) {
         lg_patient_task *pt = NULL;
         if((st = lg_model_patient_task_from_fhir(res, &pt, &c->issues))) {
@@ -401,6 +515,10 @@ static lg_status service_request_written(lg_ctx *c, const char *id, cJSON *sr)
                 lg_resource w = {0};
                 st = lg_write_version(c, "Task", l.items[i].id, upd, l.items[i].version, "PUT", &w);
                 lg_resource_clear(&w);
+                /* A forwarded referral cancelled by the cascade is cancelled
+                 * at its platform too. */
+                if(!st)
+                    st = forward_jobs(c, l.items[i].id, t, upd);
                 if(st) {
                     cJSON_Delete(t);
                     cJSON_Delete(upd);

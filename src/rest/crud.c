@@ -52,15 +52,19 @@ lg_status lg_txn_commit(lg_ctx *c)
     } else {
         st = lg_store_commit(c->st);
     }
-    if(st)
+    if(st) {
+        c->resp->outbox_added = 0; /* the jobs were not committed either */
         return lg_fail(c, st, "exception", NULL, "Could not commit to the store");
+    }
     return LG_OK;
 }
 
 void lg_txn_rollback(lg_ctx *c)
 {
-    if(!c->in_txn)
+    if(!c->in_txn) {
         lg_store_rollback(c->st);
+        c->resp->outbox_added = 0; /* forward jobs added in it are gone */
+    }
 }
 
 /* End a transaction begun by this interaction: commit on success. */

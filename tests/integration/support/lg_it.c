@@ -175,6 +175,29 @@ void lg_it_reload(const lg_server *s, const char *token)
 
 void lg_it_start(lg_server *s, const char *const *extra)
 {
+    lg_it_start_files(s, extra, NULL);
+}
+
+/* Write name (relative to the data dir) with content, mode 0600. */
+static void write_data_file(const lg_server *s, const char *name, const char *content)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", s->dir, name);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    cr_assert(fd >= 0, "open %s: %s", path, strerror(errno));
+    size_t len = strlen(content), off = 0;
+    while(off < len) {
+        ssize_t w = write(fd, content + off, len - off);
+        if(w < 0 && errno == EINTR)
+            continue;
+        cr_assert(w > 0, "write %s: %s", path, strerror(errno));
+        off += (size_t)w;
+    }
+    close(fd);
+}
+
+void lg_it_start_files(lg_server *s, const char *const *extra, const char *const *files)
+{
     curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread uses libcurl */
     memset(s, 0, sizeof(*s));
     snprintf(s->dir, sizeof(s->dir), "/tmp/lg-it-XXXXXX");
@@ -201,6 +224,8 @@ void lg_it_start(lg_server *s, const char *const *extra)
         snprintf(s->token, sizeof(s->token), "%s", tok);
         free(tok);
     }
+    for(int i = 0; files && files[i] && files[i + 1]; i += 2)
+        write_data_file(s, files[i], files[i + 1]);
     for(int attempt = 0; attempt < 5; attempt++) {
         s->port = free_port();
         snprintf(s->base, sizeof(s->base), "http://127.0.0.1:%d", s->port);

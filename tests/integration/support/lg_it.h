@@ -52,6 +52,10 @@ typedef struct lg_resp {
  * command-line flags (borrowed, at most LG_IT_MAX_EXTRA), or NULL. The server
  * dies with the test process even if the test never calls lg_it_cleanup. */
 void lg_it_start(lg_server *s, const char *const *extra);
+/* lg_it_start with files written into the data directory (mode 0600)
+ * before the server starts: files holds pairs of name (relative to the data
+ * dir, e.g. "forwarding.json") and content, NULL-terminated; may be NULL. */
+void lg_it_start_files(lg_server *s, const char *const *extra, const char *const *files);
 /* Start again on the same data dir, port and flags (after lg_it_stop). */
 void lg_it_restart(lg_server *s);
 /* Stop with sig and reap the process. SIGTERM must end in exit status 0
