@@ -113,7 +113,9 @@ static const lg_type_def *choice_type(const lg_elem_def *e, const char *key)
 }
 
 /* Every JSON key of every value validated comes through here, so the
- * index answers it with one hash and (usually) one string compare. */
+ * index answers it with one hash and (usually) one string compare. The
+ * compare is inline, and the hash pass measures the key: a strcmp call per
+ * probe (most keys are short, most probes hit) cost more than the hash. */
 const lg_elem_def *lg_defs_elem(const lg_type_def *t, const char *key, const lg_type_def **type)
 {
     *type = NULL;
@@ -121,9 +123,16 @@ const lg_elem_def *lg_defs_elem(const lg_type_def *t, const char *key, const lg_
         return NULL;
     if(t->slots) {
         size_t mask = t->nslots - 1;
-        for(size_t i = name_hash(key) & mask; t->slots[i]; i = (i + 1) & mask) {
+        size_t h = 1469598103934665603ULL, len = 0; /* name_hash, and the length */
+        for(; key[len]; len++)
+            h = (h ^ (unsigned char)key[len]) * 1099511628211ULL;
+        for(size_t i = h & mask; t->slots[i]; i = (i + 1) & mask) {
             const lg_elem_def *e = &t->elems[t->slots[i] - 1];
-            if(strcmp(e->name, key) == 0)
+            const char *n = e->name;
+            size_t j = 0;
+            while(j < len && n[j] == key[j])
+                j++;
+            if(j == len && n[len] == '\0')
                 return e;
         }
         for(size_t i = 0; i < t->nchoices; i++) {

@@ -31,6 +31,7 @@
 #include "loopgate/terminology.h"
 #include "loopgate/validate.h"
 #include "path.h"
+#include "validate/jget.h"
 #include "validate/shortcut.h"
 
 #define PATH_MAX_LEN 512
@@ -229,7 +230,7 @@ static int pattern_match(const cJSON *p, const cJSON *v)
             return 0;
         const cJSON *pk;
         cJSON_ArrayForEach(pk, p) {
-            if(!pattern_match(pk, cJSON_GetObjectItemCaseSensitive(v, pk->string)))
+            if(!pattern_match(pk, lg_vget(v, pk->string)))
                 return 0;
         }
         return 1;
@@ -268,7 +269,7 @@ static const char *val_type(const lg_pnode *n, const val *v)
     if(v->type)
         return v->type;
     if(cJSON_IsObject(v->v)) {
-        const cJSON *rt = cJSON_GetObjectItemCaseSensitive(v->v, "resourceType");
+        const cJSON *rt = lg_vget(v->v, "resourceType");
         if(cJSON_IsString(rt))
             return rt->valuestring;
     }
@@ -410,7 +411,7 @@ static int slice_match(pwalk *w, const lg_pnode *base, const lg_pnode *slice, co
             for(size_t k = 0; k < nn && !ok; k++) {
                 const char *t = nodes[k].type;
                 if(!t && cJSON_IsObject(nodes[k].v)) {
-                    const cJSON *rt = cJSON_GetObjectItemCaseSensitive(nodes[k].v, "resourceType");
+                    const cJSON *rt = lg_vget(nodes[k].v, "resourceType");
                     t = cJSON_IsString(rt) ? rt->valuestring : NULL;
                 }
                 if(!t && strcmp(d->path, "$this") == 0)
@@ -467,8 +468,8 @@ static const cJSON *find_contained(const cJSON *res, const char *id)
     const cJSON *c;
     if(!id)
         return NULL;
-    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(res, "contained")) {
-        const cJSON *cid = cJSON_GetObjectItemCaseSensitive(c, "id");
+    cJSON_ArrayForEach(c, lg_vget(res, "contained")) {
+        const cJSON *cid = lg_vget(c, "id");
         if(cJSON_IsString(cid) && strcmp(cid->valuestring, id) == 0)
             return c;
     }
@@ -538,7 +539,7 @@ static int eindex_build(eindex *x, const cJSON *bundle)
 {
     eindex_free(x);
     x->bundle = bundle;
-    const cJSON *list = cJSON_GetObjectItemCaseSensitive(bundle, "entry"), *e;
+    const cJSON *list = lg_vget(bundle, "entry"), *e;
     size_t n = 0;
     cJSON_ArrayForEach(e, list) n++;
     if(n && !(x->entries = malloc(n * sizeof(*x->entries))))
@@ -546,7 +547,7 @@ static int eindex_build(eindex *x, const cJSON *bundle)
     cJSON_ArrayForEach(e, list) {
         size_t i = x->nentries++;
         x->entries[i] = e;
-        const cJSON *fu = cJSON_GetObjectItemCaseSensitive(e, "fullUrl");
+        const cJSON *fu = lg_vget(e, "fullUrl");
         if(!cJSON_IsString(fu))
             continue;
         const char *f = fu->valuestring;
@@ -574,19 +575,19 @@ static const cJSON *find_entry(pwalk *w, const cJSON *bundle, const char *ref)
         size_t a = emap_find(&x->exact, ref), b = relative ? emap_find(&x->tails, ref) : (size_t)-1;
         size_t i = a < b ? a : b;
         return i == (size_t)-1 ? NULL
-                               : cJSON_GetObjectItemCaseSensitive(x->entries[i], "resource");
+                               : lg_vget(x->entries[i], "resource");
     }
     const cJSON *e;
     size_t rlen = strlen(ref);
-    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(bundle, "entry")) {
-        const cJSON *fu = cJSON_GetObjectItemCaseSensitive(e, "fullUrl");
+    cJSON_ArrayForEach(e, lg_vget(bundle, "entry")) {
+        const cJSON *fu = lg_vget(e, "fullUrl");
         if(!cJSON_IsString(fu))
             continue;
         const char *f = fu->valuestring;
         size_t flen = strlen(f);
         if(strcmp(f, ref) == 0 ||
            (relative && flen > rlen && f[flen - rlen - 1] == '/' && strcmp(f + flen - rlen, ref) == 0))
-            return cJSON_GetObjectItemCaseSensitive(e, "resource");
+            return lg_vget(e, "resource");
     }
     return NULL;
 }
@@ -595,7 +596,7 @@ static const cJSON *find_entry(pwalk *w, const cJSON *bundle, const char *ref)
  * or an entry of the Bundle being validated (by fullUrl). NULL otherwise. */
 static const cJSON *resolve_local(pwalk *w, const cJSON *ref)
 {
-    const cJSON *r = cJSON_GetObjectItemCaseSensitive(ref, "reference");
+    const cJSON *r = lg_vget(ref, "reference");
     if(!cJSON_IsString(r))
         return NULL;
     const char *s = r->valuestring;
@@ -605,7 +606,7 @@ static const cJSON *resolve_local(pwalk *w, const cJSON *ref)
         if(!target && w->root != w->resource)
             target = find_contained(w->root, s + 1);
     } else if(w->root) {
-        const cJSON *rt = cJSON_GetObjectItemCaseSensitive(w->root, "resourceType");
+        const cJSON *rt = lg_vget(w->root, "resourceType");
         if(cJSON_IsString(rt) && strcmp(rt->valuestring, "Bundle") == 0)
             target = find_entry(w, w->root, s);
     }
@@ -617,13 +618,13 @@ static const cJSON *resolve_local(pwalk *w, const cJSON *ref)
 static const char *ref_target_type(pwalk *w, const cJSON *ref, const cJSON *target, char *buf,
                                    size_t bufsz)
 {
-    const cJSON *r = cJSON_GetObjectItemCaseSensitive(ref, "reference");
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(ref, "type");
+    const cJSON *r = lg_vget(ref, "reference");
+    const cJSON *t = lg_vget(ref, "type");
     if(!cJSON_IsString(r))
         return cJSON_IsString(t) ? t->valuestring : NULL;
     const char *s = r->valuestring;
     if(target) {
-        const cJSON *rt = cJSON_GetObjectItemCaseSensitive(target, "resourceType");
+        const cJSON *rt = lg_vget(target, "resourceType");
         return cJSON_IsString(rt) ? rt->valuestring : NULL;
     }
     if(s[0] == '#' || strncmp(s, "urn:", 4) == 0)
@@ -750,8 +751,8 @@ static void check_dom3(pwalk *w, const lg_pconstraint *c, const cJSON *res)
 {
     const cJSON *ct;
     int i = 0;
-    cJSON_ArrayForEach(ct, cJSON_GetObjectItemCaseSensitive(res, "contained")) {
-        const cJSON *id = cJSON_GetObjectItemCaseSensitive(ct, "id");
+    cJSON_ArrayForEach(ct, lg_vget(res, "contained")) {
+        const cJSON *id = lg_vget(ct, "id");
         char hid[160];
         if(cJSON_IsString(id) && snprintf(hid, sizeof(hid), "#%s", id->valuestring) < (int)sizeof(hid) &&
            !mentions(res, hid, ct, 0) && !mentions(ct, "#", NULL, 0)) {
@@ -859,9 +860,9 @@ static void check_binding(pwalk *w, const lg_pnode *n, const val *v)
         return;
     }
     const char *shown = cJSON_IsString(v->v) ? v->v->valuestring : NULL;
-    const cJSON *codings = cJSON_GetObjectItemCaseSensitive(v->v, "coding");
+    const cJSON *codings = lg_vget(v->v, "coding");
     const cJSON *first = cJSON_IsArray(codings) ? codings->child : v->v;
-    const cJSON *code = cJSON_GetObjectItemCaseSensitive(first, "code");
+    const cJSON *code = lg_vget(first, "code");
     if(!shown && cJSON_IsString(code))
         shown = code->valuestring;
     report(w, n->binding == LG_BIND_REQUIRED ? LG_SEV_ERROR : LG_SEV_WARNING, "code-invalid",
@@ -878,7 +879,7 @@ static void descend(pwalk *w, const lg_pnode *n, const val *v, const lg_ptype *t
     if(!cJSON_IsObject(v->v))
         return;
     const lg_profile *saved = w->prof;
-    const cJSON *rt = cJSON_GetObjectItemCaseSensitive(v->v, "resourceType");
+    const cJSON *rt = lg_vget(v->v, "resourceType");
     if(cJSON_IsString(rt)) {
         /* a contained or Bundle entry resource: its own base definition,
          * with %resource moved to it */
@@ -889,8 +890,8 @@ static void descend(pwalk *w, const lg_pnode *n, const val *v, const lg_ptype *t
         val rv = {.v = v->v, .type = rt->valuestring, .index = -1, .slice = -1};
         int walked = 0;
         const cJSON *u;
-        cJSON_ArrayForEach(u, cJSON_GetObjectItemCaseSensitive(
-                                  cJSON_GetObjectItemCaseSensitive(v->v, "meta"), "profile")) {
+        cJSON_ArrayForEach(u, lg_vget(
+                                  lg_vget(v->v, "meta"), "profile")) {
             /* the profiles it claims, when we have them (an unknown one is
              * only reported for the outermost resource) */
             const lg_profile *p = cJSON_IsString(u) ? lg_defs_profile(w->d, u->valuestring) : NULL;
@@ -916,7 +917,7 @@ static void descend(pwalk *w, const lg_pnode *n, const val *v, const lg_ptype *t
             p = t->profile_defs[k];
     }
     if(!p && t && t->extension) {
-        const cJSON *url = cJSON_GetObjectItemCaseSensitive(v->v, "url");
+        const cJSON *url = lg_vget(v->v, "url");
         if(cJSON_IsString(url))
             p = lg_defs_profile(w->d, url->valuestring);
     }
@@ -969,8 +970,12 @@ static long kid_lookup(const lg_pnode *n, uint32_t h, const char *name, size_t l
 {
     size_t mask = n->nkid_slots - 1;
     for(size_t k = h & mask; n->kid_slots[k]; k = (k + 1) & mask) {
-        const lg_pnode *kid = n->kids[n->kid_slots[k] - 1];
-        if(strncmp(kid->name, name, len) == 0 && kid->name[len] == '\0')
+        /* compared inline: a strncmp call per probe was most of the look-up */
+        const char *kn = n->kids[n->kid_slots[k] - 1]->name;
+        size_t i = 0;
+        while(i < len && kn[i] == name[i])
+            i++;
+        if(i == len && kn[len] == '\0')
             return (long)n->kid_slots[k] - 1;
     }
     return -1;
@@ -1040,7 +1045,7 @@ static size_t collect(pwalk *w, const lg_pnode *k, const cJSON *obj, int undersc
         char other[160];
         if(ext) {
             /* "_name" alone (no value): a primitive with only extensions */
-            if(cJSON_GetObjectItemCaseSensitive(obj, key + 1))
+            if(lg_vget(obj, key + 1))
                 continue;
         }
         const cJSON *sib = NULL;
@@ -1048,7 +1053,7 @@ static size_t collect(pwalk *w, const lg_pnode *k, const cJSON *obj, int undersc
         if(!ext && underscore && klen + 1 < sizeof(other)) {
             other[0] = '_';
             memcpy(other + 1, key, klen + 1);
-            sib = cJSON_GetObjectItemCaseSensitive(obj, other);
+            sib = lg_vget(obj, other);
         }
         int arr = cJSON_IsArray(item);
         size_t cnt = arr ? (size_t)cJSON_GetArraySize(item) : 1;
@@ -1305,12 +1310,12 @@ static int conforms(pwalk *w, const lg_profile *p, const val *v)
 /* Does the resource res (contained or a Bundle entry) conform to p? */
 static int conforms_resource(pwalk *w, const lg_profile *p, const cJSON *res)
 {
-    const cJSON *rt = cJSON_GetObjectItemCaseSensitive(res, "resourceType");
+    const cJSON *rt = lg_vget(res, "resourceType");
     if(!cJSON_IsString(rt) || strcmp(rt->valuestring, p->type) != 0)
         return 0;
     const cJSON *saved = w->resource, *fp_root = w->fp_root;
     w->resource = res;
-    if(!find_contained(saved, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(res, "id"))))
+    if(!find_contained(saved, cJSON_GetStringValue(lg_vget(res, "id"))))
         w->fp_root = res; /* a Bundle entry: its own root */
     val rv = {.v = res, .type = p->type, .index = -1, .slice = -1};
     int ok = conforms(w, p, &rv);
@@ -1324,7 +1329,7 @@ static lg_status walk_profile(const lg_defs *d, const cJSON *res, const lg_profi
 {
     pwalk w = {.d = d, .resource = res, .root = res, .fp_root = res, .prof = p, .issues = issues,
                .seen = seen, .eidx = eidx};
-    const cJSON *rt = cJSON_GetObjectItemCaseSensitive(res, "resourceType");
+    const cJSON *rt = lg_vget(res, "resourceType");
     push_seg(&w, 0, cJSON_IsString(rt) ? rt->valuestring : p->type, -1);
     val v = {.v = res, .type = p->type, .index = -1, .slice = -1};
     check_node(&w, p->root, &v);
@@ -1373,11 +1378,11 @@ lg_status lg_validate_full(const lg_defs *defs, const cJSON *res, const char *co
     lg_status st = lg_validate_resource(defs, res, issues);
     if(st)
         return st;
-    const char *type = cJSON_GetObjectItemCaseSensitive(res, "resourceType")->valuestring;
+    const char *type = lg_vget(res, "resourceType")->valuestring;
     const lg_profile *list[MAX_PROFILES];
     size_t n = 0, errors = 0;
-    const cJSON *mp = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(res, "meta"), "profile");
+    const cJSON *mp = lg_vget(
+        lg_vget(res, "meta"), "profile");
     int i = 0;
     const cJSON *u;
     cJSON_ArrayForEach(u, mp) {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "validate/jget.h"
 #include "validate/shortcut.h"
 
 /* The member name of obj, or NULL. *unsure is set when obj has any
@@ -25,9 +26,15 @@ static const cJSON *member(const cJSON *obj, const char *name, int *unsure)
         const char *k = c->string;
         if(!k)
             continue;
-        if(k[0] == '_')
+        if(k[0] == '_') {
             *unsure = 1;
-        else if(strncmp(k, name, len) == 0) {
+            continue;
+        }
+        /* inline: a strncmp call per member was a third of the shortcuts */
+        size_t i = 0;
+        while(i < len && k[i] == name[i])
+            i++;
+        if(i == len) {
             if(!k[len] && !found)
                 found = c;
             else if(k[len] >= 'A' && k[len] <= 'Z')
@@ -216,7 +223,7 @@ int lg_vshortcut_passes(lg_pshortcut kind, const cJSON *focus)
         const cJSON *t = member(focus, "text", &us);
         if(us)
             return 0;
-        const cJSON *div = cJSON_IsObject(t) ? cJSON_GetObjectItemCaseSensitive(t, "div") : NULL;
+        const cJSON *div = cJSON_IsObject(t) ? lg_vget(t, "div") : NULL;
         return cJSON_IsString(div);
     }
     case LG_PSC_BDL8: {

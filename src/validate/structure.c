@@ -21,6 +21,7 @@
 #include "loopgate/validate.h"
 #include "loopgate/xml.h"
 #include "path.h"
+#include "validate/jget.h"
 #include "validate/lexical.h"
 
 #define PATH_MAX_LEN 512
@@ -229,7 +230,7 @@ static int null_placeholder_ok(const cJSON *obj, const char *key, int ext, int i
     char other[256];
     if(snprintf(other, sizeof(other), "%s%s", ext ? "" : "_", key + ext) >= (int)sizeof(other))
         return 0;
-    const cJSON *o = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(obj, other), i);
+    const cJSON *o = cJSON_GetArrayItem(lg_vget(obj, other), i);
     return o && !cJSON_IsNull(o);
 }
 
@@ -352,7 +353,7 @@ static void walk_resource(walk *w, const cJSON *obj)
                json_kind(obj));
         return;
     }
-    const cJSON *rt = cJSON_GetObjectItemCaseSensitive(obj, "resourceType");
+    const cJSON *rt = lg_vget(obj, "resourceType");
     if(!cJSON_IsString(rt)) {
         report(w, LG_SEV_ERROR, "structure", "A resource needs a resourceType string");
         return;
