@@ -126,13 +126,9 @@ const lg_elem_def *lg_defs_elem(const lg_type_def *t, const char *key, const lg_
         size_t h = 1469598103934665603ULL, len = 0; /* name_hash, and the length */
         for(; key[len]; len++)
             h = (h ^ (unsigned char)key[len]) * 1099511628211ULL;
-        for(size_t i = h & mask; t->slots[i]; i = (i + 1) & mask) {
-            const lg_elem_def *e = &t->elems[t->slots[i] - 1];
-            const char *n = e->name;
-            size_t j = 0;
-            while(j < len && n[j] == key[j])
-                j++;
-            if(j == len && n[len] == '\0')
+        for(size_t i = h & mask; t->slots[i].index1; i = (i + 1) & mask) {
+            const lg_elem_def *e = &t->elems[t->slots[i].index1 - 1];
+            if(lg_name_slot_is(&t->slots[i], key, len, (const char *const *)&e->name))
                 return e;
         }
         for(size_t i = 0; i < t->nchoices; i++) {
@@ -160,7 +156,7 @@ static void index_def(lg_type_def *t)
     size_t nslots = 8;
     while(nslots < t->nelems * 2)
         nslots *= 2;
-    unsigned *slots = calloc(nslots, sizeof(*slots));
+    lg_name_slot *slots = calloc(nslots, sizeof(*slots));
     unsigned *choices = calloc(t->nelems ? t->nelems : 1, sizeof(*choices));
     if(!slots || !choices) {
         free(slots);
@@ -174,9 +170,9 @@ static void index_def(lg_type_def *t)
             continue;
         }
         size_t k = name_hash(t->elems[i].name) & (nslots - 1);
-        while(slots[k])
+        while(slots[k].index1)
             k = (k + 1) & (nslots - 1);
-        slots[k] = (unsigned)i + 1;
+        lg_name_slot_set(&slots[k], i, t->elems[i].name, 0);
     }
     t->slots = slots;
     t->nslots = nslots;

@@ -965,20 +965,18 @@ typedef struct kmatch {
 #define KM_STACK 64
 #define VAL_STACK 48
 
-/* The kid of n named exactly name[0..len), or -1. */
-static long kid_lookup(const lg_pnode *n, uint32_t h, const char *name, size_t len)
+/* The slot of the kid of n named exactly name[0..len), or NULL. */
+static const lg_name_slot *kid_lookup(const lg_pnode *n, uint32_t h, const char *name, size_t len)
 {
     size_t mask = n->nkid_slots - 1;
-    for(size_t k = h & mask; n->kid_slots[k]; k = (k + 1) & mask) {
-        /* compared inline: a strncmp call per probe was most of the look-up */
-        const char *kn = n->kids[n->kid_slots[k] - 1]->name;
-        size_t i = 0;
-        while(i < len && kn[i] == name[i])
-            i++;
-        if(i == len && kn[len] == '\0')
-            return (long)n->kid_slots[k] - 1;
+    for(size_t k = h & mask; n->kid_slots[k].index1; k = (k + 1) & mask) {
+        /* decided in the slot (nameslot.h): the kid itself is read only
+         * for a long name */
+        const lg_name_slot *s = &n->kid_slots[k];
+        if(lg_name_slot_is(s, name, len, (const char *const *)&n->kids[s->index1 - 1]->name))
+            return s;
     }
-    return -1;
+    return NULL;
 }
 
 /* Add to m[*nm] every kid of n that the member item names: the kid of the
@@ -996,20 +994,20 @@ static int match_member(const lg_pnode *n, const cJSON *item, uint32_t mem, kmat
     size_t j = 0;
     for(; name[j]; j++) {
         if(j && n->choice_kids && name[j] >= 'A' && name[j] <= 'Z') {
-            long k = kid_lookup(n, h, name, j);
-            if(k >= 0 && n->kids[k]->choice) {
+            const lg_name_slot *s = kid_lookup(n, h, name, j);
+            if(s && s->choice) {
                 if(*nm >= cap)
                     return -1;
-                m[(*nm)++] = (kmatch){.kid = (uint32_t)k, .mem = mem, .item = item};
+                m[(*nm)++] = (kmatch){.kid = s->index1 - 1, .mem = mem, .item = item};
             }
         }
         h = lg_pname_hash_step(h, name[j]);
     }
-    long k = kid_lookup(n, h, name, j);
-    if(k >= 0 && !n->kids[k]->choice) {
+    const lg_name_slot *s = kid_lookup(n, h, name, j);
+    if(s && !s->choice) {
         if(*nm >= cap)
             return -1;
-        m[(*nm)++] = (kmatch){.kid = (uint32_t)k, .mem = mem, .item = item};
+        m[(*nm)++] = (kmatch){.kid = s->index1 - 1, .mem = mem, .item = item};
     }
     return 0;
 }
