@@ -75,17 +75,35 @@ static int cmp_def(const void *a, const void *b)
     return strcmp((*(lg_type_def *const *)a)->name, (*(lg_type_def *const *)b)->name);
 }
 
-static int cmp_key(const void *key, const void *b)
+/* strcmp's order, inline: the names compared are short and the call (per
+ * probe, through bsearch's callback) cost more than the compare. */
+static int name_cmp(const char *a, const char *b)
 {
-    return strcmp((const char *)key, (*(lg_type_def *const *)b)->name);
+    while(*a && *a == *b) {
+        a++;
+        b++;
+    }
+    return (unsigned char)*a - (unsigned char)*b;
 }
 
+/* Called for every resource validated (and for each contained or Bundle
+ * entry resource): bsearch's own halving, with the compare inline. */
 const lg_type_def *lg_defs_struct(const lg_defs *d, const char *name)
 {
     if(!d || !name || !d->nstructs)
         return NULL;
-    lg_type_def *const *t = bsearch(name, d->structs, d->nstructs, sizeof(*d->structs), cmp_key);
-    return t ? *t : NULL;
+    size_t lo = 0, hi = d->nstructs;
+    while(lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = name_cmp(name, d->structs[mid]->name);
+        if(c < 0)
+            hi = mid;
+        else if(c > 0)
+            lo = mid + 1;
+        else
+            return d->structs[mid];
+    }
+    return NULL;
 }
 
 static size_t name_hash(const char *s)
