@@ -6,7 +6,8 @@
  * library that is a call plus a strcmp call per member, most of which
  * differ at the first byte. Same contract as the library's: NULL for a
  * NULL object or name, the first member of that exact name, and the scan
- * stops at a child without a name (an array's items).
+ * stops at a child without a name (an array's items). The cJSON_Is*
+ * tests below are the library's too, inline.
  */
 #ifndef LG_VALIDATE_JGET_H
 #define LG_VALIDATE_JGET_H
@@ -26,6 +27,38 @@ static inline const cJSON *lg_vget(const cJSON *obj, const char *name)
             return c;
     }
     return NULL;
+}
+
+/* cJSON's type tests, inline (the library's are calls, made for every
+ * value walked); same answers, NULL included. */
+static inline int lg_vis_object(const cJSON *v)
+{
+    return v && (v->type & 0xFF) == cJSON_Object;
+}
+
+static inline int lg_vis_array(const cJSON *v)
+{
+    return v && (v->type & 0xFF) == cJSON_Array;
+}
+
+static inline int lg_vis_string(const cJSON *v)
+{
+    return v && (v->type & 0xFF) == cJSON_String;
+}
+
+static inline int lg_vis_null(const cJSON *v)
+{
+    return v && (v->type & 0xFF) == cJSON_NULL;
+}
+
+static inline int lg_vis_number(const cJSON *v)
+{
+    return v && (v->type & 0xFF) == cJSON_Number;
+}
+
+static inline int lg_vis_bool(const cJSON *v)
+{
+    return v && (v->type & (cJSON_True | cJSON_False)) != 0;
 }
 
 #endif
