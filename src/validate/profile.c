@@ -834,8 +834,16 @@ static void check_children(pwalk *w, const lg_pnode *n, const cJSON *obj);
 /* Types a binding can apply to (R4 terminologies.html#4.1). */
 static int bindable(const char *t)
 {
-    return t && (!strcmp(t, "code") || !strcmp(t, "Coding") || !strcmp(t, "CodeableConcept") ||
-                 !strcmp(t, "Quantity") || !strcmp(t, "string") || !strcmp(t, "uri"));
+    if(!t)
+        return 0;
+    switch(t[0]) { /* by the first letter: this runs for every bound value */
+    case 'c': return !strcmp(t, "code");
+    case 'C': return !strcmp(t, "Coding") || !strcmp(t, "CodeableConcept");
+    case 'Q': return !strcmp(t, "Quantity");
+    case 's': return !strcmp(t, "string");
+    case 'u': return !strcmp(t, "uri");
+    default: return 0;
+    }
 }
 
 /* required: the code must be in the ValueSet (error); extensible: should be

@@ -8,6 +8,7 @@
  * styles, javascript: links) is refused, not just warned about.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -329,6 +330,23 @@ static int scan_text(scan *s)
          * loop: content is set by any byte that is text and not space */
         const unsigned char *q = (const unsigned char *)s->p, *end = (const unsigned char *)s->end;
         unsigned k, content = 0;
+        if(s->content) {
+            /* content is known: eight bytes a step while all are printable
+             * ASCII (space to '~') other than < & ] (exact byte tests,
+             * Hacker's Delight 6-1); the loop below takes the rest */
+            const uint64_t ones = ~(uint64_t)0 / 255, high = ones * 0x80;
+            while(end - q >= 8) {
+                uint64_t x;
+                memcpy(&x, q, 8);
+                uint64_t lt = (x - ones * 0x20) & ~x & high;         /* a byte < 0x20 */
+                uint64_t ge = ((x + ones * (127 - 0x7E)) | x) & high; /* a byte > 0x7E */
+                uint64_t a = x ^ (ones * '<'), b = x ^ (ones * '&'), c = x ^ (ones * ']');
+                uint64_t eq = ((a - ones) & ~a) | ((b - ones) & ~b) | ((c - ones) & ~c);
+                if(lt | ge | (eq & high))
+                    break;
+                q += 8;
+            }
+        }
         while(q < end && (k = cls[*q] & (C_TEXT | C_WS))) {
             content |= k;
             q++;
