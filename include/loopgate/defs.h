@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 
+#include "loopgate/nameslot.h"
 #include "loopgate/search.h"
 #include "loopgate/status.h"
 
@@ -79,9 +80,10 @@ struct lg_type_def {
     lg_elem_def *elems;
     size_t nelems;
     /* Look-up index for lg_defs_elem, built once at load: open addressing
-     * by name of the non-choice elements (slot = element index + 1, 0 =
-     * empty; nslots a power of two), and the indexes of the choice ones. */
-    unsigned *slots;
+     * by name of the non-choice elements (nameslot.h: element index + 1,
+     * 0 = empty, and the name's head; nslots a power of two), and the
+     * indexes of the choice ones. */
+    lg_name_slot *slots;
     size_t nslots;
     unsigned *choices;
     size_t nchoices;

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "loopgate/nameslot.h"
 #include "loopgate/status.h"
 
 typedef struct cJSON cJSON;
@@ -145,8 +146,9 @@ struct lg_pnode {
                                     profiles, else NULL (saves a search per value) */
     /* What the walker uses to go fast, computed once the definitions are
      * loaded (lg_pset_link): */
-    uint32_t *kid_slots;   /* open addressing by lg_pname_hash(name): kid index + 1,
-                              0 empty; nkid_slots is a power of two (0: no kids) */
+    lg_name_slot *kid_slots; /* open addressing by lg_pname_hash(name) (nameslot.h:
+                              kid index + 1, 0 empty, and the name's head);
+                              nkid_slots is a power of two (0: no kids) */
     size_t nkid_slots;
     int choice_kids;       /* some kid is a choice element (name[x]) */
     uint32_t *empty_kids;  /* kids (indexes, ascending) that can report even when the

@@ -112,11 +112,29 @@ static lg_status collect_types(lg_defs *d, const cJSON *bundle)
     return LG_OK;
 }
 
+/* bsearch's halving with strcmp's order inline: every reference the
+ * profile walk checks asks this of its type. */
 int lg_defs_is_resource_type(const lg_defs *d, const char *name)
 {
     if(!d || !name || !d->nall_types)
         return 0;
-    return bsearch(&name, d->all_types, d->nall_types, sizeof(*d->all_types), cmp_str) != NULL;
+    size_t lo = 0, hi = d->nall_types;
+    while(lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        const unsigned char *a = (const unsigned char *)name;
+        const unsigned char *b = (const unsigned char *)d->all_types[mid];
+        while(*a && *a == *b) {
+            a++;
+            b++;
+        }
+        if(*a < *b)
+            hi = mid;
+        else if(*a > *b)
+            lo = mid + 1;
+        else
+            return 1;
+    }
+    return 0;
 }
 
 static int parse_sp_type(const char *s, lg_sp_type *out)

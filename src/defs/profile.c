@@ -614,9 +614,9 @@ static lg_status index_kids(lg_pnode *n)
         for(const char *c = n->kids[i]->name; *c; c++)
             h = lg_pname_hash_step(h, *c);
         size_t k = h & (cap - 1);
-        while(n->kid_slots[k])
+        while(n->kid_slots[k].index1)
             k = (k + 1) & (cap - 1);
-        n->kid_slots[k] = (uint32_t)i + 1;
+        lg_name_slot_set(&n->kid_slots[k], i, n->kids[i]->name, n->kids[i]->choice);
         n->choice_kids |= n->kids[i]->choice;
     }
     for(size_t i = 0; i < n->nkids; i++) {

@@ -75,17 +75,35 @@ static int cmp_def(const void *a, const void *b)
     return strcmp((*(lg_type_def *const *)a)->name, (*(lg_type_def *const *)b)->name);
 }
 
-static int cmp_key(const void *key, const void *b)
+/* strcmp's order, inline: the names compared are short and the call (per
+ * probe, through bsearch's callback) cost more than the compare. */
+static int name_cmp(const char *a, const char *b)
 {
-    return strcmp((const char *)key, (*(lg_type_def *const *)b)->name);
+    while(*a && *a == *b) {
+        a++;
+        b++;
+    }
+    return (unsigned char)*a - (unsigned char)*b;
 }
 
+/* Called for every resource validated (and for each contained or Bundle
+ * entry resource): bsearch's own halving, with the compare inline. */
 const lg_type_def *lg_defs_struct(const lg_defs *d, const char *name)
 {
     if(!d || !name || !d->nstructs)
         return NULL;
-    lg_type_def *const *t = bsearch(name, d->structs, d->nstructs, sizeof(*d->structs), cmp_key);
-    return t ? *t : NULL;
+    size_t lo = 0, hi = d->nstructs;
+    while(lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = name_cmp(name, d->structs[mid]->name);
+        if(c < 0)
+            hi = mid;
+        else if(c > 0)
+            lo = mid + 1;
+        else
+            return d->structs[mid];
+    }
+    return NULL;
 }
 
 static size_t name_hash(const char *s)
@@ -113,7 +131,9 @@ static const lg_type_def *choice_type(const lg_elem_def *e, const char *key)
 }
 
 /* Every JSON key of every value validated comes through here, so the
- * index answers it with one hash and (usually) one string compare. */
+ * index answers it with one hash and (usually) one string compare. The
+ * compare is inline, and the hash pass measures the key: a strcmp call per
+ * probe (most keys are short, most probes hit) cost more than the hash. */
 const lg_elem_def *lg_defs_elem(const lg_type_def *t, const char *key, const lg_type_def **type)
 {
     *type = NULL;
@@ -121,9 +141,12 @@ const lg_elem_def *lg_defs_elem(const lg_type_def *t, const char *key, const lg_
         return NULL;
     if(t->slots) {
         size_t mask = t->nslots - 1;
-        for(size_t i = name_hash(key) & mask; t->slots[i]; i = (i + 1) & mask) {
-            const lg_elem_def *e = &t->elems[t->slots[i] - 1];
-            if(strcmp(e->name, key) == 0)
+        size_t h = 1469598103934665603ULL, len = 0; /* name_hash, and the length */
+        for(; key[len]; len++)
+            h = (h ^ (unsigned char)key[len]) * 1099511628211ULL;
+        for(size_t i = h & mask; t->slots[i].index1; i = (i + 1) & mask) {
+            const lg_elem_def *e = &t->elems[t->slots[i].index1 - 1];
+            if(lg_name_slot_is(&t->slots[i], key, len, (const char *const *)&e->name))
                 return e;
         }
         for(size_t i = 0; i < t->nchoices; i++) {
@@ -151,7 +174,7 @@ static void index_def(lg_type_def *t)
     size_t nslots = 8;
     while(nslots < t->nelems * 2)
         nslots *= 2;
-    unsigned *slots = calloc(nslots, sizeof(*slots));
+    lg_name_slot *slots = calloc(nslots, sizeof(*slots));
     unsigned *choices = calloc(t->nelems ? t->nelems : 1, sizeof(*choices));
     if(!slots || !choices) {
         free(slots);
@@ -165,9 +188,9 @@ static void index_def(lg_type_def *t)
             continue;
         }
         size_t k = name_hash(t->elems[i].name) & (nslots - 1);
-        while(slots[k])
+        while(slots[k].index1)
             k = (k + 1) & (nslots - 1);
-        slots[k] = (unsigned)i + 1;
+        lg_name_slot_set(&slots[k], i, t->elems[i].name, 0);
     }
     t->slots = slots;
     t->nslots = nslots;

@@ -705,9 +705,14 @@ static item *add_ext_node(ev *e, coll *c, const cJSON *n, const char *type, cons
     it->type = type;
     it->ext = cJSON_IsObject(ext) ? ext : NULL;
     if(!type && cJSON_IsObject(n)) {
-        const cJSON *rt = cJSON_GetObjectItemCaseSensitive(n, "resourceType");
-        if(cJSON_IsString(rt))
-            it->type = rt->valuestring;
+        /* cJSON_GetObjectItemCaseSensitive(n, "resourceType") with the
+         * compare inline (most members differ at the first byte) */
+        for(const cJSON *rt = n->child; rt && rt->string; rt = rt->next)
+            if(rt->string[0] == 'r' && !strcmp(rt->string, "resourceType")) {
+                if(cJSON_IsString(rt))
+                    it->type = rt->valuestring;
+                break;
+            }
     }
     return it;
 }
@@ -758,6 +763,16 @@ static const cJSON *ext_of(const cJSON *obj, const char *key)
 
 /* key and its "_key" sibling in one pass over obj (two look-ups would scan
  * it twice: this runs for every member step). */
+static int same_str(const char *a, const char *b)
+{
+    /* inline: the names compared are short, a strcmp call cost more */
+    while(*a && *a == *b) {
+        a++;
+        b++;
+    }
+    return *a == *b;
+}
+
 static void find_pair(const cJSON *obj, const char *key, const cJSON **v, const cJSON **ext)
 {
     *v = *ext = NULL;
@@ -766,9 +781,9 @@ static void find_pair(const cJSON *obj, const char *key, const cJSON **v, const 
         if(!k)
             continue;
         if(k[0] == '_') {
-            if(!*ext && !strcmp(k + 1, key))
+            if(!*ext && same_str(k + 1, key))
                 *ext = ch;
-        } else if(!*v && k[0] == key[0] && !strcmp(k, key)) {
+        } else if(!*v && k[0] == key[0] && same_str(k, key)) {
             *v = ch;
         }
     }

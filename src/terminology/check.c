@@ -12,10 +12,22 @@
 
 #include "terminology/term_internal.h"
 
+/* cJSON_GetObjectItemCaseSensitive's answer (the first member so named;
+ * the scan stops at a nameless child) as a string, with the compare
+ * inline: every Coding checked asks this twice. */
 static const char *str_of(const cJSON *o, const char *key)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(v) && v->valuestring ? v->valuestring : NULL;
+    if(!o)
+        return NULL;
+    for(const cJSON *c = o->child; c && c->string; c = c->next) {
+        const char *k = c->string;
+        size_t i = 0;
+        while(key[i] && k[i] == key[i])
+            i++;
+        if(!key[i] && !k[i])
+            return (c->type & 0xFF) == cJSON_String && c->valuestring ? c->valuestring : NULL;
+    }
+    return NULL;
 }
 
 static const char WHY_ABSTRACT[] = "the code is abstract (not selectable) in its code system";

@@ -31,6 +31,7 @@
 #include "loopgate/terminology.h"
 #include "loopgate/validate.h"
 #include "path.h"
+#include "validate/jget.h"
 #include "validate/shortcut.h"
 
 #define PATH_MAX_LEN 512
@@ -195,7 +196,7 @@ static int seen_add(pwalk *w, const void *c, const void *node)
 
 static int json_equal(const cJSON *a, const cJSON *b)
 {
-    if(cJSON_IsString(a) && cJSON_IsString(b))
+    if(lg_vis_string(a) && lg_vis_string(b))
         return strcmp(a->valuestring, b->valuestring) == 0;
     return cJSON_Compare(a, b, 1);
 }
@@ -206,11 +207,11 @@ static int pattern_match(const cJSON *p, const cJSON *v)
 {
     if(!v)
         return 0;
-    if(cJSON_IsArray(p)) {
+    if(lg_vis_array(p)) {
         const cJSON *pi;
         cJSON_ArrayForEach(pi, p) {
             int found = 0;
-            if(cJSON_IsArray(v)) {
+            if(lg_vis_array(v)) {
                 const cJSON *vi;
                 cJSON_ArrayForEach(vi, v) if(pattern_match(pi, vi)) {
                     found = 1;
@@ -224,12 +225,12 @@ static int pattern_match(const cJSON *p, const cJSON *v)
         }
         return 1;
     }
-    if(cJSON_IsObject(p)) {
-        if(!cJSON_IsObject(v))
+    if(lg_vis_object(p)) {
+        if(!lg_vis_object(v))
             return 0;
         const cJSON *pk;
         cJSON_ArrayForEach(pk, p) {
-            if(!pattern_match(pk, cJSON_GetObjectItemCaseSensitive(v, pk->string)))
+            if(!pattern_match(pk, lg_vget(v, pk->string)))
                 return 0;
         }
         return 1;
@@ -267,9 +268,9 @@ static const char *val_type(const lg_pnode *n, const val *v)
 {
     if(v->type)
         return v->type;
-    if(cJSON_IsObject(v->v)) {
-        const cJSON *rt = cJSON_GetObjectItemCaseSensitive(v->v, "resourceType");
-        if(cJSON_IsString(rt))
+    if(lg_vis_object(v->v)) {
+        const cJSON *rt = lg_vget(v->v, "resourceType");
+        if(lg_vis_string(rt))
             return rt->valuestring;
     }
     return n->ntypes == 1 ? n->types[0].code : NULL;
@@ -309,7 +310,7 @@ static size_t eval_path(const val *v, const char *path, dnode *out)
         size_t len = dot ? (size_t)(dot - p) : strlen(p);
         size_t nn = 0;
         for(size_t i = 0; i < ncur; i++) {
-            if(!cJSON_IsObject(cur[i].v))
+            if(!lg_vis_object(cur[i].v))
                 continue;
             for(const cJSON *k = cur[i].v->child; k; k = k->next) {
                 const char *type = NULL;
@@ -320,7 +321,7 @@ static size_t eval_path(const val *v, const char *path, dnode *out)
                         continue;
                     type = k->string + len; /* choice suffix, type name capitalised */
                 }
-                if(cJSON_IsArray(k)) {
+                if(lg_vis_array(k)) {
                     const cJSON *x;
                     cJSON_ArrayForEach(x, k) add_dn(next, &nn, x, type);
                 } else {
@@ -387,7 +388,7 @@ static int slice_match(pwalk *w, const lg_pnode *base, const lg_pnode *slice, co
         switch(d->type) {
         case LG_DISC_VALUE:
         case LG_DISC_PATTERN:
-            if(cJSON_IsArray(dv->value) && nn) {
+            if(lg_vis_array(dv->value) && nn) {
                 /* a pattern array (coding [...]) against the selected items */
                 ok = 1;
                 const cJSON *pi;
@@ -409,9 +410,9 @@ static int slice_match(pwalk *w, const lg_pnode *base, const lg_pnode *slice, co
         case LG_DISC_TYPE:
             for(size_t k = 0; k < nn && !ok; k++) {
                 const char *t = nodes[k].type;
-                if(!t && cJSON_IsObject(nodes[k].v)) {
-                    const cJSON *rt = cJSON_GetObjectItemCaseSensitive(nodes[k].v, "resourceType");
-                    t = cJSON_IsString(rt) ? rt->valuestring : NULL;
+                if(!t && lg_vis_object(nodes[k].v)) {
+                    const cJSON *rt = lg_vget(nodes[k].v, "resourceType");
+                    t = lg_vis_string(rt) ? rt->valuestring : NULL;
                 }
                 if(!t && strcmp(d->path, "$this") == 0)
                     t = val_type(base, v);
@@ -467,9 +468,9 @@ static const cJSON *find_contained(const cJSON *res, const char *id)
     const cJSON *c;
     if(!id)
         return NULL;
-    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(res, "contained")) {
-        const cJSON *cid = cJSON_GetObjectItemCaseSensitive(c, "id");
-        if(cJSON_IsString(cid) && strcmp(cid->valuestring, id) == 0)
+    cJSON_ArrayForEach(c, lg_vget(res, "contained")) {
+        const cJSON *cid = lg_vget(c, "id");
+        if(lg_vis_string(cid) && strcmp(cid->valuestring, id) == 0)
             return c;
     }
     return NULL;
@@ -538,7 +539,7 @@ static int eindex_build(eindex *x, const cJSON *bundle)
 {
     eindex_free(x);
     x->bundle = bundle;
-    const cJSON *list = cJSON_GetObjectItemCaseSensitive(bundle, "entry"), *e;
+    const cJSON *list = lg_vget(bundle, "entry"), *e;
     size_t n = 0;
     cJSON_ArrayForEach(e, list) n++;
     if(n && !(x->entries = malloc(n * sizeof(*x->entries))))
@@ -546,8 +547,8 @@ static int eindex_build(eindex *x, const cJSON *bundle)
     cJSON_ArrayForEach(e, list) {
         size_t i = x->nentries++;
         x->entries[i] = e;
-        const cJSON *fu = cJSON_GetObjectItemCaseSensitive(e, "fullUrl");
-        if(!cJSON_IsString(fu))
+        const cJSON *fu = lg_vget(e, "fullUrl");
+        if(!lg_vis_string(fu))
             continue;
         const char *f = fu->valuestring;
         if(emap_add(&x->exact, f, i))
@@ -574,19 +575,19 @@ static const cJSON *find_entry(pwalk *w, const cJSON *bundle, const char *ref)
         size_t a = emap_find(&x->exact, ref), b = relative ? emap_find(&x->tails, ref) : (size_t)-1;
         size_t i = a < b ? a : b;
         return i == (size_t)-1 ? NULL
-                               : cJSON_GetObjectItemCaseSensitive(x->entries[i], "resource");
+                               : lg_vget(x->entries[i], "resource");
     }
     const cJSON *e;
     size_t rlen = strlen(ref);
-    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(bundle, "entry")) {
-        const cJSON *fu = cJSON_GetObjectItemCaseSensitive(e, "fullUrl");
-        if(!cJSON_IsString(fu))
+    cJSON_ArrayForEach(e, lg_vget(bundle, "entry")) {
+        const cJSON *fu = lg_vget(e, "fullUrl");
+        if(!lg_vis_string(fu))
             continue;
         const char *f = fu->valuestring;
         size_t flen = strlen(f);
         if(strcmp(f, ref) == 0 ||
            (relative && flen > rlen && f[flen - rlen - 1] == '/' && strcmp(f + flen - rlen, ref) == 0))
-            return cJSON_GetObjectItemCaseSensitive(e, "resource");
+            return lg_vget(e, "resource");
     }
     return NULL;
 }
@@ -595,8 +596,8 @@ static const cJSON *find_entry(pwalk *w, const cJSON *bundle, const char *ref)
  * or an entry of the Bundle being validated (by fullUrl). NULL otherwise. */
 static const cJSON *resolve_local(pwalk *w, const cJSON *ref)
 {
-    const cJSON *r = cJSON_GetObjectItemCaseSensitive(ref, "reference");
-    if(!cJSON_IsString(r))
+    const cJSON *r = lg_vget(ref, "reference");
+    if(!lg_vis_string(r))
         return NULL;
     const char *s = r->valuestring;
     const cJSON *target = NULL;
@@ -605,11 +606,11 @@ static const cJSON *resolve_local(pwalk *w, const cJSON *ref)
         if(!target && w->root != w->resource)
             target = find_contained(w->root, s + 1);
     } else if(w->root) {
-        const cJSON *rt = cJSON_GetObjectItemCaseSensitive(w->root, "resourceType");
-        if(cJSON_IsString(rt) && strcmp(rt->valuestring, "Bundle") == 0)
+        const cJSON *rt = lg_vget(w->root, "resourceType");
+        if(lg_vis_string(rt) && strcmp(rt->valuestring, "Bundle") == 0)
             target = find_entry(w, w->root, s);
     }
-    return cJSON_IsObject(target) ? target : NULL;
+    return lg_vis_object(target) ? target : NULL;
 }
 
 /* The type a reference points at, written into buf; NULL when unknown.
@@ -617,17 +618,17 @@ static const cJSON *resolve_local(pwalk *w, const cJSON *ref)
 static const char *ref_target_type(pwalk *w, const cJSON *ref, const cJSON *target, char *buf,
                                    size_t bufsz)
 {
-    const cJSON *r = cJSON_GetObjectItemCaseSensitive(ref, "reference");
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(ref, "type");
-    if(!cJSON_IsString(r))
-        return cJSON_IsString(t) ? t->valuestring : NULL;
+    const cJSON *r = lg_vget(ref, "reference");
+    const cJSON *t = lg_vget(ref, "type");
+    if(!lg_vis_string(r))
+        return lg_vis_string(t) ? t->valuestring : NULL;
     const char *s = r->valuestring;
     if(target) {
-        const cJSON *rt = cJSON_GetObjectItemCaseSensitive(target, "resourceType");
-        return cJSON_IsString(rt) ? rt->valuestring : NULL;
+        const cJSON *rt = lg_vget(target, "resourceType");
+        return lg_vis_string(rt) ? rt->valuestring : NULL;
     }
     if(s[0] == '#' || strncmp(s, "urn:", 4) == 0)
-        return cJSON_IsString(t) ? t->valuestring : NULL;
+        return lg_vis_string(t) ? t->valuestring : NULL;
     /* [base/]Type/id[/_history/vid] */
     size_t len = strlen(s);
     const char *hist = strstr(s, "/_history/");
@@ -637,7 +638,7 @@ static const char *ref_target_type(pwalk *w, const cJSON *ref, const cJSON *targ
     while(end > 0 && s[end - 1] != '/')
         end--;
     if(end == 0)
-        return cJSON_IsString(t) ? t->valuestring : NULL;
+        return lg_vis_string(t) ? t->valuestring : NULL;
     size_t tend = end - 1, tstart = tend;
     while(tstart > 0 && s[tstart - 1] != '/')
         tstart--;
@@ -659,7 +660,7 @@ static const char *target_type_name(const lg_ptype *t, size_t k)
 static void check_reference(pwalk *w, const lg_pnode *n, const val *v)
 {
     const lg_ptype *t = n->reference;
-    if(!t || !cJSON_IsObject(v->v))
+    if(!t || !lg_vis_object(v->v))
         return;
     char buf[128];
     const cJSON *target = resolve_local(w, v->v);
@@ -734,7 +735,7 @@ static int mentions(const cJSON *j, const char *hid, const cJSON *skip, int dept
 {
     if(j == skip || depth > 64)
         return 0;
-    if(cJSON_IsString(j))
+    if(lg_vis_string(j))
         return strcmp(j->valuestring, hid) == 0;
     for(const cJSON *k = j->child; k; k = k->next)
         if(mentions(k, hid, skip, depth + 1))
@@ -750,10 +751,10 @@ static void check_dom3(pwalk *w, const lg_pconstraint *c, const cJSON *res)
 {
     const cJSON *ct;
     int i = 0;
-    cJSON_ArrayForEach(ct, cJSON_GetObjectItemCaseSensitive(res, "contained")) {
-        const cJSON *id = cJSON_GetObjectItemCaseSensitive(ct, "id");
+    cJSON_ArrayForEach(ct, lg_vget(res, "contained")) {
+        const cJSON *id = lg_vget(ct, "id");
         char hid[160];
-        if(cJSON_IsString(id) && snprintf(hid, sizeof(hid), "#%s", id->valuestring) < (int)sizeof(hid) &&
+        if(lg_vis_string(id) && snprintf(hid, sizeof(hid), "#%s", id->valuestring) < (int)sizeof(hid) &&
            !mentions(res, hid, ct, 0) && !mentions(ct, "#", NULL, 0)) {
             size_t mark = push_seg(w, '.', "contained", i);
             report(w, c->severity, "invariant", "Constraint failed: %s: '%s' (profile %s)", c->key,
@@ -775,7 +776,7 @@ static void check_constraints(pwalk *w, const lg_pnode *n, const val *v)
                 check_dom3(w, c, v->v);
             continue;
         }
-        if(!c->expr || !seen_add(w, c, v->v == NULL || cJSON_IsNull(v->v) ? (const void *)v->ext
+        if(!c->expr || !seen_add(w, c, v->v == NULL || lg_vis_null(v->v) ? (const void *)v->ext
                                                                           : (const void *)v->v))
             continue;
         lg_fp_collection out = {0};
@@ -814,7 +815,7 @@ static void check_constraints(pwalk *w, const lg_pnode *n, const val *v)
 
 static void check_fixed(pwalk *w, const lg_pnode *n, const val *v)
 {
-    if(!n->fixed || cJSON_IsNull(v->v))
+    if(!n->fixed || lg_vis_null(v->v))
         return;
     int ok = n->is_pattern ? pattern_match(n->fixed, v->v) : json_equal(n->fixed, v->v);
     if(ok)
@@ -833,8 +834,16 @@ static void check_children(pwalk *w, const lg_pnode *n, const cJSON *obj);
 /* Types a binding can apply to (R4 terminologies.html#4.1). */
 static int bindable(const char *t)
 {
-    return t && (!strcmp(t, "code") || !strcmp(t, "Coding") || !strcmp(t, "CodeableConcept") ||
-                 !strcmp(t, "Quantity") || !strcmp(t, "string") || !strcmp(t, "uri"));
+    if(!t)
+        return 0;
+    switch(t[0]) { /* by the first letter: this runs for every bound value */
+    case 'c': return !strcmp(t, "code");
+    case 'C': return !strcmp(t, "Coding") || !strcmp(t, "CodeableConcept");
+    case 'Q': return !strcmp(t, "Quantity");
+    case 's': return !strcmp(t, "string");
+    case 'u': return !strcmp(t, "uri");
+    default: return 0;
+    }
 }
 
 /* required: the code must be in the ValueSet (error); extensible: should be
@@ -842,7 +851,7 @@ static int bindable(const char *t)
  * decide is reported once as not checked. */
 static void check_binding(pwalk *w, const lg_pnode *n, const val *v)
 {
-    if(n->binding < LG_BIND_EXTENSIBLE || !n->valueset || !w->d->term || cJSON_IsNull(v->v))
+    if(n->binding < LG_BIND_EXTENSIBLE || !n->valueset || !w->d->term || lg_vis_null(v->v))
         return;
     const char *type = val_type(n, v);
     if(!bindable(type))
@@ -858,11 +867,11 @@ static void check_binding(pwalk *w, const lg_pnode *n, const val *v)
                why ? why : "the value set cannot be expanded here");
         return;
     }
-    const char *shown = cJSON_IsString(v->v) ? v->v->valuestring : NULL;
-    const cJSON *codings = cJSON_GetObjectItemCaseSensitive(v->v, "coding");
-    const cJSON *first = cJSON_IsArray(codings) ? codings->child : v->v;
-    const cJSON *code = cJSON_GetObjectItemCaseSensitive(first, "code");
-    if(!shown && cJSON_IsString(code))
+    const char *shown = lg_vis_string(v->v) ? v->v->valuestring : NULL;
+    const cJSON *codings = lg_vget(v->v, "coding");
+    const cJSON *first = lg_vis_array(codings) ? codings->child : v->v;
+    const cJSON *code = lg_vget(first, "code");
+    if(!shown && lg_vis_string(code))
         shown = code->valuestring;
     report(w, n->binding == LG_BIND_REQUIRED ? LG_SEV_ERROR : LG_SEV_WARNING, "code-invalid",
            "The code '%.80s' is not in the value set %s, which %s binds %s (profile %s)%s%s",
@@ -875,11 +884,11 @@ static void check_binding(pwalk *w, const lg_pnode *n, const val *v)
  * extension (by url) or of its type. */
 static void descend(pwalk *w, const lg_pnode *n, const val *v, const lg_ptype *t)
 {
-    if(!cJSON_IsObject(v->v))
+    if(!lg_vis_object(v->v))
         return;
     const lg_profile *saved = w->prof;
-    const cJSON *rt = cJSON_GetObjectItemCaseSensitive(v->v, "resourceType");
-    if(cJSON_IsString(rt)) {
+    const cJSON *rt = lg_vget(v->v, "resourceType");
+    if(lg_vis_string(rt)) {
         /* a contained or Bundle entry resource: its own base definition,
          * with %resource moved to it */
         const cJSON *res = w->resource, *fp_root = w->fp_root;
@@ -889,11 +898,11 @@ static void descend(pwalk *w, const lg_pnode *n, const val *v, const lg_ptype *t
         val rv = {.v = v->v, .type = rt->valuestring, .index = -1, .slice = -1};
         int walked = 0;
         const cJSON *u;
-        cJSON_ArrayForEach(u, cJSON_GetObjectItemCaseSensitive(
-                                  cJSON_GetObjectItemCaseSensitive(v->v, "meta"), "profile")) {
+        cJSON_ArrayForEach(u, lg_vget(
+                                  lg_vget(v->v, "meta"), "profile")) {
             /* the profiles it claims, when we have them (an unknown one is
              * only reported for the outermost resource) */
-            const lg_profile *p = cJSON_IsString(u) ? lg_defs_profile(w->d, u->valuestring) : NULL;
+            const lg_profile *p = lg_vis_string(u) ? lg_defs_profile(w->d, u->valuestring) : NULL;
             if(!p || strcmp(p->type, rt->valuestring) != 0)
                 continue;
             w->prof = p;
@@ -916,8 +925,8 @@ static void descend(pwalk *w, const lg_pnode *n, const val *v, const lg_ptype *t
             p = t->profile_defs[k];
     }
     if(!p && t && t->extension) {
-        const cJSON *url = cJSON_GetObjectItemCaseSensitive(v->v, "url");
-        if(cJSON_IsString(url))
+        const cJSON *url = lg_vget(v->v, "url");
+        if(lg_vis_string(url))
             p = lg_defs_profile(w->d, url->valuestring);
     }
     if(!p && t)
@@ -941,7 +950,7 @@ static void check_node(pwalk *w, const lg_pnode *n, const val *v)
     check_binding(w, n, v);
     const lg_pnode *kids = n->nkids ? n : n->content_ref;
     if(kids && kids->nkids) {
-        if(cJSON_IsObject(v->v))
+        if(lg_vis_object(v->v))
             check_children(w, kids, v->v);
     } else {
         const char *tc = val_type(n, v);
@@ -954,6 +963,7 @@ static void check_node(pwalk *w, const lg_pnode *n, const val *v)
 typedef struct kmatch {
     uint32_t kid;          /* index in the node's kids */
     uint32_t mem;          /* position of the member in the object */
+    uint32_t nlen;         /* length of the kid's name (the key's prefix it matched) */
     const cJSON *item;
 } kmatch;
 
@@ -964,16 +974,18 @@ typedef struct kmatch {
 #define KM_STACK 64
 #define VAL_STACK 48
 
-/* The kid of n named exactly name[0..len), or -1. */
-static long kid_lookup(const lg_pnode *n, uint32_t h, const char *name, size_t len)
+/* The slot of the kid of n named exactly name[0..len), or NULL. */
+static const lg_name_slot *kid_lookup(const lg_pnode *n, uint32_t h, const char *name, size_t len)
 {
     size_t mask = n->nkid_slots - 1;
-    for(size_t k = h & mask; n->kid_slots[k]; k = (k + 1) & mask) {
-        const lg_pnode *kid = n->kids[n->kid_slots[k] - 1];
-        if(strncmp(kid->name, name, len) == 0 && kid->name[len] == '\0')
-            return (long)n->kid_slots[k] - 1;
+    for(size_t k = h & mask; n->kid_slots[k].index1; k = (k + 1) & mask) {
+        /* decided in the slot (nameslot.h): the kid itself is read only
+         * for a long name */
+        const lg_name_slot *s = &n->kid_slots[k];
+        if(lg_name_slot_is(s, name, len, (const char *const *)&n->kids[s->index1 - 1]->name))
+            return s;
     }
-    return -1;
+    return NULL;
 }
 
 /* Add to m[*nm] every kid of n that the member item names: the kid of the
@@ -991,20 +1003,21 @@ static int match_member(const lg_pnode *n, const cJSON *item, uint32_t mem, kmat
     size_t j = 0;
     for(; name[j]; j++) {
         if(j && n->choice_kids && name[j] >= 'A' && name[j] <= 'Z') {
-            long k = kid_lookup(n, h, name, j);
-            if(k >= 0 && n->kids[k]->choice) {
+            const lg_name_slot *s = kid_lookup(n, h, name, j);
+            if(s && s->choice) {
                 if(*nm >= cap)
                     return -1;
-                m[(*nm)++] = (kmatch){.kid = (uint32_t)k, .mem = mem, .item = item};
+                m[(*nm)++] = (kmatch){.kid = s->index1 - 1, .mem = mem, .nlen = (uint32_t)j,
+                                      .item = item};
             }
         }
         h = lg_pname_hash_step(h, name[j]);
     }
-    long k = kid_lookup(n, h, name, j);
-    if(k >= 0 && !n->kids[k]->choice) {
+    const lg_name_slot *s = kid_lookup(n, h, name, j);
+    if(s && !s->choice) {
         if(*nm >= cap)
             return -1;
-        m[(*nm)++] = (kmatch){.kid = (uint32_t)k, .mem = mem, .item = item};
+        m[(*nm)++] = (kmatch){.kid = s->index1 - 1, .mem = mem, .nlen = (uint32_t)j, .item = item};
     }
     return 0;
 }
@@ -1017,7 +1030,7 @@ static size_t collect(pwalk *w, const lg_pnode *k, const cJSON *obj, int undersc
                       const kmatch *m, size_t nm, val **vals, size_t *cap, val *stackbuf)
 {
     size_t n = 0;
-    size_t nlen = strlen(k->name);
+    size_t nlen = nm ? m[0].nlen : 0; /* every match of k matched k's whole name */
     for(size_t mi = 0; mi < nm; mi++) {
         const cJSON *item = m[mi].item;
         const char *key = item->string;
@@ -1040,7 +1053,7 @@ static size_t collect(pwalk *w, const lg_pnode *k, const cJSON *obj, int undersc
         char other[160];
         if(ext) {
             /* "_name" alone (no value): a primitive with only extensions */
-            if(cJSON_GetObjectItemCaseSensitive(obj, key + 1))
+            if(lg_vget(obj, key + 1))
                 continue;
         }
         const cJSON *sib = NULL;
@@ -1048,9 +1061,9 @@ static size_t collect(pwalk *w, const lg_pnode *k, const cJSON *obj, int undersc
         if(!ext && underscore && klen + 1 < sizeof(other)) {
             other[0] = '_';
             memcpy(other + 1, key, klen + 1);
-            sib = cJSON_GetObjectItemCaseSensitive(obj, other);
+            sib = lg_vget(obj, other);
         }
-        int arr = cJSON_IsArray(item);
+        int arr = lg_vis_array(item);
         size_t cnt = arr ? (size_t)cJSON_GetArraySize(item) : 1;
         if(n + cnt > *cap) {
             size_t ncap = (n + cnt) * 2;
@@ -1065,17 +1078,17 @@ static size_t collect(pwalk *w, const lg_pnode *k, const cJSON *obj, int undersc
         }
         static const cJSON null_value = {.type = cJSON_NULL};
         const cJSON *x = arr ? item->child : item;
-        const cJSON *xs = cJSON_IsArray(sib) ? sib->child : sib;
+        const cJSON *xs = lg_vis_array(sib) ? sib->child : sib;
         for(int i = 0; x; i++) {
             val *v = &(*vals)[n++];
             v->v = ext ? &null_value : x;
-            v->ext = ext ? x : (cJSON_IsObject(xs) ? xs : NULL);
+            v->ext = ext ? x : (lg_vis_object(xs) ? xs : NULL);
             v->key = key + ext;
             v->type = type;
             v->index = arr ? i : -1;
             v->slice = -1;
             x = arr ? x->next : NULL;
-            xs = xs && cJSON_IsArray(sib) ? xs->next : NULL;
+            xs = xs && lg_vis_array(sib) ? xs->next : NULL;
         }
     }
     return n;
@@ -1305,12 +1318,12 @@ static int conforms(pwalk *w, const lg_profile *p, const val *v)
 /* Does the resource res (contained or a Bundle entry) conform to p? */
 static int conforms_resource(pwalk *w, const lg_profile *p, const cJSON *res)
 {
-    const cJSON *rt = cJSON_GetObjectItemCaseSensitive(res, "resourceType");
-    if(!cJSON_IsString(rt) || strcmp(rt->valuestring, p->type) != 0)
+    const cJSON *rt = lg_vget(res, "resourceType");
+    if(!lg_vis_string(rt) || strcmp(rt->valuestring, p->type) != 0)
         return 0;
     const cJSON *saved = w->resource, *fp_root = w->fp_root;
     w->resource = res;
-    if(!find_contained(saved, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(res, "id"))))
+    if(!find_contained(saved, cJSON_GetStringValue(lg_vget(res, "id"))))
         w->fp_root = res; /* a Bundle entry: its own root */
     val rv = {.v = res, .type = p->type, .index = -1, .slice = -1};
     int ok = conforms(w, p, &rv);
@@ -1324,8 +1337,8 @@ static lg_status walk_profile(const lg_defs *d, const cJSON *res, const lg_profi
 {
     pwalk w = {.d = d, .resource = res, .root = res, .fp_root = res, .prof = p, .issues = issues,
                .seen = seen, .eidx = eidx};
-    const cJSON *rt = cJSON_GetObjectItemCaseSensitive(res, "resourceType");
-    push_seg(&w, 0, cJSON_IsString(rt) ? rt->valuestring : p->type, -1);
+    const cJSON *rt = lg_vget(res, "resourceType");
+    push_seg(&w, 0, lg_vis_string(rt) ? rt->valuestring : p->type, -1);
     val v = {.v = res, .type = p->type, .index = -1, .slice = -1};
     check_node(&w, p->root, &v);
     if(w.reported > LG_VALIDATE_MAX_ISSUES)
@@ -1373,11 +1386,11 @@ lg_status lg_validate_full(const lg_defs *defs, const cJSON *res, const char *co
     lg_status st = lg_validate_resource(defs, res, issues);
     if(st)
         return st;
-    const char *type = cJSON_GetObjectItemCaseSensitive(res, "resourceType")->valuestring;
+    const char *type = lg_vget(res, "resourceType")->valuestring;
     const lg_profile *list[MAX_PROFILES];
     size_t n = 0, errors = 0;
-    const cJSON *mp = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(res, "meta"), "profile");
+    const cJSON *mp = lg_vget(
+        lg_vget(res, "meta"), "profile");
     int i = 0;
     const cJSON *u;
     cJSON_ArrayForEach(u, mp) {
@@ -1388,14 +1401,14 @@ lg_status lg_validate_full(const lg_defs *defs, const cJSON *res, const char *co
                           MAX_PROFILES);
             break;
         }
-        const lg_profile *p = cJSON_IsString(u) ? lg_defs_profile(defs, u->valuestring) : NULL;
+        const lg_profile *p = lg_vis_string(u) ? lg_defs_profile(defs, u->valuestring) : NULL;
         char loc[160];
         snprintf(loc, sizeof(loc), "%s.meta.profile[%d]", type, i);
         if(!p) {
             lg_issues_add(issues, LG_SEV_WARNING, "not-found", loc,
                           "Profile %.300s is not known here; the resource was not checked "
                           "against it",
-                          cJSON_IsString(u) ? u->valuestring : "?");
+                          lg_vis_string(u) ? u->valuestring : "?");
         } else if(strcmp(p->type, type) != 0) {
             lg_issues_add(issues, LG_SEV_ERROR, "invalid", loc,
                           "Profile %s constrains %s, not %s", p->url, p->type, type);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "validate/jget.h"
 #include "validate/shortcut.h"
 
 /* The member name of obj, or NULL. *unsure is set when obj has any
@@ -25,9 +26,15 @@ static const cJSON *member(const cJSON *obj, const char *name, int *unsure)
         const char *k = c->string;
         if(!k)
             continue;
-        if(k[0] == '_')
+        if(k[0] == '_') {
             *unsure = 1;
-        else if(strncmp(k, name, len) == 0) {
+            continue;
+        }
+        /* inline: a strncmp call per member was a third of the shortcuts */
+        size_t i = 0;
+        while(i < len && k[i] == name[i])
+            i++;
+        if(i == len) {
             if(!k[len] && !found)
                 found = c;
             else if(k[len] >= 'A' && k[len] <= 'Z')
@@ -45,7 +52,7 @@ static int presence(const cJSON *obj, const char *name)
     const cJSON *m = member(obj, name, &unsure);
     if(unsure)
         return -1;
-    return m && !cJSON_IsNull(m) && !(cJSON_IsArray(m) && !m->child);
+    return m && !lg_vis_null(m) && !(lg_vis_array(m) && !m->child);
 }
 
 /* The Bundle's type when focus is a Bundle whose type is one plain string
@@ -54,10 +61,10 @@ static const char *bundle_type(const cJSON *focus)
 {
     int us;
     const cJSON *rt = member(focus, "resourceType", &us);
-    if(us || !cJSON_IsString(rt) || strcmp(rt->valuestring, "Bundle") != 0)
+    if(us || !lg_vis_string(rt) || strcmp(rt->valuestring, "Bundle") != 0)
         return NULL;
     const cJSON *t = member(focus, "type", &us);
-    return !us && cJSON_IsString(t) ? t->valuestring : NULL;
+    return !us && lg_vis_string(t) ? t->valuestring : NULL;
 }
 
 /* bdl-3, bdl-4: entry.all(name.exists() = (the type is one of types)).
@@ -74,12 +81,12 @@ static int entries_match(const cJSON *focus, const char *name, const char *const
     const cJSON *entries = member(focus, "entry", &us);
     if(us)
         return 0;
-    if(!entries || cJSON_IsNull(entries))
+    if(!entries || lg_vis_null(entries))
         return 1; /* all() of nothing is true */
-    if(!cJSON_IsArray(entries))
+    if(!lg_vis_array(entries))
         return 0;
     for(const cJSON *e = entries->child; e; e = e->next)
-        if(!cJSON_IsObject(e) || presence(e, name) != want)
+        if(!lg_vis_object(e) || presence(e, name) != want)
             return 0;
     return 1;
 }
@@ -97,7 +104,7 @@ static int fullurls_distinct(const cJSON *focus)
 {
     int us, ok = 1;
     const cJSON *entries = member(focus, "entry", &us);
-    if(us || !cJSON_IsArray(entries))
+    if(us || !lg_vis_array(entries))
         return 0;
     size_t n = (size_t)cJSON_GetArraySize(entries), k = 0;
     if(n > 100000)
@@ -107,20 +114,20 @@ static int fullurls_distinct(const cJSON *focus)
         return 0;
     for(const cJSON *e = entries->child; e && ok; e = e->next) {
         const cJSON *fu, *res, *meta = NULL, *vid = NULL;
-        if(!cJSON_IsObject(e) || (fu = member(e, "fullUrl", &us), us) ||
+        if(!lg_vis_object(e) || (fu = member(e, "fullUrl", &us), us) ||
            (res = member(e, "resource", &us), us)) {
             ok = 0;
             break;
         }
         if(!fu)
             continue; /* where(fullUrl.exists()) leaves it out */
-        if(!cJSON_IsString(fu)) {
+        if(!lg_vis_string(fu)) {
             ok = 0;
             break;
         }
-        if(res && (!cJSON_IsObject(res) || (meta = member(res, "meta", &us), us) ||
-                   (meta && (!cJSON_IsObject(meta) || (vid = member(meta, "versionId", &us), us) ||
-                             (vid && !cJSON_IsString(vid)))))) {
+        if(res && (!lg_vis_object(res) || (meta = member(res, "meta", &us), us) ||
+                   (meta && (!lg_vis_object(meta) || (vid = member(meta, "versionId", &us), us) ||
+                             (vid && !lg_vis_string(vid)))))) {
             ok = 0;
             break;
         }
@@ -174,7 +181,7 @@ static int ext_or_value(const cJSON *focus)
         const char *k = c->string;
         if(!k || k[0] == '_')
             return 0;
-        int empty = cJSON_IsNull(c) || (cJSON_IsArray(c) && !c->child);
+        int empty = lg_vis_null(c) || (lg_vis_array(c) && !c->child);
         if(strcmp(k, "extension") == 0) {
             if(empty)
                 return 0;
@@ -195,7 +202,7 @@ int lg_vshortcut_passes(lg_pshortcut kind, const cJSON *focus)
     int us = 0;
     if(kind == LG_PSC_HTML)
         return 1; /* htmlChecks() is true whatever it is given (fhirpath/eval.c) */
-    if(!cJSON_IsObject(focus))
+    if(!lg_vis_object(focus))
         return 0;
     switch(kind) {
     case LG_PSC_REF1: {
@@ -204,7 +211,7 @@ int lg_vshortcut_passes(lg_pshortcut kind, const cJSON *focus)
         const cJSON *r = member(focus, "reference", &us);
         if(us)
             return 0;
-        return !r || (cJSON_IsString(r) && r->valuestring[0] != '#');
+        return !r || (lg_vis_string(r) && r->valuestring[0] != '#');
     }
     case LG_PSC_DOM2:
     case LG_PSC_DOM4:
@@ -216,8 +223,8 @@ int lg_vshortcut_passes(lg_pshortcut kind, const cJSON *focus)
         const cJSON *t = member(focus, "text", &us);
         if(us)
             return 0;
-        const cJSON *div = cJSON_IsObject(t) ? cJSON_GetObjectItemCaseSensitive(t, "div") : NULL;
-        return cJSON_IsString(div);
+        const cJSON *div = lg_vis_object(t) ? lg_vget(t, "div") : NULL;
+        return lg_vis_string(div);
     }
     case LG_PSC_BDL8: {
         /* fullUrl.exists() implies fullUrl.contains('/_history/').not():
@@ -225,7 +232,7 @@ int lg_vshortcut_passes(lg_pshortcut kind, const cJSON *focus)
         const cJSON *u = member(focus, "fullUrl", &us);
         if(us)
             return 0;
-        return !u || (cJSON_IsString(u) && !strstr(u->valuestring, "/_history/"));
+        return !u || (lg_vis_string(u) && !strstr(u->valuestring, "/_history/"));
     }
     /* "A or B": A true decides; A false or empty (exists() and empty()
      * never fail) leaves B, which decides when true */
@@ -248,7 +255,7 @@ int lg_vshortcut_passes(lg_pshortcut kind, const cJSON *focus)
         if(presence(focus, "start") == 0)
             return 1;
         const cJSON *st = member(focus, "start", &us);
-        return !us && cJSON_IsString(st) && presence(focus, "end") == 0;
+        return !us && lg_vis_string(st) && presence(focus, "end") == 0;
     }
     case LG_PSC_BDL3: {
         static const char *const t[] = {"batch", "transaction", "history", NULL};

@@ -21,6 +21,7 @@
 #include "loopgate/validate.h"
 #include "loopgate/xml.h"
 #include "path.h"
+#include "validate/jget.h"
 #include "validate/lexical.h"
 
 #define PATH_MAX_LEN 512
@@ -73,12 +74,12 @@ static void pop(walk *w, size_t mark)
 
 static const char *json_kind(const cJSON *v)
 {
-    if(cJSON_IsString(v)) return "a string";
-    if(cJSON_IsNumber(v)) return "a number";
-    if(cJSON_IsBool(v)) return "a boolean";
-    if(cJSON_IsArray(v)) return "an array";
-    if(cJSON_IsObject(v)) return "an object";
-    if(cJSON_IsNull(v)) return "null";
+    if(lg_vis_string(v)) return "a string";
+    if(lg_vis_number(v)) return "a number";
+    if(lg_vis_bool(v)) return "a boolean";
+    if(lg_vis_array(v)) return "an array";
+    if(lg_vis_object(v)) return "an object";
+    if(lg_vis_null(v)) return "null";
     return "an unknown JSON value";
 }
 
@@ -91,11 +92,24 @@ static int days_in_month(int y, int m)
 
 /* The spec's date regexes allow 31 days in every month; a date that names
  * a day its month does not have is still invalid. */
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
 static int calendar_ok(const char *s)
 {
     int y, m, d;
-    if(sscanf(s, "%4d-%2d-%2d", &y, &m, &d) != 3)
+    if(is_digit(s[0]) && is_digit(s[1]) && is_digit(s[2]) && is_digit(s[3]) && s[4] == '-' &&
+       is_digit(s[5]) && is_digit(s[6]) && s[7] == '-' && is_digit(s[8]) && is_digit(s[9])) {
+        /* the usual "YYYY-MM-DD...", read as sscanf below would (sscanf was
+         * most of what a date cost) */
+        y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+        m = (s[5] - '0') * 10 + (s[6] - '0');
+        d = (s[8] - '0') * 10 + (s[9] - '0');
+    } else if(sscanf(s, "%4d-%2d-%2d", &y, &m, &d) != 3) {
         return 1; /* year or year-month only: the regex said enough */
+    }
     return m >= 1 && m <= 12 && d >= 1 && d <= days_in_month(y, m);
 }
 
@@ -131,17 +145,17 @@ static void check_primitive(walk *w, const lg_type_def *t, const cJSON *v)
 {
     switch(t->json) {
     case LG_JSON_KIND_BOOL:
-        if(!cJSON_IsBool(v))
+        if(!lg_vis_bool(v))
             report(w, LG_SEV_ERROR, "structure", "Expected true or false for a boolean, found %s",
                    json_kind(v));
         return;
     case LG_JSON_KIND_DECIMAL:
-        if(!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+        if(!lg_vis_number(v) || !isfinite(v->valuedouble))
             report(w, LG_SEV_ERROR, "structure", "Expected a JSON number for a decimal, found %s",
                    json_kind(v));
         return;
     case LG_JSON_KIND_INTEGER:
-        if(!cJSON_IsNumber(v)) {
+        if(!lg_vis_number(v)) {
             report(w, LG_SEV_ERROR, "structure", "Expected a JSON number for %s, found %s",
                    t->name, json_kind(v));
         } else if(v->valuedouble != floor(v->valuedouble) || v->valuedouble < (double)t->min_int ||
@@ -153,7 +167,7 @@ static void check_primitive(walk *w, const lg_type_def *t, const cJSON *v)
     case LG_JSON_KIND_STRING:
         break;
     }
-    if(!cJSON_IsString(v)) {
+    if(!lg_vis_string(v)) {
         report(w, LG_SEV_ERROR, "structure", "Expected a JSON string for %s, found %s", t->name,
                json_kind(v));
         return;
@@ -229,8 +243,8 @@ static int null_placeholder_ok(const cJSON *obj, const char *key, int ext, int i
     char other[256];
     if(snprintf(other, sizeof(other), "%s%s", ext ? "" : "_", key + ext) >= (int)sizeof(other))
         return 0;
-    const cJSON *o = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(obj, other), i);
-    return o && !cJSON_IsNull(o);
+    const cJSON *o = cJSON_GetArrayItem(lg_vget(obj, other), i);
+    return o && !lg_vis_null(o);
 }
 
 /* Checks one property's value(s); returns how many values it holds. */
@@ -238,11 +252,11 @@ static unsigned walk_property(walk *w, const cJSON *obj, const lg_elem_def *e,
                               const lg_type_def *t, const cJSON *item, int ext)
 {
     const char *key = item->string;
-    if(!cJSON_IsArray(item)) {
+    if(!lg_vis_array(item)) {
         if(e->max > 1)
             report(w, LG_SEV_ERROR, "structure",
                    "'%s' repeats: it must be a JSON array, even with one value", key);
-        if(cJSON_IsNull(item))
+        if(lg_vis_null(item))
             report(w, LG_SEV_ERROR, "structure", "'%s' is null: leave it out instead", key);
         else
             walk_value(w, t, item, ext);
@@ -253,17 +267,21 @@ static unsigned walk_property(walk *w, const cJSON *obj, const lg_elem_def *e,
                "'%s' holds at most one value: it must not be a JSON array", key);
         return 1;
     }
-    int n = cJSON_GetArraySize(item);
-    if(n == 0)
+    /* counted only where a maximum applies (rare beside "*"): the walk
+     * below counts the values anyway */
+    if(!item->child)
         report(w, LG_SEV_ERROR, "structure", "'%s' is an empty array: leave it out instead", key);
-    if(e->max != UINT_MAX && (unsigned)n > e->max)
-        report(w, LG_SEV_ERROR, "structure", "'%s' holds %d values; at most %u are allowed", key,
-               n, e->max);
+    if(e->max != UINT_MAX) {
+        int n = cJSON_GetArraySize(item);
+        if((unsigned)n > e->max)
+            report(w, LG_SEV_ERROR, "structure", "'%s' holds %d values; at most %u are allowed",
+                   key, n, e->max);
+    }
     int i = 0;
     const cJSON *v;
     cJSON_ArrayForEach(v, item) {
         size_t mark = push(w, 0, NULL, i);
-        if(!cJSON_IsNull(v))
+        if(!lg_vis_null(v))
             walk_value(w, t, v, ext);
         else if(t->kind != LG_TYPE_PRIMITIVE || !null_placeholder_ok(obj, key, ext, i))
             report(w, LG_SEV_ERROR, "structure",
@@ -272,12 +290,12 @@ static unsigned walk_property(walk *w, const cJSON *obj, const lg_elem_def *e,
         pop(w, mark);
         i++;
     }
-    return (unsigned)n;
+    return (unsigned)i;
 }
 
 static void walk_object(walk *w, const lg_type_def *t, const cJSON *obj, int is_resource)
 {
-    if(!cJSON_IsObject(obj)) {
+    if(!lg_vis_object(obj)) {
         report(w, LG_SEV_ERROR, "structure", "Expected a JSON object for %s, found %s", t->name,
                json_kind(obj));
         return;
@@ -301,8 +319,8 @@ static void walk_object(walk *w, const lg_type_def *t, const cJSON *obj, int is_
     const cJSON *item;
     for(item = obj->child; item; item = item->next) {
         const char *key = item->string;
-        if(is_resource && strcmp(key, "resourceType") == 0)
-            continue;
+        if(is_resource && key[0] == 'r' && strcmp(key, "resourceType") == 0)
+            continue; /* (the first byte first: this runs for every key) */
         int ext = key[0] == '_';
         const lg_type_def *ct = NULL;
         const lg_elem_def *e = lg_defs_elem(t, key + ext, &ct);
@@ -347,13 +365,13 @@ static void walk_object(walk *w, const lg_type_def *t, const cJSON *obj, int is_
 
 static void walk_resource(walk *w, const cJSON *obj)
 {
-    if(!cJSON_IsObject(obj)) {
+    if(!lg_vis_object(obj)) {
         report(w, LG_SEV_ERROR, "structure", "Expected a resource (a JSON object), found %s",
                json_kind(obj));
         return;
     }
-    const cJSON *rt = cJSON_GetObjectItemCaseSensitive(obj, "resourceType");
-    if(!cJSON_IsString(rt)) {
+    const cJSON *rt = lg_vget(obj, "resourceType");
+    if(!lg_vis_string(rt)) {
         report(w, LG_SEV_ERROR, "structure", "A resource needs a resourceType string");
         return;
     }

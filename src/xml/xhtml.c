@@ -8,6 +8,7 @@
  * styles, javascript: links) is refused, not just warned about.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -19,18 +20,18 @@
 /* The HL7 validator's element list (basic HTML 4 formatting, tables,
  * lists, images, links). */
 static const char *const elements[] = {
-    "p", "br", "div", "h1", "h2", "h3", "h4", "h5", "h6", "a", "span", "b", "em", "i", "strong",
-    "small", "big", "tt", "dfn", "q", "var", "abbr", "acronym", "cite", "blockquote", "hr",
-    "address", "bdo", "kbd", "sub", "sup", "ul", "ol", "li", "dl", "dt", "dd", "pre", "table",
-    "caption", "colgroup", "col", "thead", "tr", "tfoot", "tbody", "th", "td", "code", "samp",
-    "img", "map", "area", "s", "u", "strike", "font", "center", "ins", "del", NULL};
+    "a", "abbr", "acronym", "address", "area", "b", "bdo", "big", "blockquote", "br", "caption",
+    "center", "cite", "code", "col", "colgroup", "dd", "del", "dfn", "div", "dl", "dt", "em",
+    "font", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li", "map", "ol",
+    "p", "pre", "q", "s", "samp", "small", "span", "strike", "strong", "sub", "sup", "table",
+    "tbody", "td", "tfoot", "th", "thead", "tr", "tt", "u", "ul", "var", NULL};
 
 /* Attributes allowed on any element. */
 static const char *const attrs[] = {
-    "title", "style", "class", "id", "ID", "lang", "dir", "accesskey", "tabindex", "span", "width",
-    "align", "valign", "char", "charoff", "abbr", "axis", "headers", "scope", "rowspan", "colspan",
-    "bgcolor", "height", "nowrap", "border", "cellpadding", "cellspacing", "summary", "rules",
-    "frame", "color", "size", "face", NULL};
+    "ID", "abbr", "accesskey", "align", "axis", "bgcolor", "border", "cellpadding", "cellspacing",
+    "char", "charoff", "class", "color", "colspan", "dir", "face", "frame", "headers", "height",
+    "id", "lang", "nowrap", "rowspan", "rules", "scope", "size", "span", "style", "summary",
+    "tabindex", "title", "valign", "width", NULL};
 
 /* element.attribute pairs allowed besides those. */
 static const char *const pairs[] = {
@@ -194,23 +195,52 @@ static int is_ws(char ch)
     return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r';
 }
 
-static int name_start(char ch)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
-}
-
-static int name_char(char ch)
-{
-    return name_start(ch) || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.';
-}
+/* What each byte is to the scanner, so the loops that see every byte of a
+ * narrative test one table entry instead of a chain of compares (the
+ * narrative-heavy Bundles spend most of their validation here):
+ *   C_TEXT   character data that needs no more look: printable ASCII (and
+ *            DEL) other than < & ] - sets "has content"
+ *   C_WS     white space (tab, LF, CR, space): character data, no content
+ *   C_ATTR   fine as is inside a quoted attribute value: C_TEXT and C_WS
+ *            bytes and ']' (the quote itself is checked apart)
+ *   C_NAME1  may start a name (ASCII letters)
+ *   C_NAME   may continue one (letters, digits, - _ .) */
+enum { C_TEXT = 1, C_WS = 2, C_ATTR = 4, C_NAME1 = 8, C_NAME = 16 };
+#define C_TXT (C_TEXT | C_ATTR)
+#define C_SP (C_WS | C_ATTR)
+#define C_LET (C_TEXT | C_ATTR | C_NAME1 | C_NAME)
+#define C_DIG (C_TEXT | C_ATTR | C_NAME)
+static const unsigned char cls[256] = {
+    ['\t'] = C_SP, ['\n'] = C_SP, ['\r'] = C_SP, [' '] = C_SP,
+    ['!'] = C_TXT, ['"'] = C_TXT, ['#'] = C_TXT, ['$'] = C_TXT, ['%'] = C_TXT,
+    ['&'] = 0, ['\''] = C_TXT, ['('] = C_TXT, [')'] = C_TXT, ['*'] = C_TXT, ['+'] = C_TXT,
+    [','] = C_TXT, ['-'] = C_TXT | C_NAME, ['.'] = C_TXT | C_NAME, ['/'] = C_TXT,
+    ['0'] = C_DIG, ['1'] = C_DIG, ['2'] = C_DIG, ['3'] = C_DIG, ['4'] = C_DIG,
+    ['5'] = C_DIG, ['6'] = C_DIG, ['7'] = C_DIG, ['8'] = C_DIG, ['9'] = C_DIG,
+    [':'] = C_TXT, [';'] = C_TXT, ['<'] = 0, ['='] = C_TXT, ['>'] = C_TXT, ['?'] = C_TXT,
+    ['@'] = C_TXT,
+    ['A'] = C_LET, ['B'] = C_LET, ['C'] = C_LET, ['D'] = C_LET, ['E'] = C_LET, ['F'] = C_LET,
+    ['G'] = C_LET, ['H'] = C_LET, ['I'] = C_LET, ['J'] = C_LET, ['K'] = C_LET, ['L'] = C_LET,
+    ['M'] = C_LET, ['N'] = C_LET, ['O'] = C_LET, ['P'] = C_LET, ['Q'] = C_LET, ['R'] = C_LET,
+    ['S'] = C_LET, ['T'] = C_LET, ['U'] = C_LET, ['V'] = C_LET, ['W'] = C_LET, ['X'] = C_LET,
+    ['Y'] = C_LET, ['Z'] = C_LET,
+    ['['] = C_TXT, ['\\'] = C_TXT, [']'] = C_ATTR, ['^'] = C_TXT, ['_'] = C_TXT | C_NAME,
+    ['`'] = C_TXT,
+    ['a'] = C_LET, ['b'] = C_LET, ['c'] = C_LET, ['d'] = C_LET, ['e'] = C_LET, ['f'] = C_LET,
+    ['g'] = C_LET, ['h'] = C_LET, ['i'] = C_LET, ['j'] = C_LET, ['k'] = C_LET, ['l'] = C_LET,
+    ['m'] = C_LET, ['n'] = C_LET, ['o'] = C_LET, ['p'] = C_LET, ['q'] = C_LET, ['r'] = C_LET,
+    ['s'] = C_LET, ['t'] = C_LET, ['u'] = C_LET, ['v'] = C_LET, ['w'] = C_LET, ['x'] = C_LET,
+    ['y'] = C_LET, ['z'] = C_LET,
+    ['{'] = C_TXT, ['|'] = C_TXT, ['}'] = C_TXT, ['~'] = C_TXT, [0x7F] = C_TXT,
+};
 
 /* An ASCII name at s->p (no prefix); its length, or 0. */
-static size_t scan_name(scan *s)
+static inline size_t scan_name(scan *s)
 {
     const char *b = s->p;
-    if(s->p >= s->end || !name_start(*s->p))
+    if(s->p >= s->end || !(cls[(unsigned char)*s->p] & C_NAME1))
         return 0;
-    while(s->p < s->end && name_char(*s->p))
+    while(s->p < s->end && (cls[(unsigned char)*s->p] & C_NAME))
         s->p++;
     return (size_t)(s->p - b);
 }
@@ -296,17 +326,36 @@ static int scan_ref(scan *s)
 static int scan_text(scan *s)
 {
     while(s->p < s->end && *s->p != '<') {
-        unsigned char ch = (unsigned char)*s->p;
-        /* the common case, plain ASCII text, in a tight loop */
-        if(ch > 0x20 && ch < 0x80 && ch != '&' && ch != ']') {
-            s->content = 1;
-            const char *q = s->p + 1;
-            while(q < s->end && (unsigned char)*q >= 0x20 && (unsigned char)*q < 0x80 &&
-                  *q != '<' && *q != '&' && *q != ']')
-                q++;
-            s->p = q;
-            continue;
+        /* the common case, plain ASCII text and white space, in a tight
+         * loop: content is set by any byte that is text and not space */
+        const unsigned char *q = (const unsigned char *)s->p, *end = (const unsigned char *)s->end;
+        unsigned k, content = 0;
+        if(s->content) {
+            /* content is known: eight bytes a step while all are printable
+             * ASCII (space to '~') other than < & ] (exact byte tests,
+             * Hacker's Delight 6-1); the loop below takes the rest */
+            const uint64_t ones = ~(uint64_t)0 / 255, high = ones * 0x80;
+            while(end - q >= 8) {
+                uint64_t x;
+                memcpy(&x, q, 8);
+                uint64_t lt = (x - ones * 0x20) & ~x & high;         /* a byte < 0x20 */
+                uint64_t ge = ((x + ones * (127 - 0x7E)) | x) & high; /* a byte > 0x7E */
+                uint64_t a = x ^ (ones * '<'), b = x ^ (ones * '&'), c = x ^ (ones * ']');
+                uint64_t eq = ((a - ones) & ~a) | ((b - ones) & ~b) | ((c - ones) & ~c);
+                if(lt | ge | (eq & high))
+                    break;
+                q += 8;
+            }
         }
+        while(q < end && (k = cls[*q] & (C_TEXT | C_WS))) {
+            content |= k;
+            q++;
+        }
+        s->content |= (int)(content & C_TEXT);
+        s->p = (const char *)q;
+        if(q >= end || *q == '<')
+            break;
+        unsigned char ch = *q;
         if(ch == '&') {
             if(!scan_ref(s))
                 return 0;
@@ -323,23 +372,34 @@ static int scan_text(scan *s)
     return 1;
 }
 
-/* Whether s (n name characters, never NUL) is in list. Compared inline:
- * every tag and attribute of every narrative comes through here, and a
- * strncmp call per candidate was a tenth of validating a narrative-heavy
- * Bundle. A list entry shorter than n stops the loop at its NUL, which
- * never equals a name character. */
-static int in_list(const char *const *list, const char *s, size_t n)
+/* Whether s (n name characters, never NUL) is in list, which is sorted by
+ * byte value (elements and attrs above are: keep them so): a binary
+ * search with the compare inline. Every tag and attribute of every
+ * narrative comes through here, and a scan of the 60 elements was most of
+ * the cost of a tag. Should a list ever be out of order, a name is missed
+ * and the div goes to libxml2: slower, never wrong. */
+static int in_list(const char *const *list, size_t count, const char *s, size_t n)
 {
-    for(; *list; list++) {
-        const char *l = *list;
+    size_t lo = 0, hi = count;
+    while(lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const unsigned char *l = (const unsigned char *)list[mid];
         size_t i = 0;
-        while(i < n && l[i] == s[i])
+        while(i < n && l[i] == (unsigned char)s[i])
             i++;
-        if(i == n && l[n] == '\0')
+        /* s before l: s ends first (a prefix of l) or has the smaller byte */
+        int c = i == n ? (l[n] ? -1 : 0) : (unsigned char)s[i] < l[i] ? -1 : 1;
+        if(c == 0)
             return 1;
+        if(c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
     }
     return 0;
 }
+#define NELEMENTS (sizeof(elements) / sizeof(*elements) - 1)
+#define NATTRS (sizeof(attrs) / sizeof(*attrs) - 1)
 
 static int has_ci(const char *s, size_t n, const char *needle)
 {
@@ -357,7 +417,7 @@ static int scan_start(scan *s, int root, const char **name, size_t *nlen, int *s
     *name = s->p;
     if(!(*nlen = scan_name(s)) || (s->p < s->end && *s->p == ':'))
         return 0;
-    if(!in_list(elements, *name, *nlen))
+    if(!in_list(elements, NELEMENTS, *name, *nlen))
         return 0;
     if(*nlen == 3 && memcmp(*name, "img", 3) == 0)
         s->content = 1;
@@ -414,6 +474,10 @@ static int scan_start(scan *s, int root, const char **name, size_t *nlen, int *s
         int amp = 0;
         while(s->p < s->end && *s->p != q) {
             unsigned char ch = (unsigned char)*s->p;
+            if(cls[ch] & C_ATTR) {
+                s->p++; /* what scan_char would accept as it is */
+                continue;
+            }
             if(ch == '<')
                 return 0;
             if(ch == '&') {
@@ -440,7 +504,7 @@ static int scan_start(scan *s, int root, const char **name, size_t *nlen, int *s
             continue;
         if(n >= 2 && (a[0] == 'o' || a[0] == 'O') && (a[1] == 'n' || a[1] == 'N'))
             return 0;
-        if(!in_list(attrs, a, n)) {
+        if(!in_list(attrs, NATTRS, a, n)) {
             char pair[64];
             if(*nlen + 1 + n >= sizeof(pair))
                 return 0;
@@ -533,9 +597,11 @@ int lg_xhtml_fast_ok(const char *div, size_t len)
             size_t nl = scan_name(&s);
             while(s.p < s.end && is_ws(*s.p))
                 s.p++;
-            if(!nl || !depth || s.p >= s.end || *s.p != '>' || nl != lens[depth - 1] ||
-               memcmp(n, stack[depth - 1], nl) != 0)
+            if(!nl || !depth || s.p >= s.end || *s.p != '>' || nl != lens[depth - 1])
                 return 0;
+            for(size_t i = 0; i < nl; i++) /* inline: names are short */
+                if(n[i] != stack[depth - 1][i])
+                    return 0;
             s.p++;
             if(--depth == 0)
                 done = 1;

@@ -217,6 +217,29 @@ Test(validate, choice_types)
           NULL, NULL);
 }
 
+/* The day a date names must exist in its month, for date, dateTime and
+ * instant alike (leap years by the Gregorian rule). */
+Test(validate, calendar_days)
+{
+    check("{\"resourceType\":\"Patient\",\"birthDate\":\"2019-04-31\"}", "Patient.birthDate",
+          "value");
+    check("{\"resourceType\":\"Patient\",\"birthDate\":\"1900-02-29\"}", "Patient.birthDate",
+          "value");
+    check("{\"resourceType\":\"Patient\",\"birthDate\":\"2000-02-29\"}", NULL, NULL);
+    check("{\"resourceType\":\"Patient\",\"birthDate\":\"2019-12-31\"}", NULL, NULL);
+    check("{\"resourceType\":\"Patient\",\"birthDate\":\"2019-11\"}", NULL, NULL);
+    check("{\"resourceType\":\"Patient\",\"deceasedDateTime\":\"2019-06-31T10:00:00Z\"}",
+          "Patient.deceasedDateTime", "value");
+    check("{\"resourceType\":\"Patient\",\"deceasedDateTime\":\"2019-06-30T10:00:00Z\"}", NULL,
+          NULL);
+    check("{\"resourceType\":\"Task\",\"status\":\"requested\",\"intent\":\"order\","
+          "\"meta\":{\"lastUpdated\":\"2023-02-29T10:00:00Z\"}}",
+          "Task.meta.lastUpdated", "value");
+    check("{\"resourceType\":\"Task\",\"status\":\"requested\",\"intent\":\"order\","
+          "\"meta\":{\"lastUpdated\":\"2024-02-29T10:00:00.123+02:00\"}}",
+          NULL, NULL);
+}
+
 Test(validate, primitive_formats)
 {
     check("{\"resourceType\":\"Patient\",\"birthDate\":\"not-a-date\"}", "Patient.birthDate",
