@@ -39,7 +39,7 @@ static lg_status bad_param(lg_ctx *c, const char *op, const char *name, const ch
 }
 
 /* A whole number 1..max (no sign, no spaces) into *out; 0 when it is not. */
-static int parse_count(const char *v, int64_t max, int64_t *out)
+static int parse_number(const char *v, int64_t min, int64_t max, int64_t *out)
 {
     if(!v || !*v || strlen(v) > 18)
         return 0;
@@ -49,10 +49,16 @@ static int parse_count(const char *v, int64_t max, int64_t *out)
             return 0;
         n = n * 10 + (*p - '0');
     }
-    if(n < 1 || n > max)
+    if(n < min || n > max)
         return 0;
     *out = n;
     return 1;
+}
+
+/* Counts and job ids start at 1. */
+static int parse_count(const char *v, int64_t max, int64_t *out)
+{
+    return parse_number(v, 1, max, out);
 }
 
 /* The caller may look at the outbox. */
@@ -179,7 +185,8 @@ lg_status lg_do_outbox(lg_ctx *c)
         st = bad_param(c, "outbox", "platform", "not a platform name", p.platform);
         goto out;
     }
-    if(p.after && !parse_count(p.after, INT64_MAX / 10, &after)) {
+    /* after=0 is the first page, as a client that starts from 0 expects. */
+    if(p.after && !parse_number(p.after, 0, INT64_MAX / 10, &after)) {
         st = bad_param(c, "outbox", "after", "not a job id", p.after);
         goto out;
     }
@@ -260,7 +267,8 @@ lg_status lg_do_outbox_events(lg_ctx *c)
                        p.outcome);
         goto out;
     }
-    if(p.after && !parse_count(p.after, INT64_MAX / 10, &after)) {
+    /* after=0 is the first page, as a client that starts from 0 expects. */
+    if(p.after && !parse_number(p.after, 0, INT64_MAX / 10, &after)) {
         st = bad_param(c, "outbox-events", "after", "not an event seq", p.after);
         goto out;
     }

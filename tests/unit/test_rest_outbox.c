@@ -154,7 +154,8 @@ Test(rest_outbox, filters_and_paging)
     int seen = 0, pages = 0;
     for(;;) {
         snprintf(q, sizeof(q), "_count=2&after=%lld", (long long)after);
-        r = call(&staff, "GET", "/$outbox", after ? q : "_count=2");
+        /* the first page asked for with after=0, the others with the last id */
+        r = call(&staff, "GET", "/$outbox", q);
         cr_assert_eq(r.r.status, 200);
         jobs = cJSON_GetObjectItemCaseSensitive(r.json, "jobs");
         int n = cJSON_GetArraySize(jobs);
