@@ -103,7 +103,8 @@ static void get_int(const cJSON *obj, const char *key, const char *loc, int64_t 
     if(!v || cJSON_IsNull(v))
         return;
     double d = cJSON_IsNumber(v) ? v->valuedouble : 0;
-    if(!cJSON_IsNumber(v) || d != (double)(int64_t)d || d < (double)lo || d > (double)hi) {
+    /* Range first: converting a double outside int64_t is undefined. */
+    if(!cJSON_IsNumber(v) || !(d >= (double)lo && d <= (double)hi) || d != (double)(int64_t)d) {
         lg_issues_add(issues, LG_SEV_ERROR, "value", loc,
                       "%s must be an integer from %lld to %lld", key, (long long)lo, (long long)hi);
         *bad = 1;
