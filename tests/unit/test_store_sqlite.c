@@ -1135,6 +1135,9 @@ static void *open_and_write(void *arg)
     snprintf(id, sizeof(id), "f%d", w->n);
     if(lg_store_open(fresh, &s, &is) != LG_OK) {
         w->errors++;
+        /* say why: a race lost here is otherwise invisible */
+        for(size_t i = 0; i < is.count; i++)
+            fprintf(stderr, "open %d: %s\n", w->n, is.items[i].diagnostics);
     } else {
         lg_store_write a = {.type = "Patient", .id = id, .version = 1, .last_updated = 1,
                             .method = "POST", .json = "{}", .json_len = 2};

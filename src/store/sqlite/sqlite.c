@@ -917,12 +917,24 @@ static lg_status open_db(sq_store *s, const char *path, lg_issues *issues)
     sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
     /* WAL is what lets readers run beside the writer: refuse to run without
      * it (e.g. on a filesystem that cannot share memory maps). */
-    sqlite3_stmt *jm = NULL;
-    int wal = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &jm, NULL) == SQLITE_OK &&
-              sqlite3_step(jm) == SQLITE_ROW &&
-              sqlite3_column_text(jm, 0) &&
+    /* Switching a new database to WAL needs an exclusive lock, and SQLite
+     * does not call the busy handler for it: handles opening a new store at
+     * once get SQLITE_BUSY straight away. Wait for the other one here
+     * (bounded by the busy timeout). */
+    int wal = 0;
+    for(int waited = 0;; waited += 5) {
+        sqlite3_stmt *jm = NULL;
+        int rc2 = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &jm, NULL);
+        if(rc2 == SQLITE_OK)
+            rc2 = sqlite3_step(jm);
+        wal = rc2 == SQLITE_ROW && sqlite3_column_text(jm, 0) &&
               strcmp((const char *)sqlite3_column_text(jm, 0), "wal") == 0;
-    sqlite3_finalize(jm);
+        sqlite3_finalize(jm);
+        int busy = (rc2 & 0xff) == SQLITE_BUSY || (rc2 & 0xff) == SQLITE_LOCKED;
+        if(wal || !busy || waited >= BUSY_TIMEOUT_MS)
+            break;
+        sqlite3_sleep(5);
+    }
     if(!wal) {
         lg_issues_add(issues, LG_SEV_FATAL, "exception", NULL,
                       "Cannot put %s in WAL mode: %s", path, sqlite3_errmsg(s->db));
