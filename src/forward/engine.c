@@ -53,6 +53,7 @@
 #define DUE_BATCH 256         /* jobs read per look */
 #define POLL_BATCH 64         /* links read per page while polling */
 #define UNKNOWN_PLATFORM_DELAY_MS 60000
+#define SOON_MAX 256          /* retry times remembered for the timer */
 
 typedef enum xkind { X_JOB, X_AUTH, X_POLL, X_SEARCH } xkind;
 
@@ -135,6 +136,13 @@ struct lg_forwarder {
     size_t n_unsynced, cap_unsynced;
     int dirty;
     int reread;              /* a write of a hook may have added jobs: look again after the flush */
+    /* When the retries this thread recorded fall due (the soonest
+     * SOON_MAX; unordered). The store's next due time is that of the
+     * oldest head job, which is in the past while a job is in flight, so
+     * without these a retry due in 100 ms would wait for the fallback
+     * timer (1 s) whenever another job of the outbox is being sent. */
+    int64_t soon[SOON_MAX];
+    size_t n_soon;
     uint64_t rnd;
     _Atomic uint64_t n_attempts, n_delivered, n_retried, n_dead, n_polls, n_events, n_in_flight;
 };
@@ -458,6 +466,22 @@ static void store_failed(lg_forwarder *fw, const char *what, int64_t id, lg_stat
     fw->hold_until_ms = lg_time_now_ms() + FALLBACK_MS;
 }
 
+/* Remember that a job falls due at at_ms. When the list is full the
+ * latest time gives way (a forgotten one is found by the fallback timer). */
+static void soon_add(lg_forwarder *fw, int64_t at_ms)
+{
+    if(fw->n_soon < SOON_MAX) {
+        fw->soon[fw->n_soon++] = at_ms;
+        return;
+    }
+    size_t late = 0;
+    for(size_t i = 1; i < fw->n_soon; i++)
+        if(fw->soon[i] > fw->soon[late])
+            late = i;
+    if(at_ms < fw->soon[late])
+        fw->soon[late] = at_ms;
+}
+
 /* One flush for everything committed on any handle so far: an empty write
  * transaction ends in lg_store_commit, whose flush covers every batch
  * committed before it (ours with commit_nowait included); afterwards this
@@ -627,9 +651,10 @@ static void finish_retry(jobctx *jc, const char *error, int status, const char *
         else
             lg_store_rollback(fw->st);
     }
-    if(rc == LG_OK)
+    if(rc == LG_OK) {
         atomic_fetch_add(&fw->n_retried, 1);
-    else
+        soon_add(fw, now + delay);
+    } else
         store_failed(fw, "recording retry of job", jc->oj.id, rc);
     job_release(jc, fw);
 }
@@ -1095,6 +1120,19 @@ static void schedule(lg_forwarder *fw, int64_t now)
      * starts when a slot frees (kick), so only future jobs set the timer. */
     if(lg_store_outbox_next_due(fw->st, &nd) == LG_OK && nd > now && nd - now < delay)
         delay = nd - now;
+    /* The store's next due time is in the past while its oldest head job
+     * is in flight; retries recorded here may fall due before the
+     * fallback. Times passed are forgotten (the tick just looked). */
+    size_t k = 0;
+    for(size_t i = 0; i < fw->n_soon; i++) {
+        int64_t d = fw->soon[i] - now;
+        if(d <= 0)
+            continue;
+        fw->soon[k++] = fw->soon[i];
+        if(d < delay)
+            delay = d;
+    }
+    fw->n_soon = k;
     /* Likewise a poll round that is due but waits (for a slot, a token, or
      * its running transfers) is moved on by their completion, not by the
      * timer: only rounds still to come set it. */

@@ -62,6 +62,7 @@ static struct {
     int big;        /* answer referral requests with 2 MiB */
     int redirect;   /* answer referral requests with a 302 */
     int fail_first; /* answer 500 to the first referral request of each Idempotency-Key */
+    char slow_path[64]; /* with delay_ms: delay only requests to this path */
 } srv = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 typedef struct pending {
@@ -156,6 +157,8 @@ static void handler(struct evhttp_request *req, void *arg)
     if(srv.reject_token && auth && strcmp(auth, want) == 0)
         status = 401;
     int hang = srv.hang, delay = srv.delay_ms, big = srv.big, redirect = srv.redirect;
+    if(srv.slow_path[0] && strcmp(srv.slow_path, uri) != 0)
+        delay = 0;
     snprintf(out, sizeof out, "{\"id\": \"R-%d\"}", nref);
     pthread_mutex_unlock(&srv.mu);
     if(hang)
@@ -931,6 +934,41 @@ Test(forward_engine, finished_jobs_are_never_resent_under_a_burst)
     cr_expect_eq(stats.retried, 2 * N);
     cr_expect_eq(stats.attempts, 4 * N);
     cr_expect_eq(n_business(), N, "one business status per delivered create");
+}
+
+/* While one job is in flight (the store's next due time is then in the
+ * past), a retry of another Task falls due in 50-100 ms: it must go then,
+ * not at the forwarder's 1 s fallback look. */
+Test(forward_engine, a_retry_is_not_held_up_by_a_job_in_flight)
+{
+    referral(1, 0);
+    referral(2, 0);
+    srv.fail_first = 1;
+    srv.delay_ms = 1500;
+    snprintf(srv.slow_path, sizeof srv.slow_path, "/referrals/t-1");
+    configure("fake", "\"backoff_ms\": 100, \"max_backoff_ms\": 100");
+    int64_t slow = add_job("p", "create", "t-1");
+    int64_t quick = add_job("p", "create", "t-2");
+    start();
+    cr_assert_eq(wait_settled(quick, 5000), LG_OUTBOX_DONE);
+    lg_outbox_job j = job(slow);
+    cr_assert_eq(j.state, LG_OUTBOX_PENDING, "t-1's first attempt is still in flight");
+    lg_outbox_job_clear(&j);
+    int64_t first = 0, second = 0;
+    for(int k = 0; k < hits(); k++) {
+        hit h = hit_at(k);
+        if(strcmp(h.path, "/referrals/t-2") != 0)
+            continue;
+        if(!first)
+            first = h.at_ms;
+        else if(!second)
+            second = h.at_ms;
+    }
+    cr_assert(first && second, "t-2 was sent twice");
+    cr_expect_lt(second - first, 600, "the retry went %lld ms after the first attempt",
+                 (long long)(second - first));
+    /* Let t-1 finish too: no reply may be left pending at teardown. */
+    cr_assert_eq(wait_settled(slow, 8000), LG_OUTBOX_DONE);
 }
 
 Test(forward_engine, concurrency_limit_per_platform)
