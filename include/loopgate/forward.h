@@ -73,7 +73,14 @@ typedef struct lg_fwd_hooks {
                         const char *reason, const char *outcome, char *msg, size_t msg_len);
     /* Set Task.businessStatus (code from the Loopgate forwarding code
      * system: "delivered", "delivery-failed", "delivery-retrying"; text
-     * free) without changing its status. */
+     * free) without changing its status. Unlike apply_status, it may
+     * return with its write committed but not yet flushed
+     * (lg_store_commit_nowait; not yet visible to reads outside a
+     * transaction): the caller flushes (lg_store_commit of any write
+     * transaction on st) before it relies on the write - the forwarder
+     * does so once per loop iteration for all its verdicts. A write lost
+     * to a crash before then goes with the verdict it describes, and the
+     * job is sent again. */
     int (*set_business_status)(void *ctx, lg_store *st, const char *task_id, const char *code,
                                const char *text, char *msg, size_t msg_len);
     void *ctx;

@@ -17,6 +17,17 @@
  * Nothing is written when an attempt starts: a job abandoned by stop or a
  * crash is simply still pending, and the Idempotency-Key makes the resend
  * harmless.
+ *
+ * Verdicts share flushes (group commit): a verdict ends its transaction
+ * with lg_store_commit_nowait, so the delivery rate does not follow the
+ * disk's fsync latency. Every job finished since the last flush is listed
+ * in fw->unsynced, and the next tick - one per loop iteration, however
+ * many transfers finished in it (job_release activates the wake event) -
+ * flushes once for all of them. Until that flush this handle's reads
+ * outside a transaction still see such a job as it was (pending, due): the
+ * tick skips every job of the list, so a finished job is never sent again.
+ * A verdict lost to a crash before its flush leaves the job pending; it is
+ * sent again with the same Idempotency-Key, which is harmless.
  */
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -42,6 +53,7 @@
 #define DUE_BATCH 256         /* jobs read per look */
 #define POLL_BATCH 64         /* links read per page while polling */
 #define UNKNOWN_PLATFORM_DELAY_MS 60000
+#define SOON_MAX 256          /* retry times remembered for the timer */
 
 typedef enum xkind { X_JOB, X_AUTH, X_POLL, X_SEARCH } xkind;
 
@@ -117,6 +129,20 @@ struct lg_forwarder {
     int accepting;
     atomic_int stopping;
     int64_t hold_until_ms;   /* after a failed store write: no new attempt before this */
+    /* Jobs whose verdict is committed but not yet flushed (see the header
+     * comment); dirty: something (a verdict, a business status) waits for
+     * the next flush. */
+    int64_t *unsynced;
+    size_t n_unsynced, cap_unsynced;
+    int dirty;
+    int reread;              /* a write of a hook may have added jobs: look again after the flush */
+    /* When the retries this thread recorded fall due (the soonest
+     * SOON_MAX; unordered). The store's next due time is that of the
+     * oldest head job, which is in the past while a job is in flight, so
+     * without these a retry due in 100 ms would wait for the fallback
+     * timer (1 s) whenever another job of the outbox is being sent. */
+    int64_t soon[SOON_MAX];
+    size_t n_soon;
     uint64_t rnd;
     _Atomic uint64_t n_attempts, n_delivered, n_retried, n_dead, n_polls, n_events, n_in_flight;
 };
@@ -440,12 +466,83 @@ static void store_failed(lg_forwarder *fw, const char *what, int64_t id, lg_stat
     fw->hold_until_ms = lg_time_now_ms() + FALLBACK_MS;
 }
 
+/* Remember that a job falls due at at_ms. When the list is full the
+ * latest time gives way (a forgotten one is found by the fallback timer). */
+static void soon_add(lg_forwarder *fw, int64_t at_ms)
+{
+    if(fw->n_soon < SOON_MAX) {
+        fw->soon[fw->n_soon++] = at_ms;
+        return;
+    }
+    size_t late = 0;
+    for(size_t i = 1; i < fw->n_soon; i++)
+        if(fw->soon[i] > fw->soon[late])
+            late = i;
+    if(at_ms < fw->soon[late])
+        fw->soon[late] = at_ms;
+}
+
+/* One flush for everything committed on any handle so far: an empty write
+ * transaction ends in lg_store_commit, whose flush covers every batch
+ * committed before it (ours with commit_nowait included); afterwards this
+ * handle's reads see them all. */
+static lg_status flush(lg_forwarder *fw)
+{
+    lg_status rc = lg_store_begin(fw->st);
+    if(rc == LG_OK)
+        rc = lg_store_commit(fw->st);
+    if(rc == LG_OK) {
+        fw->n_unsynced = 0;
+        fw->dirty = 0;
+    }
+    return rc;
+}
+
+static int unsynced_has(const lg_forwarder *fw, int64_t id)
+{
+    for(size_t i = 0; i < fw->n_unsynced; i++)
+        if(fw->unsynced[i] == id)
+            return 1;
+    return 0;
+}
+
+/* End the verdict transaction of job id without waiting for the disk. The
+ * list is bounded by the jobs finished in one loop iteration; when it
+ * cannot grow, the verdict is flushed at once instead (the old way). */
+static lg_status commit_verdict(lg_forwarder *fw, int64_t id)
+{
+    uint64_t ticket = 0;
+    lg_status rc = lg_store_commit_nowait(fw->st, &ticket);
+    if(rc != LG_OK)
+        return rc;
+    if(fw->n_unsynced == fw->cap_unsynced) {
+        size_t cap = fw->cap_unsynced ? fw->cap_unsynced * 2 : 64;
+        int64_t *n = realloc(fw->unsynced, cap * sizeof *n);
+        if(!n) {
+            rc = lg_store_sync(fw->st, ticket);
+            if(rc == LG_OK)
+                fw->n_unsynced = 0; /* the flush covered every earlier verdict too */
+            return rc;
+        }
+        fw->unsynced = n;
+        fw->cap_unsynced = cap;
+    }
+    fw->unsynced[fw->n_unsynced++] = id;
+    fw->dirty = 1;
+    return LG_OK;
+}
+
+/* The hook may leave its write unflushed (forward.h): the next tick's
+ * flush covers it, and looks at the outbox again after it in case the
+ * write added jobs this handle could not see yet. */
 static void set_business(lg_forwarder *fw, const char *task_id, const char *code, const char *text)
 {
     if(!fw->hooks.set_business_status)
         return;
     char msg[256];
     fw->hooks.set_business_status(fw->hooks.ctx, fw->st, task_id, code, text, msg, sizeof msg);
+    fw->dirty = 1;
+    fw->reread = 1;
 }
 
 static void finish_done(jobctx *jc, const char *remote_id, const char *note)
@@ -485,7 +582,7 @@ static void finish_done(jobctx *jc, const char *remote_id, const char *note)
             }
         }
         if(rc == LG_OK)
-            rc = lg_store_commit(fw->st);
+            rc = commit_verdict(fw, jc->oj.id);
         else
             lg_store_rollback(fw->st);
     }
@@ -511,7 +608,7 @@ static void finish_dead(jobctx *jc, const char *error)
     if(rc == LG_OK) {
         rc = lg_store_outbox_update(fw->st, jc->oj.id, LG_OUTBOX_DEAD, jc->attempt, 0, error, NULL, now);
         if(rc == LG_OK)
-            rc = lg_store_commit(fw->st);
+            rc = commit_verdict(fw, jc->oj.id);
         else
             lg_store_rollback(fw->st);
     }
@@ -550,13 +647,14 @@ static void finish_retry(jobctx *jc, const char *error, int status, const char *
         rc = lg_store_outbox_update(fw->st, jc->oj.id, LG_OUTBOX_PENDING, jc->attempt, now + delay,
                                     error, NULL, now);
         if(rc == LG_OK)
-            rc = lg_store_commit(fw->st);
+            rc = commit_verdict(fw, jc->oj.id);
         else
             lg_store_rollback(fw->st);
     }
-    if(rc == LG_OK)
+    if(rc == LG_OK) {
         atomic_fetch_add(&fw->n_retried, 1);
-    else
+        soon_add(fw, now + delay);
+    } else
         store_failed(fw, "recording retry of job", jc->oj.id, rc);
     job_release(jc, fw);
 }
@@ -774,7 +872,7 @@ static void job_unknown_platform(lg_forwarder *fw, const lg_outbox_job *oj, int6
         return;
     if(lg_store_outbox_update(fw->st, oj->id, LG_OUTBOX_PENDING, oj->attempts,
                               now + UNKNOWN_PLATFORM_DELAY_MS, err, NULL, now) == LG_OK)
-        lg_store_commit(fw->st);
+        commit_verdict(fw, oj->id);
     else
         lg_store_rollback(fw->st);
 }
@@ -1022,6 +1120,19 @@ static void schedule(lg_forwarder *fw, int64_t now)
      * starts when a slot frees (kick), so only future jobs set the timer. */
     if(lg_store_outbox_next_due(fw->st, &nd) == LG_OK && nd > now && nd - now < delay)
         delay = nd - now;
+    /* The store's next due time is in the past while its oldest head job
+     * is in flight; retries recorded here may fall due before the
+     * fallback. Times passed are forgotten (the tick just looked). */
+    size_t k = 0;
+    for(size_t i = 0; i < fw->n_soon; i++) {
+        int64_t d = fw->soon[i] - now;
+        if(d <= 0)
+            continue;
+        fw->soon[k++] = fw->soon[i];
+        if(d < delay)
+            delay = d;
+    }
+    fw->n_soon = k;
     /* Likewise a poll round that is due but waits (for a slot, a token, or
      * its running transfers) is moved on by their completion, not by the
      * timer: only rounds still to come set it. */
@@ -1041,35 +1152,48 @@ static void schedule(lg_forwarder *fw, int64_t now)
  * the batch's flush reached the disk (lg_store_sync commits, then flushes;
  * the wake after a durable reply is only the usual path, the timer is
  * another). Sending then could deliver a referral whose Task a power loss
- * takes back. An empty write transaction ends in lg_store_commit, whose
- * flush covers every batch committed before it - so every job just read. */
-static lg_status flush_before_send(lg_forwarder *fw)
-{
-    lg_status rc = lg_store_begin(fw->st);
-    if(rc == LG_OK)
-        rc = lg_store_commit(fw->st);
-    return rc;
-}
-
+ * takes back. So the flush comes after the read and before any send: it
+ * covers every job just read, and every verdict recorded since the last
+ * one - one flush per tick. */
 static void tick(lg_forwarder *fw)
 {
     if(atomic_load(&fw->stopping))
         return;
     int64_t now = lg_time_now_ms();
+    int looked = 0;
     if(fw->cfg->n_platforms) {
         lg_outbox_list l = {0};
         /* Known limit: the batch is the oldest due jobs of all platforms, so
          * with more than DUE_BATCH due jobs of a saturated platform another
          * platform's jobs wait until it drains. */
         if(now >= fw->hold_until_ms && lg_store_outbox_due(fw->st, now, DUE_BATCH, &l) == LG_OK) {
-            int fresh = 0;
-            for(size_t i = 0; i < l.count && !fresh; i++)
-                fresh = !job_active(fw, &l.items[i]);
+            looked = 1;
+            /* skip[i]: job i is in flight, or finished and read as it was
+             * before its unflushed verdict - never to be sent again. */
+            char skip[DUE_BATCH];
+            int fresh = 0, stale = 0;
+            size_t n = l.count < DUE_BATCH ? l.count : DUE_BATCH;
+            for(size_t i = 0; i < n; i++) {
+                int old = unsynced_has(fw, l.items[i].id);
+                skip[i] = (char)(old || job_active(fw, &l.items[i]));
+                stale |= old;
+                fresh |= !skip[i];
+            }
+            int reread = fw->reread;
             /* When the store fails nothing is sent; the timer tries again. */
-            size_t n = fresh && flush_before_send(fw) != LG_OK ? 0 : l.count;
+            if((fresh || fw->dirty) && flush(fw) != LG_OK)
+                n = 0;
+            else if(stale || reread) {
+                /* A finished job may have hidden the next job of its Task
+                 * (only the oldest pending job of a Task is offered), and a
+                 * hook's write may have added some: read again, now that
+                 * everything is flushed. */
+                fw->reread = 0;
+                kick(fw);
+            }
             for(size_t i = 0; i < n; i++) {
                 lg_outbox_job *oj = &l.items[i];
-                if(job_active(fw, oj))
+                if(skip[i] || job_active(fw, oj))
                     continue;
                 size_t pi = 0;
                 const lg_fwd_platform *p = lg_fwd_platform_get(fw->cfg, oj->platform, &pi);
@@ -1086,6 +1210,9 @@ static void tick(lg_forwarder *fw)
         for(size_t i = 0; i < fw->cfg->n_platforms; i++)
             poll_platform(fw, i, now);
     }
+    /* Held or unreadable: the verdicts still get their flush now. */
+    if(!looked && fw->dirty && flush(fw) != LG_OK)
+        fprintf(stderr, "forward: flushing verdicts failed\n");
     schedule(fw, lg_time_now_ms());
 }
 
@@ -1127,6 +1254,9 @@ static void stop_cb(evutil_socket_t fd, short what, void *arg)
         fw->ps[i].active = 0;
     }
     search_queue_cb(-1, 0, fw);
+    /* Verdicts already recorded need not be sent again after a restart. */
+    if(fw->dirty && flush(fw) != LG_OK)
+        fprintf(stderr, "forward: flushing verdicts at stop failed\n");
     event_base_loopbreak(fw->base);
 }
 
@@ -1170,6 +1300,7 @@ static void fw_free(lg_forwarder *fw)
             free(fw->ps[i].poll_after);
         free(fw->ps);
     }
+    free(fw->unsynced);
     pthread_mutex_destroy(&fw->mu);
     free(fw);
 }

@@ -10,8 +10,12 @@
  * and forward jobs all apply exactly as to the CBO's own PUT. A transition
  * the rules refuse comes back as 409/403/422 and the inbound layer parks
  * the event. Reads and the business status are the server's own (no
- * actor). The lg_rest here has defer_sync 0: the write is flushed before
- * the hook returns, because the caller records the event as applied next.
+ * actor). Status changes use an lg_rest with defer_sync 0: the write is
+ * flushed before the hook returns, because the caller records the event as
+ * applied next (and a webhook's answer promises it). The business status
+ * uses a copy with defer_sync 1: the forwarder records it right after a
+ * verdict and flushes once for all the verdicts of a loop iteration (see
+ * set_business_status in loopgate/forward.h).
  */
 #include <cjson/cJSON.h>
 #include <openssl/rand.h>
@@ -34,6 +38,8 @@ void lg_fwd_glue_init(lg_fwd_glue *g, const lg_defs *defs, const lg_rest_config 
     g->rest.defs = defs;
     g->rest.cfg = *cfg;
     g->rest.cfg.defer_sync = 0;
+    g->rest_deferred = g->rest;
+    g->rest_deferred.cfg.defer_sync = 1;
     snprintf(g->base, sizeof(g->base), "%s", base && *base ? base : "http://localhost");
 }
 
@@ -94,9 +100,11 @@ static void explain(const lg_rest_response *resp, const char *fallback, char *ms
     cJSON_Delete(oo);
 }
 
-/* One REST interaction on st; resp is the caller's to clear. */
-static void call(const lg_fwd_glue *g, lg_store *st, const lg_actor *actor, const char *method,
-                 const char *path, const char *if_match, const char *body, lg_rest_response *resp)
+/* One REST interaction on st through rest (g->rest or g->rest_deferred);
+ * resp is the caller's to clear. */
+static void call_with(const lg_fwd_glue *g, const lg_rest *rest, lg_store *st, const lg_actor *actor,
+                      const char *method, const char *path, const char *if_match, const char *body,
+                      lg_rest_response *resp)
 {
     lg_rest_request req = {
         .method = method, .path = path, .base = g->base,
@@ -104,13 +112,32 @@ static void call(const lg_fwd_glue *g, lg_store *st, const lg_actor *actor, cons
         .if_match = if_match, .prefer = "return=minimal",
         .body = body, .body_len = body ? strlen(body) : 0, .actor = actor,
     };
-    if(lg_rest_handle(&g->rest, st, &req, resp) != LG_OK && !resp->status)
+    if(lg_rest_handle(rest, st, &req, resp) != LG_OK && !resp->status)
         resp->status = 500;
     /* A hook's write that added forward jobs (a cancel the platform
-     * reported, say) is durable now (defer_sync 0): deliver it. */
+     * reported, say) is durable now (defer_sync 0): deliver it. With
+     * defer_sync 1 only the forwarder's own thread writes, and it looks at
+     * the outbox again after its next flush. */
     lg_forwarder *fw = lg_fwd_glue_forwarder(g);
-    if(resp->outbox_added && resp->status < 300 && fw)
+    if(resp->outbox_added && resp->status < 300 && fw && !rest->cfg.defer_sync)
         lg_forwarder_wake(fw);
+}
+
+static void call(const lg_fwd_glue *g, lg_store *st, const lg_actor *actor, const char *method,
+                 const char *path, const char *if_match, const char *body, lg_rest_response *resp)
+{
+    call_with(g, &g->rest, st, actor, method, path, if_match, body, resp);
+}
+
+/* After a 412: the write that beat ours may be committed only into the
+ * store's open batch, which this handle's reads outside a transaction do
+ * not see until a flush - re-reading at once would fetch the same old
+ * version and fail again. One flush (an empty write transaction) makes
+ * every committed write visible. */
+static void see_latest(lg_store *st)
+{
+    if(lg_store_begin(st) == LG_OK)
+        lg_store_commit(st);
 }
 
 /* The current Task/id as the server reads it: *out parsed (caller
@@ -147,8 +174,8 @@ static int read_task(const lg_fwd_glue *g, lg_store *st, const char *id, cJSON *
     return 200;
 }
 
-static int put_task(const lg_fwd_glue *g, lg_store *st, const lg_actor *actor, const char *id,
-                    long long version, const cJSON *task, char *msg, size_t msg_len)
+static int put_task(const lg_fwd_glue *g, const lg_rest *rest, lg_store *st, const lg_actor *actor,
+                    const char *id, long long version, const cJSON *task, char *msg, size_t msg_len)
 {
     char path[256], etag[40];
     lg_rest_response resp = {0};
@@ -159,7 +186,7 @@ static int put_task(const lg_fwd_glue *g, lg_store *st, const lg_actor *actor, c
     }
     snprintf(path, sizeof(path), "/Task/%s", id);
     snprintf(etag, sizeof(etag), "W/\"%lld\"", version);
-    call(g, st, actor, "PUT", path, etag, body, &resp);
+    call_with(g, rest, st, actor, "PUT", path, etag, body, &resp);
     free(body);
     int status = resp.status;
     if(status >= 300)
@@ -330,13 +357,14 @@ int lg_fwd_glue_apply_status(void *ctx, lg_store *st, const char *task_id, lg_ta
                 snprintf(msg, msg_len, "out of memory");
                 http = 500;
             } else {
-                http = put_task(g, st, &actor, task_id, version, upd, msg, msg_len);
+                http = put_task(g, &g->rest, st, &actor, task_id, version, upd, msg, msg_len);
             }
         }
         cJSON_Delete(cur);
         cJSON_Delete(upd);
         if(http != 412)
             return http;
+        see_latest(st);
     }
     return http;
 }
@@ -389,11 +417,14 @@ int lg_fwd_glue_set_business_status(void *ctx, lg_store *st, const char *task_id
             return 500;
         }
         /* The server's own note (no actor): not a transition, only the
-         * state machine is checked, and the status is unchanged. */
-        http = put_task(g, st, NULL, task_id, version, cur, msg, msg_len);
+         * state machine is checked, and the status is unchanged. Left
+         * unflushed (defer_sync 1): the forwarder flushes it with its
+         * verdicts. If-Match still guards against a client's write. */
+        http = put_task(g, &g->rest_deferred, st, NULL, task_id, version, cur, msg, msg_len);
         cJSON_Delete(cur);
         if(http != 412)
             return http;
+        see_latest(st);
     }
     return http;
 }

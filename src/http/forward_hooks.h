@@ -13,7 +13,9 @@
  * (read-only once set up, except fw, which is set once the forwarder runs). */
 typedef struct lg_fwd_glue {
     lg_rest rest;       /* the server's REST configuration with defer_sync 0:
-                         * a hook's write is durable before it returns */
+                         * a status change is durable before the hook returns */
+    lg_rest rest_deferred; /* the same with defer_sync 1: the business status,
+                         * left for the forwarder's next flush */
     char base[160];     /* base URL of internal requests */
     lg_forwarder *fw;   /* atomic; woken when a hook's write adds jobs; NULL before start */
 } lg_fwd_glue;

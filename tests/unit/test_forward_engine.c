@@ -3,7 +3,8 @@
  * fake adapters defined here: delivery, retries with backoff, Retry-After,
  * dead jobs and the businessStatus hook, transport failures, the
  * idempotency key, per-task order, the concurrency limit, tokens, wake
- * latency, stop with work in flight, contact stripping, polling and
+ * latency, a finished job never sent again while verdicts await their
+ * shared flush, stop with work in flight, contact stripping, polling and
  * directory searches. Timing bounds are generous (the machine is shared);
  * each still fails when the behaviour is missing. */
 #include <arpa/inet.h>
@@ -60,6 +61,8 @@ static struct {
     char poll_body[256];
     int big;        /* answer referral requests with 2 MiB */
     int redirect;   /* answer referral requests with a 302 */
+    int fail_first; /* answer 500 to the first referral request of each Idempotency-Key */
+    char slow_path[64]; /* with delay_ms: delay only requests to this path */
 } srv = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 typedef struct pending {
@@ -142,11 +145,20 @@ static void handler(struct evhttp_request *req, void *arg)
         if(strncmp(srv.hits[k].path, "/referrals", 10) == 0)
             nref++;
     status = nref - 1 < srv.n_script ? srv.script[nref - 1] : srv.dflt;
+    if(srv.fail_first) {
+        int seen = 0;
+        for(int k = 0; k < i && !seen; k++)
+            seen = strcmp(srv.hits[k].key, h->key) == 0;
+        if(!seen)
+            status = 500;
+    }
     char want[32];
     snprintf(want, sizeof want, "Bearer tok%d", srv.reject_token);
     if(srv.reject_token && auth && strcmp(auth, want) == 0)
         status = 401;
     int hang = srv.hang, delay = srv.delay_ms, big = srv.big, redirect = srv.redirect;
+    if(srv.slow_path[0] && strcmp(srv.slow_path, uri) != 0)
+        delay = 0;
     snprintf(out, sizeof out, "{\"id\": \"R-%d\"}", nref);
     pthread_mutex_unlock(&srv.mu);
     if(hang)
@@ -880,6 +892,83 @@ Test(forward_engine, jobs_of_a_task_go_in_order_other_tasks_in_parallel)
     cr_assert_eq(lg_store_forward_link_by_task(st, "p", "t-1", &l), LG_OK);
     cr_expect_eq(l.closed, 1);
     lg_forward_link_clear(&l);
+}
+
+/* Verdicts are committed without waiting for the disk and flushed once
+ * per loop iteration; until then the forwarder's own reads see a finished
+ * job as still pending and due. Under a burst - transfers finishing while
+ * ticks run, 1 ms backoffs making every retry due at once, a cancel behind
+ * each create - no job may be sent more often than its verdicts ask. */
+Test(forward_engine, finished_jobs_are_never_resent_under_a_burst)
+{
+    enum { N = 30 };
+    for(int i = 1; i <= N; i++)
+        referral(i, 0);
+    srv.fail_first = 1;
+    configure("fake", "\"backoff_ms\": 1, \"max_backoff_ms\": 1, \"max_attempts\": 5");
+    int64_t ids[2 * N];
+    char task[16];
+    for(int i = 0; i < N; i++) {
+        snprintf(task, sizeof task, "t-%d", i + 1);
+        ids[2 * i] = add_job("p", "create", task);
+        ids[2 * i + 1] = add_job("p", "cancel", task);
+    }
+    start();
+    for(int i = 0; i < 2 * N; i++)
+        cr_assert_eq(wait_settled(ids[i], 20000), LG_OUTBOX_DONE, "job %d", i);
+    lg_forwarder_stats stats = stats_when(5000, 2 * N, 0);
+    usleep(300000); /* any resend of a finished job would arrive by now */
+    cr_assert_eq(hits(), 4 * N, "each job: one refused attempt, one delivery (%d requests)", hits());
+    for(int i = 0; i < 2 * N; i++) {
+        lg_outbox_job j = job(ids[i]);
+        char key[64];
+        snprintf(key, sizeof key, "lg-%s-%s-%lld", j.task_id, j.kind, (long long)ids[i]);
+        cr_expect_eq(j.attempts, 2, "job %d: %d attempts", i, j.attempts);
+        lg_outbox_job_clear(&j);
+        int n = 0;
+        for(int k = 0; k < hits(); k++)
+            n += strcmp(hit_at(k).key, key) == 0;
+        cr_expect_eq(n, 2, "%s sent %d times", key, n);
+    }
+    cr_expect_eq(stats.delivered, 2 * N);
+    cr_expect_eq(stats.retried, 2 * N);
+    cr_expect_eq(stats.attempts, 4 * N);
+    cr_expect_eq(n_business(), N, "one business status per delivered create");
+}
+
+/* While one job is in flight (the store's next due time is then in the
+ * past), a retry of another Task falls due in 50-100 ms: it must go then,
+ * not at the forwarder's 1 s fallback look. */
+Test(forward_engine, a_retry_is_not_held_up_by_a_job_in_flight)
+{
+    referral(1, 0);
+    referral(2, 0);
+    srv.fail_first = 1;
+    srv.delay_ms = 1500;
+    snprintf(srv.slow_path, sizeof srv.slow_path, "/referrals/t-1");
+    configure("fake", "\"backoff_ms\": 100, \"max_backoff_ms\": 100");
+    int64_t slow = add_job("p", "create", "t-1");
+    int64_t quick = add_job("p", "create", "t-2");
+    start();
+    cr_assert_eq(wait_settled(quick, 5000), LG_OUTBOX_DONE);
+    lg_outbox_job j = job(slow);
+    cr_assert_eq(j.state, LG_OUTBOX_PENDING, "t-1's first attempt is still in flight");
+    lg_outbox_job_clear(&j);
+    int64_t first = 0, second = 0;
+    for(int k = 0; k < hits(); k++) {
+        hit h = hit_at(k);
+        if(strcmp(h.path, "/referrals/t-2") != 0)
+            continue;
+        if(!first)
+            first = h.at_ms;
+        else if(!second)
+            second = h.at_ms;
+    }
+    cr_assert(first && second, "t-2 was sent twice");
+    cr_expect_lt(second - first, 600, "the retry went %lld ms after the first attempt",
+                 (long long)(second - first));
+    /* Let t-1 finish too: no reply may be left pending at teardown. */
+    cr_assert_eq(wait_settled(slow, 8000), LG_OUTBOX_DONE);
 }
 
 Test(forward_engine, concurrency_limit_per_platform)
