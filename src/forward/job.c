@@ -175,7 +175,12 @@ lg_fwd_load_result lg_fwd_job_load(lg_store *st, const lg_outbox_job *oj, lg_fwd
 
     int cancel = strcmp(oj->kind, "cancel") == 0;
     if(cancel) {
-        if(out->referral->status_reason && !(out->cancel_reason = strdup(out->referral->status_reason)))
+        /* A Task still open was given to another owner (the coordinator's
+         * withdrawal from this platform): say so when the Task says nothing. */
+        int still_open = out->referral->has_task && !lg_fwd_status_terminal(out->referral->task_status);
+        const char *why = out->referral->status_reason ? out->referral->status_reason
+                          : still_open ? "the referral was given to another organization" : NULL;
+        if(why && !(out->cancel_reason = strdup(why)))
             goto fail;
         /* The platform's id comes from the job, else from the link the
          * delivered create left. */

@@ -331,22 +331,31 @@ static lg_status add_job(lg_ctx *c, const char *kind, const char *task_id, const
  *  - create: task is open with a routed owner, and prev was not open
  *    (created, or leaving draft) or had another owner;
  *  - cancel: task becomes cancelled or entered-in-error while prev was
- *    open with a routed owner (it was forwarded), to prev's platform. */
+ *    open with a routed owner (it was forwarded), to prev's platform; or
+ *    the open Task moves from a routed owner to another owner (the first
+ *    platform must stop working on it; a create to the new owner's
+ *    platform, if routed, follows in order). */
 static lg_status forward_jobs(lg_ctx *c, const char *task_id, const cJSON *prev, const cJSON *task)
 {
     const char *platform, *target;
     if(!task || !c->rest->cfg.forward_route)
         return LG_OK;
-    if(open_status(task) && route_of(c, owner_of(task), &platform, &target)) {
-        int moved = 1;
-        if(prev && open_status(prev)) {
-            int same = same_ref(owner_of(prev), owner_of(task));
-            if(same < 0)
-                return lg_fail(c, LG_ENOMEM, "exception", NULL, "Out of memory");
-            moved = !same;
-        }
-        return moved ? add_job(c, "create", task_id, task, platform, target) : LG_OK;
+    if(open_status(task) && prev && open_status(prev)) {
+        int same = same_ref(owner_of(prev), owner_of(task));
+        if(same < 0)
+            return lg_fail(c, LG_ENOMEM, "exception", NULL, "Out of memory");
+        if(same)
+            return LG_OK; /* an update that does not move the referral */
+        lg_status st;
+        if(route_of(c, owner_of(prev), &platform, &target) &&
+           (st = add_job(c, "cancel", task_id, prev, platform, target)))
+            return st;
+        if(route_of(c, owner_of(task), &platform, &target))
+            return add_job(c, "create", task_id, task, platform, target);
+        return LG_OK;
     }
+    if(open_status(task) && route_of(c, owner_of(task), &platform, &target))
+        return add_job(c, "create", task_id, task, platform, target);
     if(prev && open_status(prev) && (status_is(task, "cancelled") || status_is(task, "entered-in-error")) &&
        route_of(c, owner_of(prev), &platform, &target))
         return add_job(c, "cancel", task_id, prev, platform, target);

@@ -279,12 +279,21 @@ Test(rest_forward, owner_changed_to_a_routed_owner)
     cr_assert_eq(put(&requester, "Task", t, task(t, sr, "requested", ROUTED,
                                                  ",\"description\":\"call after 5pm\""), 200), 0);
     cr_assert_eq(job_count(), 1);
-    /* To another routed owner: delivered there. */
+    /* To another routed owner: withdrawn from the first platform, then
+     * delivered to the second, in that order. */
     cr_assert_eq(put(&requester, "Task", t, task(t, sr, "requested", ROUTED2, ""), 200), 1);
     l = jobs();
-    cr_assert_eq(l.count, 2);
-    expect_job(&l.items[1], "create", "fh", "fh-program-77", t, sr);
+    cr_assert_eq(l.count, 3);
+    expect_job(&l.items[1], "cancel", "uu", "prog-123", t, sr);
+    expect_job(&l.items[2], "create", "fh", "fh-program-77", t, sr);
     cr_assert_gt(l.items[1].id, l.items[0].id);
+    cr_assert_gt(l.items[2].id, l.items[1].id);
+    lg_outbox_list_clear(&l);
+    /* Back to an owner served over FHIR: only the withdrawal. */
+    cr_assert_eq(put(&requester, "Task", t, task(t, sr, "requested", UNROUTED, ""), 200), 1);
+    l = jobs();
+    cr_assert_eq(l.count, 4);
+    expect_job(&l.items[3], "cancel", "fh", "fh-program-77", t, sr);
     lg_outbox_list_clear(&l);
 }
 
