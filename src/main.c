@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -246,6 +247,12 @@ static int serve(int argc, char **argv, const char *argv0)
             return 2;
         }
         lg_issues_free(&fis);
+        /* The file holds the platforms' secrets: say so when others may read it
+         * (a warning, not a refusal: the operator may have reasons). */
+        struct stat fsb;
+        if(fwd && lg_fwd_platform_count(fwd) && stat(fpath, &fsb) == 0 && (fsb.st_mode & 077))
+            fprintf(stderr, "loopgate: warning: %s holds platform credentials but is mode %03o; "
+                            "chmod 600 it\n", fpath, (unsigned)(fsb.st_mode & 0777));
         cfg.forwarding = fwd;
     }
     if(cfg.rest.default_count > cfg.rest.max_count)

@@ -361,6 +361,37 @@ Test(forward_webhook, broken_forwarding_file_refuses_to_start)
     cr_assert_neq(status, 0);
 }
 
+Test(forward_webhook, readable_credentials_are_warned_about)
+{
+    char file[96], data[96], err[112];
+    snprintf(file, sizeof(file), "%s/open.json", cfgdir);
+    snprintf(data, sizeof(data), "%s/data-open", cfgdir);
+    snprintf(err, sizeof(err), "%s/err-open.txt", cfgdir);
+    write_file(file, "{\"platforms\":[{\"name\":\"d\",\"adapter\":\"hsds\","
+                     "\"base_url\":\"http://127.0.0.1:9\"}],\"directory\":\"d\"}");
+    /* An address that cannot be listened on ends the run after the
+     * configuration is read. */
+    const char *args[] = {"serve", "--no-auth", "--listen", "127.0.0.1:99999", "--data", data,
+                          "--forwarding", file, NULL};
+    char text[4096];
+    for(int pass = 0; pass < 2; pass++) {
+        cr_assert_eq(chmod(file, pass ? 0600 : 0644), 0);
+        unlink(err); /* lg_it_run appends */
+        int status = 0;
+        free(lg_it_run(args, &status, err));
+        FILE *f = fopen(err, "r");
+        cr_assert_not_null(f);
+        memset(text, 0, sizeof text);
+        size_t got = fread(text, 1, sizeof(text) - 1, f);
+        fclose(f);
+        (void)got;
+        if(pass == 0)
+            cr_assert_not_null(strstr(text, "holds platform credentials"), "%s", text);
+        else
+            cr_assert_null(strstr(text, "holds platform credentials"), "%s", text);
+    }
+}
+
 Test(forward_webhook, healthcare_service_search_goes_to_the_directory)
 {
     /* The directory's port is closed: the proxied search fails as a
