@@ -1045,6 +1045,62 @@ Test(forward_engine, cancel_of_an_undelivered_referral_sends_nothing)
     cr_expect_eq(n_business(), 0, "no 'delivered' for a cancel");
 }
 
+/* A tombstone for type/id (what DELETE stores). */
+static void del(const char *type, const char *id)
+{
+    lg_resource cur = {0};
+    cr_assert_eq(lg_store_read(st, type, id, &cur), LG_OK);
+    lg_store_write w = {.type = type, .id = id, .version = cur.version + 1,
+                        .last_updated = lg_time_now_ms(), .deleted = 1, .method = "DELETE"};
+    lg_resource_clear(&cur);
+    cr_assert_eq(lg_store_begin(st), LG_OK);
+    cr_assert_eq(lg_store_put(st, &w, NULL), LG_OK);
+    cr_assert_eq(lg_store_commit(st), LG_OK);
+}
+
+Test(forward_engine, cancel_of_a_deleted_task_goes_out_from_its_last_version)
+{
+    referral(1, 0);
+    referral(2, 0);
+    configure("fake", NULL);
+    int64_t c = add_job("p", "create", "t-1");
+    start();
+    cr_assert_eq(wait_settled(c, 5000), LG_OUTBOX_DONE);
+    lg_outbox_job cj = job(c);
+    cr_assert_not_null(cj.remote_id);
+    /* The sender deletes the Task (and here its ServiceRequest too). */
+    del("Task", "t-1");
+    del("ServiceRequest", "sr-1");
+    int64_t x = add_job("p", "cancel", "t-1");
+    lg_forwarder_wake(fw);
+    cr_assert_eq(wait_settled(x, 5000), LG_OUTBOX_DONE);
+    cr_assert_eq(hits(), 2);
+    hit h = hit_at(1);
+    char want[64];
+    snprintf(want, sizeof want, "/referrals/%s/cancel", cj.remote_id);
+    cr_expect_str_eq(h.path, want, "the cancel names the platform's id");
+    cr_expect(strstr(h.body, "\"reason\": \"the referral was deleted at the sender\"") != NULL, "%s",
+              h.body);
+    cr_expect(strstr(h.body, "\"sr\": \"sr-1\"") != NULL, "the last ServiceRequest: %s", h.body);
+    lg_outbox_job_clear(&cj);
+    lg_forward_link l = {0};
+    cr_assert_eq(lg_store_forward_link_by_task(st, "p", "t-1", &l), LG_OK);
+    cr_expect_eq(l.closed, 1, "the delivered cancel closes the link");
+    lg_forward_link_clear(&l);
+
+    /* A deleted Task never delivered: nothing to withdraw, nothing sent. */
+    del("Task", "t-2");
+    int64_t y = add_job("p", "cancel", "t-2");
+    lg_forwarder_wake(fw);
+    cr_assert_eq(wait_settled(y, 5000), LG_OUTBOX_DONE);
+    lg_outbox_job yj = job(y);
+    cr_expect(yj.last_error && strstr(yj.last_error, "nothing to cancel"), "%s",
+              yj.last_error ? yj.last_error : "");
+    lg_outbox_job_clear(&yj);
+    usleep(100000);
+    cr_expect_eq(hits(), 2);
+}
+
 Test(forward_engine, job_for_an_unconfigured_platform_waits)
 {
     referral(1, 0);
