@@ -212,12 +212,13 @@ lg_fwd_load_result lg_fwd_job_load(lg_store *st, const lg_outbox_job *oj, lg_fwd
         goto fail;
 
     if(cancel) {
-        /* A deleted Task: its last version is still open, so the reason is
-         * the deletion. A Task still open was given to another owner (the
-         * coordinator's withdrawal from this platform): say so when the
-         * Task says nothing. */
+        /* A Task deleted while open (its last version is open): the reason
+         * is the deletion (a cancelled one then deleted keeps its own). A
+         * Task still open was given to another owner (the coordinator's
+         * withdrawal from this platform): say so when the Task says
+         * nothing. */
         int still_open = out->referral->has_task && !lg_fwd_status_terminal(out->referral->task_status);
-        const char *why = task_deleted ? "the referral was deleted at the sender"
+        const char *why = task_deleted && still_open ? "the referral was deleted at the sender"
                           : out->referral->status_reason ? out->referral->status_reason
                           : still_open ? "the referral was given to another organization" : NULL;
         if(why && !(out->cancel_reason = strdup(why)))
