@@ -270,6 +270,13 @@ lg_status lg_store_outbox_get(lg_store *st, int64_t id, lg_outbox_job *out);
  * next_at_ms, then id), only the oldest pending job of each task_id.
  * Appends to *out. */
 lg_status lg_store_outbox_due(lg_store *st, int64_t now_ms, size_t max, lg_outbox_list *out);
+/* The same for one platform: its pending jobs with next_at_ms <= now_ms
+ * that are the oldest pending job of their task (a job behind an older one
+ * of its task, on any platform, is not returned), at most max, oldest first. Served by an
+ * index of its own, so another platform's backlog does not slow it.
+ * Appends to *out. LG_EINVAL when platform is NULL. */
+lg_status lg_store_outbox_due_platform(lg_store *st, const char *platform, int64_t now_ms, size_t max,
+                                       lg_outbox_list *out);
 /* The earliest next_at_ms of any pending job that is the oldest pending
  * job of its task (the jobs lg_store_outbox_due can return) into *out;
  * LG_ENOTFOUND when no job is pending. */

@@ -11,7 +11,10 @@
  * forwarder's own handle: short, and never under a network wait.
  *
  * A job occupies one of its platform's `concurrency` slots from the moment
- * it is picked until its verdict is recorded (auth waits included); at most
+ * it is picked until its verdict is recorded (auth waits included). Each
+ * platform's due jobs are read on their own (lg_store_outbox_due_platform,
+ * as many as its slots can take), so a platform with a large backlog and a
+ * slow server never delays another platform's jobs; at most
  * one job per Task is in flight, and lg_store_outbox_due only offers the
  * oldest pending job of each Task, so the jobs of a Task go out in order.
  * Nothing is written when an attempt starts: a job abandoned by stop or a
@@ -1148,6 +1151,31 @@ static void schedule(lg_forwarder *fw, int64_t now)
     evtimer_add(fw->tick_ev, &tv);
 }
 
+/* Each platform's due jobs, read separately (lg_store_outbox_due_platform)
+ * so a saturated platform's backlog never hides another platform's jobs:
+ * the read of platform i is bounded by its free slots plus the jobs of it
+ * the answer may hold that cannot start (in flight, or finished and
+ * awaiting their flush); a full platform is not read at all. Appends to
+ * *l. Jobs of platforms no longer configured come from one bounded read of
+ * all platforms into *other (its configured ones are ignored by the
+ * caller): they are only put off, so finding them late costs nothing.
+ * 0 when a read failed (nothing is sent then; the timer tries again). */
+static int read_due(lg_forwarder *fw, int64_t now, lg_outbox_list *l, lg_outbox_list *other)
+{
+    for(size_t i = 0; i < fw->cfg->n_platforms; i++) {
+        const lg_fwd_platform *p = plat(fw, i);
+        int free_slots = p->concurrency - fw->ps[i].active;
+        if(free_slots <= 0)
+            continue;
+        size_t want = (size_t)p->concurrency + fw->n_unsynced;
+        if(want > DUE_BATCH)
+            want = DUE_BATCH;
+        if(lg_store_outbox_due_platform(fw->st, p->name, now, want, l) != LG_OK)
+            return 0;
+    }
+    return lg_store_outbox_due(fw->st, now, DUE_BATCH, other) == LG_OK;
+}
+
 /* A job can be read here after the store COMMITted its batch but before
  * the batch's flush reached the disk (lg_store_sync commits, then flushes;
  * the wake after a durable reply is only the usual path, the timer is
@@ -1162,17 +1190,15 @@ static void tick(lg_forwarder *fw)
     int64_t now = lg_time_now_ms();
     int looked = 0;
     if(fw->cfg->n_platforms) {
-        lg_outbox_list l = {0};
-        /* Known limit: the batch is the oldest due jobs of all platforms, so
-         * with more than DUE_BATCH due jobs of a saturated platform another
-         * platform's jobs wait until it drains. */
-        if(now >= fw->hold_until_ms && lg_store_outbox_due(fw->st, now, DUE_BATCH, &l) == LG_OK) {
+        lg_outbox_list l = {0}, other = {0};
+        char *skip = NULL;
+        if(now >= fw->hold_until_ms && read_due(fw, now, &l, &other) &&
+           (l.count == 0 || (skip = calloc(l.count, 1)))) {
             looked = 1;
             /* skip[i]: job i is in flight, or finished and read as it was
              * before its unflushed verdict - never to be sent again. */
-            char skip[DUE_BATCH];
             int fresh = 0, stale = 0;
-            size_t n = l.count < DUE_BATCH ? l.count : DUE_BATCH;
+            size_t n = l.count;
             for(size_t i = 0; i < n; i++) {
                 int old = unsynced_has(fw, l.items[i].id);
                 skip[i] = (char)(old || job_active(fw, &l.items[i]));
@@ -1181,9 +1207,11 @@ static void tick(lg_forwarder *fw)
             }
             int reread = fw->reread;
             /* When the store fails nothing is sent; the timer tries again. */
-            if((fresh || fw->dirty) && flush(fw) != LG_OK)
+            int synced = 1;
+            if((fresh || fw->dirty) && flush(fw) != LG_OK) {
+                synced = 0;
                 n = 0;
-            else if(stale || reread) {
+            } else if(stale || reread) {
                 /* A finished job may have hidden the next job of its Task
                  * (only the oldest pending job of a Task is offered), and a
                  * hook's write may have added some: read again, now that
@@ -1197,16 +1225,20 @@ static void tick(lg_forwarder *fw)
                     continue;
                 size_t pi = 0;
                 const lg_fwd_platform *p = lg_fwd_platform_get(fw->cfg, oj->platform, &pi);
-                if(!p) {
-                    job_unknown_platform(fw, oj, now);
-                    continue;
-                }
-                if(fw->ps[pi].active >= p->concurrency)
+                if(!p || fw->ps[pi].active >= p->concurrency)
                     continue;
                 job_start(fw, pi, oj);
             }
+            for(size_t i = 0; synced && i < other.count; i++) {
+                size_t pi;
+                const lg_outbox_job *oj = &other.items[i];
+                if(!lg_fwd_platform_get(fw->cfg, oj->platform, &pi) && !unsynced_has(fw, oj->id))
+                    job_unknown_platform(fw, oj, now);
+            }
         }
+        free(skip);
         lg_outbox_list_clear(&l);
+        lg_outbox_list_clear(&other);
         for(size_t i = 0; i < fw->cfg->n_platforms; i++)
             poll_platform(fw, i, now);
     }

@@ -4,6 +4,8 @@
  * is now) and turned into the coordination model the adapters translate.
  * When the referral forbids contacting the subject, the adapter only ever
  * sees a child built from the Patient stripped of its contact details.
+ * A cancel of a deleted Task (or of one whose ServiceRequest was deleted)
+ * is built from the last version stored before the deletion.
  */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -37,6 +39,36 @@ static lg_status read_json(lg_store *st, const char *type, const char *id, cJSON
     if(r.deleted || !r.json) {
         lg_resource_clear(&r);
         return LG_ENOTFOUND;
+    }
+    *out = cJSON_ParseWithLength(r.json, r.json_len);
+    lg_resource_clear(&r);
+    return *out ? LG_OK : LG_EIO;
+}
+
+/* Like read_json, but a deleted resource gives its last stored version
+ * (the one before the tombstone) and sets *deleted: a cancel of a deleted
+ * referral still says what it withdraws. LG_ENOTFOUND when it never
+ * existed or has no earlier version. The caller cJSON_Deletes *out. */
+static lg_status read_json_last(lg_store *st, const char *type, const char *id, cJSON **out,
+                                int *deleted)
+{
+    *out = NULL;
+    lg_resource r = {0};
+    lg_status rc = lg_store_read(st, type, id, &r);
+    if(rc != LG_OK)
+        return rc;
+    if(r.deleted || !r.json) {
+        int64_t v = r.version;
+        lg_resource_clear(&r);
+        *deleted = 1;
+        if(v <= 1)
+            return LG_ENOTFOUND;
+        if((rc = lg_store_vread(st, type, id, v - 1, &r)) != LG_OK)
+            return rc;
+        if(r.deleted || !r.json) { /* deleted twice in a row: nothing to say */
+            lg_resource_clear(&r);
+            return LG_ENOTFOUND;
+        }
     }
     *out = cJSON_ParseWithLength(r.json, r.json_len);
     lg_resource_clear(&r);
@@ -79,7 +111,11 @@ lg_fwd_load_result lg_fwd_job_load(lg_store *st, const lg_outbox_job *oj, lg_fwd
     lg_issues is = {0};
     lg_status rc;
 
-    rc = read_json(st, "Task", oj->task_id, &task);
+    /* A cancel may follow the Task's deletion (coordinate.c): it goes out
+     * from the last version stored, so the platform stops working on it. */
+    int cancel = strcmp(oj->kind, "cancel") == 0, task_deleted = 0;
+    rc = cancel ? read_json_last(st, "Task", oj->task_id, &task, &task_deleted)
+                : read_json(st, "Task", oj->task_id, &task);
     if(rc == LG_ENOTFOUND) {
         snprintf(err, err_len, "Task/%s is gone", oj->task_id);
         res = LG_FWD_LOAD_GONE;
@@ -95,7 +131,9 @@ lg_fwd_load_result lg_fwd_job_load(lg_store *st, const lg_outbox_job *oj, lg_fwd
         res = LG_FWD_LOAD_INVALID;
         goto fail;
     }
-    rc = read_json(st, "ServiceRequest", sr_id, &sr);
+    int sr_deleted = 0;
+    rc = cancel ? read_json_last(st, "ServiceRequest", sr_id, &sr, &sr_deleted)
+                : read_json(st, "ServiceRequest", sr_id, &sr);
     if(rc == LG_ENOTFOUND) {
         snprintf(err, err_len, "ServiceRequest/%s is gone", sr_id);
         res = LG_FWD_LOAD_GONE;
@@ -173,12 +211,15 @@ lg_fwd_load_result lg_fwd_job_load(lg_store *st, const lg_outbox_job *oj, lg_fwd
        !(out->referrer_name = strdup(out->referral->referrer_org.display)))
         goto fail;
 
-    int cancel = strcmp(oj->kind, "cancel") == 0;
     if(cancel) {
-        /* A Task still open was given to another owner (the coordinator's
-         * withdrawal from this platform): say so when the Task says nothing. */
+        /* A Task deleted while open (its last version is open): the reason
+         * is the deletion (a cancelled one then deleted keeps its own). A
+         * Task still open was given to another owner (the coordinator's
+         * withdrawal from this platform): say so when the Task says
+         * nothing. */
         int still_open = out->referral->has_task && !lg_fwd_status_terminal(out->referral->task_status);
-        const char *why = out->referral->status_reason ? out->referral->status_reason
+        const char *why = task_deleted && still_open ? "the referral was deleted at the sender"
+                          : out->referral->status_reason ? out->referral->status_reason
                           : still_open ? "the referral was given to another organization" : NULL;
         if(why && !(out->cancel_reason = strdup(why)))
             goto fail;

@@ -18,7 +18,7 @@
  *  - forwarding (issue #5): when the configuration routes a referral Task's
  *    owner to a directory platform, the forward job ("create" when the
  *    referral reaches a routed owner, "cancel" when a forwarded referral is
- *    cancelled or entered in error - by its requester or by the
+ *    cancelled, entered in error or deleted - by its requester or by the
  *    ServiceRequest cascade) goes into the outbox in this same transaction,
  *    so a committed change always has its job and a rolled-back one never.
  *
@@ -412,6 +412,13 @@ static lg_status task_written(lg_ctx *c, const char *id, cJSON *res)
              * what the ServiceRequest alone says. */
             if((sr_id = sr_id_of(cur)) && !(st = read_current(c, "ServiceRequest", sr_id, &sr, NULL)) && sr)
                 st = put_referral_facts(c, sr, NULL, NULL);
+            /* A forwarded referral still open is withdrawn from its platform
+             * like a cancel: the platform would otherwise keep working on a
+             * referral the sender no longer has (the job loads the deleted
+             * Task's last version; docs/forwarding.md). */
+            const char *platform, *target;
+            if(!st && open_status(cur) && route_of(c, owner_of(cur), &platform, &target))
+                st = add_job(c, "cancel", id, cur, platform, target);
         }
         goto out;
     }

@@ -297,6 +297,14 @@ lg_status lg_store_outbox_due(lg_store *st, int64_t now_ms, size_t max, lg_outbo
     return max ? st->ops->outbox_due(st, now_ms, max, out) : LG_OK;
 }
 
+lg_status lg_store_outbox_due_platform(lg_store *st, const char *platform, int64_t now_ms, size_t max,
+                                       lg_outbox_list *out)
+{
+    if(!platform)
+        return LG_EINVAL;
+    return max ? st->ops->outbox_due_platform(st, platform, now_ms, max, out) : LG_OK;
+}
+
 lg_status lg_store_outbox_next_due(lg_store *st, int64_t *out)
 {
     return st->ops->outbox_next_due(st, out);

@@ -39,6 +39,8 @@ typedef struct lg_store_ops {
     lg_status (*outbox_add)(lg_store *st, const lg_outbox_job *j, int64_t *id_out);
     lg_status (*outbox_get)(lg_store *st, int64_t id, lg_outbox_job *out);
     lg_status (*outbox_due)(lg_store *st, int64_t now_ms, size_t max, lg_outbox_list *out);
+    lg_status (*outbox_due_platform)(lg_store *st, const char *platform, int64_t now_ms, size_t max,
+                                     lg_outbox_list *out);
     lg_status (*outbox_next_due)(lg_store *st, int64_t *out);
     lg_status (*outbox_list)(lg_store *st, int state, const char *platform, int64_t after_id,
                              size_t max, lg_outbox_list *out);

@@ -63,6 +63,7 @@ static struct {
     int redirect;   /* answer referral requests with a 302 */
     int fail_first; /* answer 500 to the first referral request of each Idempotency-Key */
     char slow_path[64]; /* with delay_ms: delay only requests to this path */
+    char fast_prefix[32]; /* requests whose path starts with this: answered at once, never hung */
 } srv = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 typedef struct pending {
@@ -142,7 +143,7 @@ static void handler(struct evhttp_request *req, void *arg)
     /* Referral requests: count them for the script. */
     int nref = 0;
     for(int k = 0; k <= i; k++)
-        if(strncmp(srv.hits[k].path, "/referrals", 10) == 0)
+        if(strstr(srv.hits[k].path, "/referrals"))
             nref++;
     status = nref - 1 < srv.n_script ? srv.script[nref - 1] : srv.dflt;
     if(srv.fail_first) {
@@ -159,6 +160,8 @@ static void handler(struct evhttp_request *req, void *arg)
     int hang = srv.hang, delay = srv.delay_ms, big = srv.big, redirect = srv.redirect;
     if(srv.slow_path[0] && strcmp(srv.slow_path, uri) != 0)
         delay = 0;
+    if(srv.fast_prefix[0] && strncmp(uri, srv.fast_prefix, strlen(srv.fast_prefix)) == 0)
+        hang = delay = 0;
     snprintf(out, sizeof out, "{\"id\": \"R-%d\"}", nref);
     pthread_mutex_unlock(&srv.mu);
     if(hang)
@@ -1043,6 +1046,128 @@ Test(forward_engine, cancel_of_an_undelivered_referral_sends_nothing)
     usleep(100000);
     cr_expect_eq(hits(), 0);
     cr_expect_eq(n_business(), 0, "no 'delivered' for a cancel");
+}
+
+/* A tombstone for type/id (what DELETE stores). */
+static void del(const char *type, const char *id)
+{
+    lg_resource cur = {0};
+    cr_assert_eq(lg_store_read(st, type, id, &cur), LG_OK);
+    lg_store_write w = {.type = type, .id = id, .version = cur.version + 1,
+                        .last_updated = lg_time_now_ms(), .deleted = 1, .method = "DELETE"};
+    lg_resource_clear(&cur);
+    cr_assert_eq(lg_store_begin(st), LG_OK);
+    cr_assert_eq(lg_store_put(st, &w, NULL), LG_OK);
+    cr_assert_eq(lg_store_commit(st), LG_OK);
+}
+
+Test(forward_engine, cancel_of_a_deleted_task_goes_out_from_its_last_version)
+{
+    referral(1, 0);
+    referral(2, 0);
+    configure("fake", NULL);
+    int64_t c = add_job("p", "create", "t-1");
+    start();
+    cr_assert_eq(wait_settled(c, 5000), LG_OUTBOX_DONE);
+    lg_outbox_job cj = job(c);
+    cr_assert_not_null(cj.remote_id);
+    /* The sender deletes the Task (and here its ServiceRequest too). */
+    del("Task", "t-1");
+    del("ServiceRequest", "sr-1");
+    int64_t x = add_job("p", "cancel", "t-1");
+    lg_forwarder_wake(fw);
+    cr_assert_eq(wait_settled(x, 5000), LG_OUTBOX_DONE);
+    cr_assert_eq(hits(), 2);
+    hit h = hit_at(1);
+    char want[64];
+    snprintf(want, sizeof want, "/referrals/%s/cancel", cj.remote_id);
+    cr_expect_str_eq(h.path, want, "the cancel names the platform's id");
+    cr_expect(strstr(h.body, "\"reason\": \"the referral was deleted at the sender\"") != NULL, "%s",
+              h.body);
+    cr_expect(strstr(h.body, "\"sr\": \"sr-1\"") != NULL, "the last ServiceRequest: %s", h.body);
+    lg_outbox_job_clear(&cj);
+    lg_forward_link l = {0};
+    cr_assert_eq(lg_store_forward_link_by_task(st, "p", "t-1", &l), LG_OK);
+    cr_expect_eq(l.closed, 1, "the delivered cancel closes the link");
+    lg_forward_link_clear(&l);
+
+    /* A deleted Task never delivered: nothing to withdraw, nothing sent. */
+    del("Task", "t-2");
+    int64_t y = add_job("p", "cancel", "t-2");
+    lg_forwarder_wake(fw);
+    cr_assert_eq(wait_settled(y, 5000), LG_OUTBOX_DONE);
+    lg_outbox_job yj = job(y);
+    cr_expect(yj.last_error && strstr(yj.last_error, "nothing to cancel"), "%s",
+              yj.last_error ? yj.last_error : "");
+    lg_outbox_job_clear(&yj);
+    usleep(100000);
+    cr_expect_eq(hits(), 2);
+}
+
+/* Platform a's server hangs with a backlog of due jobs larger than any
+ * one read; platform b's single job, the youngest of all, still goes at
+ * once: each platform's due jobs are read on their own. */
+Test(forward_engine, a_saturated_platform_does_not_delay_another)
+{
+    enum { BACKLOG = 300 };
+    referral(1, 0);
+    referral(2, 0);
+    srv.hang = 1;
+    snprintf(srv.fast_prefix, sizeof srv.fast_prefix, "/b/");
+    /* a's Tasks (same referral, Tasks a-0..) and jobs, in one transaction
+     * each, older than b's. */
+    char id[32], json[1024];
+    int64_t now = lg_time_now_ms();
+    cr_assert_eq(lg_store_begin(st), LG_OK);
+    for(int i = 0; i < BACKLOG; i++) {
+        snprintf(id, sizeof id, "a-%d", i);
+        snprintf(json, sizeof json,
+                 "{\"resourceType\":\"Task\",\"id\":\"%s\",\"status\":\"requested\",\"intent\":\"order\","
+                 "\"code\":{\"coding\":[{\"system\":\"http://hl7.org/fhir/CodeSystem/task-code\","
+                 "\"code\":\"fulfill\"}]},\"focus\":{\"reference\":\"ServiceRequest/sr-1\"},"
+                 "\"for\":{\"reference\":\"Patient/p-1\"},\"owner\":{\"reference\":\"Organization/cbo-1\"},"
+                 "\"requester\":{\"reference\":\"Organization/clinic-1\"}}",
+                 id);
+        lg_store_write w = {.type = "Task", .id = id, .version = 1, .last_updated = now,
+                            .method = "PUT", .json = json, .json_len = strlen(json)};
+        cr_assert_eq(lg_store_put(st, &w, NULL), LG_OK);
+        lg_outbox_job j = {.platform = "a", .kind = "create", .task_id = id, .target = "prog-9",
+                           .created_ms = now - 1000 + i, .next_at_ms = now - 1000 + i};
+        cr_assert_eq(lg_store_outbox_add(st, &j, NULL), LG_OK);
+    }
+    cr_assert_eq(lg_store_commit(st), LG_OK);
+    int64_t b = add_job("b", "create", "t-2");
+    snprintf(json, sizeof json,
+             "{\"platforms\": [{\"name\": \"a\", \"adapter\": \"fake\", \"base_url\": "
+             "\"http://127.0.0.1:%d/a\", \"concurrency\": 2, \"timeout_ms\": 30000},"
+             " {\"name\": \"b\", \"adapter\": \"fake\", \"base_url\": \"http://127.0.0.1:%d/b\"}],"
+             " \"directory\": null}",
+             srv.port, srv.port);
+    lg_issues is = {0};
+    cr_assert_eq(lg_fwd_config_parse(json, strlen(json), find, &cfg, &is), LG_OK, "%s",
+                 is.count ? is.items[0].diagnostics : "");
+    lg_issues_free(&is);
+    int64_t t0 = lg_time_now_ms();
+    start();
+    cr_assert_eq(wait_settled(b, 5000), LG_OUTBOX_DONE, "b's job waited behind a's backlog");
+    int64_t took = lg_time_now_ms() - t0;
+    cr_expect_lt(took, 3000, "b's job took %lld ms", (long long)took);
+    /* a is saturated all along: its two slots hang, the rest pending. */
+    lg_forwarder_stats stats;
+    lg_forwarder_stats_get(fw, &stats);
+    cr_expect_eq(stats.in_flight, 2);
+    int a_hits = 0, b_hits = 0;
+    for(int i = 0; i < hits(); i++) {
+        hit h = hit_at(i);
+        a_hits += strncmp(h.path, "/a/referrals/", 13) == 0;
+        b_hits += strcmp(h.path, "/b/referrals/t-2") == 0;
+    }
+    cr_expect_eq(a_hits, 2, "a never has more than its concurrency in flight");
+    cr_expect_eq(b_hits, 1);
+    int64_t counts[3];
+    cr_assert_eq(lg_store_outbox_counts(st, counts), LG_OK);
+    cr_expect_eq(counts[LG_OUTBOX_PENDING], BACKLOG);
+    cr_expect_eq(counts[LG_OUTBOX_DONE], 1);
 }
 
 Test(forward_engine, job_for_an_unconfigured_platform_waits)

@@ -1,9 +1,9 @@
 /* Forward jobs in the write transaction (issue #5), through lg_rest_handle
  * with a forward_route function standing in for DATA/forwarding.json: a
  * referral Task reaching a routed owner (created, leaving draft, or given
- * to a routed owner) adds a "create" job; a forwarded Task cancelled or
- * entered in error - by its requester or by the ServiceRequest revoke
- * cascade - adds a "cancel" job; other Tasks add none; a transaction
+ * to a routed owner) adds a "create" job; a forwarded Task cancelled,
+ * entered in error or deleted while open - by its requester or by the
+ * ServiceRequest revoke cascade - adds a "cancel" job; other Tasks add none; a transaction
  * Bundle that fails adds none (the job rolls back with the write); and the
  * response says when jobs were added (outbox_added). */
 #include <cjson/cJSON.h>
@@ -452,4 +452,63 @@ Test(rest_forward, batch_entry_jobs_are_reported)
     cr_assert_eq(l.count, 1, "the failed entry added none");
     cr_assert_str_eq(l.items[0].referral_id, sr);
     lg_outbox_list_clear(&l);
+}
+
+/* DELETE /Task/id as a, expecting status (-1: any); returns outbox_added. */
+static int del(const lg_actor *a, const char *id, int status)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/Task/%s", id);
+    reply r = call(a, "DELETE", path, NULL);
+    cr_assert(status < 0 || r.r.status == status, "DELETE %s: %d (wanted %d) %s", path, r.r.status, status,
+                 r.r.body ? r.r.body : "");
+    int added = r.r.outbox_added;
+    done(&r);
+    return added;
+}
+
+Test(rest_forward, deleting_an_open_routed_task_adds_a_cancel_job)
+{
+    char sr[64], t[64];
+    cr_assert_eq(open_referral("requested", ROUTED, sr, t), 1);
+    cr_assert_eq(put(&owner, "Task", t, task(t, sr, "accepted", ROUTED, ""), 200), 0);
+    /* The owner may not delete it: refused, and no job. */
+    cr_assert_eq(del(&owner, t, 403), 0);
+    cr_assert_eq(job_count(), 1);
+    cr_assert_eq(del(&requester, t, 200), 1, "outbox_added on the delete");
+    lg_outbox_list l = jobs();
+    cr_assert_eq(l.count, 2);
+    expect_job(&l.items[0], "create", "uu", "prog-123", t, sr);
+    expect_job(&l.items[1], "cancel", "uu", "prog-123", t, sr);
+    lg_outbox_list_clear(&l);
+    /* Deleting the tombstone again withdraws nothing more. */
+    del(&requester, t, -1);
+    cr_assert_eq(job_count(), 2);
+}
+
+Test(rest_forward, deleting_on_the_second_platform_cancels_there)
+{
+    char sr[64], t[64];
+    cr_assert_eq(open_referral("requested", ROUTED2, sr, t), 1);
+    cr_assert_eq(del(NULL, t, 200), 1, "the server itself deleting");
+    lg_outbox_list l = jobs();
+    cr_assert_eq(l.count, 2);
+    expect_job(&l.items[1], "cancel", "fh", "fh-program-77", t, sr);
+    lg_outbox_list_clear(&l);
+}
+
+Test(rest_forward, deleting_a_closed_or_unrouted_task_adds_nothing)
+{
+    char sr[64], t[64], sr2[64], t2[64], sr3[64], t3[64];
+    /* Closed at the platform already (rejected by the owner). */
+    cr_assert_eq(open_referral("requested", ROUTED, sr, t), 1);
+    cr_assert_eq(put(&owner, "Task", t, task(t, sr, "rejected", ROUTED, REASON), 200), 0);
+    cr_assert_eq(del(&requester, t, 200), 0);
+    /* Served over FHIR. */
+    cr_assert_eq(open_referral("requested", UNROUTED, sr2, t2), 0);
+    cr_assert_eq(del(&requester, t2, 200), 0);
+    /* Never sent (a draft). */
+    cr_assert_eq(open_referral("draft", ROUTED, sr3, t3), 0);
+    cr_assert_eq(del(&requester, t3, 200), 0);
+    cr_assert_eq(job_count(), 1, "only the first referral's create");
 }

@@ -157,6 +157,90 @@ Test(store_outbox, due_in_order_and_one_per_task)
     lg_outbox_list_clear(&l);
 }
 
+/* The query plan of sql on the store's database, one text. */
+static void plan_of(const char *sql, char *out, size_t len)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/loopgate.db", dir);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *p = NULL;
+    out[0] = '\0';
+    cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &p, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+    size_t n = 0;
+    while(sqlite3_step(p) == SQLITE_ROW && n < len) {
+        const char *d = (const char *)sqlite3_column_text(p, 3);
+        int w = snprintf(out + n, len - n, "%s; ", d ? d : "");
+        if(w < 0)
+            break;
+        n += (size_t)w;
+    }
+    sqlite3_finalize(p);
+    sqlite3_close(db);
+}
+
+Test(store_outbox, due_per_platform)
+{
+    /* Platform a: a backlog of due jobs; platform b: two tasks. */
+    int64_t a[20];
+    char task[16];
+    for(int i = 0; i < 20; i++) {
+        snprintf(task, sizeof(task), "a%d", i);
+        a[i] = add("a", task, 100 + i, 100 + i);
+    }
+    int64_t b1 = add("b", "b1", 200, 900);
+    int64_t b2 = add("b", "b2", 201, 300);
+    int64_t b3 = add("b", "b3", 202, 5000); /* not due yet */
+    /* A task with jobs on both platforms: a's older job is its head, so
+     * b's job waits, whatever its own time says. */
+    int64_t xa = add("a", "x", 300, 400);
+    int64_t xb = add("b", "x", 301, 10);
+    lg_outbox_list l = {0};
+    /* All platforms: the first 10 due are all a's. */
+    cr_assert_eq(lg_store_outbox_due(st, 1000, 10, &l), LG_OK);
+    cr_assert_eq(l.count, 10);
+    for(size_t i = 0; i < l.count; i++)
+        cr_assert_str_eq(l.items[i].platform, "a");
+    lg_outbox_list_clear(&l);
+    /* b alone: its due heads in due order, b3 (later) and xb (behind xa)
+     * left out. */
+    cr_assert_eq(lg_store_outbox_due_platform(st, "b", 1000, 10, &l), LG_OK);
+    cr_assert_eq(l.count, 2);
+    cr_assert_eq(l.items[0].id, b2, "earliest next_at first");
+    cr_assert_eq(l.items[1].id, b1);
+    lg_outbox_list_clear(&l);
+    /* a alone, bounded by max, oldest first; appends to the list. */
+    cr_assert_eq(lg_store_outbox_due_platform(st, "a", 1000, 5, &l), LG_OK);
+    cr_assert_eq(lg_store_outbox_due_platform(st, "b", 1000, 1, &l), LG_OK);
+    cr_assert_eq(l.count, 6);
+    for(int i = 0; i < 5; i++)
+        cr_assert_eq(l.items[i].id, a[i]);
+    cr_assert_eq(l.items[5].id, b2);
+    lg_outbox_list_clear(&l);
+    /* xa delivered: xb becomes x's head, due at once on b. */
+    update(xa, LG_OUTBOX_DONE, 1, 0, NULL, "R-x", 1001);
+    cr_assert_eq(lg_store_outbox_due_platform(st, "b", 1001, 10, &l), LG_OK);
+    cr_assert_eq(l.count, 3);
+    cr_assert_eq(l.items[0].id, xb);
+    lg_outbox_list_clear(&l);
+    cr_assert_eq(lg_store_outbox_due_platform(st, "b", 6000, 10, &l), LG_OK);
+    cr_assert_eq(l.count, 4);
+    cr_assert_eq(l.items[3].id, b3);
+    lg_outbox_list_clear(&l);
+    /* An unknown platform has none; NULL is refused; max 0 reads nothing. */
+    cr_assert_eq(lg_store_outbox_due_platform(st, "zz", 6000, 10, &l), LG_OK);
+    cr_assert_eq(l.count, 0);
+    cr_assert_eq(lg_store_outbox_due_platform(st, NULL, 6000, 10, &l), LG_EINVAL);
+    cr_assert_eq(lg_store_outbox_due_platform(st, "a", 6000, 0, &l), LG_OK);
+    cr_assert_eq(l.count, 0);
+    /* The read is a range of the per-platform index, not a walk of every
+     * due job. */
+    char plan[1024];
+    plan_of("EXPLAIN QUERY PLAN SELECT id FROM outbox o WHERE o.state = 0 AND o.platform = 'b'"
+            " AND o.next_at_ms <= 1000 ORDER BY o.next_at_ms, o.id LIMIT 10", plan, sizeof(plan));
+    cr_assert(strstr(plan, "outbox_platform_due") && strstr(plan, "platform=?"), "%s", plan);
+}
+
 Test(store_outbox, next_due_follows_the_heads)
 {
     int64_t due;
@@ -526,8 +610,11 @@ Test(store_outbox, migrates_a_schema_2_store)
     cr_assert_eq(l.count, 1);
     cr_assert_eq(l.items[0].id, id);
     lg_outbox_list_clear(&l);
+    cr_assert_eq(lg_store_outbox_due_platform(s2, "p", 6, 10, &l), LG_OK);
+    cr_assert_eq(l.count, 1, "the per-platform read works on a migrated store");
+    lg_outbox_list_clear(&l);
     lg_store_close(s2);
-    cr_assert_eq(user_version(path), 3);
+    cr_assert_eq(user_version(path), 4);
     /* opening again is a no-op */
     cr_assert_eq(lg_store_open(old, &s2, &is), LG_OK);
     lg_issues_free(&is);
@@ -578,7 +665,7 @@ Test(store_outbox, migrates_a_schema_1_store_through_2)
     cr_assert_eq(lg_store_inbound_event_add(s1, &e), LG_OK);
     cr_assert_eq(lg_store_commit(s1), LG_OK);
     lg_store_close(s1);
-    cr_assert_eq(user_version(path), 3);
+    cr_assert_eq(user_version(path), 4);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", old);
     cr_assert_eq(system(cmd), 0);
 }

@@ -8,6 +8,8 @@
  *          next_at_ms, updated_ms)
  *     outbox_due   (next_at_ms, id)  WHERE state = 0  -- due jobs, earliest first
  *     outbox_head  (task_id, id)     WHERE state = 0  -- oldest pending per task
+ *     outbox_platform_due (platform, next_at_ms, id) WHERE state = 0
+ *                                    -- one platform's due jobs (version 4)
  *     outbox_state (state, id)                        -- operator lists, counts
  *   forward_link(platform, remote_id PRIMARY KEY, task_id, last_status,
  *                last_event_ms, closed) WITHOUT ROWID
@@ -22,7 +24,9 @@
  * operator but never enter outbox_due or outbox_head.
  *
  * The tables belong to schema version 3 (sqlite.c migrates a version 2
- * store in place with sq_outbox_schema). Writes go through the writer
+ * store in place with sq_outbox_schema); version 4 adds
+ * outbox_platform_due (sq_outbox_schema_v4), so the forwarder reads each
+ * platform's due jobs without walking past another platform's backlog. Writes go through the writer
  * connection of the handle's open transaction, like every other put, so a
  * job commits or rolls back with the resource change that caused it.
  * Statements are prepared on first use per connection and finalised with it.
@@ -54,6 +58,10 @@ const char sq_outbox_schema[] =
     "  UNIQUE(platform, event_id));"
     "CREATE INDEX IF NOT EXISTS inbound_event_outcome ON inbound_event(outcome, seq);";
 
+const char sq_outbox_schema_v4[] =
+    "CREATE INDEX IF NOT EXISTS outbox_platform_due ON outbox(platform, next_at_ms, id)"
+    " WHERE state = 0;";
+
 #define JOB_COLS "id, platform, kind, task_id, referral_id, target, remote_id, last_error," \
                  " state, attempts, created_ms, next_at_ms, updated_ms"
 #define LINK_COLS "platform, remote_id, task_id, last_status, last_event_ms, closed"
@@ -75,6 +83,12 @@ static const char *const outbox_sql[SQ_NOUTBOX] = {
     [SQO_DUE] = "SELECT " JOB_COLS " FROM outbox o INDEXED BY outbox_due"
                 " WHERE o.state = 0 AND o.next_at_ms <= ?1 AND " IS_HEAD
                 " ORDER BY o.next_at_ms, o.id LIMIT ?2",
+    /* One platform's share of SQO_DUE: the index range of (platform, due
+     * times <= now) in due order, so a platform with a large backlog costs
+     * another platform's read nothing. */
+    [SQO_DUE_PLATFORM] = "SELECT " JOB_COLS " FROM outbox o INDEXED BY outbox_platform_due"
+                         " WHERE o.state = 0 AND o.platform = ?3 AND o.next_at_ms <= ?1 AND " IS_HEAD
+                         " ORDER BY o.next_at_ms, o.id LIMIT ?2",
     /* The same heads: a job waiting behind an older one of its task is not
      * due yet whatever its own time says, or the forwarder would wake for
      * nothing in a loop. */
@@ -313,6 +327,19 @@ lg_status sq_outbox_due(lg_store *base, int64_t now_ms, size_t max, lg_outbox_li
         return LG_EIO;
     sqlite3_bind_int64(p, 1, now_ms);
     bind_limit(p, 2, max);
+    return collect_jobs(p, out);
+}
+
+lg_status sq_outbox_due_platform(lg_store *base, const char *platform, int64_t now_ms, size_t max,
+                                 lg_outbox_list *out)
+{
+    sq_store *s = sq_conn((sq_store *)base);
+    sqlite3_stmt *p = ostmt(s, SQO_DUE_PLATFORM);
+    if(!p)
+        return LG_EIO;
+    sqlite3_bind_int64(p, 1, now_ms);
+    bind_limit(p, 2, max);
+    sqlite3_bind_text(p, 3, platform, -1, SQLITE_STATIC);
     return collect_jobs(p, out);
 }
 

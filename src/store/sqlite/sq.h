@@ -18,7 +18,7 @@ enum { SQF_PUT, SQF_PUT_DEMO, SQF_TIMES, SQF_DELETE, SQF_CHILD_PUT, SQF_CHILD_DE
        SQF_SCAN, SQ_NFACTS };
 
 /* Statements of the forwarding tables (outbox.c), prepared on first use. */
-enum { SQO_ADD, SQO_GET, SQO_DUE, SQO_NEXT_DUE, SQO_LIST_ANY, SQO_LIST_STATE, SQO_UPDATE,
+enum { SQO_ADD, SQO_GET, SQO_DUE, SQO_DUE_PLATFORM, SQO_NEXT_DUE, SQO_LIST_ANY, SQO_LIST_STATE, SQO_UPDATE,
        SQO_REPLAY, SQO_EXISTS, SQO_COUNTS, SQO_LINK_PUT, SQO_LINK_GET, SQO_LINK_TASK,
        SQO_LINKS_OPEN, SQO_EVENT_ADD, SQO_EVENT_GET, SQO_EVENTS_ANY, SQO_EVENTS_OUTCOME,
        SQ_NOUTBOX };
@@ -73,13 +73,17 @@ lg_status sq_fact_scan(lg_store *st, int64_t start_ms, int64_t end_ms, lg_store_
                        void *ctx);
 
 /* The forwarding tables (outbox.c): their schema (part of schema version
- * 3: sqlite.c creates it with the rest or adds it to a version 2 store), the
+ * 3: sqlite.c creates it with the rest or adds it to a version 2 store;
+ * sq_outbox_schema_v4 is the per-platform due index version 4 adds), the
  * statements finalised with the connection, the lg_store_ops entries. */
 extern const char sq_outbox_schema[];
+extern const char sq_outbox_schema_v4[];
 void sq_outbox_finalize(sq_store *s);
 lg_status sq_outbox_add(lg_store *st, const lg_outbox_job *j, int64_t *id_out);
 lg_status sq_outbox_get(lg_store *st, int64_t id, lg_outbox_job *out);
 lg_status sq_outbox_due(lg_store *st, int64_t now_ms, size_t max, lg_outbox_list *out);
+lg_status sq_outbox_due_platform(lg_store *st, const char *platform, int64_t now_ms, size_t max,
+                                 lg_outbox_list *out);
 lg_status sq_outbox_next_due(lg_store *st, int64_t *out);
 lg_status sq_outbox_list(lg_store *st, int state, const char *platform, int64_t after_id,
                          size_t max, lg_outbox_list *out);

@@ -27,7 +27,7 @@
  * a batch once it is committed (before any of its writes is acknowledged).
  * Another process is kept out of the directory by flock (loopgate.lock).
  *
- * Layout (schema version 3, PRAGMA user_version):
+ * Layout (schema version 4, PRAGMA user_version):
  *   res  the current state of each logical resource (rid, type, id, version,
  *        last_updated, deleted, seq of the current version, creator: the
  *        author of version 1, kept here so access checks cost no extra read);
@@ -37,7 +37,8 @@
  *   idx  the search index rows of current versions only: a put replaces the
  *        resource's rows, a delete removes them.
  * The closed-loop report's fact tables are in facts.c; the forwarding
- * tables (outbox, forward links, inbound events; version 3) in outbox.c.
+ * tables (outbox, forward links, inbound events; version 3; the
+ * per-platform due index, version 4) in outbox.c.
  * seq is max(seq) + 1 read under the writer lock (versions are never
  * removed, so it strictly increases).
  */
@@ -54,7 +55,7 @@
 
 #include "sq.h"
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 #define BUSY_TIMEOUT_MS 10000
 
 /* ---- process-wide writer locks, one per store directory ---- */
@@ -787,6 +788,7 @@ static const lg_store_ops sq_ops = {
     .fact_put = sq_fact_put, .fact_times = sq_fact_times, .fact_delete = sq_fact_delete,
     .child_put = sq_child_put, .child_delete = sq_child_delete, .fact_scan = sq_fact_scan,
     .outbox_add = sq_outbox_add, .outbox_get = sq_outbox_get, .outbox_due = sq_outbox_due,
+    .outbox_due_platform = sq_outbox_due_platform,
     .outbox_next_due = sq_outbox_next_due, .outbox_list = sq_outbox_list,
     .outbox_update = sq_outbox_update, .outbox_replay = sq_outbox_replay,
     .outbox_counts = sq_outbox_counts, .link_put = sq_link_put, .link_get = sq_link_get,
@@ -852,7 +854,8 @@ static lg_status migrate(sq_store *s, lg_issues *issues)
         goto fail;
     if(have == 0) {
         if(sqlite3_exec(s->db, schema, NULL, NULL, &err) != SQLITE_OK ||
-           sqlite3_exec(s->db, sq_outbox_schema, NULL, NULL, &err) != SQLITE_OK)
+           sqlite3_exec(s->db, sq_outbox_schema, NULL, NULL, &err) != SQLITE_OK ||
+           sqlite3_exec(s->db, sq_outbox_schema_v4, NULL, NULL, &err) != SQLITE_OK)
             goto fail;
     } else if(have < SCHEMA_VERSION) {
         /* Version 2 adds who wrote each version and who created each
@@ -863,6 +866,9 @@ static lg_status migrate(sq_store *s, lg_issues *issues)
             goto fail;
         /* Version 3 adds the forwarding tables (outbox.c), empty. */
         if(have <= 2 && sqlite3_exec(s->db, sq_outbox_schema, NULL, NULL, &err) != SQLITE_OK)
+            goto fail;
+        /* Version 4 adds the per-platform due index (outbox.c). */
+        if(have <= 3 && sqlite3_exec(s->db, sq_outbox_schema_v4, NULL, NULL, &err) != SQLITE_OK)
             goto fail;
     }
     snprintf(ver, sizeof(ver), "PRAGMA user_version=%d", SCHEMA_VERSION);
