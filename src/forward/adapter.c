@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "adapter.h"
 #include "adapter_util.h"
 
@@ -358,3 +360,10 @@ lg_status lg_fwd_member(const cJSON *obj, const char *key, const char *loc, int 
     return *out ? LG_OK : LG_ENOMEM;
 }
 
+
+void lg_fwd_wipe_free(char *s)
+{
+    if(s)
+        OPENSSL_cleanse(s, strlen(s));
+    free(s);
+}

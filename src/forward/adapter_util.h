@@ -79,4 +79,8 @@ lg_status lg_fwd_member(const cJSON *obj, const char *key, const char *loc, int 
 /* *dst = strdup of src (NULL stays NULL). -1 on ENOMEM, else 0. */
 int lg_fwd_dup(char **dst, const char *src);
 
+/* Overwrite a secret (a key, a token) before freeing it, so it does not
+ * linger in freed heap memory. NULL is a no-op. */
+void lg_fwd_wipe_free(char *s);
+
 #endif

@@ -132,6 +132,7 @@ struct lg_forwarder {
     int accepting;
     atomic_int stopping;
     int64_t hold_until_ms;   /* after a failed store write: no new attempt before this */
+    int64_t orphans_at_ms;   /* next look for jobs of platforms not configured (0: at once) */
     /* Jobs whose verdict is committed but not yet flushed (see the header
      * comment); dirty: something (a verdict, a business status) waits for
      * the next flush. */
@@ -1158,8 +1159,11 @@ static void schedule(lg_forwarder *fw, int64_t now)
  * awaiting their flush); a full platform is not read at all. Appends to
  * *l. Jobs of platforms no longer configured come from one bounded read of
  * all platforms into *other (its configured ones are ignored by the
- * caller): they are only put off, so finding them late costs nothing.
- * 0 when a read failed (nothing is sent then; the timer tries again). */
+ * caller). Only jobs written before this configuration can name such a
+ * platform (the REST layer routes with the same one), and they are only
+ * put off, so that read is made once per UNKNOWN_PLATFORM_DELAY_MS, not
+ * on every tick. 0 when a read failed (nothing is sent then; the timer
+ * tries again). */
 static int read_due(lg_forwarder *fw, int64_t now, lg_outbox_list *l, lg_outbox_list *other)
 {
     for(size_t i = 0; i < fw->cfg->n_platforms; i++) {
@@ -1173,7 +1177,12 @@ static int read_due(lg_forwarder *fw, int64_t now, lg_outbox_list *l, lg_outbox_
         if(lg_store_outbox_due_platform(fw->st, p->name, now, want, l) != LG_OK)
             return 0;
     }
-    return lg_store_outbox_due(fw->st, now, DUE_BATCH, other) == LG_OK;
+    if(now < fw->orphans_at_ms)
+        return 1;
+    if(lg_store_outbox_due(fw->st, now, DUE_BATCH, other) != LG_OK)
+        return 0;
+    fw->orphans_at_ms = now + UNKNOWN_PLATFORM_DELAY_MS;
+    return 1;
 }
 
 /* A job can be read here after the store COMMITted its batch but before

@@ -5,7 +5,6 @@
  * and poll requests and reads their replies. The state (the API key) is
  * never changed after configure, so any thread may use it. */
 #include <cjson/cJSON.h>
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,9 +25,7 @@ static void fh_free_state(void *state)
     fh_state *s = state;
     if(!s)
         return;
-    if(s->api_key)
-        OPENSSL_cleanse(s->api_key, strlen(s->api_key));
-    free(s->api_key);
+    lg_fwd_wipe_free(s->api_key);
     free(s);
 }
 

@@ -7,7 +7,6 @@
  * from the directory is bounded and cleaned so the Bundle stays valid R4
  * whatever the directory sends. The state never changes after configure. */
 #include <cjson/cJSON.h>
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,9 +34,7 @@ static void hsds_free_state(void *state)
     hsds_state *s = state;
     if(!s)
         return;
-    if(s->api_key)
-        OPENSSL_cleanse(s->api_key, strlen(s->api_key));
-    free(s->api_key);
+    lg_fwd_wipe_free(s->api_key);
     free(s);
 }
 

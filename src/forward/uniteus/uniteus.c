@@ -37,13 +37,6 @@ typedef struct uu_state {
     int64_t refresh_at_ms; /* fetch a new one from this instant on */
 } uu_state;
 
-static void wipe_free(char *s)
-{
-    if(s)
-        OPENSSL_cleanse(s, strlen(s));
-    free(s);
-}
-
 static void uu_free_state(void *state)
 {
     uu_state *s = state;
@@ -51,10 +44,10 @@ static void uu_free_state(void *state)
         return;
     free(s->token_url);
     free(s->client_id);
-    wipe_free(s->client_secret);
-    wipe_free(s->webhook_secret);
+    lg_fwd_wipe_free(s->client_secret);
+    lg_fwd_wipe_free(s->webhook_secret);
     free(s->scope);
-    wipe_free(s->token);
+    lg_fwd_wipe_free(s->token);
     free(s);
 }
 
@@ -193,7 +186,7 @@ static lg_status uu_auth_response(const lg_fwd_platform *p, void *state, const l
         snprintf(msg, msg_len, "out of memory");
         goto fail;
     }
-    wipe_free(s->token);
+    lg_fwd_wipe_free(s->token);
     s->token = copy;
     s->refresh_at_ms = now_ms + life_ms - margin;
     cJSON_Delete(j);
@@ -206,7 +199,7 @@ fail:
 static void uu_auth_invalidate(void *state)
 {
     uu_state *s = state;
-    wipe_free(s->token);
+    lg_fwd_wipe_free(s->token);
     s->token = NULL;
     s->refresh_at_ms = 0;
 }

@@ -297,25 +297,50 @@ lg_status sq_outbox_get(lg_store *base, int64_t id, lg_outbox_job *out)
     return st;
 }
 
-/* Append every row of p (already bound) to *out as jobs. */
-static lg_status collect_jobs(sqlite3_stmt *p, lg_outbox_list *out)
+/* Appends the row p is on to the list out as one item; on failure the
+ * list is as it was. */
+typedef lg_status (*row_fn)(sqlite3_stmt *p, void *out);
+
+/* Append every row of p (already bound) to out with row. */
+static lg_status collect(sqlite3_stmt *p, row_fn row, void *out)
 {
     lg_status st = LG_OK;
     int rc;
-    while((rc = sqlite3_step(p)) == SQLITE_ROW) {
-        lg_outbox_job *j = lg_outbox_list_push(out);
-        if(!j) {
-            st = LG_ENOMEM;
-            break;
-        }
-        if((st = fill_job(p, j))) {
-            out->count--;
-            break;
-        }
-    }
+    while((rc = sqlite3_step(p)) == SQLITE_ROW && !(st = row(p, out)))
+        ;
     if(!st && rc != SQLITE_DONE)
         st = sq_status(rc);
     sqlite3_reset(p);
+    return st;
+}
+
+static lg_status job_row(sqlite3_stmt *p, void *out)
+{
+    lg_outbox_list *l = out;
+    lg_outbox_job *j = lg_outbox_list_push(l);
+    lg_status st = j ? fill_job(p, j) : LG_ENOMEM;
+    if(j && st)
+        l->count--;
+    return st;
+}
+
+static lg_status link_row(sqlite3_stmt *p, void *out)
+{
+    lg_forward_link_list *l = out;
+    lg_forward_link *k = lg_forward_link_list_push(l);
+    lg_status st = k ? fill_link(p, k) : LG_ENOMEM;
+    if(k && st)
+        l->count--;
+    return st;
+}
+
+static lg_status event_row(sqlite3_stmt *p, void *out)
+{
+    lg_inbound_event_list *l = out;
+    lg_inbound_event *e = lg_inbound_event_list_push(l);
+    lg_status st = e ? fill_event(p, e) : LG_ENOMEM;
+    if(e && st)
+        l->count--;
     return st;
 }
 
@@ -327,7 +352,7 @@ lg_status sq_outbox_due(lg_store *base, int64_t now_ms, size_t max, lg_outbox_li
         return LG_EIO;
     sqlite3_bind_int64(p, 1, now_ms);
     bind_limit(p, 2, max);
-    return collect_jobs(p, out);
+    return collect(p, job_row, out);
 }
 
 lg_status sq_outbox_due_platform(lg_store *base, const char *platform, int64_t now_ms, size_t max,
@@ -340,7 +365,7 @@ lg_status sq_outbox_due_platform(lg_store *base, const char *platform, int64_t n
     sqlite3_bind_int64(p, 1, now_ms);
     bind_limit(p, 2, max);
     sqlite3_bind_text(p, 3, platform, -1, SQLITE_STATIC);
-    return collect_jobs(p, out);
+    return collect(p, job_row, out);
 }
 
 lg_status sq_outbox_next_due(lg_store *base, int64_t *out)
@@ -368,7 +393,7 @@ lg_status sq_outbox_list(lg_store *base, int state, const char *platform, int64_
         sqlite3_bind_int(p, 2, state);
     bind_text(p, 3, platform);
     bind_limit(p, 4, max);
-    return collect_jobs(p, out);
+    return collect(p, job_row, out);
 }
 
 lg_status sq_outbox_update(lg_store *base, int64_t id, lg_outbox_state state, int attempts,
@@ -499,23 +524,7 @@ lg_status sq_links_open(lg_store *base, const char *platform, const char *after,
     /* '' sorts before every other text: "from the start". */
     sqlite3_bind_text(p, 2, after ? after : "", -1, SQLITE_STATIC);
     bind_limit(p, 3, max);
-    lg_status st = LG_OK;
-    int rc;
-    while((rc = sqlite3_step(p)) == SQLITE_ROW) {
-        lg_forward_link *l = lg_forward_link_list_push(out);
-        if(!l) {
-            st = LG_ENOMEM;
-            break;
-        }
-        if((st = fill_link(p, l))) {
-            out->count--;
-            break;
-        }
-    }
-    if(!st && rc != SQLITE_DONE)
-        st = sq_status(rc);
-    sqlite3_reset(p);
-    return st;
+    return collect(p, link_row, out);
 }
 
 /* ---- inbound events ---- */
@@ -568,21 +577,5 @@ lg_status sq_events_list(lg_store *base, const char *outcome, int64_t after_seq,
     sqlite3_bind_int64(p, 1, after_seq);
     bind_text(p, 2, outcome);
     bind_limit(p, 3, max);
-    lg_status st = LG_OK;
-    int rc;
-    while((rc = sqlite3_step(p)) == SQLITE_ROW) {
-        lg_inbound_event *e = lg_inbound_event_list_push(out);
-        if(!e) {
-            st = LG_ENOMEM;
-            break;
-        }
-        if((st = fill_event(p, e))) {
-            out->count--;
-            break;
-        }
-    }
-    if(!st && rc != SQLITE_DONE)
-        st = sq_status(rc);
-    sqlite3_reset(p);
-    return st;
+    return collect(p, event_row, out);
 }
